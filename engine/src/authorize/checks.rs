@@ -1,0 +1,279 @@
+//! The authorization request checks, in the order they run. Each rejects with one error and
+//! names the requirement it enforces. Until `check_redirect_uri` succeeds every rejection is an
+//! error page; after it, a redirect to the proven target.
+
+use super::request::{AuthorizationRequest, ValidatedRequest};
+use crate::client::ClientRecord;
+use crate::error::{ProtocolError, Result};
+use crate::redirect::{check_redirect_uri, RedirectTarget};
+use crate::signing::Keyring;
+use crate::store::{load, Tx};
+use crate::{pkce, scope};
+use spec::vocabulary::scopes;
+use spec::{ErrorCode, GrantType, Prompt, ResponseMode};
+
+/// Why a request was refused, and whether the client may be told by redirect.
+#[derive(Debug)]
+pub enum Rejection {
+    /// Show an error page; never redirect.
+    Page(ProtocolError),
+    /// Redirect the error to a proven target.
+    Redirect {
+        /// Where.
+        target: RedirectTarget,
+        /// How.
+        mode: ResponseMode,
+        /// The request's state, echoed.
+        state: Option<String>,
+        /// What.
+        error: ProtocolError,
+    },
+}
+
+fn page(code: ErrorCode, d: &'static str) -> Rejection {
+    Rejection::Page(ProtocolError::new(code, d))
+}
+
+/// OIDC-CORE-3.1.2.1-client-known, CLIENT-deactivated.
+pub fn check_client(tx: &mut dyn Tx, tenant: &str, client_id: Option<&str>) -> Result<Result<ClientRecord, Rejection>> {
+    let Some(id) = client_id.filter(|c| !c.is_empty()) else {
+        return Ok(Err(page(ErrorCode::InvalidRequest, "client_id is required")));
+    };
+    Ok(match load::<ClientRecord>(tx, &ClientRecord::key(tenant, id))? {
+        Some(c) if c.active && c.tenant == tenant => Ok(c),
+        Some(_) => Err(page(ErrorCode::InvalidClient, "client is deactivated")),
+        None => Err(page(ErrorCode::InvalidClient, "unknown client")),
+    })
+}
+
+/// OIDC-CORE-3.1.2.1-redirect-uri-required, RFC6749-3.1.2.3-redirect-exact-match.
+pub fn check_redirect(client: &ClientRecord, redirect_uri: Option<&str>) -> Result<RedirectTarget, Rejection> {
+    let Some(uri) = redirect_uri.filter(|u| !u.is_empty()) else {
+        return Err(page(ErrorCode::InvalidRequest, "redirect_uri is required"));
+    };
+    check_redirect_uri(client, uri).ok_or_else(|| {
+        page(
+            ErrorCode::InvalidRequest,
+            "redirect_uri_mismatch: redirect_uri is not registered for this client",
+        )
+    })
+}
+
+/// Everything after the redirect target is proven, producing the validated request.
+struct Redirectable<'a> {
+    target: &'a RedirectTarget,
+    mode: ResponseMode,
+    state: Option<String>,
+}
+
+impl Redirectable<'_> {
+    fn reject(&self, code: ErrorCode, d: &'static str) -> Rejection {
+        Rejection::Redirect {
+            target: self.target.clone(),
+            mode: self.mode,
+            state: self.state.clone(),
+            error: ProtocolError::new(code, d),
+        }
+    }
+}
+
+/// OAUTH-RESPONSE-MODES-response-mode.
+fn check_response_mode(req: &AuthorizationRequest) -> Result<ResponseMode, ()> {
+    match req.response_mode.as_deref() {
+        None | Some("") => Ok(ResponseMode::Query),
+        Some(m) => ResponseMode::parse(m).ok_or(()),
+    }
+}
+
+/// Runs the whole chain. Storage failures are the outer error; protocol refusals the inner.
+pub fn validate(
+    tx: &mut dyn Tx,
+    keys: &Keyring,
+    tenant: &str,
+    issuer: &str,
+    req: &AuthorizationRequest,
+) -> Result<Result<(ClientRecord, RedirectTarget, ValidatedRequest), Rejection>> {
+    let client = match check_client(tx, tenant, req.client_id.as_deref())? {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
+    };
+    let target = match check_redirect(&client, req.redirect_uri.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return Ok(Err(r)),
+    };
+    let state = req.state.clone().filter(|s| !s.is_empty());
+    let mut r = Redirectable {
+        target: &target,
+        mode: ResponseMode::Query,
+        state,
+    };
+    let Ok(mode) = check_response_mode(req) else {
+        return Ok(Err(r.reject(
+            ErrorCode::InvalidRequest,
+            "response_mode must be query, fragment or form_post",
+        )));
+    };
+    r.mode = mode;
+    let checked = check_after_redirect(tx, keys, tenant, issuer, &client, req, &r)?;
+    Ok(checked.map(|v| (client, target.clone(), v)))
+}
+
+fn check_after_redirect(
+    tx: &mut dyn Tx,
+    keys: &Keyring,
+    tenant: &str,
+    issuer: &str,
+    client: &ClientRecord,
+    req: &AuthorizationRequest,
+    r: &Redirectable<'_>,
+) -> Result<Result<ValidatedRequest, Rejection>> {
+    use ErrorCode as E;
+    // OIDC-CORE-6-request-object-unsupported
+    if req.request.is_some() {
+        return Ok(Err(
+            r.reject(E::RequestNotSupported, "request objects are not supported")
+        ));
+    }
+    if req.request_uri.is_some() {
+        return Ok(Err(r.reject(E::RequestUriNotSupported, "request_uri is not supported")));
+    }
+    // RFC6749-4.1.1-response-type-code
+    match req.response_type.as_deref() {
+        None | Some("") => return Ok(Err(r.reject(E::InvalidRequest, "response_type is required"))),
+        Some("code") => {}
+        Some(_) => {
+            return Ok(Err(
+                r.reject(E::UnsupportedResponseType, "only response_type=code is supported")
+            ))
+        }
+    }
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Ok(Err(r.reject(
+            E::UnauthorizedClient,
+            "client may not use the authorization code flow",
+        )));
+    }
+    // CLAVEX-state-required
+    let Some(state) = r.state.clone() else {
+        return Ok(Err(r.reject(E::InvalidRequest, "state is required")));
+    };
+    if state.len() > 2048 {
+        return Ok(Err(r.reject(E::InvalidRequest, "state is too long")));
+    }
+    // OIDC-CORE-3.1.2.1-openid-scope, RFC6749-3.3-scope-allowed
+    let Some(requested) = scope::parse(req.scope.as_deref().unwrap_or("")) else {
+        return Ok(Err(r.reject(E::InvalidScope, "scope is malformed")));
+    };
+    if !requested.contains(scopes::OPENID) {
+        return Ok(Err(r.reject(E::InvalidScope, "the openid scope is required")));
+    }
+    if requested
+        .iter()
+        .any(|s| !client.allowed_scopes.contains(s) || s == scopes::ADMIN)
+    {
+        return Ok(Err(r.reject(
+            E::InvalidScope,
+            "a requested scope is unknown or not allowed for this client",
+        )));
+    }
+    // RFC7636-4.2-s256-only, RFC7636-4.2-challenge-format, RFC7636-4.4.1-pkce-required-public,
+    // RFC9700-2.1.1-pkce-required-default
+    let challenge = req.code_challenge.clone().filter(|c| !c.is_empty());
+    match (challenge.as_deref(), req.code_challenge_method.as_deref()) {
+        (None, Some(_)) => {
+            return Ok(Err(
+                r.reject(E::InvalidRequest, "code_challenge_method without code_challenge")
+            ))
+        }
+        (None, None) if client.pkce_required() => {
+            return Ok(Err(
+                r.reject(E::InvalidRequest, "code_challenge is required (PKCE S256)")
+            ));
+        }
+        (Some(_), m) if m != Some("S256") => {
+            return Ok(Err(r.reject(E::InvalidRequest, "code_challenge_method must be S256")));
+        }
+        (Some(c), _) if !pkce::valid_challenge(c) => {
+            return Ok(Err(
+                r.reject(E::InvalidRequest, "code_challenge must be 43 base64url characters")
+            ));
+        }
+        _ => {}
+    }
+    // OIDC-CORE-3.1.2.1-prompt-none-alone
+    let mut prompts = Vec::new();
+    for p in req.prompt.as_deref().unwrap_or("").split(' ').filter(|p| !p.is_empty()) {
+        let Some(p) = Prompt::parse(p) else {
+            return Ok(Err(r.reject(E::InvalidRequest, "unknown prompt value")));
+        };
+        if !prompts.contains(&p) {
+            prompts.push(p);
+        }
+    }
+    if prompts.contains(&Prompt::None) && prompts.len() > 1 {
+        return Ok(Err(r.reject(
+            E::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        )));
+    }
+    // OIDC-CORE-3.1.2.1-max-age
+    let max_age = match req.max_age.as_deref().filter(|m| !m.is_empty()) {
+        None => None,
+        Some(m) => match m.parse::<u64>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                return Ok(Err(
+                    r.reject(E::InvalidRequest, "max_age must be a non-negative integer")
+                ))
+            }
+        },
+    };
+    let nonce = req.nonce.clone().filter(|n| !n.is_empty());
+    if nonce.as_ref().is_some_and(|n| n.len() > 512) || req.login_hint.as_ref().is_some_and(|h| h.len() > 256) {
+        return Ok(Err(r.reject(E::InvalidRequest, "nonce or login_hint is too long")));
+    }
+    // OIDC-CORE-3.1.2.1-id-token-hint
+    let hint_subject = match req.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
+        None => None,
+        Some(hint) => match keys.verify_own(tx, tenant, hint)? {
+            Some((typ, claims))
+                if typ.as_deref() == Some("JWT") && claims["iss"] == issuer && claims["sub"].is_string() =>
+            {
+                claims["sub"].as_str().map(str::to_owned)
+            }
+            _ => {
+                return Ok(Err(r.reject(
+                    E::InvalidRequest,
+                    "id_token_hint is not a valid ID token of this issuer",
+                )))
+            }
+        },
+    };
+    Ok(Ok(ValidatedRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri: r.target.uri().to_string(),
+        response_mode: r.mode,
+        scopes: requested.into_iter().collect(),
+        state,
+        nonce,
+        code_challenge: challenge,
+        prompts,
+        max_age,
+        login_hint: req.login_hint.clone().filter(|h| !h.is_empty()),
+        hint_subject,
+    }))
+}
+
+/// Re-proves a stored request's client and redirect target when the flow resumes
+/// (the client may have been changed or deactivated meanwhile).
+pub fn recheck(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    req: &ValidatedRequest,
+) -> Result<Result<(ClientRecord, RedirectTarget), Rejection>> {
+    let client = match check_client(tx, tenant, Some(&req.client_id))? {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
+    };
+    Ok(check_redirect(&client, Some(&req.redirect_uri)).map(|t| (client, t)))
+}

@@ -1,0 +1,509 @@
+//! The authorization endpoint and the interaction it drives: login, consent, code issue.
+
+pub mod checks;
+pub mod request;
+pub mod transaction;
+
+pub use request::{AuthorizationRequest, ValidatedRequest};
+
+use crate::client::ClientRecord;
+use crate::code::{CodeRecord, CodeState};
+use crate::consent::ConsentRecord;
+use crate::engine::Engine;
+use crate::env::{Env, UnixTime};
+use crate::error::{EngineError, ProtocolError, Result};
+use crate::redirect::{RedirectResponse, RedirectTarget};
+use crate::secret::mint;
+use crate::session::{load_live, LiveSession, SessionRecord, SessionState};
+use crate::store::{load, save, Record, Store, Tx};
+use crate::tenant::{Branding, TenantRecord};
+use crate::user::{UserIndexRecord, UserRecord};
+use checks::Rejection;
+use spec::{ErrorCode, Prompt};
+use std::sync::OnceLock;
+use transaction::{AuthTransactionRecord, AwaitingStep};
+
+/// What the adapter must do after an authorization-endpoint step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizeOutcome {
+    /// Show an error page; the redirect URI was not (or no longer) trusted.
+    ErrorPage(ProtocolError),
+    /// Send the user agent to the client (code or error).
+    Redirect(RedirectResponse),
+    /// Show the login page.
+    Login(LoginPage),
+    /// Show the consent page.
+    Consent(ConsentPage),
+}
+
+/// What the login page needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginPage {
+    /// Transaction id to post back.
+    pub transaction: String,
+    /// Client asking.
+    pub client_id: String,
+    /// Its display name.
+    pub client_name: String,
+    /// Its branding.
+    pub branding: Branding,
+    /// Username to prefill.
+    pub login_hint: Option<String>,
+    /// Message after a failed attempt.
+    pub error: Option<&'static str>,
+}
+
+/// What the consent page needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentPage {
+    /// Transaction id to post back.
+    pub transaction: String,
+    /// Client asking.
+    pub client_id: String,
+    /// Its display name.
+    pub client_name: String,
+    /// Its branding.
+    pub branding: Branding,
+    /// Scopes to approve.
+    pub scopes: Vec<String>,
+    /// Who is logged in (username).
+    pub username: String,
+}
+
+/// A session the adapter must set as a cookie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    /// Cookie value (secret; stored hashed).
+    pub token: String,
+    /// Cookie expiry.
+    pub expires_at: UnixTime,
+}
+
+/// The result of a login attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// Wrong credentials: show the login page again.
+    Rejected(LoginPage),
+    /// Logged in: set the session cookie, then follow `next`.
+    LoggedIn {
+        /// The new session.
+        session: NewSession,
+        /// Consent page, redirect with a code, or an error.
+        next: AuthorizeOutcome,
+    },
+    /// The transaction is unknown, expired or already finished.
+    ErrorPage(ProtocolError),
+}
+
+/// Random values a step may need, drawn before the store transaction (which may be retried).
+struct Fresh {
+    transaction: String,
+    code: String,
+    session: String,
+    sid: String,
+}
+
+impl Fresh {
+    fn draw(env: &mut Env<'_>) -> Self {
+        Fresh {
+            transaction: mint(env, ""),
+            code: mint(env, ""),
+            session: mint(env, ""),
+            sid: mint(env, ""),
+        }
+    }
+}
+
+fn rejection_outcome(r: Rejection, iss: &str) -> AuthorizeOutcome {
+    match r {
+        Rejection::Page(e) => AuthorizeOutcome::ErrorPage(e),
+        Rejection::Redirect {
+            target,
+            mode,
+            state,
+            error,
+        } => AuthorizeOutcome::Redirect(error_redirect(target, mode, state, error, iss)),
+    }
+}
+
+fn error_redirect(
+    target: RedirectTarget,
+    mode: spec::ResponseMode,
+    state: Option<String>,
+    e: ProtocolError,
+    iss: &str,
+) -> RedirectResponse {
+    let mut params = vec![
+        ("error".to_string(), e.code.as_str().to_string()),
+        ("error_description".into(), e.description.into_owned()),
+    ];
+    if let Some(s) = state {
+        params.push(("state".into(), s));
+    }
+    params.push(("iss".into(), iss.to_string()));
+    RedirectResponse { target, mode, params }
+}
+
+fn storage_page(e: EngineError) -> AuthorizeOutcome {
+    AuthorizeOutcome::ErrorPage(ProtocolError::new(e.code(), e.description()))
+}
+
+fn expired_transaction() -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::InvalidRequest,
+        "this sign-in request is unknown, expired or already completed; start again from the application",
+    )
+}
+
+/// A pending step being advanced inside one transaction.
+struct Step<'a> {
+    tenant: &'a str,
+    iss: String,
+    client: ClientRecord,
+    target: RedirectTarget,
+    req: ValidatedRequest,
+    now: UnixTime,
+}
+
+impl Step<'_> {
+    fn redirect_error(&self, code: ErrorCode, d: &'static str) -> AuthorizeOutcome {
+        AuthorizeOutcome::Redirect(error_redirect(
+            self.target.clone(),
+            self.req.response_mode,
+            Some(self.req.state.clone()),
+            ProtocolError::new(code, d),
+            &self.iss,
+        ))
+    }
+
+    fn login_page(&self, transaction: &str, error: Option<&'static str>) -> LoginPage {
+        LoginPage {
+            transaction: transaction.to_string(),
+            client_id: self.client.client_id.clone(),
+            client_name: self.client.name.clone(),
+            branding: self.client.branding.clone(),
+            login_hint: self.req.login_hint.clone(),
+            error,
+        }
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// Handles `GET|POST /authorize`. `session` is the browser's session cookie, if any.
+    pub fn handle_authorize(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        req: &AuthorizationRequest,
+        session: Option<&str>,
+    ) -> AuthorizeOutcome {
+        let fresh = Fresh::draw(env);
+        let now = env.now;
+        let iss = self.issuer(tenant);
+        let out = self.store.transact(|tx| {
+            if load::<TenantRecord>(tx, tenant)?.is_none() {
+                return Ok(AuthorizeOutcome::ErrorPage(ProtocolError::new(
+                    ErrorCode::InvalidRequest,
+                    "unknown tenant",
+                )));
+            }
+            let (client, target, req) = match checks::validate(tx, &self.keys, tenant, &iss, req)? {
+                Ok(v) => v,
+                Err(r) => return Ok(rejection_outcome(r, &iss)),
+            };
+            let live = load_live(tx, tenant, session, now)?;
+            let step = Step {
+                tenant,
+                iss: iss.clone(),
+                client,
+                target,
+                req,
+                now,
+            };
+            self.advance(tx, step, live, false, &fresh)
+        });
+        out.unwrap_or_else(storage_page)
+    }
+
+    /// Decides what a validated request needs next: login, consent, or its code.
+    fn advance(
+        &self,
+        tx: &mut dyn Tx,
+        step: Step<'_>,
+        live: Option<LiveSession>,
+        just_logged_in: bool,
+        fresh: &Fresh,
+    ) -> Result<AuthorizeOutcome> {
+        let req = &step.req;
+        let needs_login = match &live {
+            None => true,
+            Some(s) => {
+                !just_logged_in
+                    && (req.prompts_for(Prompt::Login)
+                        || req.prompts_for(Prompt::SelectAccount)
+                        || req
+                            .max_age
+                            .is_some_and(|m| step.now.0.saturating_sub(s.record.auth_time.0) > m)
+                        || req.hint_subject.as_ref().is_some_and(|h| *h != s.user.id))
+            }
+        };
+        let expires_at = step.now.plus(self.config.auth_transaction_ttl);
+        let tx_key = AuthTransactionRecord::key(step.tenant, &fresh.transaction);
+        let Some(live) = live.filter(|_| !needs_login) else {
+            if req.prompts_for(Prompt::None) {
+                return Ok(step.redirect_error(ErrorCode::LoginRequired, "the user is not logged in"));
+            }
+            let rec = AuthTransactionRecord {
+                tenant: step.tenant.into(),
+                request: req.clone(),
+                expires_at,
+                step: AwaitingStep::AwaitingLogin,
+            };
+            save(tx, &tx_key, &rec)?;
+            return Ok(AuthorizeOutcome::Login(step.login_page(&fresh.transaction, None)));
+        };
+        let consent = load::<ConsentRecord>(
+            tx,
+            &ConsentRecord::key(step.tenant, &live.user.id, &step.client.client_id),
+        )?
+        .unwrap_or_default();
+        let missing: Vec<String> = consent.missing(&req.scopes).into_iter().cloned().collect();
+        let asked = req.prompts_for(Prompt::Consent);
+        if asked || (step.client.require_consent && !missing.is_empty()) {
+            if req.prompts_for(Prompt::None) {
+                return Ok(step.redirect_error(
+                    ErrorCode::ConsentRequired,
+                    "the user has not consented to the requested scopes",
+                ));
+            }
+            let scopes = if asked { req.scopes.clone() } else { missing };
+            let rec = AuthTransactionRecord {
+                tenant: step.tenant.into(),
+                request: req.clone(),
+                expires_at,
+                step: AwaitingStep::AwaitingConsent {
+                    session_key: live.key.clone(),
+                    scopes: scopes.clone(),
+                },
+            };
+            save(tx, &tx_key, &rec)?;
+            return Ok(AuthorizeOutcome::Consent(ConsentPage {
+                transaction: fresh.transaction.clone(),
+                client_id: step.client.client_id.clone(),
+                client_name: step.client.name.clone(),
+                branding: step.client.branding.clone(),
+                scopes,
+                username: live.user.profile.username.clone(),
+            }));
+        }
+        self.issue_code(tx, &step, &live.record, &fresh.code)
+    }
+
+    /// Stores a code bound to the request and session, and answers with it.
+    fn issue_code(
+        &self,
+        tx: &mut dyn Tx,
+        step: &Step<'_>,
+        session: &SessionRecord,
+        code: &str,
+    ) -> Result<AuthorizeOutcome> {
+        let rec = CodeRecord {
+            tenant: step.tenant.into(),
+            client_id: step.client.client_id.clone(),
+            user_id: session.user_id.clone(),
+            redirect_uri: step.req.redirect_uri.clone(),
+            code_challenge: step.req.code_challenge.clone(),
+            nonce: step.req.nonce.clone(),
+            scopes: step.req.scopes.clone(),
+            auth_time: session.auth_time,
+            amr: session.amr.clone(),
+            sid: session.sid.clone(),
+            issued_at: step.now,
+            expires_at: step.now.plus(self.config.code_ttl),
+            state: CodeState::Issued,
+        };
+        save(tx, &CodeRecord::key(step.tenant, code), &rec)?;
+        let params = vec![
+            ("code".to_string(), code.to_string()),
+            ("state".into(), step.req.state.clone()),
+            ("iss".into(), step.iss.clone()),
+        ];
+        Ok(AuthorizeOutcome::Redirect(RedirectResponse {
+            target: step.target.clone(),
+            mode: step.req.response_mode,
+            params,
+        }))
+    }
+
+    /// Loads a pending transaction and re-proves its client; `Err(outcome)` when it cannot continue.
+    fn resume<'t>(
+        &self,
+        tx: &mut dyn Tx,
+        tenant: &'t str,
+        transaction: &str,
+        now: UnixTime,
+    ) -> Result<Result<(AuthTransactionRecord, Step<'t>), AuthorizeOutcome>> {
+        let key = AuthTransactionRecord::key(tenant, transaction);
+        let rec = match load::<AuthTransactionRecord>(tx, &key)? {
+            Some(r) if r.expires_at > now && r.tenant == tenant => r,
+            _ => return Ok(Err(AuthorizeOutcome::ErrorPage(expired_transaction()))),
+        };
+        tx.delete(AuthTransactionRecord::TABLE, &key)?;
+        let iss = self.issuer(tenant);
+        Ok(match checks::recheck(tx, tenant, &rec.request)? {
+            Ok((client, target)) => {
+                let step = Step {
+                    tenant,
+                    iss,
+                    client,
+                    target,
+                    req: rec.request.clone(),
+                    now,
+                };
+                Ok((rec, step))
+            }
+            Err(r) => Err(rejection_outcome(r, &iss)),
+        })
+    }
+
+    fn dummy_password_hash(&self) -> &str {
+        static DUMMY: OnceLock<String> = OnceLock::new();
+        DUMMY.get_or_init(|| crate::password::hash(self.config.password, "not the password", &[0u8; 16]))
+    }
+
+    /// Handles the login form: `username` (or email) and `password` for pending `transaction`.
+    /// `current_session` is ended when the login succeeds (one browser, one session).
+    pub fn handle_login(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        transaction: &str,
+        username: &str,
+        password: &str,
+        current_session: Option<&str>,
+    ) -> LoginOutcome {
+        let fresh = Fresh::draw(env);
+        let now = env.now;
+        // 1. Read: the pending request and the user, without holding a write transaction over argon2.
+        let looked_up = self.store.transact(|tx| {
+            let key = AuthTransactionRecord::key(tenant, transaction);
+            let Some(rec) = load::<AuthTransactionRecord>(tx, &key)?
+                .filter(|r| r.expires_at > now && r.step == AwaitingStep::AwaitingLogin)
+            else {
+                return Ok(None);
+            };
+            let name = username.trim();
+            let mut id = load::<UserIndexRecord>(tx, &UserIndexRecord::username_key(tenant, name))?;
+            if id.is_none() {
+                id = load::<UserIndexRecord>(tx, &UserIndexRecord::email_key(tenant, name))?;
+            }
+            let user = match id {
+                Some(i) => load::<UserRecord>(tx, &UserRecord::key(tenant, &i.user_id))?,
+                None => None,
+            };
+            Ok(Some((rec, user)))
+        });
+        let (pending, user) = match looked_up {
+            Ok(Some(v)) => v,
+            Ok(None) => return LoginOutcome::ErrorPage(expired_transaction()),
+            Err(e) => return LoginOutcome::ErrorPage(ProtocolError::new(e.code(), e.description())),
+        };
+        // 2. Verify the password (same cost whether or not the user exists).
+        let hash = user
+            .as_ref()
+            .map_or(self.dummy_password_hash(), |u| u.password_hash.as_str());
+        let verified = crate::password::verify(password, hash);
+        let user = user.filter(|u| verified && !u.disabled);
+        // 3. Write: the session and the next step.
+        let out = self.store.transact(|tx| {
+            let Some(user) = &user else {
+                let client = load::<ClientRecord>(tx, &ClientRecord::key(tenant, &pending.request.client_id))?;
+                let page = LoginPage {
+                    transaction: transaction.to_string(),
+                    client_id: pending.request.client_id.clone(),
+                    client_name: client
+                        .as_ref()
+                        .map_or_else(|| pending.request.client_id.clone(), |c| c.name.clone()),
+                    branding: client.map(|c| c.branding).unwrap_or_default(),
+                    login_hint: Some(username.to_string()),
+                    error: Some("Invalid username or password."),
+                };
+                return Ok(LoginOutcome::Rejected(page));
+            };
+            let step = match self.resume(tx, tenant, transaction, now)? {
+                Ok((rec, step)) if rec.step == AwaitingStep::AwaitingLogin => step,
+                Ok(_) => return Ok(LoginOutcome::ErrorPage(expired_transaction())),
+                Err(AuthorizeOutcome::ErrorPage(e)) => return Ok(LoginOutcome::ErrorPage(e)),
+                Err(_) => return Ok(LoginOutcome::ErrorPage(expired_transaction())),
+            };
+            if let Some(old) = current_session {
+                let old_key = SessionRecord::key(tenant, old);
+                if let Some(mut s) = load::<SessionRecord>(tx, &old_key)? {
+                    s.state = SessionState::Ended;
+                    save(tx, &old_key, &s)?;
+                }
+            }
+            let session = SessionRecord {
+                tenant: tenant.into(),
+                user_id: user.id.clone(),
+                sid: fresh.sid.clone(),
+                auth_time: now,
+                amr: vec!["pwd".into()],
+                expires_at: now.plus(self.config.session_ttl),
+                state: SessionState::Active,
+            };
+            let key = SessionRecord::key(tenant, &fresh.session);
+            save(tx, &key, &session)?;
+            let live = LiveSession {
+                key,
+                record: session,
+                user: user.clone(),
+            };
+            let next = self.advance(tx, step, Some(live), true, &fresh)?;
+            Ok(LoginOutcome::LoggedIn {
+                session: NewSession {
+                    token: fresh.session.clone(),
+                    expires_at: now.plus(self.config.session_ttl),
+                },
+                next,
+            })
+        });
+        out.unwrap_or_else(|e| LoginOutcome::ErrorPage(ProtocolError::new(e.code(), e.description())))
+    }
+
+    /// Handles the consent form: `approve` or deny the scopes of pending `transaction`,
+    /// answered from the browser session `session` that was asked.
+    pub fn handle_consent(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        transaction: &str,
+        session: Option<&str>,
+        approve: bool,
+    ) -> AuthorizeOutcome {
+        let fresh = Fresh::draw(env);
+        let now = env.now;
+        let out = self.store.transact(|tx| {
+            let (rec, step) = match self.resume(tx, tenant, transaction, now)? {
+                Ok(v) => v,
+                Err(o) => return Ok(o),
+            };
+            let AwaitingStep::AwaitingConsent { session_key, scopes } = &rec.step else {
+                return Ok(AuthorizeOutcome::ErrorPage(expired_transaction()));
+            };
+            let live = match load_live(tx, tenant, session, now)? {
+                Some(l) if &l.key == session_key => l,
+                _ => return Ok(AuthorizeOutcome::ErrorPage(expired_transaction())),
+            };
+            if !approve {
+                return Ok(step.redirect_error(ErrorCode::AccessDenied, "the user denied the request"));
+            }
+            let ckey = ConsentRecord::key(tenant, &live.user.id, &step.client.client_id);
+            let mut consent = load::<ConsentRecord>(tx, &ckey)?.unwrap_or_default();
+            consent.scopes.extend(scopes.iter().cloned());
+            save(tx, &ckey, &consent)?;
+            self.issue_code(tx, &step, &live.record, &fresh.code)
+        });
+        out.unwrap_or_else(storage_page)
+    }
+}

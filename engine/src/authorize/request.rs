@@ -1,0 +1,74 @@
+//! The authorization request as received, and as validated.
+
+use serde::{Deserialize, Serialize};
+use spec::{Prompt, ResponseMode};
+
+/// Authorization request parameters exactly as received (query or form); unknown ones are dropped
+/// by the adapter (RFC 6749 §3.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    /// `client_id`.
+    pub client_id: Option<String>,
+    /// `redirect_uri`.
+    pub redirect_uri: Option<String>,
+    /// `response_type`.
+    pub response_type: Option<String>,
+    /// `response_mode`.
+    pub response_mode: Option<String>,
+    /// `scope`.
+    pub scope: Option<String>,
+    /// `state`.
+    pub state: Option<String>,
+    /// `nonce`.
+    pub nonce: Option<String>,
+    /// `code_challenge`.
+    pub code_challenge: Option<String>,
+    /// `code_challenge_method`.
+    pub code_challenge_method: Option<String>,
+    /// `prompt`.
+    pub prompt: Option<String>,
+    /// `max_age`.
+    pub max_age: Option<String>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// `id_token_hint`.
+    pub id_token_hint: Option<String>,
+    /// `request` (request object by value: not supported).
+    pub request: Option<String>,
+    /// `request_uri` (request object by reference: not supported).
+    pub request_uri: Option<String>,
+}
+
+/// A request that passed every check; stored while login and consent happen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatedRequest {
+    /// The client.
+    pub client_id: String,
+    /// The registered redirect URI it named.
+    pub redirect_uri: String,
+    /// How to answer.
+    pub response_mode: ResponseMode,
+    /// Requested scopes, sorted and deduplicated.
+    pub scopes: Vec<String>,
+    /// The client's state.
+    pub state: String,
+    /// The client's nonce.
+    pub nonce: Option<String>,
+    /// S256 challenge.
+    pub code_challenge: Option<String>,
+    /// Prompt values.
+    pub prompts: Vec<Prompt>,
+    /// Maximum authentication age in seconds.
+    pub max_age: Option<u64>,
+    /// Username to prefill.
+    pub login_hint: Option<String>,
+    /// Subject of a valid id_token_hint.
+    pub hint_subject: Option<String>,
+}
+
+impl ValidatedRequest {
+    /// Whether `prompt` contains `p`.
+    pub fn prompts_for(&self, p: Prompt) -> bool {
+        self.prompts.contains(&p)
+    }
+}

@@ -1,0 +1,320 @@
+//! Registered clients: their record, metadata validation and provisioning.
+
+use crate::env::Env;
+use crate::error::{err, Result};
+use crate::jose::keys::parse_jwks;
+use crate::secret::{mint, mint_id, SecretHash};
+use crate::store::{Record, Table};
+use crate::tenant::Branding;
+use serde::{Deserialize, Serialize};
+use spec::vocabulary::scopes;
+use spec::{ClientAuthMethod, ErrorCode, GrantType, SigningAlg};
+
+/// A client registered with a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// Owning tenant.
+    pub tenant: String,
+    /// Public identifier.
+    pub client_id: String,
+    /// Display name (also the `application` claim of its tokens).
+    pub name: String,
+    /// SHA-256 of the client secret, for secret-based methods.
+    pub secret_hash: Option<SecretHash>,
+    /// Registered token endpoint authentication method.
+    pub auth_method: ClientAuthMethod,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Grants the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// Scopes the client may ask for.
+    pub allowed_scopes: Vec<String>,
+    /// Whether users must approve this client's scopes.
+    pub require_consent: bool,
+    /// First-party (platform) app rather than third-party.
+    pub first_party: bool,
+    /// Whether PKCE is required (always true for public clients).
+    pub require_pkce: bool,
+    /// Algorithm of the ID tokens it receives.
+    pub id_token_signed_response_alg: SigningAlg,
+    /// Access token lifetime, seconds.
+    pub access_token_ttl: u64,
+    /// ID token lifetime, seconds.
+    pub id_token_ttl: u64,
+    /// Refresh token lifetime, seconds (from each rotation).
+    pub refresh_token_ttl: u64,
+    /// Issue refresh tokens without `offline_access` (when the refresh grant is allowed).
+    pub refresh_without_offline_access: bool,
+    /// Public keys for private_key_jwt.
+    pub jwks: Option<serde_json::Value>,
+    /// Deactivated clients are refused everywhere.
+    pub active: bool,
+    /// Page branding for this client.
+    pub branding: Branding,
+}
+
+impl Record for ClientRecord {
+    const TABLE: Table = Table::Client;
+}
+
+impl ClientRecord {
+    /// Store key.
+    pub fn key(tenant: &str, client_id: &str) -> String {
+        format!("{tenant}/{client_id}")
+    }
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+    /// Whether PKCE is mandatory for this client.
+    pub fn pkce_required(&self) -> bool {
+        self.require_pkce || self.auth_method == ClientAuthMethod::None
+    }
+}
+
+/// What an administrator or a registration request supplies to create a client.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClientSpec {
+    /// Wanted client_id; generated when absent.
+    pub client_id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Token endpoint auth method.
+    pub auth_method: ClientAuthMethod,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Grants.
+    pub grant_types: Vec<GrantType>,
+    /// Allowed scopes; defaults by party when absent.
+    pub allowed_scopes: Option<Vec<String>>,
+    /// Consent page required.
+    pub require_consent: bool,
+    /// First-party app.
+    pub first_party: bool,
+    /// PKCE required (default true).
+    pub require_pkce: bool,
+    /// ID token alg (RS256 or ES384).
+    pub id_token_signed_response_alg: SigningAlg,
+    /// Access token lifetime.
+    pub access_token_ttl: u64,
+    /// ID token lifetime.
+    pub id_token_ttl: u64,
+    /// Refresh token lifetime.
+    pub refresh_token_ttl: u64,
+    /// Issue refresh tokens without offline_access.
+    pub refresh_without_offline_access: bool,
+    /// Keys for private_key_jwt.
+    pub jwks: Option<serde_json::Value>,
+    /// Branding.
+    pub branding: Branding,
+}
+
+impl ClientSpec {
+    /// A spec with the seeds' defaults: code + refresh grants, PKCE on, consent on, RS256, 1 h tokens.
+    pub fn new(name: &str, auth_method: ClientAuthMethod, redirect_uris: &[&str]) -> Self {
+        ClientSpec {
+            client_id: None,
+            name: name.into(),
+            auth_method,
+            redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            allowed_scopes: None,
+            require_consent: true,
+            first_party: false,
+            require_pkce: true,
+            id_token_signed_response_alg: SigningAlg::RS256,
+            access_token_ttl: 3600,
+            id_token_ttl: 3600,
+            refresh_token_ttl: 30 * 86_400,
+            refresh_without_offline_access: true,
+            jwks: None,
+            branding: Branding::default(),
+        }
+    }
+}
+
+fn default_scopes(first_party: bool) -> Vec<String> {
+    let mut s = vec![
+        scopes::OPENID,
+        scopes::PROFILE,
+        scopes::EMAIL,
+        scopes::ADDRESS,
+        scopes::PHONE,
+        scopes::OFFLINE_ACCESS,
+    ];
+    if first_party {
+        s.extend([scopes::ORGANIZATION, scopes::PERMISSIONS]);
+    }
+    s.into_iter().map(String::from).collect()
+}
+
+/// Whether `uri` may be registered as a redirect URI: absolute, no fragment, and https,
+/// http on a loopback host, or a private-use scheme (`com.example.app:/cb`).
+pub fn valid_redirect_uri(uri: &str) -> bool {
+    let Ok(u) = url::Url::parse(uri) else { return false };
+    if u.fragment().is_some() || uri.contains('#') || uri.len() > 2000 {
+        return false;
+    }
+    match u.scheme() {
+        "https" => u.host().is_some(),
+        "http" => matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")),
+        s => s.contains('.') && !matches!(s, "javascript" | "data" | "file"),
+    }
+}
+
+/// Checks client metadata; the error names the field at fault.
+pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
+    let meta = |d: &'static str| err(ErrorCode::InvalidClientMetadata, d);
+    if spec.name.trim().is_empty() {
+        return Err(meta("client name is required"));
+    }
+    if let Some(id) = &spec.client_id {
+        let ok = (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !ok {
+            return Err(meta("client_id must be 1-128 characters of A-Z a-z 0-9 - _ ."));
+        }
+    }
+    if spec.grant_types.is_empty() {
+        return Err(meta("at least one grant type is required"));
+    }
+    let uses_code = spec.grant_types.contains(&GrantType::AuthorizationCode);
+    if uses_code && spec.redirect_uris.is_empty() {
+        return Err(err(
+            ErrorCode::InvalidRedirectUri,
+            "redirect_uris are required for the authorization_code grant",
+        ));
+    }
+    if spec.grant_types.contains(&GrantType::RefreshToken) && !uses_code {
+        return Err(meta("the refresh_token grant needs the authorization_code grant"));
+    }
+    for uri in spec.redirect_uris.iter().chain(&spec.post_logout_redirect_uris) {
+        if !valid_redirect_uri(uri) {
+            return Err(err(
+                ErrorCode::InvalidRedirectUri,
+                "redirect URIs must be absolute, without fragment, and https (http only on loopback)",
+            ));
+        }
+    }
+    if spec.auth_method == ClientAuthMethod::None && spec.grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(meta("public clients cannot use client_credentials"));
+    }
+    if spec.auth_method == ClientAuthMethod::PrivateKeyJwt
+        && spec.jwks.as_ref().is_none_or(|j| parse_jwks(j).is_empty())
+    {
+        return Err(meta(
+            "private_key_jwt needs a jwks with at least one usable signing key",
+        ));
+    }
+    if let Some(scopes) = &spec.allowed_scopes {
+        if scopes.iter().any(|s| !scopes::ALL.contains(&s.as_str())) {
+            return Err(meta("allowed_scopes contains an unknown scope"));
+        }
+    }
+    if spec.id_token_signed_response_alg == SigningAlg::ES256 {
+        return Err(meta("id_token_signed_response_alg must be RS256 or ES384"));
+    }
+    if [spec.access_token_ttl, spec.id_token_ttl, spec.refresh_token_ttl]
+        .iter()
+        .any(|t| !(1..=366 * 86_400).contains(t))
+    {
+        return Err(meta("token lifetimes must be between 1 second and 366 days"));
+    }
+    Ok(())
+}
+
+/// Builds a validated client record; returns it and the plaintext secret (shown once) if it has one.
+pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result<(ClientRecord, Option<String>)> {
+    check_client_spec(&spec)?;
+    let client_id = spec.client_id.clone().unwrap_or_else(|| mint_id(env));
+    let secret = spec.auth_method.uses_secret().then(|| mint(env, ""));
+    let record = ClientRecord {
+        tenant: tenant.into(),
+        client_id,
+        name: spec.name,
+        secret_hash: secret.as_deref().map(SecretHash::of),
+        auth_method: spec.auth_method,
+        redirect_uris: spec.redirect_uris,
+        post_logout_redirect_uris: spec.post_logout_redirect_uris,
+        grant_types: spec.grant_types,
+        allowed_scopes: spec.allowed_scopes.unwrap_or_else(|| default_scopes(spec.first_party)),
+        require_consent: spec.require_consent,
+        first_party: spec.first_party,
+        require_pkce: spec.require_pkce || spec.auth_method == ClientAuthMethod::None,
+        id_token_signed_response_alg: spec.id_token_signed_response_alg,
+        access_token_ttl: spec.access_token_ttl,
+        id_token_ttl: spec.id_token_ttl,
+        refresh_token_ttl: spec.refresh_token_ttl,
+        refresh_without_offline_access: spec.refresh_without_offline_access,
+        jwks: spec.jwks,
+        active: true,
+        branding: spec.branding,
+    };
+    Ok((record, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_registration_rules() {
+        spec::covers("CLIENT-metadata-validation");
+        for ok in [
+            "https://app.example.com/callback",
+            "https://app.example.com/cb?x=1",
+            "http://localhost:3001/auth/callback",
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(valid_redirect_uri(ok), "{ok}");
+        }
+        for bad in [
+            "https://app.example.com/cb#frag",
+            "http://app.example.com/cb",
+            "/relative",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "not a uri",
+            "https://",
+        ] {
+            assert!(!valid_redirect_uri(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metadata_errors_name_the_right_code() {
+        spec::covers("CLIENT-metadata-validation");
+        let base = ClientSpec::new("App", ClientAuthMethod::ClientSecretBasic, &["https://a.example/cb"]);
+        let code = |s: ClientSpec| check_client_spec(&s).unwrap_err().code();
+        let mut s = base.clone();
+        s.redirect_uris = vec!["http://evil.example/cb".into()];
+        assert_eq!(code(s), ErrorCode::InvalidRedirectUri);
+        let mut s = base.clone();
+        s.redirect_uris.clear();
+        assert_eq!(code(s), ErrorCode::InvalidRedirectUri);
+        let mut s = base.clone();
+        s.auth_method = ClientAuthMethod::None;
+        s.grant_types.push(GrantType::ClientCredentials);
+        assert_eq!(code(s), ErrorCode::InvalidClientMetadata);
+        let mut s = base.clone();
+        s.auth_method = ClientAuthMethod::PrivateKeyJwt;
+        assert_eq!(code(s), ErrorCode::InvalidClientMetadata);
+        let mut s = base.clone();
+        s.allowed_scopes = Some(vec!["openid".into(), "root".into()]);
+        assert_eq!(code(s), ErrorCode::InvalidClientMetadata);
+        let mut s = base.clone();
+        s.name = " ".into();
+        assert_eq!(code(s), ErrorCode::InvalidClientMetadata);
+        let mut s = base.clone();
+        s.client_id = Some("a/b".into());
+        assert_eq!(code(s), ErrorCode::InvalidClientMetadata);
+        assert!(check_client_spec(&base).is_ok());
+    }
+}

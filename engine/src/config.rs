@@ -1,0 +1,39 @@
+//! Engine-wide settings (per-client settings live on the client record).
+
+use crate::password::PasswordParams;
+
+/// Settings that hold for every tenant.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Public base URL without trailing slash; a tenant's issuer is `{base_url}/{tenant}`.
+    pub base_url: String,
+    /// Authorization code lifetime in seconds (seed: 60).
+    pub code_ttl: u64,
+    /// How long a pending authorization request waits for login/consent.
+    pub auth_transaction_ttl: u64,
+    /// Browser session lifetime in seconds.
+    pub session_ttl: u64,
+    /// Longest accepted lifetime of a client assertion (exp - now).
+    pub max_assertion_lifetime: u64,
+    /// argon2id cost for new password hashes.
+    pub password: PasswordParams,
+}
+
+impl EngineConfig {
+    /// Defaults from the seeds for a provider served at `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        EngineConfig {
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            code_ttl: 60,
+            auth_transaction_ttl: 1800,
+            session_ttl: 86_400,
+            max_assertion_lifetime: 600,
+            password: PasswordParams::default(),
+        }
+    }
+
+    /// The issuer identifier of `tenant`.
+    pub fn issuer(&self, tenant: &str) -> String {
+        format!("{}/{}", self.base_url, tenant)
+    }
+}

@@ -1,0 +1,39 @@
+//! The engine: configuration, store and key cache. Flow handlers live in their own modules
+//! as `impl Engine` blocks (`handle_*`).
+
+use crate::config::EngineConfig;
+use crate::signing::Keyring;
+use crate::store::Store;
+
+/// The protocol engine over a store `S`.
+pub struct Engine<S: Store> {
+    pub(crate) store: S,
+    pub(crate) config: EngineConfig,
+    pub(crate) keys: Keyring,
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine over `store` with `config`.
+    pub fn new(store: S, config: EngineConfig) -> Self {
+        Engine {
+            store,
+            config,
+            keys: Keyring::default(),
+        }
+    }
+
+    /// The store (for adapters that list records, and tests).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The issuer identifier of `tenant`.
+    pub fn issuer(&self, tenant: &str) -> String {
+        self.config.issuer(tenant)
+    }
+}

@@ -1,0 +1,181 @@
+//! Token lookup shared by introspection, revocation and UserInfo, and the introspection endpoint (RFC 7662).
+
+use crate::client_auth::{authenticate, ClientCredentials};
+use crate::engine::Engine;
+use crate::env::{Env, UnixTime};
+use crate::error::Result;
+use crate::grant::{AccessTokenRecord, GrantRecord, GrantState, RefreshTokenRecord};
+use crate::store::{load, Store, Tx};
+use crate::user::UserRecord;
+use serde::Serialize;
+use serde_json::Value;
+
+/// A presented token, identified.
+pub(crate) enum Resolved {
+    /// One of our access tokens (signature and issuer verified).
+    Access {
+        /// Its verified claims.
+        claims: Value,
+        /// Its record.
+        record: AccessTokenRecord,
+    },
+    /// One of our refresh tokens.
+    Refresh {
+        /// Its record.
+        record: RefreshTokenRecord,
+        /// Its family.
+        grant: GrantRecord,
+    },
+    /// Not a token of this tenant.
+    Unknown,
+}
+
+fn user_enabled(tx: &mut dyn Tx, tenant: &str, user_id: &str) -> Result<bool> {
+    Ok(load::<UserRecord>(tx, &UserRecord::key(tenant, user_id))?.is_some_and(|u| !u.disabled))
+}
+
+impl<S: Store> Engine<S> {
+    /// Identifies `token` as an access token (JWT) or a refresh token (opaque) of `tenant`.
+    pub(crate) fn resolve_token(&self, tx: &mut dyn Tx, tenant: &str, token: &str) -> Result<Resolved> {
+        if token.is_empty() || token.len() > crate::jose::MAX_TOKEN_LEN {
+            return Ok(Resolved::Unknown);
+        }
+        if token.contains('.') {
+            let Some((typ, claims)) = self.keys.verify_own(tx, tenant, token)? else {
+                return Ok(Resolved::Unknown);
+            };
+            if typ.as_deref() != Some("at+jwt") || claims["iss"] != self.issuer(tenant).as_str() {
+                return Ok(Resolved::Unknown);
+            }
+            let Some(jti) = claims["jti"].as_str() else {
+                return Ok(Resolved::Unknown);
+            };
+            return Ok(
+                match load::<AccessTokenRecord>(tx, &AccessTokenRecord::key(tenant, jti))? {
+                    Some(record) if record.tenant == tenant => Resolved::Access { claims, record },
+                    _ => Resolved::Unknown,
+                },
+            );
+        }
+        let Some(record) = load::<RefreshTokenRecord>(tx, &RefreshTokenRecord::key(tenant, token))? else {
+            return Ok(Resolved::Unknown);
+        };
+        Ok(
+            match load::<GrantRecord>(tx, &GrantRecord::key(tenant, &record.grant_id))? {
+                Some(grant) => Resolved::Refresh { record, grant },
+                None => Resolved::Unknown,
+            },
+        )
+    }
+
+    /// Whether a resolved token may be used now: not expired, not revoked, family alive, user enabled.
+    pub(crate) fn is_active(&self, tx: &mut dyn Tx, tenant: &str, token: &Resolved, now: UnixTime) -> Result<bool> {
+        match token {
+            Resolved::Unknown => Ok(false),
+            Resolved::Access { record, .. } => {
+                if record.revoked || record.expires_at <= now {
+                    return Ok(false);
+                }
+                let Some(gid) = &record.grant_id else { return Ok(true) };
+                match load::<GrantRecord>(tx, &GrantRecord::key(tenant, gid))? {
+                    Some(g) if g.state == GrantState::Active => user_enabled(tx, tenant, &g.user_id),
+                    _ => Ok(false),
+                }
+            }
+            Resolved::Refresh { record, grant } => {
+                let current = grant
+                    .refresh
+                    .is_some_and(|r| r.generation == record.generation && r.expires_at > now);
+                Ok(current && grant.state == GrantState::Active && user_enabled(tx, tenant, &grant.user_id)?)
+            }
+        }
+    }
+
+    /// Handles `POST /introspect`: only the client the token was issued to learns it is active.
+    pub fn handle_introspect(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        creds: &ClientCredentials,
+        token: &str,
+    ) -> Result<Introspection> {
+        let now = env.now;
+        let iss = self.issuer(tenant);
+        self.store.transact(|tx| {
+            let auth = authenticate(tx, tenant, &iss, creds, now, self.config.max_assertion_lifetime)?;
+            let resolved = self.resolve_token(tx, tenant, token)?;
+            if !self.is_active(tx, tenant, &resolved, now)? {
+                return Ok(Introspection::inactive());
+            }
+            let caller = &auth.client().client_id;
+            Ok(match resolved {
+                Resolved::Access { claims, record } if &record.client_id == caller => Introspection {
+                    active: true,
+                    scope: claims["scope"].as_str().map(str::to_owned),
+                    client_id: Some(record.client_id),
+                    sub: claims["sub"].as_str().map(str::to_owned),
+                    aud: claims["aud"].as_str().map(str::to_owned),
+                    iss: Some(iss.clone()),
+                    exp: claims["exp"].as_u64(),
+                    iat: claims["iat"].as_u64(),
+                    jti: claims["jti"].as_str().map(str::to_owned),
+                    token_type: Some("Bearer"),
+                },
+                Resolved::Refresh { grant, .. } if &grant.client_id == caller => Introspection {
+                    active: true,
+                    scope: Some(grant.scopes.join(" ")),
+                    client_id: Some(grant.client_id),
+                    sub: Some(grant.user_id),
+                    aud: None,
+                    iss: Some(iss.clone()),
+                    exp: grant.refresh.map(|r| r.expires_at.0),
+                    iat: None,
+                    jti: None,
+                    token_type: Some("refresh_token"),
+                },
+                _ => Introspection::inactive(),
+            })
+        })
+    }
+}
+
+/// The introspection response (RFC 7662 §2.2).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Introspection {
+    /// Whether the token is usable now.
+    pub active: bool,
+    /// Scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Client it was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+    /// Issued at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// Token id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+}
+
+impl Introspection {
+    /// `{"active": false}`.
+    pub fn inactive() -> Self {
+        Introspection::default()
+    }
+}

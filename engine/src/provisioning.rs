@@ -1,0 +1,182 @@
+//! Creating tenants, clients, users and signing keys (the engine side of the Admin API).
+
+use crate::client::{build_client, ClientRecord, ClientSpec};
+use crate::engine::Engine;
+use crate::env::Env;
+use crate::error::{err, EngineError, Result};
+use crate::jose::{KeyMaterial, SigningKey};
+use crate::password;
+use crate::secret::mint_id;
+use crate::signing::{SigningKeysRecord, StoredKey};
+use crate::store::{load, save, Store};
+use crate::tenant::{valid_slug, TenantRecord};
+use crate::user::{UserIndexRecord, UserProfile, UserRecord};
+use spec::ErrorCode;
+
+impl<S: Store> Engine<S> {
+    /// Creates a tenant; fails with invalid_request if the slug is invalid or taken.
+    pub fn create_tenant(&self, tenant: TenantRecord) -> Result<TenantRecord> {
+        if !valid_slug(&tenant.slug) {
+            return Err(err(
+                ErrorCode::InvalidRequest,
+                "tenant slug must be 1-63 characters of a-z, 0-9 and -",
+            ));
+        }
+        self.store.transact(|tx| {
+            if load::<TenantRecord>(tx, &tenant.slug)?.is_some() {
+                return Err(err(ErrorCode::InvalidRequest, "tenant already exists"));
+            }
+            save(tx, &tenant.slug, &tenant)?;
+            Ok(tenant.clone())
+        })
+    }
+
+    /// Reads a tenant.
+    pub fn tenant(&self, slug: &str) -> Result<Option<TenantRecord>> {
+        self.store.transact(|tx| load::<TenantRecord>(tx, slug))
+    }
+
+    /// Registers a client; returns the record and its secret (shown once, stored hashed).
+    pub fn create_client(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        spec: ClientSpec,
+    ) -> Result<(ClientRecord, Option<String>)> {
+        let (record, secret) = build_client(env, tenant, spec)?;
+        self.store.transact(|tx| {
+            if load::<TenantRecord>(tx, tenant)?.is_none() {
+                return Err(err(ErrorCode::InvalidRequest, "unknown tenant"));
+            }
+            let key = ClientRecord::key(tenant, &record.client_id);
+            if load::<ClientRecord>(tx, &key)?.is_some() {
+                return Err(err(ErrorCode::InvalidClientMetadata, "client_id already registered"));
+            }
+            save(tx, &key, &record)
+        })?;
+        Ok((record, secret))
+    }
+
+    /// Reads a client.
+    pub fn client(&self, tenant: &str, client_id: &str) -> Result<Option<ClientRecord>> {
+        self.store
+            .transact(|tx| load::<ClientRecord>(tx, &ClientRecord::key(tenant, client_id)))
+    }
+
+    /// Replaces a client record (admin update, deactivation); the client must exist.
+    pub fn update_client(&self, record: ClientRecord) -> Result<()> {
+        self.store.transact(|tx| {
+            let key = ClientRecord::key(&record.tenant, &record.client_id);
+            if load::<ClientRecord>(tx, &key)?.is_none() {
+                return Err(err(ErrorCode::InvalidClient, "unknown client"));
+            }
+            save(tx, &key, &record)
+        })
+    }
+
+    /// Creates a user with an argon2id-hashed password; username and email must be unused.
+    pub fn create_user(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        profile: UserProfile,
+        password: &str,
+    ) -> Result<UserRecord> {
+        if profile.username.trim().is_empty() || profile.username.len() > 256 {
+            return Err(err(ErrorCode::InvalidRequest, "username is required"));
+        }
+        if password.len() < 8 || password.len() > 1024 {
+            return Err(err(ErrorCode::InvalidRequest, "password must be 8 to 1024 characters"));
+        }
+        let id = mint_id(env);
+        let salt: [u8; 16] = env.random_bytes();
+        let user = UserRecord {
+            tenant: tenant.into(),
+            id: id.clone(),
+            password_hash: password::hash(self.config.password, password, &salt),
+            disabled: false,
+            updated_at: env.now.0,
+            profile,
+        };
+        self.store.transact(|tx| {
+            if load::<TenantRecord>(tx, tenant)?.is_none() {
+                return Err(err(ErrorCode::InvalidRequest, "unknown tenant"));
+            }
+            let mut names = vec![UserIndexRecord::username_key(tenant, &user.profile.username)];
+            if let Some(email) = &user.profile.email {
+                names.push(UserIndexRecord::email_key(tenant, email));
+            }
+            for name in &names {
+                if load::<UserIndexRecord>(tx, name)?.is_some() {
+                    return Err(err(ErrorCode::InvalidRequest, "username or email already in use"));
+                }
+                save(tx, name, &UserIndexRecord { user_id: id.clone() })?;
+            }
+            save(tx, &UserRecord::key(tenant, &id), &user)
+        })?;
+        Ok(user)
+    }
+
+    /// Reads a user.
+    pub fn user(&self, tenant: &str, user_id: &str) -> Result<Option<UserRecord>> {
+        self.store
+            .transact(|tx| load::<UserRecord>(tx, &UserRecord::key(tenant, user_id)))
+    }
+
+    /// Enables or disables a user.
+    pub fn set_user_disabled(&self, tenant: &str, user_id: &str, disabled: bool) -> Result<()> {
+        self.store.transact(|tx| {
+            let key = UserRecord::key(tenant, user_id);
+            let mut u = load::<UserRecord>(tx, &key)?.ok_or_else(|| err(ErrorCode::InvalidRequest, "unknown user"))?;
+            u.disabled = disabled;
+            save(tx, &key, &u)
+        })
+    }
+
+    /// Installs a signing key for `tenant`; the previous active key of the same algorithm is
+    /// retired (no longer signs) but stays published. Returns the new kid.
+    pub fn install_signing_key(&self, env: &mut Env<'_>, tenant: &str, material: KeyMaterial) -> Result<String> {
+        let key =
+            SigningKey::from_material(&material).map_err(|_| EngineError::Misuse("unusable key material".into()))?;
+        let now = env.now;
+        self.store.transact(|tx| {
+            let mut rec = load::<SigningKeysRecord>(tx, tenant)?.unwrap_or_default();
+            if rec.keys.iter().any(|k| k.kid == key.kid()) {
+                return Ok(key.kid().to_string());
+            }
+            for k in rec
+                .keys
+                .iter_mut()
+                .filter(|k| k.alg == key.alg() && k.retired_at.is_none())
+            {
+                k.retired_at = Some(now);
+            }
+            rec.keys.push(StoredKey {
+                kid: key.kid().into(),
+                alg: key.alg(),
+                material: material.clone(),
+                created_at: now,
+                retired_at: None,
+            });
+            save(tx, tenant, &rec)?;
+            Ok(key.kid().to_string())
+        })
+    }
+
+    /// Stops publishing keys retired before `before` (their tokens have expired).
+    pub fn prune_retired_keys(&self, tenant: &str, before: crate::env::UnixTime) -> Result<()> {
+        self.store.transact(|tx| {
+            let mut rec = load::<SigningKeysRecord>(tx, tenant)?.unwrap_or_default();
+            rec.keys.retain(|k| k.retired_at.is_none_or(|t| t >= before));
+            save(tx, tenant, &rec)
+        })
+    }
+
+    /// The tenant's published JWKS.
+    pub fn jwks(&self, tenant: &str) -> Result<jose_jwk::JwkSet> {
+        let keys = self.store.transact(|tx| self.keys.published(tx, tenant))?;
+        Ok(jose_jwk::JwkSet {
+            keys: keys.iter().map(|k| k.jwk()).collect(),
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! The refresh_token grant: rotation on every use, reuse detection revokes the family.
+
+use crate::client_auth::ClientAuthenticated;
+use crate::engine::Engine;
+use crate::env::UnixTime;
+use crate::error::Result;
+use crate::grant::{self, GrantRecord, GrantState, RefreshState, RefreshTokenRecord, RevocationReason};
+use crate::scope;
+use crate::store::{load, save, Store, Tx};
+use crate::token::{pe, Committed, FreshTokens, TokenRequest};
+use crate::tokens::TokenPlan;
+use crate::user::UserRecord;
+use spec::ErrorCode;
+
+const RT_INVALID: &str = "refresh token is invalid, expired or revoked";
+
+impl<S: Store> Engine<S> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn refresh(
+        &self,
+        tx: &mut dyn Tx,
+        tenant: &str,
+        iss: &str,
+        auth: &ClientAuthenticated,
+        req: &TokenRequest,
+        fresh: &FreshTokens,
+        now: UnixTime,
+    ) -> Result<Committed<TokenPlan>> {
+        let client = auth.client();
+        let Some(presented) = req.refresh_token.as_deref().filter(|t| !t.is_empty()) else {
+            return Ok(Err(pe(ErrorCode::InvalidRequest, "refresh_token is required")));
+        };
+        let Some(rt) = load::<RefreshTokenRecord>(tx, &RefreshTokenRecord::key(tenant, presented))? else {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
+        };
+        let gkey = GrantRecord::key(tenant, &rt.grant_id);
+        let Some(mut family) = load::<GrantRecord>(tx, &gkey)? else {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
+        };
+        // RFC6749-6-refresh-client-binding
+        if family.client_id != client.client_id {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
+        }
+        let (GrantState::Active, Some(current)) = (family.state, family.refresh) else {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
+        };
+        // RFC9700-4.14.2-refresh-reuse: commit the family's revocation, then refuse.
+        if rt.generation != current.generation {
+            grant::revoke(tx, tenant, &family.grant_id, RevocationReason::RefreshReuse)?;
+            return Ok(Err(pe(
+                ErrorCode::InvalidGrant,
+                "refresh token was already used; the grant has been revoked",
+            )));
+        }
+        if current.expires_at <= now {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
+        }
+        let user = match load::<UserRecord>(tx, &UserRecord::key(tenant, &family.user_id))? {
+            Some(u) if !u.disabled => u,
+            _ => return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID))),
+        };
+        // RFC6749-6-refresh-scope-narrow
+        let granted: Vec<String> = match req.scope.as_deref() {
+            None | Some("") => family.scopes.clone(),
+            Some(s) => match scope::parse(s) {
+                Some(set) if !set.is_empty() && set.iter().all(|x| family.scopes.contains(x)) => {
+                    set.into_iter().collect()
+                }
+                _ => {
+                    return Ok(Err(pe(
+                        ErrorCode::InvalidScope,
+                        "scope may only narrow the original grant",
+                    )))
+                }
+            },
+        };
+        // OAUTH21-4.3.1-refresh-rotation
+        family.refresh = Some(RefreshState {
+            generation: current.generation + 1,
+            expires_at: now.plus(client.refresh_token_ttl),
+        });
+        save(tx, &gkey, &family)?;
+        let next = RefreshTokenRecord {
+            tenant: tenant.into(),
+            grant_id: family.grant_id.clone(),
+            generation: current.generation + 1,
+        };
+        save(tx, &RefreshTokenRecord::key(tenant, &fresh.refresh_token), &next)?;
+        let plan = self.plan_user_tokens(
+            tx,
+            iss,
+            client,
+            &user,
+            &family,
+            &granted,
+            None,
+            Some(fresh.refresh_token.clone()),
+            &fresh.jti,
+            now,
+        )?;
+        Ok(Ok(plan))
+    }
+}

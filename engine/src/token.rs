@@ -1,0 +1,297 @@
+//! The token endpoint: authorization_code and client_credentials grants (refresh is in `refresh`).
+
+use crate::client::ClientRecord;
+use crate::client_auth::{authenticate, ClientAuthenticated, ClientCredentials};
+use crate::code::{CodeRecord, CodeState};
+use crate::engine::Engine;
+use crate::env::{Env, UnixTime};
+use crate::error::{ProtocolError, Result};
+use crate::grant::{
+    self, AccessTokenRecord, GrantRecord, GrantState, RefreshState, RefreshTokenRecord, RevocationReason,
+};
+use crate::secret::{mint, mint_id};
+use crate::store::{load, save, Store, Tx};
+use crate::tokens::{access_claims, id_claims, Subject, TokenPlan, TokenResponse};
+use crate::user::UserRecord;
+use crate::{pkce, scope};
+use spec::vocabulary::scopes;
+use spec::{ErrorCode, GrantType};
+
+/// Token request parameters as received (client credentials are separate).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// `grant_type`.
+    pub grant_type: Option<String>,
+    /// `code`.
+    pub code: Option<String>,
+    /// `redirect_uri`.
+    pub redirect_uri: Option<String>,
+    /// `code_verifier`.
+    pub code_verifier: Option<String>,
+    /// `refresh_token`.
+    pub refresh_token: Option<String>,
+    /// `scope`.
+    pub scope: Option<String>,
+}
+
+/// Random values a token request may need, drawn before the store transaction.
+pub(crate) struct FreshTokens {
+    pub jti: String,
+    pub grant_id: String,
+    pub refresh_token: String,
+}
+
+impl FreshTokens {
+    fn draw(env: &mut Env<'_>) -> Self {
+        FreshTokens {
+            jti: mint_id(env),
+            grant_id: mint_id(env),
+            refresh_token: mint(env, ""),
+        }
+    }
+}
+
+/// A failure that still commits what the transaction wrote (e.g. revocation on replay).
+pub(crate) type Committed<T> = std::result::Result<T, ProtocolError>;
+
+pub(crate) fn pe(code: ErrorCode, d: &'static str) -> ProtocolError {
+    ProtocolError::new(code, d)
+}
+
+const CODE_INVALID: &str = "Authorization code is invalid, expired, or already used";
+
+impl<S: Store> Engine<S> {
+    /// Handles `POST /token`.
+    pub fn handle_token(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        creds: &ClientCredentials,
+        req: &TokenRequest,
+    ) -> Result<TokenResponse> {
+        let grant = match req.grant_type.as_deref() {
+            None | Some("") => return Err(pe(ErrorCode::InvalidRequest, "grant_type is required").into()),
+            Some(g) => {
+                GrantType::parse(g).ok_or_else(|| pe(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?
+            }
+        };
+        let fresh = FreshTokens::draw(env);
+        let now = env.now;
+        let iss = self.issuer(tenant);
+        let plan = self.store.transact(|tx| {
+            let auth = authenticate(tx, tenant, &iss, creds, now, self.config.max_assertion_lifetime)?;
+            if !auth.client().allows_grant(grant) {
+                return Ok(Err(pe(
+                    ErrorCode::UnauthorizedClient,
+                    "client is not allowed to use this grant_type",
+                )));
+            }
+            match grant {
+                GrantType::AuthorizationCode => self.exchange_code(tx, tenant, &iss, &auth, req, &fresh, now),
+                GrantType::RefreshToken => self.refresh(tx, tenant, &iss, &auth, req, &fresh, now),
+                GrantType::ClientCredentials => self.client_credentials(tx, tenant, &iss, &auth, req, &fresh, now),
+            }
+        })?;
+        Ok(plan?.sign())
+    }
+
+    /// Plans tokens for a user grant and writes the grant, its access token record and its
+    /// first refresh token.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn plan_user_tokens(
+        &self,
+        tx: &mut dyn Tx,
+        iss: &str,
+        client: &ClientRecord,
+        user: &UserRecord,
+        grant: &GrantRecord,
+        granted: &[String],
+        nonce: Option<&str>,
+        refresh_token: Option<String>,
+        jti: &str,
+        now: UnixTime,
+    ) -> Result<TokenPlan> {
+        let subject = Subject {
+            user: Some(user),
+            auth_time: Some(grant.auth_time),
+            sid: Some(&grant.sid),
+            amr: &grant.amr,
+        };
+        save(
+            tx,
+            &AccessTokenRecord::key(&grant.tenant, jti),
+            &AccessTokenRecord {
+                tenant: grant.tenant.clone(),
+                client_id: client.client_id.clone(),
+                grant_id: Some(grant.grant_id.clone()),
+                expires_at: now.plus(client.access_token_ttl),
+                revoked: false,
+            },
+        )?;
+        let id = if granted.iter().any(|s| s == scopes::OPENID) {
+            let key = self
+                .keys
+                .signer(tx, &grant.tenant, client.id_token_signed_response_alg)?;
+            Some((key, id_claims(iss, client, &subject, user, granted, nonce, now)))
+        } else {
+            None
+        };
+        Ok(TokenPlan {
+            access_key: self.keys.signer(tx, &grant.tenant, spec::SigningAlg::RS256)?,
+            access_claims: access_claims(iss, client, &subject, granted, jti, now),
+            id,
+            refresh_token,
+            expires_in: client.access_token_ttl,
+            scope: granted.join(" "),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn exchange_code(
+        &self,
+        tx: &mut dyn Tx,
+        tenant: &str,
+        iss: &str,
+        auth: &ClientAuthenticated,
+        req: &TokenRequest,
+        fresh: &FreshTokens,
+        now: UnixTime,
+    ) -> Result<Committed<TokenPlan>> {
+        let client = auth.client();
+        let Some(code) = req.code.as_deref().filter(|c| !c.is_empty()) else {
+            return Ok(Err(pe(ErrorCode::InvalidRequest, "code is required")));
+        };
+        let key = CodeRecord::key(tenant, code);
+        let Some(mut rec) = load::<CodeRecord>(tx, &key)? else {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
+        };
+        // RFC6749-4.1.2-code-replay-revokes: commit the revocation, then refuse.
+        if let CodeState::Redeemed { grant_id } = &rec.state {
+            grant::revoke(tx, tenant, grant_id, RevocationReason::CodeReplay)?;
+            return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
+        }
+        if rec.expires_at <= now || rec.client_id != client.client_id {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
+        }
+        if req.redirect_uri.as_deref() != Some(rec.redirect_uri.as_str()) {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, "redirect_uri does not match")));
+        }
+        let pkce_ok = match (&rec.code_challenge, req.code_verifier.as_deref()) {
+            (Some(challenge), Some(verifier)) => pkce::verify(verifier, challenge),
+            (Some(_), None) => false,
+            // RFC9700-4.8.2-pkce-downgrade
+            (None, Some(_)) => false,
+            (None, None) => !client.pkce_required(),
+        };
+        if !pkce_ok {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, "PKCE verification failed")));
+        }
+        let user = match load::<UserRecord>(tx, &UserRecord::key(tenant, &rec.user_id))? {
+            Some(u) if !u.disabled => u,
+            _ => return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID))),
+        };
+        let issue_refresh = client.allows_grant(GrantType::RefreshToken)
+            && (client.refresh_without_offline_access || rec.scopes.iter().any(|s| s == scopes::OFFLINE_ACCESS));
+        let grant = GrantRecord {
+            tenant: tenant.into(),
+            grant_id: fresh.grant_id.clone(),
+            client_id: client.client_id.clone(),
+            user_id: user.id.clone(),
+            scopes: rec.scopes.clone(),
+            sid: rec.sid.clone(),
+            auth_time: rec.auth_time,
+            amr: rec.amr.clone(),
+            state: GrantState::Active,
+            refresh: issue_refresh.then(|| RefreshState {
+                generation: 0,
+                expires_at: now.plus(client.refresh_token_ttl),
+            }),
+        };
+        save(tx, &GrantRecord::key(tenant, &grant.grant_id), &grant)?;
+        if issue_refresh {
+            let rt = RefreshTokenRecord {
+                tenant: tenant.into(),
+                grant_id: grant.grant_id.clone(),
+                generation: 0,
+            };
+            save(tx, &RefreshTokenRecord::key(tenant, &fresh.refresh_token), &rt)?;
+        }
+        grant::index_for_user(tx, tenant, &user.id, &client.client_id, &grant.grant_id)?;
+        rec.state = CodeState::Redeemed {
+            grant_id: grant.grant_id.clone(),
+        };
+        save(tx, &key, &rec)?;
+        let rt = issue_refresh.then(|| fresh.refresh_token.clone());
+        let plan = self.plan_user_tokens(
+            tx,
+            iss,
+            client,
+            &user,
+            &grant,
+            &rec.scopes,
+            rec.nonce.as_deref(),
+            rt,
+            &fresh.jti,
+            now,
+        )?;
+        Ok(Ok(plan))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn client_credentials(
+        &self,
+        tx: &mut dyn Tx,
+        tenant: &str,
+        iss: &str,
+        auth: &ClientAuthenticated,
+        req: &TokenRequest,
+        fresh: &FreshTokens,
+        now: UnixTime,
+    ) -> Result<Committed<TokenPlan>> {
+        let client = auth.client();
+        if client.auth_method == spec::ClientAuthMethod::None {
+            return Ok(Err(pe(
+                ErrorCode::UnauthorizedClient,
+                "public clients cannot use client_credentials",
+            )));
+        }
+        let Some(requested) = scope::parse(req.scope.as_deref().unwrap_or("")) else {
+            return Ok(Err(pe(ErrorCode::InvalidScope, "scope is malformed")));
+        };
+        if requested
+            .iter()
+            .any(|s| !client.allowed_scopes.contains(s) || s == scopes::OFFLINE_ACCESS)
+        {
+            return Ok(Err(pe(
+                ErrorCode::InvalidScope,
+                "a requested scope is unknown or not allowed for this client",
+            )));
+        }
+        let granted: Vec<String> = requested.into_iter().collect();
+        save(
+            tx,
+            &AccessTokenRecord::key(tenant, &fresh.jti),
+            &AccessTokenRecord {
+                tenant: tenant.into(),
+                client_id: client.client_id.clone(),
+                grant_id: None,
+                expires_at: now.plus(client.access_token_ttl),
+                revoked: false,
+            },
+        )?;
+        let subject = Subject {
+            user: None,
+            auth_time: None,
+            sid: None,
+            amr: &[],
+        };
+        Ok(Ok(TokenPlan {
+            access_key: self.keys.signer(tx, tenant, spec::SigningAlg::RS256)?,
+            access_claims: access_claims(iss, client, &subject, &granted, &fresh.jti, now),
+            id: None,
+            refresh_token: None,
+            expires_in: client.access_token_ttl,
+            scope: granted.join(" "),
+        }))
+    }
+}

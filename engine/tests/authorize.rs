@@ -1,0 +1,327 @@
+//! The authorization request checks: which errors are pages, which are redirects, and with what.
+
+mod common;
+use common::*;
+use engine::{AuthorizationRequest, AuthorizeOutcome};
+use spec::ErrorCode;
+
+#[test]
+fn unknown_missing_or_deactivated_client_is_an_error_page() {
+    spec::covers("OIDC-CORE-3.1.2.1-client-known");
+    spec::covers("CLIENT-deactivated");
+    spec::covers("RFC6749-4.1.2.1-no-redirect-untrusted");
+    let mut w = World::new(1);
+    let mut req = web_request();
+    req.client_id = Some("nobody".into());
+    assert_eq!(page_error(&w.authorize(&req, None)), ErrorCode::InvalidClient);
+    req.client_id = None;
+    assert_eq!(page_error(&w.authorize(&req, None)), ErrorCode::InvalidRequest);
+    let mut web = w.web.clone();
+    web.active = false;
+    w.engine.update_client(web).unwrap();
+    assert_eq!(page_error(&w.authorize(&web_request(), None)), ErrorCode::InvalidClient);
+}
+
+#[test]
+fn redirect_uri_must_be_present_and_match_exactly() {
+    spec::covers("RFC6749-3.1.2.3-redirect-exact-match");
+    spec::covers("OIDC-CORE-3.1.2.1-redirect-uri-required");
+    spec::covers("RFC6749-4.1.2.1-no-redirect-untrusted");
+    let mut w = World::new(2);
+    for bad in [
+        "https://app.example.com/callback/",
+        "https://app.example.com/callbac",
+        "https://app.example.com/callback?x=1",
+        "https://APP.example.com/callback",
+        "https://app.example.com/callback#f",
+        "https://evil.example/callback",
+        "",
+    ] {
+        let mut req = web_request();
+        req.redirect_uri = Some(bad.into());
+        // Even with other errors present, an untrusted URI never gets a redirect.
+        req.response_type = Some("token".into());
+        assert!(
+            matches!(w.authorize(&req, None), AuthorizeOutcome::ErrorPage(_)),
+            "{bad}"
+        );
+    }
+    let mut req = web_request();
+    req.redirect_uri = None;
+    assert_eq!(page_error(&w.authorize(&req, None)), ErrorCode::InvalidRequest);
+    // Another client's registered URI is not this client's.
+    let mut req = web_request();
+    req.redirect_uri = Some(SPA_CB.into());
+    assert!(matches!(w.authorize(&req, None), AuthorizeOutcome::ErrorPage(_)));
+}
+
+fn expect_redirect_error(w: &mut World, req: &AuthorizationRequest, code: &str) {
+    match w.authorize(req, None) {
+        AuthorizeOutcome::Redirect(r) => {
+            assert_eq!(r.param("error"), Some(code), "{r:?}");
+            assert!(r.param("error_description").is_some());
+            assert_eq!(r.param("iss"), Some("https://id.example.com/acme"));
+            assert_eq!(r.target.uri(), req.redirect_uri.as_deref().unwrap());
+            assert_eq!(r.param("state"), req.state.as_deref().filter(|s| !s.is_empty()));
+        }
+        other => panic!("expected {code} redirect, got {other:?}"),
+    }
+}
+
+#[test]
+fn errors_after_the_redirect_uri_is_trusted_are_redirected_with_state_and_iss() {
+    spec::covers("RFC6749-4.1.2.1-error-redirect");
+    spec::covers("RFC9207-2-iss-parameter");
+    spec::covers("RFC6749-4.1.1-response-type-code");
+    let mut w = World::new(3);
+    let mut req = web_request();
+    req.response_type = None;
+    expect_redirect_error(&mut w, &req, "invalid_request");
+    req.response_type = Some("token".into());
+    expect_redirect_error(&mut w, &req, "unsupported_response_type");
+    req.response_type = Some("code id_token".into());
+    expect_redirect_error(&mut w, &req, "unsupported_response_type");
+}
+
+#[test]
+fn state_is_required() {
+    spec::covers("CLAVEX-state-required");
+    let mut w = World::new(4);
+    for state in [None, Some(String::new())] {
+        let mut req = web_request();
+        req.state = state;
+        expect_redirect_error(&mut w, &req, "invalid_request");
+    }
+}
+
+#[test]
+fn openid_scope_is_required_and_scopes_must_be_allowed() {
+    spec::covers("OIDC-CORE-3.1.2.1-openid-scope");
+    spec::covers("RFC6749-3.3-scope-allowed");
+    let mut w = World::new(5);
+    for scope in [
+        "profile email",
+        "",
+        "openid organization",
+        "openid permissions",
+        "openid admin",
+        "openid unknown_scope",
+    ] {
+        let mut req = web_request();
+        req.scope = Some(scope.into());
+        expect_redirect_error(&mut w, &req, "invalid_scope");
+    }
+    // The first-party portal may ask for organization and permissions.
+    let (out, _) = w.interact(&portal_request(), None);
+    assert!(code_of(&out).len() == 43);
+}
+
+#[test]
+fn scope_order_and_repeats_do_not_matter() {
+    spec::covers("RFC6749-3.3-scope-order");
+    let mut w = World::new(6);
+    let mut req = web_request();
+    req.scope = Some("email  openid profile openid".into());
+    let (code, _) = w.code_for(&req, None);
+    let tokens = w.exchange(&code).unwrap();
+    assert_eq!(tokens.scope, "email openid profile");
+}
+
+#[test]
+fn pkce_is_s256_only_well_formed_and_required() {
+    spec::covers("RFC7636-4.2-s256-only");
+    spec::covers("RFC7636-4.2-challenge-format");
+    spec::covers("RFC7636-4.4.1-pkce-required-public");
+    spec::covers("RFC9700-2.1.1-pkce-required-default");
+    let mut w = World::new(7);
+    let cases: Vec<(AuthorizationRequest, &str)> = vec![
+        (
+            AuthorizationRequest {
+                code_challenge_method: Some("plain".into()),
+                ..spa_request()
+            },
+            "plain refused",
+        ),
+        (
+            AuthorizationRequest {
+                code_challenge_method: None,
+                ..spa_request()
+            },
+            "default method is plain",
+        ),
+        (
+            AuthorizationRequest {
+                code_challenge_method: Some("S512".into()),
+                ..spa_request()
+            },
+            "unknown method",
+        ),
+        (
+            AuthorizationRequest {
+                code_challenge: Some("short".into()),
+                ..spa_request()
+            },
+            "bad challenge",
+        ),
+        (
+            AuthorizationRequest {
+                code_challenge: None,
+                code_challenge_method: None,
+                ..spa_request()
+            },
+            "public without PKCE",
+        ),
+        (
+            AuthorizationRequest {
+                code_challenge: None,
+                code_challenge_method: None,
+                ..web_request()
+            },
+            "confidential without PKCE",
+        ),
+        (
+            AuthorizationRequest {
+                code_challenge: None,
+                ..web_request()
+            },
+            "method without challenge",
+        ),
+    ];
+    for (req, why) in cases {
+        match w.authorize(&req, None) {
+            AuthorizeOutcome::Redirect(r) => assert_eq!(r.param("error"), Some("invalid_request"), "{why}"),
+            other => panic!("{why}: {other:?}"),
+        }
+    }
+    // A confidential client an administrator exempted from PKCE may omit it.
+    let mut spec = engine::ClientSpec::new(
+        "Legacy",
+        spec::ClientAuthMethod::ClientSecretBasic,
+        &["https://legacy.example/cb"],
+    );
+    spec.client_id = Some("legacy".into());
+    spec.require_pkce = false;
+    w.add_client(T, spec);
+    let req = AuthorizationRequest {
+        client_id: Some("legacy".into()),
+        redirect_uri: Some("https://legacy.example/cb".into()),
+        code_challenge: None,
+        code_challenge_method: None,
+        ..web_request()
+    };
+    assert!(matches!(w.authorize(&req, None), AuthorizeOutcome::Login(_)));
+}
+
+#[test]
+fn prompt_none_cannot_be_combined_and_unknown_values_are_refused() {
+    spec::covers("OIDC-CORE-3.1.2.1-prompt-none-alone");
+    let mut w = World::new(8);
+    for p in ["none login", "consent none", "bogus"] {
+        let req = AuthorizationRequest {
+            prompt: Some(p.into()),
+            ..web_request()
+        };
+        expect_redirect_error(&mut w, &req, "invalid_request");
+    }
+    let req = AuthorizationRequest {
+        max_age: Some("-1".into()),
+        ..web_request()
+    };
+    expect_redirect_error(&mut w, &req, "invalid_request");
+}
+
+#[test]
+fn request_objects_are_refused_not_ignored() {
+    spec::covers("OIDC-CORE-6-request-object-unsupported");
+    let mut w = World::new(9);
+    let req = AuthorizationRequest {
+        request: Some("eyJhbGciOiJub25lIn0.e30.".into()),
+        ..web_request()
+    };
+    expect_redirect_error(&mut w, &req, "request_not_supported");
+    let req = AuthorizationRequest {
+        request_uri: Some("https://rp.example/req.jwt".into()),
+        ..web_request()
+    };
+    expect_redirect_error(&mut w, &req, "request_uri_not_supported");
+}
+
+#[test]
+fn response_modes_are_honoured_and_unknown_ones_refused() {
+    spec::covers("OAUTH-RESPONSE-MODES-response-mode");
+    let mut w = World::new(10);
+    let req = AuthorizationRequest {
+        response_mode: Some("jwt".into()),
+        ..web_request()
+    };
+    expect_redirect_error(&mut w, &req, "invalid_request");
+    for (mode, expect) in [
+        ("form_post", spec::ResponseMode::FormPost),
+        ("fragment", spec::ResponseMode::Fragment),
+        ("query", spec::ResponseMode::Query),
+    ] {
+        let req = AuthorizationRequest {
+            response_mode: Some(mode.into()),
+            ..web_request()
+        };
+        let (out, _) = w.interact(&req, None);
+        match out {
+            AuthorizeOutcome::Redirect(r) => {
+                assert_eq!(r.mode, expect);
+                let loc = r.location();
+                match expect {
+                    spec::ResponseMode::Fragment => assert!(loc.contains("#code="), "{loc}"),
+                    _ => assert!(loc.starts_with(&format!("{WEB_CB}?code=")), "{loc}"),
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn unknown_parameters_are_ignored() {
+    spec::covers("RFC6749-3.1-unknown-parameters");
+    let mut w = World::new(11);
+    let mut params = serde_json::to_value(web_request()).unwrap();
+    params["extra"] = "foobar".into();
+    params["display"] = "popup".into();
+    params["ui_locales"] = "fr-CA".into();
+    params["acr_values"] = "urn:mace:incommon:iap:silver".into();
+    let req: AuthorizationRequest = serde_json::from_value(params).unwrap();
+    assert_eq!(req, web_request());
+    let (out, _) = w.interact(&req, None);
+    assert_eq!(code_of(&out).len(), 43);
+}
+
+#[test]
+fn login_hint_reaches_the_login_page() {
+    spec::covers("OIDC-CORE-3.1.2.1-login-hint");
+    let mut w = World::new(12);
+    let req = AuthorizationRequest {
+        login_hint: Some("alice@school.example".into()),
+        ..web_request()
+    };
+    match w.authorize(&req, None) {
+        AuthorizeOutcome::Login(p) => {
+            assert_eq!(p.login_hint.as_deref(), Some("alice@school.example"));
+            assert_eq!(p.client_name, "Web App");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unknown_tenant_is_an_error_page() {
+    spec::covers("TENANCY-isolation");
+    let mut w = World::new(13);
+    assert!(matches!(
+        w.authorize_in("nope", &web_request(), None),
+        AuthorizeOutcome::ErrorPage(_)
+    ));
+    // The web client is registered in acme only.
+    assert_eq!(
+        page_error(&w.authorize_in(OTHER, &web_request(), None)),
+        ErrorCode::InvalidClient
+    );
+}

@@ -1,0 +1,470 @@
+//! Client credentials, revocation, introspection, UserInfo, logout, tenant isolation, key rotation.
+
+mod common;
+use common::*;
+use engine::client_auth::ClientCredentials;
+use engine::logout::{EndSessionOutcome, EndSessionRequest};
+use engine::token::TokenRequest;
+use engine::{fixtures, AuthorizationRequest, AuthorizeOutcome, Env};
+use serde_json::json;
+use spec::ErrorCode;
+
+fn cc(scope: Option<&str>) -> TokenRequest {
+    TokenRequest {
+        grant_type: Some("client_credentials".into()),
+        scope: scope.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn client_credentials_issue_an_access_token_about_the_client_only() {
+    spec::covers("RFC6749-4.4-client-credentials");
+    let mut w = World::new(60);
+    let creds = w.first_creds();
+    let t = w.token(&creds, &cc(Some("openid"))).unwrap();
+    assert!(t.id_token.is_none() && t.refresh_token.is_none());
+    assert_eq!((t.scope.as_str(), t.expires_in), ("openid", 3600));
+    let at = claims(&t.access_token);
+    assert_eq!(at["sub"], "portal");
+    assert_eq!(at["aud"], "portal");
+    assert_eq!(at["client_id"], "portal");
+    assert_eq!(at["token_type"], "access_token");
+    assert_eq!(at["application"], "Partners Portal");
+    assert!(w.introspect(&creds, &t.access_token).active);
+    assert_eq!(
+        w.token(&creds, &cc(Some("offline_access"))).unwrap_err().code(),
+        ErrorCode::InvalidScope
+    );
+    assert_eq!(
+        w.token(&creds, &cc(Some("admin"))).unwrap_err().code(),
+        ErrorCode::InvalidScope
+    );
+    assert_eq!(w.token(&creds, &cc(None)).unwrap().scope, "");
+    // Public clients and clients without the grant cannot.
+    let spa = ClientCredentials::PublicId("spa".into());
+    assert_eq!(
+        w.token(&spa, &cc(None)).unwrap_err().code(),
+        ErrorCode::UnauthorizedClient
+    );
+    let web = w.web_creds();
+    assert_eq!(
+        w.token(&web, &cc(None)).unwrap_err().code(),
+        ErrorCode::UnauthorizedClient
+    );
+    // And UserInfo refuses a token with no user.
+    assert_eq!(w.userinfo(&t.access_token).unwrap_err().code(), ErrorCode::InvalidToken);
+}
+
+#[test]
+fn revoking_a_refresh_token_kills_its_family_and_an_access_token_only_itself() {
+    spec::covers("RFC7009-2.1-revocation");
+    let mut w = World::new(61);
+    let creds = w.web_creds();
+    let (a, _) = w.web_tokens("openid profile email");
+    let (b, _) = w.web_tokens("openid profile email");
+    w.revoke(&creds, &a.access_token).unwrap();
+    assert!(!w.introspect(&creds, &a.access_token).active);
+    assert!(
+        w.introspect(&creds, a.refresh_token.as_ref().unwrap()).active,
+        "revoking an access token leaves the refresh token"
+    );
+    w.revoke(&creds, b.refresh_token.as_ref().unwrap()).unwrap();
+    assert!(!w.introspect(&creds, b.refresh_token.as_ref().unwrap()).active);
+    assert!(!w.introspect(&creds, &b.access_token).active);
+    assert_eq!(
+        w.token(&creds, &refresh_request(b.refresh_token.as_ref().unwrap()))
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidGrant
+    );
+    assert!(
+        w.introspect(&creds, a.refresh_token.as_ref().unwrap()).active,
+        "other families are untouched"
+    );
+}
+
+#[test]
+fn revocation_of_unknown_or_foreign_tokens_succeeds_and_changes_nothing() {
+    spec::covers("RFC7009-2.2-unknown-token");
+    let mut w = World::new(62);
+    let (t, _) = w.web_tokens("openid");
+    let web = w.web_creds();
+    let other = w.first_creds();
+    let before = w.engine.store().snapshot();
+    for token in [
+        "",
+        "garbage",
+        "a.b.c",
+        t.access_token.as_str(),
+        t.refresh_token.as_deref().unwrap(),
+    ] {
+        w.revoke(&other, token).unwrap();
+    }
+    assert_eq!(w.engine.store().snapshot(), before);
+    assert!(w.introspect(&web, &t.access_token).active);
+}
+
+#[test]
+fn revocation_and_introspection_need_an_authenticated_client() {
+    spec::covers("RFC7009-2.1-client-auth");
+    let mut w = World::new(63);
+    let (t, _) = w.web_tokens("openid");
+    let bad = ClientCredentials::Basic {
+        client_id: "web".into(),
+        secret: "wrong".into(),
+    };
+    assert_eq!(
+        w.revoke(&bad, &t.access_token).unwrap_err().code(),
+        ErrorCode::InvalidClient
+    );
+    assert_eq!(
+        w.revoke(&ClientCredentials::Missing, &t.access_token)
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidClient
+    );
+    let mut env = Env::new(w.now, &mut w.rng);
+    assert_eq!(
+        w.engine
+            .handle_introspect(&mut env, T, &bad, &t.access_token)
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidClient
+    );
+    let web = w.web_creds();
+    assert!(w.introspect(&web, &t.access_token).active);
+}
+
+#[test]
+fn introspection_reports_live_tokens_and_nothing_about_dead_or_foreign_ones() {
+    spec::covers("RFC7662-2.2-inactive");
+    let mut w = World::new(64);
+    let (t, _) = w.web_tokens("openid profile");
+    let web = w.web_creds();
+    let i = w.introspect(&web, &t.access_token);
+    assert!(i.active);
+    assert_eq!(i.scope.as_deref(), Some("openid profile"));
+    assert_eq!(i.client_id.as_deref(), Some("web"));
+    assert_eq!(i.sub.as_deref(), Some(w.alice.id.as_str()));
+    assert_eq!(i.exp, Some(w.now.0 + 3600));
+    let v = serde_json::to_value(w.introspect(&web, "nonsense")).unwrap();
+    assert_eq!(v, json!({"active": false}));
+    // Another client does not learn about this client's tokens.
+    let other = w.first_creds();
+    assert!(!w.introspect(&other, &t.access_token).active);
+    // ID tokens are not access tokens.
+    assert!(!w.introspect(&web, t.id_token.as_ref().unwrap()).active);
+    // Expired.
+    w.advance(3600);
+    assert!(!w.introspect(&web, &t.access_token).active);
+}
+
+#[test]
+fn userinfo_returns_exactly_the_granted_scopes_claims() {
+    spec::covers("OIDC-CORE-5.3-userinfo-claims");
+    let mut w = World::new(65);
+    let (t, _) = w.web_tokens("openid");
+    let u = w.userinfo(&t.access_token).unwrap();
+    assert_eq!(serde_json::Value::Object(u), json!({"sub": w.alice.id}));
+    let (t, _) = w.web_tokens("openid profile email address phone");
+    let u = w.userinfo(&t.access_token).unwrap();
+    assert_eq!(u["name"], "Alice Smith");
+    assert_eq!(u["given_name"], "Alice");
+    assert_eq!(u["preferred_username"], "alice");
+    assert_eq!(u["email"], "alice@school.example");
+    assert_eq!(u["email_verified"], true);
+    assert_eq!(u["address"]["locality"], "London");
+    assert_eq!(u["phone_number"], "+44 20 7946 0000");
+    assert!(u.get("organization_id").is_none() && u.get("permissions").is_none());
+    let (code, _) = w.code_for(&portal_request(), None);
+    let creds = w.first_creds();
+    let t = w
+        .token(
+            &creds,
+            &code_exchange(&code, "https://portal.example.com/cb", Some(VERIFIER)),
+        )
+        .unwrap();
+    let u = w.userinfo(&t.access_token).unwrap();
+    assert_eq!(u["organization_id"], "org-1");
+    assert_eq!(u["organization_memberships"][0]["role"], "admin");
+    assert_eq!(u["user_type"], "customer_admin");
+    assert_eq!(u["permissions"], json!(["org:manage", "licenses:read"]));
+}
+
+#[test]
+fn userinfo_refuses_everything_but_a_live_access_token() {
+    spec::covers("RFC6750-3.1-invalid-token");
+    let mut w = World::new(66);
+    let (t, _) = w.web_tokens("openid profile");
+    let forged = format!("{}A", &t.access_token[..t.access_token.len() - 1]);
+    for bad in [
+        t.id_token.clone().unwrap(),
+        t.refresh_token.clone().unwrap(),
+        forged,
+        "".into(),
+        "x.y.z".into(),
+    ] {
+        assert_eq!(
+            w.userinfo(&bad).unwrap_err().code(),
+            ErrorCode::InvalidToken,
+            "{bad:.30}"
+        );
+    }
+    assert!(w.userinfo(&t.access_token).is_ok());
+    // Disabled user: the token dies.
+    w.engine.set_user_disabled(T, &w.alice.id, true).unwrap();
+    assert_eq!(w.userinfo(&t.access_token).unwrap_err().code(), ErrorCode::InvalidToken);
+    w.engine.set_user_disabled(T, &w.alice.id, false).unwrap();
+    let creds = w.web_creds();
+    w.revoke(&creds, &t.access_token).unwrap();
+    assert_eq!(w.userinfo(&t.access_token).unwrap_err().code(), ErrorCode::InvalidToken);
+    let (t2, _) = w.web_tokens("openid");
+    w.advance(3601);
+    assert_eq!(
+        w.userinfo(&t2.access_token).unwrap_err().code(),
+        ErrorCode::InvalidToken
+    );
+}
+
+fn logout_req(hint: Option<&str>, uri: Option<&str>) -> EndSessionRequest {
+    EndSessionRequest {
+        id_token_hint: hint.map(str::to_owned),
+        client_id: None,
+        post_logout_redirect_uri: uri.map(str::to_owned),
+        state: Some("bye".into()),
+    }
+}
+
+#[test]
+fn logout_with_a_hint_ends_the_session_revokes_and_redirects_with_state() {
+    spec::covers("OIDC-RPLOGOUT-logout-revokes");
+    spec::covers("OIDC-RPLOGOUT-2-post-logout-redirect");
+    let mut w = World::new(67);
+    let (t, session) = w.web_tokens("openid");
+    let (other_client, _) = {
+        let (code, _) = w.code_for(&portal_request(), Some(&session));
+        let creds = w.first_creds();
+        (
+            w.token(
+                &creds,
+                &code_exchange(&code, "https://portal.example.com/cb", Some(VERIFIER)),
+            )
+            .unwrap(),
+            (),
+        )
+    };
+    let out = w.end_session(
+        &logout_req(t.id_token.as_deref(), Some("https://app.example.com/logged-out")),
+        Some(&session),
+        false,
+    );
+    match out {
+        EndSessionOutcome::LoggedOut { redirect: Some(r) } => {
+            assert_eq!(r.location(), "https://app.example.com/logged-out?state=bye");
+        }
+        other => panic!("{other:?}"),
+    }
+    let web = w.web_creds();
+    assert!(!w.introspect(&web, t.refresh_token.as_ref().unwrap()).active);
+    assert!(!w.introspect(&web, &t.access_token).active);
+    let portal = w.first_creds();
+    assert!(
+        w.introspect(&portal, other_client.refresh_token.as_ref().unwrap())
+            .active,
+        "other clients' grants survive"
+    );
+    let silent = AuthorizationRequest {
+        prompt: Some("none".into()),
+        ..web_request()
+    };
+    assert_eq!(redirect_error(&w.authorize(&silent, Some(&session))), "login_required");
+}
+
+#[test]
+fn logout_never_redirects_to_an_unregistered_uri_or_on_a_bad_hint() {
+    spec::covers("OIDC-RPLOGOUT-2-post-logout-redirect");
+    spec::covers("OIDC-RPLOGOUT-2-id-token-hint");
+    spec::covers("JOSE-alg-none-rejected");
+    let mut w = World::new(68);
+    let (t, session) = w.web_tokens("openid");
+    let hint = t.id_token.unwrap();
+    let parts: Vec<&str> = hint.split('.').collect();
+    let none_hint = format!("{}.{}.", engine::secret::b64url(br#"{"alg":"none"}"#), parts[1]);
+    let foreign = {
+        let key = engine::jose::SigningKey::from_material(&fixtures::rsa_key2()).unwrap();
+        engine::jose::encode(&key, "JWT", &claims(&hint))
+    };
+    let cases = [
+        logout_req(Some(&hint), Some("https://app.example.com/logged-out?foo=bar")),
+        logout_req(Some(&hint), Some("https://evil.example/")),
+        logout_req(Some(&none_hint), Some("https://app.example.com/logged-out")),
+        logout_req(Some(&foreign), Some("https://app.example.com/logged-out")),
+        logout_req(Some(&t.access_token), None),
+        logout_req(None, Some("https://app.example.com/logged-out")),
+        EndSessionRequest {
+            client_id: Some("portal".into()),
+            ..logout_req(Some(&hint), None)
+        },
+    ];
+    for req in cases {
+        assert!(
+            matches!(
+                w.end_session(&req, Some(&session), true),
+                EndSessionOutcome::ErrorPage(_)
+            ),
+            "{req:?}"
+        );
+    }
+    // Nothing was ended by the refused requests.
+    let web = w.web_creds();
+    assert!(w.introspect(&web, t.refresh_token.as_ref().unwrap()).active);
+    let again = AuthorizationRequest {
+        scope: Some("openid".into()),
+        ..web_request()
+    };
+    assert!(
+        matches!(w.authorize(&again, Some(&session)), AuthorizeOutcome::Redirect(_)),
+        "the session is still live"
+    );
+}
+
+#[test]
+fn logout_without_a_hint_asks_for_confirmation_first() {
+    spec::covers("OIDC-RPLOGOUT-2-id-token-hint");
+    let mut w = World::new(69);
+    let (t, session) = w.web_tokens("openid");
+    let req = EndSessionRequest {
+        client_id: Some("web".into()),
+        ..logout_req(None, Some("https://app.example.com/logged-out"))
+    };
+    assert_eq!(
+        w.end_session(&req, Some(&session), false),
+        EndSessionOutcome::Confirm {
+            client_name: Some("Web App".into())
+        }
+    );
+    let web = w.web_creds();
+    assert!(
+        w.introspect(&web, t.refresh_token.as_ref().unwrap()).active,
+        "nothing happens before confirmation"
+    );
+    match w.end_session(&req, Some(&session), true) {
+        EndSessionOutcome::LoggedOut { redirect: Some(r) } => assert_eq!(r.param("state"), Some("bye")),
+        other => panic!("{other:?}"),
+    }
+    assert!(!w.introspect(&web, t.refresh_token.as_ref().unwrap()).active);
+    // No parameters at all: confirm, then a logged-out page.
+    let empty = EndSessionRequest::default();
+    assert_eq!(
+        w.end_session(&empty, None, false),
+        EndSessionOutcome::Confirm { client_name: None }
+    );
+    assert_eq!(
+        w.end_session(&empty, None, true),
+        EndSessionOutcome::LoggedOut { redirect: None }
+    );
+}
+
+#[test]
+fn nothing_of_one_tenant_works_in_another() {
+    spec::covers("TENANCY-isolation");
+    let mut w = World::new(70);
+    let (t, session) = w.web_tokens("openid profile");
+    let creds = w.web_creds();
+    // A same-named client in the other tenant, with its own secret.
+    let mut s = engine::ClientSpec::new("Web App", spec::ClientAuthMethod::ClientSecretBasic, &[WEB_CB]);
+    s.client_id = Some("web".into());
+    let (_, other_secret) = w.add_client(OTHER, s);
+    let other_creds = ClientCredentials::Basic {
+        client_id: "web".into(),
+        secret: other_secret.unwrap(),
+    };
+    let mut env = Env::new(w.now, &mut w.rng);
+    let e = &w.engine;
+    assert_eq!(
+        e.handle_userinfo(&mut env, OTHER, &t.access_token).unwrap_err().code(),
+        ErrorCode::InvalidToken
+    );
+    assert!(
+        !e.handle_introspect(&mut env, OTHER, &other_creds, &t.access_token)
+            .unwrap()
+            .active
+    );
+    assert!(
+        !e.handle_introspect(&mut env, OTHER, &other_creds, t.refresh_token.as_ref().unwrap())
+            .unwrap()
+            .active
+    );
+    assert_eq!(
+        e.handle_token(
+            &mut env,
+            OTHER,
+            &creds,
+            &refresh_request(t.refresh_token.as_ref().unwrap())
+        )
+        .unwrap_err()
+        .code(),
+        ErrorCode::InvalidClient
+    );
+    assert_eq!(
+        e.handle_token(
+            &mut env,
+            OTHER,
+            &other_creds,
+            &refresh_request(t.refresh_token.as_ref().unwrap())
+        )
+        .unwrap_err()
+        .code(),
+        ErrorCode::InvalidGrant
+    );
+    // The acme session is no session in globex: login is needed there.
+    assert!(matches!(
+        e.handle_authorize(&mut env, OTHER, &web_request(), Some(&session)),
+        AuthorizeOutcome::Login(_)
+    ));
+    // A code of acme is unknown in globex.
+    let (code, _) = w.code_for(&web_request(), Some(&session));
+    let mut env = Env::new(w.now, &mut w.rng);
+    let e = &w.engine;
+    let r = e.handle_token(
+        &mut env,
+        OTHER,
+        &other_creds,
+        &code_exchange(&code, WEB_CB, Some(VERIFIER)),
+    );
+    assert_eq!(r.unwrap_err().code(), ErrorCode::InvalidGrant);
+    // Both tenants use the same test keys here, so the refusals above come from the issuer and record checks.
+    assert_eq!(e.issuer(OTHER), "https://id.example.com/globex");
+}
+
+#[test]
+fn key_rotation_keeps_the_old_key_published_and_old_tokens_valid() {
+    spec::covers("JOSE-jwks-publication");
+    let mut w = World::new(71);
+    let (t, _) = w.web_tokens("openid");
+    let old_kid = header(&t.access_token).kid.unwrap();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let new_kid = w.engine.install_signing_key(&mut env, T, fixtures::rsa_key2()).unwrap();
+    assert_ne!(old_kid, new_kid);
+    let jwks = serde_json::to_value(w.engine.jwks(T).unwrap()).unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()));
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 3, "RS256 old + new, ES384");
+    let (t2, _) = w.web_tokens("openid");
+    assert_eq!(header(&t2.access_token).kid.unwrap(), new_kid);
+    assert!(
+        w.userinfo(&t.access_token).is_ok(),
+        "tokens signed by the retired key still verify"
+    );
+    // Pruning retired keys stops publishing the old one.
+    w.engine.prune_retired_keys(T, w.now.plus(1)).unwrap();
+    let jwks = serde_json::to_value(w.engine.jwks(T).unwrap()).unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    assert!(w.userinfo(&t.access_token).is_err());
+}

@@ -4,12 +4,15 @@
 use crate::config::EngineConfig;
 use crate::signing::Keyring;
 use crate::store::Store;
+use std::sync::OnceLock;
 
 /// The protocol engine over a store `S`.
 pub struct Engine<S: Store> {
     pub(crate) store: S,
     pub(crate) config: EngineConfig,
     pub(crate) keys: Keyring,
+    /// A password hash to verify against when the user does not exist (same cost either way).
+    pub(crate) dummy_hash: OnceLock<String>,
 }
 
 impl<S: Store> Engine<S> {
@@ -19,6 +22,7 @@ impl<S: Store> Engine<S> {
             store,
             config,
             keys: Keyring::default(),
+            dummy_hash: OnceLock::new(),
         }
     }
 

@@ -71,3 +71,54 @@ impl RedirectResponse {
         url.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientSpec;
+    use crate::env::{Env, SeededRandom, UnixTime};
+    use quickcheck::quickcheck;
+
+    fn client_with(uris: &[&str]) -> ClientRecord {
+        let mut rng = SeededRandom::new(1);
+        let mut env = Env::new(UnixTime(0), &mut rng);
+        let spec = ClientSpec::new("c", spec::ClientAuthMethod::ClientSecretBasic, uris);
+        crate::client::build_client(&mut env, "t", spec).unwrap().0
+    }
+
+    quickcheck! {
+        /// A URI is accepted exactly when it equals a registered one, whatever is appended, cut or changed.
+        fn matching_is_exact(path: String, suffix: String, cut: usize) -> bool {
+            spec::covers("RFC6749-3.1.2.3-redirect-exact-match");
+            let path: String = path.chars().filter(|c| c.is_ascii_alphanumeric()).take(20).collect();
+            let registered = format!("https://app.example.com/{path}");
+            let client = client_with(&[&registered]);
+            let exact = check_redirect_uri(&client, &registered).map(|t| t.uri().to_string()) == Some(registered.clone());
+            let longer = format!("{registered}{suffix}");
+            let extended_ok = check_redirect_uri(&client, &longer).is_some() == suffix.is_empty();
+            let shorter = &registered[..registered.len().saturating_sub(cut % 5 + 1)];
+            let cut_refused = check_redirect_uri(&client, shorter).is_none();
+            let upper = check_redirect_uri(&client, &registered.to_uppercase()).is_none();
+            exact && extended_ok && cut_refused && upper
+        }
+    }
+
+    #[test]
+    fn query_and_fragment_locations_keep_registered_query() {
+        let client = client_with(&["https://app.example.com/cb?tenant=a"]);
+        let target = check_redirect_uri(&client, "https://app.example.com/cb?tenant=a").unwrap();
+        let params = vec![("code".to_string(), "c&d".to_string()), ("state".into(), "s t".into())];
+        let q = RedirectResponse {
+            target: target.clone(),
+            mode: ResponseMode::Query,
+            params: params.clone(),
+        };
+        assert_eq!(q.location(), "https://app.example.com/cb?tenant=a&code=c%26d&state=s+t");
+        let f = RedirectResponse {
+            target,
+            mode: ResponseMode::Fragment,
+            params,
+        };
+        assert_eq!(f.location(), "https://app.example.com/cb?tenant=a#code=c%26d&state=s+t");
+    }
+}

@@ -20,7 +20,6 @@ use crate::tenant::{Branding, TenantRecord};
 use crate::user::{UserIndexRecord, UserRecord};
 use checks::Rejection;
 use spec::{ErrorCode, Prompt};
-use std::sync::OnceLock;
 use transaction::{AuthTransactionRecord, AwaitingStep};
 
 /// What the adapter must do after an authorization-endpoint step.
@@ -367,8 +366,8 @@ impl<S: Store> Engine<S> {
     }
 
     fn dummy_password_hash(&self) -> &str {
-        static DUMMY: OnceLock<String> = OnceLock::new();
-        DUMMY.get_or_init(|| crate::password::hash(self.config.password, "not the password", &[0u8; 16]))
+        self.dummy_hash
+            .get_or_init(|| crate::password::hash(self.config.password, "not the password", &[0u8; 16]))
     }
 
     /// Handles the login form: `username` (or email) and `password` for pending `transaction`.

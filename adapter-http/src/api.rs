@@ -1,0 +1,503 @@
+//! The documented API endpoints (poem-openapi): discovery, JWKS, token, introspection,
+//! revocation, UserInfo. Parse errors of any kind become OAuth JSON errors, never plain text.
+
+use crate::client_credentials::{self, BodyCredentials};
+use crate::discovery;
+use crate::params;
+use crate::state::Shared;
+use engine::token::TokenRequest;
+use engine::EngineError;
+use poem::http::{header, Method};
+use poem::web::Data;
+use poem::{Body, Request};
+use poem_openapi::param::Path;
+use poem_openapi::payload::{Form, Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use serde::Deserialize;
+use spec::ErrorCode;
+
+#[derive(Tags)]
+enum Tag {
+    /// Provider metadata and keys.
+    Discovery,
+    /// OAuth 2.0 token endpoint and token management.
+    Tokens,
+    /// OpenID Connect UserInfo.
+    UserInfo,
+}
+
+/// An OAuth 2.0 error response body.
+#[derive(Object, Debug)]
+pub struct OAuthError {
+    /// The error code, e.g. `invalid_grant`.
+    pub error: String,
+    /// Human-readable detail.
+    #[oai(skip_serializing_if_is_none)]
+    pub error_description: Option<String>,
+}
+
+fn oauth_error(code: ErrorCode, description: impl Into<String>) -> Json<OAuthError> {
+    Json(OAuthError {
+        error: code.as_str().into(),
+        error_description: Some(description.into()),
+    })
+}
+
+fn engine_error(e: &EngineError) -> Json<OAuthError> {
+    if !matches!(e, EngineError::Protocol(_)) {
+        tracing::error!(error = %e, "engine failure");
+    }
+    oauth_error(e.code(), e.description())
+}
+
+/// Token request form (`application/x-www-form-urlencoded`).
+#[derive(Object, Deserialize, Debug)]
+pub struct TokenForm {
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    pub grant_type: Option<String>,
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The redirect_uri of the authorization request.
+    pub redirect_uri: Option<String>,
+    /// PKCE verifier.
+    pub code_verifier: Option<String>,
+    /// The refresh token.
+    pub refresh_token: Option<String>,
+    /// Requested scope (narrowing on refresh; client credentials).
+    pub scope: Option<String>,
+    /// Client id (body authentication or public clients).
+    pub client_id: Option<String>,
+    /// Client secret (client_secret_post).
+    pub client_secret: Option<String>,
+    /// Client assertion (private_key_jwt).
+    pub client_assertion: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+}
+
+/// Introspection / revocation form.
+#[derive(Object, Deserialize, Debug)]
+pub struct TokenManagementForm {
+    /// The token.
+    pub token: Option<String>,
+    /// `access_token` or `refresh_token` (a hint only).
+    pub token_type_hint: Option<String>,
+    /// Client id.
+    pub client_id: Option<String>,
+    /// Client secret.
+    pub client_secret: Option<String>,
+    /// Client assertion.
+    pub client_assertion: Option<String>,
+    /// Client assertion type.
+    pub client_assertion_type: Option<String>,
+}
+
+/// A successful token response.
+#[derive(Object, Debug)]
+pub struct TokenBody {
+    /// JWT access token (RFC 9068).
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Granted scope.
+    pub scope: String,
+    /// ID token.
+    #[oai(skip_serializing_if_is_none)]
+    pub id_token: Option<String>,
+    /// Refresh token.
+    #[oai(skip_serializing_if_is_none)]
+    pub refresh_token: Option<String>,
+}
+
+/// RFC 7662 introspection response.
+#[derive(Object, Debug)]
+pub struct IntrospectionBody {
+    /// Whether the token is usable now.
+    pub active: bool,
+    /// Scope.
+    #[oai(skip_serializing_if_is_none)]
+    pub scope: Option<String>,
+    /// Client the token was issued to.
+    #[oai(skip_serializing_if_is_none)]
+    pub client_id: Option<String>,
+    /// Subject.
+    #[oai(skip_serializing_if_is_none)]
+    pub sub: Option<String>,
+    /// Audience.
+    #[oai(skip_serializing_if_is_none)]
+    pub aud: Option<String>,
+    /// Issuer.
+    #[oai(skip_serializing_if_is_none)]
+    pub iss: Option<String>,
+    /// Expiry.
+    #[oai(skip_serializing_if_is_none)]
+    pub exp: Option<u64>,
+    /// Issued at.
+    #[oai(skip_serializing_if_is_none)]
+    pub iat: Option<u64>,
+    /// Token id.
+    #[oai(skip_serializing_if_is_none)]
+    pub jti: Option<String>,
+    /// `Bearer` or `refresh_token`.
+    #[oai(skip_serializing_if_is_none)]
+    pub token_type: Option<String>,
+}
+
+const NO_STORE: &str = "no-store";
+
+fn www_authenticate_basic(tenant: &str) -> String {
+    format!("Basic realm=\"{tenant}\"")
+}
+
+/// Token, introspection and revocation responses.
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum OAuthResult<T: poem_openapi::types::ToJSON + Send + Sync> {
+    /// Success.
+    #[oai(status = 200)]
+    Ok(
+        Json<T>,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Pragma")] String,
+    ),
+    /// invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope.
+    #[oai(status = 400)]
+    BadRequest(Json<OAuthError>, #[oai(header = "Cache-Control")] String),
+    /// invalid_client.
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<OAuthError>,
+        #[oai(header = "WWW-Authenticate")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+    /// server_error.
+    #[oai(status = 500)]
+    ServerError(Json<OAuthError>),
+}
+
+fn bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(err: poem::Error) -> OAuthResult<T> {
+    OAuthResult::BadRequest(
+        oauth_error(ErrorCode::InvalidRequest, format!("malformed request: {err}")),
+        NO_STORE.into(),
+    )
+}
+
+impl<T: poem_openapi::types::ToJSON + Send + Sync> OAuthResult<T> {
+    fn ok(body: T) -> Self {
+        OAuthResult::Ok(Json(body), NO_STORE.into(), "no-cache".into())
+    }
+    fn from_error(e: &EngineError, tenant: &str) -> Self {
+        match e.http_status() {
+            401 => OAuthResult::Unauthorized(engine_error(e), www_authenticate_basic(tenant), NO_STORE.into()),
+            500 => OAuthResult::ServerError(engine_error(e)),
+            _ => OAuthResult::BadRequest(engine_error(e), NO_STORE.into()),
+        }
+    }
+}
+
+/// An empty JSON object (revocation success).
+#[derive(Object, Debug, Default)]
+pub struct Empty {}
+
+/// Discovery and JWKS responses.
+#[derive(ApiResponse)]
+pub enum MetadataResult {
+    /// The document.
+    #[oai(status = 200)]
+    Ok(Json<serde_json::Value>, #[oai(header = "Cache-Control")] String),
+    /// Unknown tenant.
+    #[oai(status = 404)]
+    NotFound(Json<OAuthError>),
+}
+
+/// UserInfo responses (RFC 6750 errors in `WWW-Authenticate`).
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "userinfo_bad_request")]
+pub enum UserInfoResult {
+    /// The claims.
+    #[oai(status = 200)]
+    Ok(Json<serde_json::Value>, #[oai(header = "Cache-Control")] String),
+    /// invalid_request.
+    #[oai(status = 400)]
+    BadRequest(Json<OAuthError>, #[oai(header = "WWW-Authenticate")] String),
+    /// Missing, invalid, expired or revoked token.
+    #[oai(status = 401)]
+    Unauthorized(Json<OAuthError>, #[oai(header = "WWW-Authenticate")] String),
+    /// insufficient_scope.
+    #[oai(status = 403)]
+    Forbidden(Json<OAuthError>, #[oai(header = "WWW-Authenticate")] String),
+    /// server_error.
+    #[oai(status = 500)]
+    ServerError(Json<OAuthError>),
+}
+
+fn userinfo_bad_request(err: poem::Error) -> UserInfoResult {
+    UserInfoResult::BadRequest(
+        oauth_error(ErrorCode::InvalidRequest, err.to_string()),
+        "Bearer error=\"invalid_request\"".into(),
+    )
+}
+
+fn bearer_challenge(tenant: &str, code: Option<ErrorCode>, description: &str) -> String {
+    match code {
+        None => format!("Bearer realm=\"{tenant}\""),
+        Some(c) => format!(
+            "Bearer realm=\"{tenant}\", error=\"{}\", error_description=\"{}\"",
+            c.as_str(),
+            description.replace('"', "'")
+        ),
+    }
+}
+
+/// The API.
+pub struct Api;
+
+impl Api {
+    fn metadata(state: &Shared, tenant: &str, f: impl FnOnce(&Shared) -> Option<serde_json::Value>) -> MetadataResult {
+        if !matches!(state.engine.tenant(tenant), Ok(Some(_))) {
+            return MetadataResult::NotFound(oauth_error(ErrorCode::InvalidRequest, "unknown tenant"));
+        }
+        match f(state) {
+            Some(v) => MetadataResult::Ok(Json(v), "public, max-age=300".into()),
+            None => MetadataResult::NotFound(oauth_error(ErrorCode::ServerError, "unavailable")),
+        }
+    }
+
+    fn userinfo_answer(state: &Shared, tenant: &str, token: Result<Option<String>, &'static str>) -> UserInfoResult {
+        let token = match token {
+            Err(d) => {
+                return UserInfoResult::BadRequest(
+                    oauth_error(ErrorCode::InvalidRequest, d),
+                    bearer_challenge(tenant, Some(ErrorCode::InvalidRequest), d),
+                )
+            }
+            Ok(None) => {
+                let d = "an access token is required";
+                return UserInfoResult::Unauthorized(
+                    oauth_error(ErrorCode::InvalidToken, d),
+                    bearer_challenge(tenant, None, d),
+                );
+            }
+            Ok(Some(t)) => t,
+        };
+        match state.with_env(|e, env| e.handle_userinfo(env, tenant, &token)) {
+            Ok(claims) => UserInfoResult::Ok(Json(serde_json::Value::Object(claims)), NO_STORE.into()),
+            Err(e) => {
+                let challenge = bearer_challenge(tenant, Some(e.code()), &e.description());
+                match e.http_status() {
+                    403 => UserInfoResult::Forbidden(engine_error(&e), challenge),
+                    500 => UserInfoResult::ServerError(engine_error(&e)),
+                    _ => UserInfoResult::Unauthorized(engine_error(&e), challenge),
+                }
+            }
+        }
+    }
+}
+
+fn authorization(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .map(|h| h.to_str().unwrap_or("\u{0}invalid").to_string())
+}
+
+fn bearer(req: &Request) -> Result<Option<String>, &'static str> {
+    match authorization(req) {
+        None => Ok(None),
+        Some(h) => match h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
+            Some(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_string())),
+            _ => Err("the Authorization header must be `Bearer <token>`"),
+        },
+    }
+}
+
+#[OpenApi]
+impl Api {
+    /// OpenID Provider Configuration (OIDC Discovery 1.0).
+    #[oai(
+        path = "/:tenant/.well-known/openid-configuration",
+        method = "get",
+        tag = "Tag::Discovery"
+    )]
+    async fn openid_configuration(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
+        Self::metadata(&state, &tenant, |s| {
+            Some(discovery::document(&s.engine.issuer(&tenant)))
+        })
+    }
+
+    /// OAuth 2.0 Authorization Server Metadata (RFC 8414).
+    #[oai(
+        path = "/.well-known/oauth-authorization-server/:tenant",
+        method = "get",
+        tag = "Tag::Discovery"
+    )]
+    async fn oauth_authorization_server(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
+        Self::metadata(&state, &tenant, |s| {
+            Some(discovery::document(&s.engine.issuer(&tenant)))
+        })
+    }
+
+    /// The tenant's public signing keys (JWKS).
+    #[oai(path = "/:tenant/jwks", method = "get", tag = "Tag::Discovery")]
+    async fn jwks(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
+        Self::metadata(&state, &tenant, |s| {
+            s.engine.jwks(&tenant).ok().and_then(|k| serde_json::to_value(k).ok())
+        })
+    }
+
+    /// Token endpoint: authorization_code (with PKCE), refresh_token, client_credentials.
+    #[oai(path = "/:tenant/token", method = "post", tag = "Tag::Tokens")]
+    async fn token(
+        &self,
+        tenant: Path<String>,
+        req: &Request,
+        form: Form<TokenForm>,
+        state: Data<&Shared>,
+    ) -> OAuthResult<TokenBody> {
+        let f = form.0;
+        let creds = client_credentials::read(
+            authorization(req).as_deref(),
+            &BodyCredentials {
+                client_id: f.client_id,
+                client_secret: f.client_secret,
+                client_assertion: f.client_assertion,
+                client_assertion_type: f.client_assertion_type,
+            },
+        );
+        let treq = TokenRequest {
+            grant_type: f.grant_type,
+            code: f.code,
+            redirect_uri: f.redirect_uri,
+            code_verifier: f.code_verifier,
+            refresh_token: f.refresh_token,
+            scope: f.scope,
+        };
+        match state.with_env(|e, env| e.handle_token(env, &tenant, &creds, &treq)) {
+            Ok(t) => OAuthResult::ok(TokenBody {
+                access_token: t.access_token,
+                token_type: t.token_type.into(),
+                expires_in: t.expires_in,
+                scope: t.scope,
+                id_token: t.id_token,
+                refresh_token: t.refresh_token,
+            }),
+            Err(e) => OAuthResult::from_error(&e, &tenant),
+        }
+    }
+
+    /// Token introspection (RFC 7662); the caller must be the client the token was issued to.
+    #[oai(path = "/:tenant/introspect", method = "post", tag = "Tag::Tokens")]
+    async fn introspect(
+        &self,
+        tenant: Path<String>,
+        req: &Request,
+        form: Form<TokenManagementForm>,
+        state: Data<&Shared>,
+    ) -> OAuthResult<IntrospectionBody> {
+        let f = form.0;
+        let creds = client_credentials::read(
+            authorization(req).as_deref(),
+            &BodyCredentials {
+                client_id: f.client_id,
+                client_secret: f.client_secret,
+                client_assertion: f.client_assertion,
+                client_assertion_type: f.client_assertion_type,
+            },
+        );
+        let Some(token) = f.token else {
+            return OAuthResult::BadRequest(
+                oauth_error(ErrorCode::InvalidRequest, "token is required"),
+                NO_STORE.into(),
+            );
+        };
+        match state.with_env(|e, env| e.handle_introspect(env, &tenant, &creds, &token)) {
+            Ok(i) => OAuthResult::ok(IntrospectionBody {
+                active: i.active,
+                scope: i.scope,
+                client_id: i.client_id,
+                sub: i.sub,
+                aud: i.aud,
+                iss: i.iss,
+                exp: i.exp,
+                iat: i.iat,
+                jti: i.jti,
+                token_type: i.token_type.map(str::to_owned),
+            }),
+            Err(e) => OAuthResult::from_error(&e, &tenant),
+        }
+    }
+
+    /// Token revocation (RFC 7009): always 200 for unknown tokens.
+    #[oai(path = "/:tenant/revoke", method = "post", tag = "Tag::Tokens")]
+    async fn revoke(
+        &self,
+        tenant: Path<String>,
+        req: &Request,
+        form: Form<TokenManagementForm>,
+        state: Data<&Shared>,
+    ) -> OAuthResult<Empty> {
+        let f = form.0;
+        let creds = client_credentials::read(
+            authorization(req).as_deref(),
+            &BodyCredentials {
+                client_id: f.client_id,
+                client_secret: f.client_secret,
+                client_assertion: f.client_assertion,
+                client_assertion_type: f.client_assertion_type,
+            },
+        );
+        let Some(token) = f.token else {
+            return OAuthResult::BadRequest(
+                oauth_error(ErrorCode::InvalidRequest, "token is required"),
+                NO_STORE.into(),
+            );
+        };
+        match state.with_env(|e, env| e.handle_revoke(env, &tenant, &creds, &token)) {
+            Ok(()) => OAuthResult::ok(Empty::default()),
+            Err(e) => OAuthResult::from_error(&e, &tenant),
+        }
+    }
+
+    /// UserInfo with a Bearer access token in the Authorization header.
+    #[oai(path = "/:tenant/userinfo", method = "get", tag = "Tag::UserInfo")]
+    async fn userinfo_get(&self, tenant: Path<String>, req: &Request, state: Data<&Shared>) -> UserInfoResult {
+        Self::userinfo_answer(&state, &tenant, bearer(req))
+    }
+
+    /// UserInfo by POST: the token in the Authorization header, or as `access_token` in a form body.
+    #[oai(path = "/:tenant/userinfo", method = "post", tag = "Tag::UserInfo")]
+    async fn userinfo_post(
+        &self,
+        tenant: Path<String>,
+        req: &Request,
+        body: Body,
+        state: Data<&Shared>,
+    ) -> UserInfoResult {
+        let header_token = bearer(req);
+        let is_form = req.method() == Method::POST
+            && req
+                .content_type()
+                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        let body_token = if is_form {
+            match body
+                .into_bytes_limit(params::MAX_PARAMS_BYTES)
+                .await
+                .ok()
+                .map(|b| params::parse(&b, &["access_token"]))
+            {
+                Some(Ok(m)) => m.get("access_token").cloned(),
+                _ => return Self::userinfo_answer(&state, &tenant, Err("malformed form body")),
+            }
+        } else {
+            None
+        };
+        let token = match (header_token, body_token) {
+            (Ok(Some(_)), Some(_)) => Err("send the access token in one place only"),
+            (Ok(None), Some(b)) => Ok(Some(b)),
+            (h, None) => h,
+            (Err(e), _) => Err(e),
+        };
+        Self::userinfo_answer(&state, &tenant, token)
+    }
+}

@@ -1,0 +1,45 @@
+//! The OpenID Provider Configuration (OIDC Discovery 1.0) and RFC 8414 metadata: what we support, truthfully.
+
+use serde_json::{json, Value};
+use spec::vocabulary::scopes;
+
+/// The discovery document of the tenant whose issuer is `iss`.
+pub fn document(iss: &str) -> Value {
+    let user_scopes: Vec<&str> = scopes::ALL.iter().copied().filter(|s| *s != scopes::ADMIN).collect();
+    json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/authorize"),
+        "token_endpoint": format!("{iss}/token"),
+        "userinfo_endpoint": format!("{iss}/userinfo"),
+        "jwks_uri": format!("{iss}/jwks"),
+        "end_session_endpoint": format!("{iss}/end-session"),
+        "introspection_endpoint": format!("{iss}/introspect"),
+        "revocation_endpoint": format!("{iss}/revoke"),
+        "scopes_supported": user_scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES384"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "ES384"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claim_types_supported": ["normal"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp", "amr",
+            "name", "given_name", "family_name", "preferred_username", "picture", "locale", "updated_at",
+            "email", "email_verified", "address", "phone_number", "phone_number_verified",
+            "organization_id", "organization_memberships", "user_type", "permissions"
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": false,
+        "frontchannel_logout_supported": false,
+        "ui_locales_supported": ["en"]
+    })
+}

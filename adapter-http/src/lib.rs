@@ -1,0 +1,177 @@
+//! The HTTP adapter: translates HTTP to engine calls and engine outcomes to HTTP.
+
+pub mod api;
+pub mod bootstrap;
+pub mod client_credentials;
+pub mod cookies;
+pub mod discovery;
+pub mod os_env;
+pub mod pages;
+pub mod params;
+pub mod sled_store;
+pub mod state;
+pub mod web;
+
+use engine::{Engine, EngineConfig};
+use poem::http::{header, StatusCode};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{get, handler, post, Endpoint, EndpointExt, IntoResponse, Response, Route};
+use poem_openapi::OpenApiService;
+use state::{AppState, Shared};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+fn api_service() -> OpenApiService<api::Api, ()> {
+    OpenApiService::new(api::Api, "OpenID Connect Provider", env!("CARGO_PKG_VERSION"))
+}
+
+/// The OpenAPI document of the API endpoints (what `openapi.yaml` must equal).
+pub fn openapi_yaml() -> String {
+    api_service().spec_yaml()
+}
+
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The whole application.
+pub fn app(state: Shared) -> impl Endpoint {
+    Route::new()
+        .at("/healthz", get(healthz))
+        .at("/:tenant/authorize", get(web::authorize).post(web::authorize))
+        .at("/:tenant/login", post(web::login))
+        .at("/:tenant/consent", post(web::consent))
+        .at("/:tenant/end-session", get(web::end_session).post(web::end_session))
+        .nest("/", api_service())
+        .data(state)
+        .around(|ep, mut req| async move {
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .map(|v| v.to_str().ok().and_then(|v| v.parse::<usize>().ok()));
+            let is_form = req
+                .content_type()
+                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+            let mut resp = match declared {
+                Some(Some(n)) if n > MAX_BODY_BYTES => too_large(),
+                Some(None) => too_large(),
+                None if !req.headers().contains_key(header::TRANSFER_ENCODING) => ep.get_response(req).await,
+                _ if !is_form && declared.is_some() => ep.get_response(req).await,
+                _ => match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+                    // Forms are checked once here: UTF-8 after percent-decoding, within the size limit.
+                    Ok(bytes) if is_form && params::parse(&bytes, &[]).is_err() => too_large(),
+                    Ok(bytes) => {
+                        req.set_body(bytes);
+                        ep.get_response(req).await
+                    }
+                    Err(_) => too_large(),
+                },
+            };
+            let h = resp.headers_mut();
+            h.insert("X-Frame-Options", "DENY".parse().expect("header"));
+            h.insert("X-Content-Type-Options", "nosniff".parse().expect("header"));
+            h.insert("Referrer-Policy", "no-referrer".parse().expect("header"));
+            if !h.contains_key("Content-Security-Policy") {
+                h.insert(
+                    "Content-Security-Policy",
+                    "frame-ancestors 'none'".parse().expect("header"),
+                );
+            }
+            if !h.contains_key(header::CACHE_CONTROL) {
+                h.insert(header::CACHE_CONTROL, "no-store".parse().expect("header"));
+            }
+            Ok(resp.into_response())
+        })
+}
+
+/// The answer to a body that is too large or not a well-formed form.
+fn too_large() -> Response {
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .content_type("application/json")
+        .body(r#"{"error":"invalid_request","error_description":"request body is too large or not valid UTF-8 form data"}"#)
+}
+
+/// Whether `base` is a plain-http loopback URL (the only case where cookies may lack `Secure`).
+pub fn is_loopback_http(base: &str) -> bool {
+    url::Url::parse(base)
+        .is_ok_and(|u| u.scheme() == "http" && matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")))
+}
+
+/// A running server.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Public base URL (issuers are `{base}/{tenant}`).
+    pub base: String,
+    /// Demo credentials, when this start created them.
+    pub demo: Option<bootstrap::DemoCredentials>,
+    /// The shared state (for provisioning in tests until the Admin API exists).
+    pub state: Shared,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Why the server could not start.
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens the store in `data_dir`, bootstraps the demo tenant on first start, and serves on `listen`.
+pub async fn start(listen: &str, data_dir: &Path, issuer_base: Option<String>) -> Result<Server, StartError> {
+    let acceptor = TcpListener::bind(listen.to_string()).into_acceptor().await?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or("listener has no socket address")?;
+    let base = issuer_base
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_string();
+    let store = sled_store::SledStore::open(data_dir)?;
+    let state = Arc::new(AppState {
+        engine: Engine::new(store, EngineConfig::new(base.clone())),
+        pages: pages::Pages::default(),
+        secure_cookies: !is_loopback_http(&base),
+    });
+    let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shared = state.clone();
+    let task = tokio::spawn(async move {
+        let result = poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                app(state.clone()),
+                async {
+                    let _ = stopped.await;
+                },
+                Some(Duration::from_secs(10)),
+            )
+            .await;
+        if let Err(e) = state.engine.store().flush() {
+            tracing::error!(error = %e.0, "final flush failed");
+        }
+        result
+    });
+    Ok(Server {
+        addr,
+        base,
+        demo,
+        state: shared,
+        stop,
+        task,
+    })
+}
+
+impl Server {
+    /// Stops accepting, lets in-flight requests finish, flushes the store and closes it.
+    pub async fn stop(self) -> std::io::Result<()> {
+        drop(self.state);
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}

@@ -1,0 +1,320 @@
+//! Browser-facing endpoints: authorize, the login and consent forms, end-session.
+//! Each handler parses HTTP into an engine call and renders the engine's outcome; no protocol
+//! decision is made here.
+
+use crate::cookies;
+use crate::pages::{brand, scope_text};
+use crate::params::{self, ParamError};
+use crate::state::Shared;
+use engine::logout::{EndSessionOutcome, EndSessionRequest};
+use engine::secret::b64url;
+use engine::{AuthorizationRequest, AuthorizeOutcome, LoginOutcome, RedirectResponse};
+use minijinja::context;
+use poem::http::{header, Method, StatusCode};
+use poem::web::{Data, Path};
+use poem::{handler, Body, Request, Response};
+use spec::ResponseMode;
+use std::collections::BTreeMap;
+
+const AUTHORIZE_PARAMS: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "id_token_hint",
+    "request",
+    "request_uri",
+];
+
+/// Reads parameters from the query (GET) or a form body (POST).
+async fn read_params(req: &Request, body: Body, single: &[&str]) -> Result<BTreeMap<String, String>, ParamError> {
+    if req.method() == Method::POST {
+        let form = req
+            .content_type()
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        if !form {
+            return Err(ParamError::BadEncoding);
+        }
+        let bytes = body
+            .into_bytes_limit(params::MAX_PARAMS_BYTES)
+            .await
+            .map_err(|_| ParamError::TooLarge)?;
+        params::parse(&bytes, single)
+    } else {
+        params::parse(req.uri().query().unwrap_or("").as_bytes(), single)
+    }
+}
+
+/// Per-request page context: tenant, its branding, the CSRF token (and whether to set it).
+struct PageCtx<'a> {
+    state: &'a Shared,
+    tenant: &'a str,
+    tenant_branding: Option<engine::Branding>,
+    csrf: String,
+    set_csrf: bool,
+}
+
+impl<'a> PageCtx<'a> {
+    fn new(state: &'a Shared, tenant: &'a str, req: &Request) -> Self {
+        let tenant_branding = state.engine.tenant(tenant).ok().flatten().map(|t| {
+            let mut b = t.branding;
+            b.display_name = b.display_name.or(Some(t.display_name));
+            b
+        });
+        let (csrf, set_csrf) = match cookies::read(req, cookies::CSRF) {
+            Some(c) => (c, false),
+            None => (state.with_env(|_, env| b64url(&env.random_bytes::<32>())), true),
+        };
+        PageCtx {
+            state,
+            tenant,
+            tenant_branding,
+            csrf,
+            set_csrf,
+        }
+    }
+
+    fn finish(&self, mut r: Response) -> Response {
+        if self.set_csrf {
+            let c = cookies::set(cookies::CSRF, &self.csrf, self.tenant, None, self.state.secure_cookies);
+            r.headers_mut()
+                .append(header::SET_COOKIE, c.parse().expect("cookie header"));
+        }
+        r
+    }
+
+    fn brand(&self, client: Option<&engine::Branding>) -> minijinja::Value {
+        brand(self.tenant, client, self.tenant_branding.as_ref())
+    }
+
+    fn error_page(&self, status: StatusCode, error: &str, description: &str) -> Response {
+        self.finish(self.state.pages.error(status, self.brand(None), error, description))
+    }
+
+    fn redirect(&self, r: &RedirectResponse, status: StatusCode) -> Response {
+        if r.mode == ResponseMode::FormPost {
+            return self.finish(self.state.pages.form_post(r.target.uri(), &r.params));
+        }
+        self.finish(
+            Response::builder()
+                .status(status)
+                .header(header::LOCATION, r.location())
+                .header(header::CACHE_CONTROL, "no-store")
+                .finish(),
+        )
+    }
+
+    /// Renders any authorization-endpoint outcome.
+    fn outcome(&self, out: AuthorizeOutcome, redirect_status: StatusCode) -> Response {
+        match out {
+            AuthorizeOutcome::ErrorPage(e) => {
+                let status = if e.code == spec::ErrorCode::ServerError {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                self.error_page(status, e.code.as_str(), &e.description)
+            }
+            AuthorizeOutcome::Redirect(r) => self.redirect(&r, redirect_status),
+            AuthorizeOutcome::Login(p) => {
+                let ctx = context! {
+                    action => format!("/{}/login", self.tenant), transaction => p.transaction, csrf => &self.csrf,
+                    client_name => p.client_name, login_hint => p.login_hint, error => p.error,
+                };
+                self.finish(
+                    self.state
+                        .pages
+                        .render(StatusCode::OK, "login.html", self.brand(Some(&p.branding)), ctx),
+                )
+            }
+            AuthorizeOutcome::Consent(p) => {
+                let scopes: Vec<_> = p
+                    .scopes
+                    .iter()
+                    .map(|s| context! { name => s, text => scope_text(s) })
+                    .collect();
+                let ctx = context! {
+                    action => format!("/{}/consent", self.tenant), transaction => p.transaction, csrf => &self.csrf,
+                    client_name => p.client_name, username => p.username, scopes => scopes,
+                };
+                self.finish(
+                    self.state
+                        .pages
+                        .render(StatusCode::OK, "consent.html", self.brand(Some(&p.branding)), ctx),
+                )
+            }
+        }
+    }
+}
+
+/// `GET|POST /{tenant}/authorize`.
+#[handler]
+pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
+    let page = PageCtx::new(state, &tenant, req);
+    let map = match read_params(req, body, AUTHORIZE_PARAMS).await {
+        Ok(m) => m,
+        Err(e) => return page.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
+    };
+    let areq: AuthorizationRequest = serde_json::to_value(&map)
+        .and_then(serde_json::from_value)
+        .unwrap_or_default();
+    let session = cookies::read(req, cookies::SESSION);
+    let out = state.with_env(|e, env| e.handle_authorize(env, &tenant, &areq, session.as_deref()));
+    page.outcome(out, StatusCode::FOUND)
+}
+
+/// `POST /{tenant}/login`: fields `transaction`, `username`, `password`, `csrf`.
+#[handler]
+pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
+    let page = PageCtx::new(state, &tenant, req);
+    let form = match read_params(req, body, &["transaction", "username", "password", "csrf"]).await {
+        Ok(m) => m,
+        Err(e) => return page.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
+    };
+    if !cookies::csrf_ok(req, form.get("csrf").map(String::as_str)) {
+        return page.error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the form has expired; go back to the application and sign in again",
+        );
+    }
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let (txn, user, pw) = (get("transaction"), get("username"), get("password"));
+    let session = cookies::read(req, cookies::SESSION);
+    let shared = state.clone();
+    let t = tenant.clone();
+    // argon2 is deliberately slow: keep it off the async workers.
+    let out = tokio::task::spawn_blocking(move || {
+        shared.with_env(|e, env| e.handle_login(env, &t, &txn, &user, &pw, session.as_deref()))
+    })
+    .await;
+    match out {
+        Ok(LoginOutcome::Rejected(p)) => page.outcome(AuthorizeOutcome::Login(p), StatusCode::SEE_OTHER),
+        Ok(LoginOutcome::ErrorPage(e)) => page.outcome(AuthorizeOutcome::ErrorPage(e), StatusCode::SEE_OTHER),
+        Ok(LoginOutcome::LoggedIn { session, next }) => {
+            let max_age = session.expires_at.0.saturating_sub(crate::os_env::now().0);
+            let cookie = cookies::set(
+                cookies::SESSION,
+                &session.token,
+                &tenant,
+                Some(max_age),
+                state.secure_cookies,
+            );
+            let mut r = page.outcome(next, StatusCode::SEE_OTHER);
+            r.headers_mut()
+                .append(header::SET_COOKIE, cookie.parse().expect("cookie header"));
+            r
+        }
+        Err(_) => page.error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal server error",
+        ),
+    }
+}
+
+/// `POST /{tenant}/consent`: fields `transaction`, `decision=approve|deny`, `csrf`.
+#[handler]
+pub async fn consent(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
+    let page = PageCtx::new(state, &tenant, req);
+    let form = match read_params(req, body, &["transaction", "decision", "csrf"]).await {
+        Ok(m) => m,
+        Err(e) => return page.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
+    };
+    if !cookies::csrf_ok(req, form.get("csrf").map(String::as_str)) {
+        return page.error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the form has expired; go back to the application and sign in again",
+        );
+    }
+    let approve = match form.get("decision").map(String::as_str) {
+        Some("approve") => true,
+        Some("deny") => false,
+        _ => {
+            return page.error_page(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "decision must be approve or deny",
+            )
+        }
+    };
+    let txn = form.get("transaction").cloned().unwrap_or_default();
+    let session = cookies::read(req, cookies::SESSION);
+    let out = state.with_env(|e, env| e.handle_consent(env, &tenant, &txn, session.as_deref(), approve));
+    page.outcome(out, StatusCode::SEE_OTHER)
+}
+
+/// `GET|POST /{tenant}/end-session` (RP-initiated logout).
+#[handler]
+pub async fn end_session(
+    req: &Request,
+    Path(tenant): Path<String>,
+    body: Body,
+    Data(state): Data<&Shared>,
+) -> Response {
+    let page = PageCtx::new(state, &tenant, req);
+    let single = [
+        "id_token_hint",
+        "client_id",
+        "post_logout_redirect_uri",
+        "state",
+        "confirm",
+        "csrf",
+        "logout_hint",
+        "ui_locales",
+    ];
+    let map = match read_params(req, body, &single).await {
+        Ok(m) => m,
+        Err(e) => return page.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
+    };
+    let ereq = EndSessionRequest {
+        id_token_hint: map.get("id_token_hint").cloned(),
+        client_id: map.get("client_id").cloned(),
+        post_logout_redirect_uri: map.get("post_logout_redirect_uri").cloned(),
+        state: map.get("state").cloned(),
+    };
+    let confirmed = req.method() == Method::POST
+        && map.get("confirm").map(String::as_str) == Some("yes")
+        && cookies::csrf_ok(req, map.get("csrf").map(String::as_str));
+    let session = cookies::read(req, cookies::SESSION);
+    let out = state.with_env(|e, env| e.handle_end_session(env, &tenant, &ereq, session.as_deref(), confirmed));
+    match out {
+        EndSessionOutcome::ErrorPage(e) => page.error_page(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description),
+        EndSessionOutcome::Confirm { client_name } => {
+            let fields: Vec<(&str, &String)> = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
+                .iter()
+                .filter_map(|k| map.get(*k).map(|v| (*k, v)))
+                .collect();
+            let ctx = context! { action => format!("/{tenant}/end-session"), csrf => &page.csrf, client_name => client_name, fields => fields };
+            page.finish(
+                state
+                    .pages
+                    .render(StatusCode::OK, "logout_confirm.html", page.brand(None), ctx),
+            )
+        }
+        EndSessionOutcome::LoggedOut { redirect } => {
+            let mut r = match redirect {
+                Some(r) => page.redirect(&r, StatusCode::SEE_OTHER),
+                None => page.finish(state.pages.render(
+                    StatusCode::OK,
+                    "logged_out.html",
+                    page.brand(None),
+                    context! {},
+                )),
+            };
+            let clear = cookies::clear(cookies::SESSION, &tenant, state.secure_cookies);
+            r.headers_mut()
+                .append(header::SET_COOKIE, clear.parse().expect("cookie header"));
+            r
+        }
+    }
+}

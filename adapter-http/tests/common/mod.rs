@@ -1,0 +1,148 @@
+//! A real server on an ephemeral port with a temporary sled directory, and a browser-like client.
+#![allow(dead_code)]
+
+use adapter_http::bootstrap::DemoCredentials;
+use adapter_http::Server;
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response};
+use std::path::Path;
+
+pub const CB: &str = "http://localhost:3000/callback";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+pub struct TestServer {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+    pub demo: DemoCredentials,
+    pub iss: String,
+}
+
+pub async fn start() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let server = adapter_http::start("127.0.0.1:0", dir.path(), None).await.unwrap();
+    let demo = server.demo.clone().expect("first start creates the demo tenant");
+    let iss = format!("{}/demo", server.base);
+    TestServer { server, dir, demo, iss }
+}
+
+pub async fn restart(dir: &Path) -> Server {
+    adapter_http::start("127.0.0.1:0", dir, None).await.unwrap()
+}
+
+/// A browser-like client: cookie jar, no automatic redirects.
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of hidden input `name` in `html`.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page:\n{html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_string()
+}
+
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location on {}", r.status()))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A query parameter of a URL.
+pub fn param(url: &str, name: &str) -> Option<String> {
+    let u = url::Url::parse(url).unwrap();
+    u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+pub fn authorize_url(iss: &str, client_id: &str, redirect: &str, scope: &str, extra: &str) -> String {
+    let mut u = url::Url::parse(&format!("{iss}/authorize")).unwrap();
+    u.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("response_type", "code")
+        .append_pair("scope", scope)
+        .append_pair("state", "st-1")
+        .append_pair("nonce", "n-1")
+        .append_pair("code_challenge", CHALLENGE)
+        .append_pair("code_challenge_method", "S256");
+    format!("{u}{extra}")
+}
+
+/// Walks authorize → login page → (consent page) and returns the final redirect.
+pub async fn browse_to_redirect(b: &Client, iss: &str, url: &str, user: &str, password: &str) -> Response {
+    let r = b.get(url).send().await.unwrap();
+    if r.status().is_redirection() {
+        return r;
+    }
+    let html = r.text().await.unwrap();
+    let r = if html.contains("name=\"password\"") {
+        let form = [
+            ("transaction", hidden(&html, "transaction")),
+            ("csrf", hidden(&html, "csrf")),
+            ("username", user.into()),
+            ("password", password.into()),
+        ];
+        b.post(format!("{iss}/login")).form(&form).send().await.unwrap()
+    } else {
+        panic!("expected a login page:\n{html}")
+    };
+    if r.status().is_redirection() {
+        return r;
+    }
+    let html = r.text().await.unwrap();
+    assert!(html.contains("name=\"decision\""), "expected the consent page:\n{html}");
+    let form = [
+        ("transaction", hidden(&html, "transaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("decision", "approve".into()),
+    ];
+    b.post(format!("{iss}/consent")).form(&form).send().await.unwrap()
+}
+
+/// A code for the demo client through the pages.
+pub async fn demo_code(t: &TestServer, b: &Client, scope: &str) -> String {
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, scope, "");
+    let r = browse_to_redirect(b, &t.iss, &url, &t.demo.username, &t.demo.password).await;
+    let loc = location(&r);
+    assert_eq!(param(&loc, "state").as_deref(), Some("st-1"), "{loc}");
+    assert_eq!(param(&loc, "iss").as_deref(), Some(t.iss.as_str()));
+    param(&loc, "code").unwrap_or_else(|| panic!("no code in {loc}"))
+}
+
+/// POSTs a form to the token endpoint with the demo client's Basic credentials.
+pub async fn token(t: &TestServer, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let r = Client::new()
+        .post(format!("{}/token", t.iss))
+        .basic_auth(&t.demo.client_id, Some(&t.demo.client_secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    (status, r.json().await.unwrap())
+}
+
+pub async fn exchange(t: &TestServer, code: &str) -> (u16, serde_json::Value) {
+    token(
+        t,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CB),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await
+}

@@ -1,0 +1,248 @@
+//! The seeds' "Common Errors" tables and malformed input, over HTTP.
+
+mod common;
+use common::*;
+use reqwest::Client;
+use serde_json::Value;
+
+#[tokio::test]
+async fn common_errors_from_the_seeds() {
+    let t = start().await;
+    let b = browser();
+    // invalid_grant: code reused, redirect_uri mismatch, PKCE failure.
+    let code = demo_code(&t, &b, "openid").await;
+    let (s, e) = token(
+        &t,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://localhost:3000/callback/"),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"].as_str(), e["error_description"].as_str()),
+        (400, Some("invalid_grant"), Some("redirect_uri does not match"))
+    );
+    let (s, e) = token(
+        &t,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &"x".repeat(43)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, e["error_description"].as_str()),
+        (400, Some("PKCE verification failed"))
+    );
+    assert_eq!(exchange(&t, &code).await.0, 200);
+    let (s, e) = exchange(&t, &code).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+    // invalid_client: wrong secret (Basic → 401 + WWW-Authenticate), unknown client.
+    let r = Client::new()
+        .post(format!("{}/token", t.iss))
+        .basic_auth("demo-client", Some("wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"demo\"");
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    // redirect_uri_mismatch: an error page, never a redirect.
+    let r = b
+        .get(authorize_url(
+            &t.iss,
+            "demo-client",
+            "http://localhost:3000/other",
+            "openid",
+            "",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("redirect_uri_mismatch"));
+    // invalid_scope and missing state: redirected errors.
+    let r = b
+        .get(authorize_url(&t.iss, "demo-client", CB, "openid admin", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(param(&location(&r), "error").as_deref(), Some("invalid_scope"));
+    let no_state = authorize_url(&t.iss, "demo-client", CB, "openid", "").replace("&state=st-1", "");
+    let r = b.get(no_state).send().await.unwrap();
+    assert_eq!(param(&location(&r), "error").as_deref(), Some("invalid_request"));
+    // access_denied.
+    let fresh = browser();
+    let url = authorize_url(&t.iss, "demo-client", CB, "openid email", "");
+    let html = fresh.get(&url).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("transaction", hidden(&html, "transaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", "demo".into()),
+        ("password", t.demo.password.clone()),
+    ];
+    let consent = fresh
+        .post(format!("{}/login", t.iss))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("transaction", hidden(&consent, "transaction")),
+        ("csrf", hidden(&consent, "csrf")),
+        ("decision", "deny".into()),
+    ];
+    let r = fresh
+        .post(format!("{}/consent", t.iss))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(param(&location(&r), "error").as_deref(), Some("access_denied"));
+    // invalid_token at UserInfo.
+    let r = Client::new()
+        .get(format!("{}/userinfo", t.iss))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("error=\"invalid_token\""));
+    let r = Client::new().get(format!("{}/userinfo", t.iss)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn malformed_input_gets_400_with_the_spec_error_never_500() {
+    let t = start().await;
+    let token_url = format!("{}/token", t.iss);
+    let c = Client::new();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "application/x-www-form-urlencoded",
+            b"grant_type=client_credentials&grant_type=refresh_token".to_vec(),
+        ),
+        ("application/json", br#"{"grant_type":"client_credentials"}"#.to_vec()),
+        ("application/x-www-form-urlencoded", b"grant_type=%ff%fe".to_vec()),
+        ("application/x-www-form-urlencoded", vec![b'a'; 200 * 1024]),
+        ("text/plain", b"hello".to_vec()),
+    ];
+    for (ct, body) in cases {
+        let r = c
+            .post(&token_url)
+            .header("content-type", ct)
+            .basic_auth("demo-client", Some(&t.demo.client_secret))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{ct}");
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    }
+    let r = c
+        .post(&token_url)
+        .form(&[("grant_type", "password")])
+        .basic_auth("demo-client", Some(&t.demo.client_secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unsupported_grant_type");
+    // A malformed Basic header is invalid_client, not a fallback to the body.
+    let r = c
+        .post(&token_url)
+        .header("authorization", "Basic %%%")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", &t.demo.client_secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Authorize: duplicates and bad UTF-8 are error pages.
+    for q in ["client_id=demo-client&client_id=demo-client", "client_id=%ff"] {
+        let r = browser().get(format!("{}/authorize?{q}", t.iss)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{q}");
+        assert!(r.headers().get("location").is_none());
+    }
+    // Forms without the CSRF cookie are refused.
+    let r = c
+        .post(format!("{}/login", t.iss))
+        .form(&[
+            ("transaction", "x"),
+            ("username", "demo"),
+            ("password", "x"),
+            ("csrf", "forged"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // POST authorize with a form body works like GET.
+    let r = browser()
+        .post(format!("{}/authorize", t.iss))
+        .form(&[
+            ("client_id", "demo-client"),
+            ("redirect_uri", CB),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("state", "s"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("name=\"password\""));
+}
+
+#[tokio::test]
+async fn refresh_families_survive_restarts() {
+    let t = start().await;
+    let b = browser();
+    let code = demo_code(&t, &b, "openid").await;
+    let (_, tokens) = exchange(&t, &code).await;
+    let rt1 = tokens["refresh_token"].as_str().unwrap().to_string();
+    let TestServer { server, dir, demo, .. } = t;
+    server.stop().await.unwrap();
+    // Restart on the same data: rotate.
+    let server = restart(dir.path()).await;
+    assert!(server.demo.is_none(), "the demo tenant is created once");
+    let t = TestServer {
+        iss: format!("{}/demo", server.base),
+        server,
+        dir,
+        demo,
+    };
+    let (s, rotated) = token(&t, &[("grant_type", "refresh_token"), ("refresh_token", &rt1)]).await;
+    assert_eq!(s, 200, "{rotated}");
+    let rt2 = rotated["refresh_token"].as_str().unwrap().to_string();
+    let TestServer { server, dir, demo, .. } = t;
+    server.stop().await.unwrap();
+    // Restart again: the old token is refused and kills the family.
+    let server = restart(dir.path()).await;
+    let t = TestServer {
+        iss: format!("{}/demo", server.base),
+        server,
+        dir,
+        demo,
+    };
+    let (s, e) = token(&t, &[("grant_type", "refresh_token"), ("refresh_token", &rt1)]).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+    let (s, _) = token(&t, &[("grant_type", "refresh_token"), ("refresh_token", &rt2)]).await;
+    assert_eq!(s, 400, "the family was revoked by the reuse");
+}

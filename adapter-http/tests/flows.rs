@@ -1,0 +1,342 @@
+//! End-to-end flows over HTTP against the real server.
+
+mod common;
+use common::*;
+use engine::{ClientSpec, Env};
+use reqwest::Client;
+use serde_json::Value;
+use spec::{ClientAuthMethod, GrantType};
+
+#[tokio::test]
+async fn discovery_and_jwks_are_truthful() {
+    let t = start().await;
+    let d: Value = reqwest::get(format!("{}/.well-known/openid-configuration", t.iss))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["issuer"], t.iss.as_str());
+    for (k, path) in [
+        ("authorization_endpoint", "authorize"),
+        ("token_endpoint", "token"),
+        ("userinfo_endpoint", "userinfo"),
+        ("jwks_uri", "jwks"),
+        ("end_session_endpoint", "end-session"),
+        ("introspection_endpoint", "introspect"),
+        ("revocation_endpoint", "revoke"),
+    ] {
+        assert_eq!(d[k], format!("{}/{path}", t.iss), "{k}");
+    }
+    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+    let rfc8414: Value = reqwest::get(format!("{}/.well-known/oauth-authorization-server/demo", t.server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rfc8414, d);
+    let jwks: Value = reqwest::get(format!("{}/jwks", t.iss))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(algs, vec!["RS256", "ES384"]);
+    assert_eq!(
+        reqwest::get(format!("{}/nope/.well-known/openid-configuration", t.server.base))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", t.server.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn confidential_client_full_flow_through_the_pages() {
+    let t = start().await;
+    let b = browser();
+    // The login page: anti-framing headers and the public form contract.
+    let r = b
+        .get(authorize_url(
+            &t.iss,
+            &t.demo.client_id,
+            CB,
+            "openid profile email organization",
+            "",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("op_csrf="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/demo"),
+        "{cookie}"
+    );
+    let html = r.text().await.unwrap();
+    assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""));
+    // Wrong password: the page again, with an error.
+    let form = [
+        ("transaction", hidden(&html, "transaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", "demo".into()),
+        ("password", "wrong".into()),
+    ];
+    let again = b
+        .post(format!("{}/login", t.iss))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(again.contains("Invalid username or password"));
+    // The rest of the flow.
+    let code = demo_code(&t, &b, "openid profile email organization").await;
+    let (status, tokens) = exchange(&t, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    let at = tokens["access_token"].as_str().unwrap();
+    let ui: Value = Client::new()
+        .get(format!("{}/userinfo", t.iss))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ui["email"], "demo@example.com");
+    assert_eq!(ui["organization_id"], "demo-org");
+    // POST userinfo: header and form body.
+    let ui2: Value = Client::new()
+        .post(format!("{}/userinfo", t.iss))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ui2, ui);
+    let ui3: Value = Client::new()
+        .post(format!("{}/userinfo", t.iss))
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ui3, ui);
+    // Refresh rotation, then reuse detection.
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (s, rotated) = token(&t, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
+    assert_eq!(s, 200);
+    let (s, reuse) = token(&t, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
+    assert_eq!((s, reuse["error"].as_str()), (400, Some("invalid_grant")));
+    let (_, i) = token_management(&t, "introspect", rotated["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(i["active"], false, "reuse revoked the family");
+    // The code cannot be used twice.
+    let (s, e) = exchange(&t, &code).await;
+    assert_eq!(
+        (s, e["error_description"].as_str()),
+        (400, Some("Authorization code is invalid, expired, or already used"))
+    );
+}
+
+async fn token_management(t: &TestServer, endpoint: &str, token: &str) -> (u16, Value) {
+    let r = Client::new()
+        .post(format!("{}/{endpoint}", t.iss))
+        .basic_auth(&t.demo.client_id, Some(&t.demo.client_secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn public_client_flow_with_pkce_only() {
+    let t = start().await;
+    let mut spec = ClientSpec::new("SPA", ClientAuthMethod::None, &["http://localhost:5173/callback"]);
+    spec.client_id = Some("spa".into());
+    spec.grant_types = vec![GrantType::AuthorizationCode];
+    t.server
+        .state
+        .with_env(|e, env: &mut Env<'_>| e.create_client(env, "demo", spec))
+        .unwrap();
+    let b = browser();
+    let url = authorize_url(
+        &t.iss,
+        "spa",
+        "http://localhost:5173/callback",
+        "openid profile email",
+        "",
+    );
+    let r = browse_to_redirect(&b, &t.iss, &url, "demo", &t.demo.password).await;
+    let code = param(&location(&r), "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "http://localhost:5173/callback"),
+        ("client_id", "spa"),
+        ("code_verifier", VERIFIER),
+    ];
+    let r = Client::new()
+        .post(format!("{}/token", t.iss))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let tokens: Value = r.json().await.unwrap();
+    assert!(tokens.get("refresh_token").is_none());
+    assert!(tokens["id_token"].is_string());
+}
+
+#[tokio::test]
+async fn client_credentials_introspection_and_revocation() {
+    let t = start().await;
+    let (s, cc) = token(&t, &[("grant_type", "client_credentials"), ("scope", "openid")]).await;
+    assert_eq!(s, 200, "{cc}");
+    assert!(cc.get("refresh_token").is_none() && cc.get("id_token").is_none());
+    let at = cc["access_token"].as_str().unwrap();
+    let (s, i) = token_management(&t, "introspect", at).await;
+    assert_eq!(
+        (s, &i["active"], &i["client_id"]),
+        (200, &Value::Bool(true), &Value::String("demo-client".into()))
+    );
+    let (s, _) = token_management(&t, "revoke", at).await;
+    assert_eq!(s, 200);
+    let (_, i) = token_management(&t, "introspect", at).await;
+    assert_eq!(i, serde_json::json!({"active": false}));
+    let (s, _) = token_management(&t, "revoke", "never-issued").await;
+    assert_eq!(s, 200);
+    // Introspection needs client authentication.
+    let r = Client::new()
+        .post(format!("{}/introspect", t.iss))
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+}
+
+#[tokio::test]
+async fn prompt_none_logout_and_post_logout_redirect() {
+    let t = start().await;
+    let b = browser();
+    let silent = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "&prompt=none");
+    let r = b.get(&silent).send().await.unwrap();
+    let loc = location(&r);
+    assert_eq!(param(&loc, "error").as_deref(), Some("login_required"));
+    assert_eq!(param(&loc, "iss").as_deref(), Some(t.iss.as_str()));
+    let code = demo_code(&t, &b, "openid").await;
+    let (_, tokens) = exchange(&t, &code).await;
+    // Logged in with consent: prompt=none succeeds silently.
+    let r = b.get(&silent).send().await.unwrap();
+    assert!(param(&location(&r), "code").is_some());
+    // Logout with a registered post_logout_redirect_uri.
+    let mut u = url::Url::parse(&format!("{}/end-session", t.iss)).unwrap();
+    u.query_pairs_mut()
+        .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+        .append_pair("post_logout_redirect_uri", "http://localhost:3000/")
+        .append_pair("state", "bye");
+    let r = b.get(u.as_str()).send().await.unwrap();
+    assert_eq!(location(&r), "http://localhost:3000/?state=bye");
+    let (_, i) = token_management(&t, "introspect", tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(i["active"], false);
+    let r = b.get(&silent).send().await.unwrap();
+    assert_eq!(param(&location(&r), "error").as_deref(), Some("login_required"));
+    // An unregistered post_logout_redirect_uri is never followed.
+    let mut u = url::Url::parse(&format!("{}/end-session", t.iss)).unwrap();
+    u.query_pairs_mut()
+        .append_pair("client_id", "demo-client")
+        .append_pair("post_logout_redirect_uri", "https://evil.example/");
+    let r = b.get(u.as_str()).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    // No parameters: a confirmation page, then a logged-out page.
+    let html = b
+        .get(format!("{}/end-session", t.iss))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = [("csrf", hidden(&html, "csrf")), ("confirm", "yes".into())];
+    let done = b
+        .post(format!("{}/end-session", t.iss))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(done.contains("You are signed out"));
+}
+
+#[tokio::test]
+async fn form_post_response_mode_renders_an_auto_submitting_form() {
+    let t = start().await;
+    let b = browser();
+    demo_code(&t, &b, "openid").await;
+    let r = b
+        .get(authorize_url(
+            &t.iss,
+            &t.demo.client_id,
+            CB,
+            "openid",
+            "&response_mode=form_post",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(
+        csp.contains("script-src 'sha256-") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let html = r.text().await.unwrap();
+    assert!(
+        html.replace("&#x2f;", "/").contains(&format!("action=\"{CB}\"")),
+        "{html}"
+    );
+    assert!(hidden(&html, "code").len() == 43);
+    assert_eq!(hidden(&html, "state"), "st-1");
+}

@@ -1,0 +1,38 @@
+//! The README's curl walkthrough runs as written against a fresh server.
+
+mod common;
+use common::*;
+
+#[tokio::test]
+async fn readme_curl_walkthrough_works_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let after = &readme[readme.find("<!-- walkthrough -->").expect("walkthrough marker")..];
+    let from = after.find("```sh\n").unwrap() + 6;
+    let script = &after[from..from + after[from..].find("```").unwrap()];
+    let t = start().await;
+    let out = tokio::process::Command::new("bash")
+        .arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(script)
+        .env("B", &t.iss)
+        .env("CLIENT_SECRET", &t.demo.client_secret)
+        .env("PASSWORD", &t.demo.password)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "walkthrough failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("{}/token", t.iss));
+    assert_eq!(lines[2], "Bearer");
+    assert!(lines[3].starts_with("http://localhost:3000/callback?code="), "{stdout}");
+    assert_eq!(lines[4], "demo@example.com");
+    assert_eq!(lines[5], "Bearer");
+    assert_eq!(lines[6], "invalid_grant");
+    assert_eq!(lines[7], r#"{"active":false}"#);
+}

@@ -4,9 +4,10 @@
 use crate::client_credentials::{self, BodyCredentials};
 use crate::discovery;
 use crate::params;
+use crate::rate_limit;
 use crate::state::Shared;
 use engine::token::TokenRequest;
-use engine::EngineError;
+use engine::{ClientCredentials, EngineError};
 use poem::http::{header, Method};
 use poem::web::Data;
 use poem::{Body, Request};
@@ -172,6 +173,9 @@ pub enum OAuthResult<T: poem_openapi::types::ToJSON + Send + Sync> {
         #[oai(header = "WWW-Authenticate")] String,
         #[oai(header = "Cache-Control")] String,
     ),
+    /// temporarily_unavailable: rate limited.
+    #[oai(status = 429)]
+    TooManyRequests(Json<OAuthError>, #[oai(header = "Retry-After")] u64),
     /// server_error.
     #[oai(status = 500)]
     ServerError(Json<OAuthError>),
@@ -365,6 +369,27 @@ impl Api {
                 client_assertion_type: f.client_assertion_type,
             },
         );
+        let client_key = match &creds {
+            ClientCredentials::Basic { client_id, .. }
+            | ClientCredentials::Post { client_id, .. }
+            | ClientCredentials::PublicId(client_id) => Some(client_id.clone()),
+            ClientCredentials::Assertion { client_id, .. } => client_id.clone(),
+            ClientCredentials::Missing | ClientCredentials::Invalid => None,
+        };
+        let limited = state
+            .limits
+            .token_ip
+            .check(&rate_limit::ip_of(req))
+            .and_then(|_| match &client_key {
+                Some(c) => state.limits.token_client.check(&format!("{}/{c}", tenant.0)),
+                None => Ok(()),
+            });
+        if let Err(wait) = limited {
+            return OAuthResult::TooManyRequests(
+                oauth_error(ErrorCode::TemporarilyUnavailable, "too many requests; retry later"),
+                wait,
+            );
+        }
         let treq = TokenRequest {
             grant_type: f.grant_type,
             code: f.code,

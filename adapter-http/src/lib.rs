@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod os_env;
 pub mod pages;
 pub mod params;
+pub mod rate_limit;
 pub mod sled_store;
 pub mod state;
 pub mod web;
@@ -19,7 +20,7 @@ use poem::{get, handler, post, Endpoint, EndpointExt, IntoResponse, Response, Ro
 use poem_openapi::OpenApiService;
 use state::{AppState, Shared};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +51,7 @@ pub fn app(state: Shared) -> impl Endpoint {
         .at("/:tenant/end-session", get(web::end_session).post(web::end_session))
         .nest("/", api_service())
         .data(state)
+        .with(poem::middleware::Tracing)
         .around(|ep, mut req| async move {
             let declared = req
                 .headers()
@@ -121,23 +123,51 @@ pub struct Server {
 /// Why the server could not start.
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Opens the store in `data_dir`, bootstraps the demo tenant on first start, and serves on `listen`.
-pub async fn start(listen: &str, data_dir: &Path, issuer_base: Option<String>) -> Result<Server, StartError> {
-    let acceptor = TcpListener::bind(listen.to_string()).into_acceptor().await?;
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Listen address (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// sled data directory.
+    pub data_dir: PathBuf,
+    /// Public base URL; default `http://{listen}`.
+    pub issuer_base: Option<String>,
+    /// Rate limits.
+    pub limits: rate_limit::RateLimits,
+}
+
+impl Options {
+    /// Defaults: `127.0.0.1:8080`, `./data`, default limits.
+    pub fn new(listen: &str, data_dir: &Path) -> Self {
+        Options {
+            listen: listen.into(),
+            data_dir: data_dir.into(),
+            issuer_base: None,
+            limits: Default::default(),
+        }
+    }
+}
+
+/// Opens the store, bootstraps the demo tenant on first start, and serves.
+pub async fn start(opts: &Options) -> Result<Server, StartError> {
+    let acceptor = TcpListener::bind(opts.listen.clone()).into_acceptor().await?;
     let addr = acceptor
         .local_addr()
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .ok_or("listener has no socket address")?;
-    let base = issuer_base
+    let base = opts
+        .issuer_base
+        .clone()
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_string();
-    let store = sled_store::SledStore::open(data_dir)?;
+    let store = sled_store::SledStore::open(&opts.data_dir)?;
     let state = Arc::new(AppState {
         engine: Engine::new(store, EngineConfig::new(base.clone())),
         pages: pages::Pages::default(),
         secure_cookies: !is_loopback_http(&base),
+        limits: rate_limit::Limiters::new(opts.limits),
     });
     let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

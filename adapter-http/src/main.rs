@@ -17,6 +17,15 @@ struct Cli {
     /// Public base URL behind a proxy (issuers are `{base}/{tenant}`); default `http://{listen}`.
     #[arg(long, env = "OP_ISSUER_BASE", global = true)]
     issuer_base: Option<String>,
+    /// Token requests per second per client IP (0: no limit).
+    #[arg(long, env = "OP_TOKEN_RATE_PER_IP", default_value_t = 500, global = true)]
+    token_rate_per_ip: u32,
+    /// Token requests per second per client_id (0: no limit).
+    #[arg(long, env = "OP_TOKEN_RATE_PER_CLIENT", default_value_t = 500, global = true)]
+    token_rate_per_client: u32,
+    /// Login attempts per second per client IP (0: no limit).
+    #[arg(long, env = "OP_LOGIN_RATE_PER_IP", default_value_t = 10, global = true)]
+    login_rate_per_ip: u32,
 }
 
 #[derive(Subcommand)]
@@ -35,7 +44,17 @@ async fn main() -> Result<(), adapter_http::StartError> {
         return Ok(());
     }
     tracing_subscriber::fmt().with_target(false).init();
-    let server = adapter_http::start(&cli.listen, &cli.data_dir, cli.issuer_base).await?;
+    let opts = adapter_http::Options {
+        listen: cli.listen.clone(),
+        data_dir: cli.data_dir.clone(),
+        issuer_base: cli.issuer_base.clone(),
+        limits: adapter_http::rate_limit::RateLimits {
+            token_per_ip: cli.token_rate_per_ip,
+            token_per_client: cli.token_rate_per_client,
+            login_per_ip: cli.login_rate_per_ip,
+        },
+    };
+    let server = adapter_http::start(&opts).await?;
     tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir.display(), "listening");
     if let Some(d) = &server.demo {
         println!("First start: created the demo tenant. These secrets are shown once.");

@@ -14,6 +14,8 @@ pub struct AppState {
     pub pages: Pages,
     /// Mark cookies `Secure` (false only for plain-http loopback development).
     pub secure_cookies: bool,
+    /// Rate limiters.
+    pub limits: crate::rate_limit::Limiters,
 }
 
 /// Shared handle to the state.

@@ -186,6 +186,15 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
             "the form has expired; go back to the application and sign in again",
         );
     }
+    if let Err(wait) = state.limits.login_ip.check(&crate::rate_limit::ip_of(req)) {
+        let mut r = page.error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many sign-in attempts; wait a moment and try again",
+        );
+        r.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        return r;
+    }
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (txn, user, pw) = (get("transaction"), get("username"), get("password"));
     let session = cookies::read(req, cookies::SESSION);

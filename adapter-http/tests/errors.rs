@@ -246,3 +246,58 @@ async fn refresh_families_survive_restarts() {
     let (s, _) = token(&t, &[("grant_type", "refresh_token"), ("refresh_token", &rt2)]).await;
     assert_eq!(s, 400, "the family was revoked by the reuse");
 }
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    use adapter_http::rate_limit::RateLimits;
+    let t = start_with(RateLimits {
+        token_per_ip: 1000,
+        token_per_client: 2,
+        login_per_ip: 1,
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let r = Client::new()
+            .post(format!("{}/token", t.iss))
+            .basic_auth("demo-client", Some(&t.demo.client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+            assert_eq!(r.json::<Value>().await.unwrap()["error"], "temporarily_unavailable");
+        }
+    }
+    assert_eq!(&statuses[..2], &[200, 200]);
+    assert!(statuses[2..].contains(&429), "{statuses:?}");
+    // Login: one attempt per second per IP.
+    let b = browser();
+    let html = b
+        .get(authorize_url(&t.iss, "demo-client", CB, "openid", ""))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("transaction", hidden(&html, "transaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", "demo".into()),
+        ("password", "wrong".into()),
+    ];
+    let first = b
+        .post(format!("{}/login", t.iss))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let second = b.post(format!("{}/login", t.iss)).form(&form).send().await.unwrap();
+    assert_eq!(first, 200);
+    assert_eq!(second.status(), 429);
+    assert!(second.headers().contains_key("retry-after"));
+}

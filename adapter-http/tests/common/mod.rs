@@ -20,14 +20,28 @@ pub struct TestServer {
 
 pub async fn start() -> TestServer {
     let dir = tempfile::tempdir().unwrap();
-    let server = adapter_http::start("127.0.0.1:0", dir.path(), None).await.unwrap();
+    let server = adapter_http::start(&adapter_http::Options::new("127.0.0.1:0", dir.path()))
+        .await
+        .unwrap();
     let demo = server.demo.clone().expect("first start creates the demo tenant");
     let iss = format!("{}/demo", server.base);
     TestServer { server, dir, demo, iss }
 }
 
+pub async fn start_with(limits: adapter_http::rate_limit::RateLimits) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = adapter_http::Options::new("127.0.0.1:0", dir.path());
+    opts.limits = limits;
+    let server = adapter_http::start(&opts).await.unwrap();
+    let demo = server.demo.clone().unwrap();
+    let iss = format!("{}/demo", server.base);
+    TestServer { server, dir, demo, iss }
+}
+
 pub async fn restart(dir: &Path) -> Server {
-    adapter_http::start("127.0.0.1:0", dir, None).await.unwrap()
+    adapter_http::start(&adapter_http::Options::new("127.0.0.1:0", dir))
+        .await
+        .unwrap()
 }
 
 /// A browser-like client: cookie jar, no automatic redirects.

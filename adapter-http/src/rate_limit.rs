@@ -1,0 +1,98 @@
+//! Rate limits on the token endpoint (per IP and per client) and the login form (per IP):
+//! over the limit, 429 with `Retry-After` and `temporarily_unavailable`.
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Sustained requests per second allowed per key (the burst is the same number); 0 turns a limit off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Token requests per second per client IP.
+    pub token_per_ip: u32,
+    /// Token requests per second per client_id.
+    pub token_per_client: u32,
+    /// Login attempts per second per client IP.
+    pub login_per_ip: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            token_per_ip: 500,
+            token_per_client: 500,
+            login_per_ip: 10,
+        }
+    }
+}
+
+/// One keyed limiter.
+pub struct Limiter {
+    inner: Option<DefaultKeyedRateLimiter<String>>,
+    checks: AtomicU64,
+}
+
+impl Limiter {
+    /// A limiter allowing `per_second` per key (0: unlimited).
+    pub fn new(per_second: u32) -> Self {
+        Limiter {
+            inner: NonZeroU32::new(per_second).map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_second(n))),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// `Err(seconds to wait)` when `key` is over its limit.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        let Some(l) = &self.inner else { return Ok(()) };
+        if self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(4096) {
+            l.retain_recent();
+        }
+        l.check_key(&key.to_string())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
+    }
+}
+
+/// The server's limiters.
+pub struct Limiters {
+    /// Token endpoint, per IP.
+    pub token_ip: Limiter,
+    /// Token endpoint, per client.
+    pub token_client: Limiter,
+    /// Login form, per IP.
+    pub login_ip: Limiter,
+}
+
+impl Limiters {
+    /// Limiters for `limits`.
+    pub fn new(limits: RateLimits) -> Self {
+        Limiters {
+            token_ip: Limiter::new(limits.token_per_ip),
+            token_client: Limiter::new(limits.token_per_client),
+            login_ip: Limiter::new(limits.login_per_ip),
+        }
+    }
+}
+
+/// The client IP of a request, as a limiter key.
+pub fn ip_of(req: &poem::Request) -> String {
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_per_key_and_zero_means_off() {
+        let l = Limiter::new(2);
+        assert!(l.check("a").is_ok() && l.check("a").is_ok());
+        assert!(l.check("a").unwrap_err() >= 1);
+        assert!(l.check("b").is_ok());
+        let off = Limiter::new(0);
+        assert!((0..1000).all(|_| off.check("a").is_ok()));
+    }
+}

@@ -53,6 +53,21 @@ async fn common_errors_from_the_seeds() {
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"demo\"");
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    // invalid_client: a deactivated client is refused at the token endpoint and the authorization endpoint.
+    let mut client = t.server.state.engine.client("demo", "demo-client").unwrap().unwrap();
+    client.active = false;
+    t.server.state.engine.update_client(client.clone()).unwrap();
+    let (s, e) = token(&t, &[("grant_type", "client_credentials")]).await;
+    assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
+    let r = browser()
+        .get(authorize_url(&t.iss, "demo-client", CB, "openid", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    client.active = true;
+    t.server.state.engine.update_client(client).unwrap();
     // redirect_uri_mismatch: an error page, never a redirect.
     let r = b
         .get(authorize_url(

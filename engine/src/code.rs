@@ -40,6 +40,8 @@ pub struct CodeRecord {
     pub amr: Vec<String>,
     /// Session id.
     pub sid: String,
+    /// Store key of the browser session that authorized it (ended session: code refused).
+    pub session_key: String,
     /// When the code was issued.
     pub issued_at: UnixTime,
     /// Expiry (issue + code TTL).

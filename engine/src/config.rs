@@ -17,6 +17,9 @@ pub struct EngineConfig {
     pub max_assertion_lifetime: u64,
     /// argon2id cost for new password hashes.
     pub password: PasswordParams,
+    /// Deliberate bugs for model checking (all off by default).
+    #[cfg(feature = "mutants")]
+    pub mutants: crate::mutants::Mutants,
 }
 
 impl EngineConfig {
@@ -29,6 +32,8 @@ impl EngineConfig {
             session_ttl: 86_400,
             max_assertion_lifetime: 600,
             password: PasswordParams::default(),
+            #[cfg(feature = "mutants")]
+            mutants: Default::default(),
         }
     }
 

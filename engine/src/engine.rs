@@ -4,13 +4,13 @@
 use crate::config::EngineConfig;
 use crate::signing::Keyring;
 use crate::store::Store;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The protocol engine over a store `S`.
 pub struct Engine<S: Store> {
     pub(crate) store: S,
     pub(crate) config: EngineConfig,
-    pub(crate) keys: Keyring,
+    pub(crate) keys: Arc<Keyring>,
     /// A password hash to verify against when the user does not exist (same cost either way).
     pub(crate) dummy_hash: OnceLock<String>,
 }
@@ -21,8 +21,32 @@ impl<S: Store> Engine<S> {
         Engine {
             store,
             config,
-            keys: Keyring::default(),
+            keys: Arc::default(),
             dummy_hash: OnceLock::new(),
+        }
+    }
+
+    /// An engine over another store that shares this one's configuration and parsed keys
+    /// (models rebuild the store at every step).
+    pub fn with_store<T: Store>(&self, store: T) -> Engine<T> {
+        Engine {
+            store,
+            config: self.config.clone(),
+            keys: self.keys.clone(),
+            dummy_hash: OnceLock::new(),
+        }
+    }
+
+    /// Whether the deliberate bug selected by `pick` is switched on (never, without the `mutants` feature).
+    #[allow(unused_variables)]
+    pub(crate) fn mutant(&self, pick: fn(&crate::mutants::Mutants) -> bool) -> bool {
+        #[cfg(feature = "mutants")]
+        {
+            pick(&self.config.mutants)
+        }
+        #[cfg(not(feature = "mutants"))]
+        {
+            false
         }
     }
 

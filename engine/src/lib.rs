@@ -18,6 +18,7 @@ pub mod grant;
 pub mod introspect;
 pub mod jose;
 pub mod logout;
+pub mod mutants;
 pub mod password;
 pub mod pkce;
 pub mod provisioning;

@@ -115,7 +115,7 @@ impl<S: Store> Engine<S> {
                 rec.state = SessionState::Ended;
                 save(tx, &l.key, &rec)?;
             }
-            if let (Some(user), Some(c)) = (&user_id, &client) {
+            if let (Some(user), Some(c), false) = (&user_id, &client, self.mutant(|m| m.logout_keeps_tokens)) {
                 grant::revoke_for_user(tx, tenant, user, &c.client_id, RevocationReason::Logout)?;
             }
             let redirect = target.map(|t| RedirectResponse {

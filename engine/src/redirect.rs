@@ -26,6 +26,16 @@ pub fn check_redirect_uri(client: &ClientRecord, uri: &str) -> Option<RedirectTa
         .then(|| RedirectTarget { uri: uri.to_string() })
 }
 
+/// The `lenient_redirect` mutant: prefix matching (the classic open-redirect bug).
+#[cfg(feature = "mutants")]
+pub(crate) fn check_redirect_uri_by_prefix(client: &ClientRecord, uri: &str) -> Option<RedirectTarget> {
+    client
+        .redirect_uris
+        .iter()
+        .any(|r| uri.starts_with(r.as_str()))
+        .then(|| RedirectTarget { uri: uri.to_string() })
+}
+
 /// Exact match against the client's registered post-logout redirect URIs.
 pub fn check_post_logout_uri(client: &ClientRecord, uri: &str) -> Option<RedirectTarget> {
     client

@@ -10,6 +10,7 @@ use crate::grant::{
     self, AccessTokenRecord, GrantRecord, GrantState, RefreshState, RefreshTokenRecord, RevocationReason,
 };
 use crate::secret::{mint, mint_id};
+use crate::session::{SessionRecord, SessionState};
 use crate::store::{load, save, Store, Tx};
 use crate::tokens::{access_claims, id_claims, Subject, TokenPlan, TokenResponse};
 use crate::user::UserRecord;
@@ -167,10 +168,19 @@ impl<S: Store> Engine<S> {
         };
         // RFC6749-4.1.2-code-replay-revokes: commit the revocation, then refuse.
         if let CodeState::Redeemed { grant_id } = &rec.state {
-            grant::revoke(tx, tenant, grant_id, RevocationReason::CodeReplay)?;
+            if !self.mutant(|m| m.code_reuse) {
+                if !self.mutant(|m| m.replay_keeps_tokens) {
+                    grant::revoke(tx, tenant, grant_id, RevocationReason::CodeReplay)?;
+                }
+                return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
+            }
+        }
+        if rec.expires_at <= now || (rec.client_id != client.client_id && !self.mutant(|m| m.skip_client_binding)) {
             return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
         }
-        if rec.expires_at <= now || rec.client_id != client.client_id {
+        // OIDC-RPLOGOUT-logout-revokes: a code dies with the session that authorized it.
+        let session = load::<SessionRecord>(tx, &rec.session_key)?;
+        if session.is_none_or(|s| s.state != SessionState::Active) && !self.mutant(|m| m.code_survives_logout) {
             return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
         }
         if req.redirect_uri.as_deref() != Some(rec.redirect_uri.as_str()) {
@@ -183,7 +193,7 @@ impl<S: Store> Engine<S> {
             (None, Some(_)) => false,
             (None, None) => !client.pkce_required(),
         };
-        if !pkce_ok {
+        if !pkce_ok && !self.mutant(|m| m.skip_pkce) {
             return Ok(Err(pe(ErrorCode::InvalidGrant, "PKCE verification failed")));
         }
         let user = match load::<UserRecord>(tx, &UserRecord::key(tenant, &rec.user_id))? {

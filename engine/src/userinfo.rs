@@ -23,7 +23,7 @@ impl<S: Store> Engine<S> {
         };
         self.store.transact(|tx| {
             let resolved = self.resolve_token(tx, tenant, token)?;
-            if !self.is_active(tx, tenant, &resolved, now)? {
+            if !self.is_active(tx, &resolved, now)? {
                 return Err(invalid());
             }
             let Resolved::Access { claims, record } = resolved else {

@@ -468,3 +468,15 @@ fn key_rotation_keeps_the_old_key_published_and_old_tokens_valid() {
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     assert!(w.userinfo(&t.access_token).is_err());
 }
+
+#[test]
+fn a_code_dies_with_the_session_that_authorized_it() {
+    spec::covers("OIDC-RPLOGOUT-logout-revokes");
+    let mut w = World::new(72);
+    let (t, session) = w.web_tokens("openid profile email");
+    let (code, _) = w.code_for(&web_request(), Some(&session));
+    let out = w.end_session(&logout_req(t.id_token.as_deref(), None), Some(&session), false);
+    assert!(matches!(out, EndSessionOutcome::LoggedOut { .. }), "{out:?}");
+    let e = w.exchange(&code).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidGrant);
+}

@@ -47,10 +47,20 @@ pub fn check_client(tx: &mut dyn Tx, tenant: &str, client_id: Option<&str>) -> R
 }
 
 /// OIDC-CORE-3.1.2.1-redirect-uri-required, RFC6749-3.1.2.3-redirect-exact-match.
-pub fn check_redirect(client: &ClientRecord, redirect_uri: Option<&str>) -> Result<RedirectTarget, Rejection> {
+pub fn check_redirect(
+    client: &ClientRecord,
+    redirect_uri: Option<&str>,
+    lenient: bool,
+) -> Result<RedirectTarget, Rejection> {
     let Some(uri) = redirect_uri.filter(|u| !u.is_empty()) else {
         return Err(page(ErrorCode::InvalidRequest, "redirect_uri is required"));
     };
+    let _ = lenient;
+    #[cfg(feature = "mutants")]
+    if lenient {
+        return crate::redirect::check_redirect_uri_by_prefix(client, uri)
+            .ok_or_else(|| page(ErrorCode::InvalidRequest, "redirect_uri_mismatch"));
+    }
     check_redirect_uri(client, uri).ok_or_else(|| {
         page(
             ErrorCode::InvalidRequest,
@@ -92,12 +102,13 @@ pub fn validate(
     tenant: &str,
     issuer: &str,
     req: &AuthorizationRequest,
+    lenient_redirect: bool,
 ) -> Result<Result<(ClientRecord, RedirectTarget, ValidatedRequest), Rejection>> {
     let client = match check_client(tx, tenant, req.client_id.as_deref())? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
-    let target = match check_redirect(&client, req.redirect_uri.as_deref()) {
+    let target = match check_redirect(&client, req.redirect_uri.as_deref(), lenient_redirect) {
         Ok(t) => t,
         Err(r) => return Ok(Err(r)),
     };
@@ -275,5 +286,5 @@ pub fn recheck(
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
-    Ok(check_redirect(&client, Some(&req.redirect_uri)).map(|t| (client, t)))
+    Ok(check_redirect(&client, Some(&req.redirect_uri), false).map(|t| (client, t)))
 }

@@ -206,10 +206,11 @@ impl<S: Store> Engine<S> {
                     "unknown tenant",
                 )));
             }
-            let (client, target, req) = match checks::validate(tx, &self.keys, tenant, &iss, req)? {
-                Ok(v) => v,
-                Err(r) => return Ok(rejection_outcome(r, &iss)),
-            };
+            let (client, target, req) =
+                match checks::validate(tx, &self.keys, tenant, &iss, req, self.mutant(|m| m.lenient_redirect))? {
+                    Ok(v) => v,
+                    Err(r) => return Ok(rejection_outcome(r, &iss)),
+                };
             let live = load_live(tx, tenant, session, now)?;
             let step = Step {
                 tenant,
@@ -268,7 +269,7 @@ impl<S: Store> Engine<S> {
         .unwrap_or_default();
         let missing: Vec<String> = consent.missing(&req.scopes).into_iter().cloned().collect();
         let asked = req.prompts_for(Prompt::Consent);
-        if asked || (step.client.require_consent && !missing.is_empty()) {
+        if !self.mutant(|m| m.skip_consent) && (asked || (step.client.require_consent && !missing.is_empty())) {
             if req.prompts_for(Prompt::None) {
                 return Ok(step.redirect_error(
                     ErrorCode::ConsentRequired,
@@ -295,7 +296,7 @@ impl<S: Store> Engine<S> {
                 username: live.user.profile.username.clone(),
             }));
         }
-        self.issue_code(tx, &step, &live.record, &fresh.code)
+        self.issue_code(tx, &step, &live.record, &live.key, &fresh.code)
     }
 
     /// Stores a code bound to the request and session, and answers with it.
@@ -304,6 +305,7 @@ impl<S: Store> Engine<S> {
         tx: &mut dyn Tx,
         step: &Step<'_>,
         session: &SessionRecord,
+        session_key: &str,
         code: &str,
     ) -> Result<AuthorizeOutcome> {
         let rec = CodeRecord {
@@ -317,6 +319,7 @@ impl<S: Store> Engine<S> {
             auth_time: session.auth_time,
             amr: session.amr.clone(),
             sid: session.sid.clone(),
+            session_key: session_key.to_string(),
             issued_at: step.now,
             expires_at: step.now.plus(self.config.code_ttl),
             state: CodeState::Issued,
@@ -501,7 +504,7 @@ impl<S: Store> Engine<S> {
             let mut consent = load::<ConsentRecord>(tx, &ckey)?.unwrap_or_default();
             consent.scopes.extend(scopes.iter().cloned());
             save(tx, &ckey, &consent)?;
-            self.issue_code(tx, &step, &live.record, &fresh.code)
+            self.issue_code(tx, &step, &live.record, &live.key, &fresh.code)
         });
         out.unwrap_or_else(storage_page)
     }

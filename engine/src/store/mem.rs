@@ -19,6 +19,12 @@ impl MemStore {
         Self::default()
     }
 
+    /// A store holding exactly `records` (as produced by [`MemStore::snapshot`]).
+    pub fn from_snapshot(records: &[(Table, String, Vec<u8>)]) -> Self {
+        let data = records.iter().map(|(t, k, v)| ((*t, k.clone()), v.clone())).collect();
+        MemStore { data: Mutex::new(data) }
+    }
+
     /// A copy of every record, for tests that compare whole states.
     pub fn snapshot(&self) -> Vec<(Table, String, Vec<u8>)> {
         let data = self.data.lock().unwrap_or_else(|p| p.into_inner());

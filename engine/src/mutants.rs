@@ -1,0 +1,28 @@
+//! Deliberate bugs for model checking: each knob breaks one rule so a test can show that the
+//! property guarding it finds a counterexample. The knobs can only be switched on through
+//! `EngineConfig::mutants`, which exists only with the `mutants` feature.
+
+/// Which rules to break.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Mutants {
+    /// A redeemed code can be redeemed again.
+    pub code_reuse: bool,
+    /// A replayed code does not revoke the tokens it issued.
+    pub replay_keeps_tokens: bool,
+    /// Any client may redeem any code.
+    pub skip_client_binding: bool,
+    /// The PKCE verifier is not checked.
+    pub skip_pkce: bool,
+    /// Refresh token generations are not tracked: rotated tokens stay valid and reuse goes unnoticed.
+    pub no_reuse_detection: bool,
+    /// Logout does not revoke the user's grants for the client.
+    pub logout_keeps_tokens: bool,
+    /// Consent is never asked.
+    pub skip_consent: bool,
+    /// redirect_uri matches by prefix.
+    pub lenient_redirect: bool,
+    /// Token records are looked up in the tenant named by the token, not the request's.
+    pub trust_token_issuer: bool,
+    /// Codes stay redeemable after their session logged out.
+    pub code_survives_logout: bool,
+}

@@ -1,0 +1,300 @@
+//! Arbitrary command sequences against the engine, with the model's invariants checked after
+//! every step: a code yields tokens at most once, a replayed code's tokens are dead, a reused
+//! refresh token kills its family, at most one live refresh token per family.
+#![no_main]
+#[path = "world.rs"]
+mod world;
+use arbitrary::Arbitrary;
+use engine::logout::EndSessionRequest;
+use engine::token::TokenRequest;
+use engine::{AuthorizationRequest, AuthorizeOutcome, Env, LoginOutcome, SeededRandom, UnixTime};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Cmd {
+    Authorize {
+        client: u8,
+        prompt: u8,
+        scope: u8,
+    },
+    Login {
+        correct: bool,
+    },
+    Consent {
+        approve: bool,
+    },
+    Redeem {
+        code: u8,
+        client: u8,
+        right_verifier: bool,
+        right_redirect: bool,
+    },
+    Refresh {
+        token: u8,
+        client: u8,
+    },
+    Revoke {
+        token: u8,
+    },
+    UserInfo {
+        token: u8,
+    },
+    Logout {
+        hint: bool,
+    },
+    Advance {
+        secs: u16,
+    },
+}
+
+struct Code {
+    value: String,
+    client: usize,
+    flow: usize,
+    redeemed: usize,
+    family: Option<usize>,
+}
+
+struct Tok {
+    value: String,
+    refresh: bool,
+    client: usize,
+    family: usize,
+}
+
+fuzz_target!(|cmds: Vec<Cmd>| {
+    let w = world::world();
+    let engine = w.fresh();
+    let mut clock = world::NOW;
+    let mut rng = SeededRandom::new(cmds.len() as u64);
+    let mut session: Option<String> = None;
+    let mut pending: Option<(String, usize, usize)> = None; // (transaction, client, flow)
+    let mut codes: Vec<Code> = Vec::new();
+    let mut tokens: Vec<Tok> = Vec::new();
+    let mut latest_rt: Vec<Option<usize>> = Vec::new(); // per family
+    let mut dead_families: Vec<usize> = Vec::new();
+    let mut id_token: Option<(String, usize)> = None;
+    for (step, cmd) in cmds.into_iter().take(24).enumerate() {
+        let mut env = Env::new(UnixTime(clock), &mut rng);
+        let mut outcome: Option<(AuthorizeOutcome, usize, usize)> = None;
+        match cmd {
+            Cmd::Authorize { client, prompt, scope } => {
+                let c = client as usize % 3;
+                let flow = step;
+                let req = AuthorizationRequest {
+                    client_id: Some(world::CLIENTS[c].0.into()),
+                    redirect_uri: Some(world::CLIENTS[c].1.into()),
+                    response_type: Some("code".into()),
+                    scope: Some(["openid", "openid email", "openid profile email"][scope as usize % 3].into()),
+                    state: Some("s".into()),
+                    code_challenge: Some(engine::pkce::s256(&world::verifier(flow))),
+                    code_challenge_method: Some("S256".into()),
+                    prompt: [None, Some("none"), Some("login"), Some("consent")][prompt as usize % 4]
+                        .map(str::to_owned),
+                    ..Default::default()
+                };
+                outcome = Some((
+                    engine.handle_authorize(&mut env, world::T, &req, session.as_deref()),
+                    c,
+                    flow,
+                ));
+            }
+            Cmd::Login { correct } => {
+                if let Some((tx, c, flow)) = pending.clone() {
+                    let pw = if correct { world::PASSWORD } else { "nope nope" };
+                    match engine.handle_login(&mut env, world::T, &tx, "alice", pw, session.as_deref()) {
+                        LoginOutcome::LoggedIn { session: s, next } => {
+                            session = Some(s.token);
+                            outcome = Some((next, c, flow));
+                        }
+                        LoginOutcome::Rejected(_) => {}
+                        LoginOutcome::ErrorPage(_) => pending = None,
+                    }
+                }
+            }
+            Cmd::Consent { approve } => {
+                if let Some((tx, c, flow)) = pending.clone() {
+                    outcome = Some((
+                        engine.handle_consent(&mut env, world::T, &tx, session.as_deref(), approve),
+                        c,
+                        flow,
+                    ));
+                }
+            }
+            Cmd::Redeem {
+                code,
+                client,
+                right_verifier,
+                right_redirect,
+            } => {
+                if codes.is_empty() {
+                    continue;
+                }
+                let i = code as usize % codes.len();
+                let by = client as usize % 3;
+                let (c_client, flow) = (codes[i].client, codes[i].flow);
+                let verifier = if right_verifier {
+                    world::verifier(flow)
+                } else {
+                    world::verifier(flow + 1000)
+                };
+                let redirect = if right_redirect {
+                    world::CLIENTS[c_client].1
+                } else {
+                    world::CLIENTS[(c_client + 1) % 3].1
+                };
+                let req = TokenRequest {
+                    grant_type: Some("authorization_code".into()),
+                    code: Some(codes[i].value.clone()),
+                    redirect_uri: Some(redirect.into()),
+                    code_verifier: Some(verifier),
+                    ..Default::default()
+                };
+                // A replayed code revokes what it issued, when the replaying client authenticates
+                // (client 2's credentials never do: an unauthenticated caller can revoke nothing).
+                if let (Some(f), true) = (codes[i].family, by != 2) {
+                    dead_families.push(f);
+                }
+                if let Ok(t) = engine.handle_token(&mut env, world::T, &w.creds(by), &req) {
+                    assert_eq!(by, c_client, "a code yielded tokens to another client");
+                    assert!(right_verifier, "a code yielded tokens without its verifier");
+                    codes[i].redeemed += 1;
+                    let family = latest_rt.len();
+                    codes[i].family = Some(family);
+                    tokens.push(Tok {
+                        value: t.access_token,
+                        refresh: false,
+                        client: by,
+                        family,
+                    });
+                    latest_rt.push(t.refresh_token.map(|rt| {
+                        tokens.push(Tok {
+                            value: rt,
+                            refresh: true,
+                            client: by,
+                            family,
+                        });
+                        tokens.len() - 1
+                    }));
+                    if t.id_token.is_some() {
+                        id_token = t.id_token.map(|t| (t, by));
+                    }
+                    assert!(codes[i].redeemed <= 1, "a code yielded tokens twice");
+                }
+            }
+            Cmd::Refresh { token, client } => {
+                let rts: Vec<usize> = (0..tokens.len()).filter(|i| tokens[*i].refresh).collect();
+                if rts.is_empty() {
+                    continue;
+                }
+                let i = rts[token as usize % rts.len()];
+                let by = client as usize % 3;
+                let family = tokens[i].family;
+                let reuse = latest_rt[family] != Some(i);
+                let req = TokenRequest {
+                    grant_type: Some("refresh_token".into()),
+                    refresh_token: Some(tokens[i].value.clone()),
+                    ..Default::default()
+                };
+                match engine.handle_token(&mut env, world::T, &w.creds(by), &req) {
+                    Ok(t) => {
+                        assert!(
+                            !reuse && !dead_families.contains(&family) && by == tokens[i].client,
+                            "refresh accepted a rotated, revoked or foreign token"
+                        );
+                        tokens.push(Tok {
+                            value: t.access_token,
+                            refresh: false,
+                            client: by,
+                            family,
+                        });
+                        if let Some(rt) = t.refresh_token {
+                            tokens.push(Tok {
+                                value: rt,
+                                refresh: true,
+                                client: by,
+                                family,
+                            });
+                            latest_rt[family] = Some(tokens.len() - 1);
+                        }
+                    }
+                    Err(_) => {
+                        if reuse && by == tokens[i].client {
+                            dead_families.push(family);
+                        }
+                    }
+                }
+            }
+            Cmd::Revoke { token } => {
+                if tokens.is_empty() {
+                    continue;
+                }
+                let i = token as usize % tokens.len();
+                let _ = engine.handle_revoke(&mut env, world::T, &w.creds(tokens[i].client), &tokens[i].value);
+                if tokens[i].refresh {
+                    dead_families.push(tokens[i].family);
+                }
+            }
+            Cmd::UserInfo { token } => {
+                if !tokens.is_empty() {
+                    let _ = engine.handle_userinfo(&mut env, world::T, &tokens[token as usize % tokens.len()].value);
+                }
+            }
+            Cmd::Logout { hint } => {
+                let hint = if hint { id_token.clone() } else { None };
+                let req = EndSessionRequest {
+                    id_token_hint: hint.as_ref().map(|h| h.0.clone()),
+                    ..Default::default()
+                };
+                let _ = engine.handle_end_session(&mut env, world::T, &req, session.as_deref(), true);
+                // Logout with a hint revokes the user's grants for the hint's client.
+                if let Some((_, c)) = hint {
+                    dead_families.extend(tokens.iter().filter(|t| t.client == c).map(|t| t.family));
+                }
+            }
+            Cmd::Advance { secs } => clock += u64::from(secs),
+        }
+        if let Some((out, c, flow)) = outcome {
+            pending = None;
+            match out {
+                AuthorizeOutcome::Login(p) => pending = Some((p.transaction, c, flow)),
+                AuthorizeOutcome::Consent(p) => pending = Some((p.transaction, c, flow)),
+                AuthorizeOutcome::Redirect(r) => {
+                    assert_eq!(r.target.uri(), world::CLIENTS[c].1);
+                    if let Some(code) = r.param("code") {
+                        codes.push(Code {
+                            value: code.into(),
+                            client: c,
+                            flow,
+                            redeemed: 0,
+                            family: None,
+                        });
+                    }
+                }
+                AuthorizeOutcome::ErrorPage(_) => {}
+            }
+        }
+        // Invariants, as the engine reports them.
+        let mut env = Env::new(UnixTime(clock), &mut rng);
+        let mut live_rts = vec![0usize; latest_rt.len()];
+        for t in &tokens {
+            let active = engine
+                .handle_introspect(&mut env, world::T, &w.creds(t.client), &t.value)
+                .map(|i| i.active)
+                .unwrap_or(false);
+            if active {
+                assert!(
+                    !dead_families.contains(&t.family),
+                    "a token of a revoked family is active"
+                );
+                if t.refresh {
+                    live_rts[t.family] += 1;
+                }
+            }
+        }
+        assert!(
+            live_rts.iter().all(|n| *n <= 1),
+            "more than one live refresh token in a family"
+        );
+    }
+});

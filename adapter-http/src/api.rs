@@ -192,6 +192,12 @@ impl<T: poem_openapi::types::ToJSON + Send + Sync> OAuthResult<T> {
     fn ok(body: T) -> Self {
         OAuthResult::Ok(Json(body), NO_STORE.into(), "no-cache".into())
     }
+    fn missing_token() -> Self {
+        OAuthResult::BadRequest(
+            oauth_error(ErrorCode::InvalidRequest, "token is required"),
+            NO_STORE.into(),
+        )
+    }
     fn from_error(e: &EngineError, tenant: &str) -> Self {
         match e.http_status() {
             401 => OAuthResult::Unauthorized(engine_error(e), www_authenticate_basic(tenant), NO_STORE.into()),
@@ -306,6 +312,23 @@ fn authorization(req: &Request) -> Option<String> {
         .map(|h| h.to_str().unwrap_or("\u{0}invalid").to_string())
 }
 
+/// The client's credentials from the Authorization header and the form's fields.
+fn credentials(
+    req: &Request,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion: Option<String>,
+    client_assertion_type: Option<String>,
+) -> ClientCredentials {
+    let body = BodyCredentials {
+        client_id,
+        client_secret,
+        client_assertion,
+        client_assertion_type,
+    };
+    client_credentials::read(authorization(req).as_deref(), &body)
+}
+
 fn bearer(req: &Request) -> Result<Option<String>, &'static str> {
     match authorization(req) {
         None => Ok(None),
@@ -360,14 +383,12 @@ impl Api {
         state: Data<&Shared>,
     ) -> OAuthResult<TokenBody> {
         let f = form.0;
-        let creds = client_credentials::read(
-            authorization(req).as_deref(),
-            &BodyCredentials {
-                client_id: f.client_id,
-                client_secret: f.client_secret,
-                client_assertion: f.client_assertion,
-                client_assertion_type: f.client_assertion_type,
-            },
+        let creds = credentials(
+            req,
+            f.client_id,
+            f.client_secret,
+            f.client_assertion,
+            f.client_assertion_type,
         );
         let client_key = match &creds {
             ClientCredentials::Basic { client_id, .. }
@@ -421,20 +442,15 @@ impl Api {
         state: Data<&Shared>,
     ) -> OAuthResult<IntrospectionBody> {
         let f = form.0;
-        let creds = client_credentials::read(
-            authorization(req).as_deref(),
-            &BodyCredentials {
-                client_id: f.client_id,
-                client_secret: f.client_secret,
-                client_assertion: f.client_assertion,
-                client_assertion_type: f.client_assertion_type,
-            },
+        let creds = credentials(
+            req,
+            f.client_id,
+            f.client_secret,
+            f.client_assertion,
+            f.client_assertion_type,
         );
         let Some(token) = f.token else {
-            return OAuthResult::BadRequest(
-                oauth_error(ErrorCode::InvalidRequest, "token is required"),
-                NO_STORE.into(),
-            );
+            return OAuthResult::missing_token();
         };
         match state.with_env(|e, env| e.handle_introspect(env, &tenant, &creds, &token)) {
             Ok(i) => OAuthResult::ok(IntrospectionBody {
@@ -463,20 +479,15 @@ impl Api {
         state: Data<&Shared>,
     ) -> OAuthResult<Empty> {
         let f = form.0;
-        let creds = client_credentials::read(
-            authorization(req).as_deref(),
-            &BodyCredentials {
-                client_id: f.client_id,
-                client_secret: f.client_secret,
-                client_assertion: f.client_assertion,
-                client_assertion_type: f.client_assertion_type,
-            },
+        let creds = credentials(
+            req,
+            f.client_id,
+            f.client_secret,
+            f.client_assertion,
+            f.client_assertion_type,
         );
         let Some(token) = f.token else {
-            return OAuthResult::BadRequest(
-                oauth_error(ErrorCode::InvalidRequest, "token is required"),
-                NO_STORE.into(),
-            );
+            return OAuthResult::missing_token();
         };
         match state.with_env(|e, env| e.handle_revoke(env, &tenant, &creds, &token)) {
             Ok(()) => OAuthResult::ok(Empty::default()),

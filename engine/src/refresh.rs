@@ -1,13 +1,11 @@
 //! The refresh_token grant: rotation on every use, reuse detection revokes the family.
 
-use crate::client_auth::ClientAuthenticated;
 use crate::engine::Engine;
-use crate::env::UnixTime;
 use crate::error::Result;
 use crate::grant::{self, GrantRecord, GrantState, RefreshState, RefreshTokenRecord, RevocationReason};
 use crate::scope;
 use crate::store::{load, save, Store, Tx};
-use crate::token::{pe, Committed, FreshTokens, TokenRequest};
+use crate::token::{pe, Committed, GrantCall};
 use crate::tokens::TokenPlan;
 use crate::user::UserRecord;
 use spec::ErrorCode;
@@ -15,17 +13,15 @@ use spec::ErrorCode;
 const RT_INVALID: &str = "refresh token is invalid, expired or revoked";
 
 impl<S: Store> Engine<S> {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn refresh(
-        &self,
-        tx: &mut dyn Tx,
-        tenant: &str,
-        iss: &str,
-        auth: &ClientAuthenticated,
-        req: &TokenRequest,
-        fresh: &FreshTokens,
-        now: UnixTime,
-    ) -> Result<Committed<TokenPlan>> {
+    pub(crate) fn refresh(&self, tx: &mut dyn Tx, call: &GrantCall<'_>) -> Result<Committed<TokenPlan>> {
+        let GrantCall {
+            tenant,
+            iss,
+            auth,
+            req,
+            fresh,
+            now,
+        } = *call;
         let client = auth.client();
         let Some(presented) = req.refresh_token.as_deref().filter(|t| !t.is_empty()) else {
             return Ok(Err(pe(ErrorCode::InvalidRequest, "refresh_token is required")));

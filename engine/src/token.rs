@@ -52,6 +52,17 @@ impl FreshTokens {
     }
 }
 
+/// One token request inside its store transaction: who asked, for what, with which fresh values.
+#[derive(Clone, Copy)]
+pub(crate) struct GrantCall<'a> {
+    pub tenant: &'a str,
+    pub iss: &'a str,
+    pub auth: &'a ClientAuthenticated,
+    pub req: &'a TokenRequest,
+    pub fresh: &'a FreshTokens,
+    pub now: UnixTime,
+}
+
 /// A failure that still commits what the transaction wrote (e.g. revocation on replay).
 pub(crate) type Committed<T> = std::result::Result<T, ProtocolError>;
 
@@ -81,6 +92,14 @@ impl<S: Store> Engine<S> {
         let iss = self.issuer(tenant);
         let plan = self.store.transact(|tx| {
             let auth = authenticate(tx, tenant, &iss, creds, now, self.config.max_assertion_lifetime)?;
+            let call = |auth| GrantCall {
+                tenant,
+                iss: &iss,
+                auth,
+                req,
+                fresh: &fresh,
+                now,
+            };
             if !auth.client().allows_grant(grant) {
                 return Ok(Err(pe(
                     ErrorCode::UnauthorizedClient,
@@ -88,9 +107,9 @@ impl<S: Store> Engine<S> {
                 )));
             }
             match grant {
-                GrantType::AuthorizationCode => self.exchange_code(tx, tenant, &iss, &auth, req, &fresh, now),
-                GrantType::RefreshToken => self.refresh(tx, tenant, &iss, &auth, req, &fresh, now),
-                GrantType::ClientCredentials => self.client_credentials(tx, tenant, &iss, &auth, req, &fresh, now),
+                GrantType::AuthorizationCode => self.exchange_code(tx, &call(&auth)),
+                GrantType::RefreshToken => self.refresh(tx, &call(&auth)),
+                GrantType::ClientCredentials => self.client_credentials(tx, &call(&auth)),
             }
         })?;
         Ok(plan?.sign())
@@ -147,17 +166,15 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn exchange_code(
-        &self,
-        tx: &mut dyn Tx,
-        tenant: &str,
-        iss: &str,
-        auth: &ClientAuthenticated,
-        req: &TokenRequest,
-        fresh: &FreshTokens,
-        now: UnixTime,
-    ) -> Result<Committed<TokenPlan>> {
+    fn exchange_code(&self, tx: &mut dyn Tx, call: &GrantCall<'_>) -> Result<Committed<TokenPlan>> {
+        let GrantCall {
+            tenant,
+            iss,
+            auth,
+            req,
+            fresh,
+            now,
+        } = *call;
         let client = auth.client();
         let Some(code) = req.code.as_deref().filter(|c| !c.is_empty()) else {
             return Ok(Err(pe(ErrorCode::InvalidRequest, "code is required")));
@@ -247,17 +264,15 @@ impl<S: Store> Engine<S> {
         Ok(Ok(plan))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn client_credentials(
-        &self,
-        tx: &mut dyn Tx,
-        tenant: &str,
-        iss: &str,
-        auth: &ClientAuthenticated,
-        req: &TokenRequest,
-        fresh: &FreshTokens,
-        now: UnixTime,
-    ) -> Result<Committed<TokenPlan>> {
+    fn client_credentials(&self, tx: &mut dyn Tx, call: &GrantCall<'_>) -> Result<Committed<TokenPlan>> {
+        let GrantCall {
+            tenant,
+            iss,
+            auth,
+            req,
+            fresh,
+            now,
+        } = *call;
         let client = auth.client();
         if client.auth_method == spec::ClientAuthMethod::None {
             return Ok(Err(pe(

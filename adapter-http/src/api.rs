@@ -93,6 +93,20 @@ pub struct TokenManagementForm {
     pub client_assertion_type: Option<String>,
 }
 
+impl TokenManagementForm {
+    /// The caller's credentials and the token it asks about.
+    fn into_request(self, req: &Request) -> (ClientCredentials, Option<String>) {
+        let creds = credentials(
+            req,
+            self.client_id,
+            self.client_secret,
+            self.client_assertion,
+            self.client_assertion_type,
+        );
+        (creds, self.token)
+    }
+}
+
 /// A successful token response.
 #[derive(Object, Debug)]
 pub struct TokenBody {
@@ -441,15 +455,8 @@ impl Api {
         form: Form<TokenManagementForm>,
         state: Data<&Shared>,
     ) -> OAuthResult<IntrospectionBody> {
-        let f = form.0;
-        let creds = credentials(
-            req,
-            f.client_id,
-            f.client_secret,
-            f.client_assertion,
-            f.client_assertion_type,
-        );
-        let Some(token) = f.token else {
+        let (creds, token) = form.0.into_request(req);
+        let Some(token) = token else {
             return OAuthResult::missing_token();
         };
         match state.with_env(|e, env| e.handle_introspect(env, &tenant, &creds, &token)) {
@@ -478,15 +485,8 @@ impl Api {
         form: Form<TokenManagementForm>,
         state: Data<&Shared>,
     ) -> OAuthResult<Empty> {
-        let f = form.0;
-        let creds = credentials(
-            req,
-            f.client_id,
-            f.client_secret,
-            f.client_assertion,
-            f.client_assertion_type,
-        );
-        let Some(token) = f.token else {
+        let (creds, token) = form.0.into_request(req);
+        let Some(token) = token else {
             return OAuthResult::missing_token();
         };
         match state.with_env(|e, env| e.handle_revoke(env, &tenant, &creds, &token)) {

@@ -298,20 +298,8 @@ async fn rate_limits_answer_429_with_retry_after() {
         .text()
         .await
         .unwrap();
-    let form = [
-        ("transaction", hidden(&html, "transaction")),
-        ("csrf", hidden(&html, "csrf")),
-        ("username", "demo".into()),
-        ("password", "wrong".into()),
-    ];
-    let first = b
-        .post(format!("{}/login", t.iss))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    let second = b.post(format!("{}/login", t.iss)).form(&form).send().await.unwrap();
+    let first = submit_login(&b, &t.iss, &html, "demo", "wrong").await.status();
+    let second = submit_login(&b, &t.iss, &html, "demo", "wrong").await;
     assert_eq!(first, 200);
     assert_eq!(second.status(), 429);
     assert!(second.headers().contains_key("retry-after"));

@@ -104,18 +104,8 @@ async fn confidential_client_full_flow_through_the_pages() {
     let html = r.text().await.unwrap();
     assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""));
     // Wrong password: the page again, with an error.
-    let form = [
-        ("transaction", hidden(&html, "transaction")),
-        ("csrf", hidden(&html, "csrf")),
-        ("username", "demo".into()),
-        ("password", "wrong".into()),
-    ];
-    let again = b
-        .post(format!("{}/login", t.iss))
-        .form(&form)
-        .send()
+    let again = submit_login(&b, &t.iss, &html, "demo", "wrong")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

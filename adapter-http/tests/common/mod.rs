@@ -160,3 +160,14 @@ pub async fn exchange(t: &TestServer, code: &str) -> (u16, serde_json::Value) {
     )
     .await
 }
+
+/// Submits the login form of `login_page` with `user` and `password`.
+pub async fn submit_login(b: &Client, iss: &str, login_page: &str, user: &str, password: &str) -> Response {
+    let form = [
+        ("transaction", hidden(login_page, "transaction")),
+        ("csrf", hidden(login_page, "csrf")),
+        ("username", user.to_string()),
+        ("password", password.to_string()),
+    ];
+    b.post(format!("{iss}/login")).form(&form).send().await.unwrap()
+}

@@ -91,6 +91,23 @@ impl<'a> PageCtx<'a> {
         r
     }
 
+    /// Reads one of our own forms: well-formed parameters and a CSRF value matching the cookie.
+    async fn read_form(
+        &self,
+        req: &Request,
+        body: Body,
+        fields: &[&str],
+    ) -> Result<BTreeMap<String, String>, Response> {
+        let form = read_params(req, body, fields)
+            .await
+            .map_err(|e| self.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()))?;
+        if !cookies::csrf_ok(req, form.get("csrf").map(String::as_str)) {
+            let d = "the form has expired; go back to the application and sign in again";
+            return Err(self.error_page(StatusCode::BAD_REQUEST, "invalid_request", d));
+        }
+        Ok(form)
+    }
+
     fn brand(&self, client: Option<&engine::Branding>) -> minijinja::Value {
         brand(self.tenant, client, self.tenant_branding.as_ref())
     }
@@ -175,17 +192,13 @@ pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Da
 #[handler]
 pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
     let page = PageCtx::new(state, &tenant, req);
-    let form = match read_params(req, body, &["transaction", "username", "password", "csrf"]).await {
+    let form = match page
+        .read_form(req, body, &["transaction", "username", "password", "csrf"])
+        .await
+    {
         Ok(m) => m,
-        Err(e) => return page.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
+        Err(r) => return r,
     };
-    if !cookies::csrf_ok(req, form.get("csrf").map(String::as_str)) {
-        return page.error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the form has expired; go back to the application and sign in again",
-        );
-    }
     if let Err(wait) = state.limits.login_ip.check(&crate::rate_limit::ip_of(req)) {
         let mut r = page.error_page(
             StatusCode::TOO_MANY_REQUESTS,
@@ -234,17 +247,10 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
 #[handler]
 pub async fn consent(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
     let page = PageCtx::new(state, &tenant, req);
-    let form = match read_params(req, body, &["transaction", "decision", "csrf"]).await {
+    let form = match page.read_form(req, body, &["transaction", "decision", "csrf"]).await {
         Ok(m) => m,
-        Err(e) => return page.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
+        Err(r) => return r,
     };
-    if !cookies::csrf_ok(req, form.get("csrf").map(String::as_str)) {
-        return page.error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the form has expired; go back to the application and sign in again",
-        );
-    }
     let approve = match form.get("decision").map(String::as_str) {
         Some("approve") => true,
         Some("deny") => false,

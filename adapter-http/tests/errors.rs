@@ -207,6 +207,35 @@ async fn malformed_input_gets_400_with_the_spec_error_never_500() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    // A live transaction and the right password, but a CSRF value that is not the cookie's: refused,
+    // and no session is created (login CSRF).
+    let victim = browser();
+    let page = victim
+        .get(authorize_url(&t.iss, "demo-client", CB, "openid", ""))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("transaction", hidden(&page, "transaction")),
+        ("csrf", "forged".to_string()),
+        ("username", "demo".to_string()),
+        ("password", t.demo.password.clone()),
+    ];
+    let r = victim
+        .post(format!("{}/login", t.iss))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("op_session=")));
     // POST authorize with a form body works like GET.
     let r = browser()
         .post(format!("{}/authorize", t.iss))

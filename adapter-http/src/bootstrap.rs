@@ -67,14 +67,7 @@ pub fn ensure_demo(state: &AppState) -> Result<Option<DemoCredentials>, EngineEr
     if state.engine.tenant(DEMO_TENANT)?.is_some() {
         return Ok(None);
     }
-    create_tenant_with_keys(
-        state,
-        TenantRecord {
-            slug: DEMO_TENANT.into(),
-            display_name: "Demo".into(),
-            branding: Default::default(),
-        },
-    )?;
+    create_tenant_with_keys(state, TenantRecord::new(DEMO_TENANT.into(), "Demo".into()))?;
     let mut client = ClientSpec::new("Demo App", ClientAuthMethod::ClientSecretBasic, &[DEMO_REDIRECT]);
     client.client_id = Some("demo-client".into());
     client.post_logout_redirect_uris = vec!["http://localhost:3000/".into()];

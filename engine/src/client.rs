@@ -53,6 +53,18 @@ pub struct ClientRecord {
     pub active: bool,
     /// Page branding for this client.
     pub branding: Branding,
+    /// SHA-256 of the RFC 7592 registration access token (dynamically registered clients).
+    #[serde(default)]
+    pub registration_token_hash: Option<SecretHash>,
+    /// Registered through RFC 7591 rather than the Admin API.
+    #[serde(default)]
+    pub dynamically_registered: bool,
+    /// When it was registered (seconds).
+    #[serde(default)]
+    pub created_at: u64,
+    /// Other registered metadata kept as given (client_uri, contacts, tos_uri, policy_uri, …).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Record for ClientRecord {
@@ -71,6 +83,128 @@ impl ClientRecord {
     /// Whether PKCE is mandatory for this client.
     pub fn pkce_required(&self) -> bool {
         self.require_pkce || self.auth_method == ClientAuthMethod::None
+    }
+
+    /// The spec this record was built from (for re-validating an update).
+    pub fn to_spec(&self) -> ClientSpec {
+        ClientSpec {
+            client_id: Some(self.client_id.clone()),
+            name: self.name.clone(),
+            auth_method: self.auth_method,
+            redirect_uris: self.redirect_uris.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            grant_types: self.grant_types.clone(),
+            allowed_scopes: Some(self.allowed_scopes.clone()),
+            require_consent: self.require_consent,
+            first_party: self.first_party,
+            require_pkce: self.require_pkce,
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
+            access_token_ttl: self.access_token_ttl,
+            id_token_ttl: self.id_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            refresh_without_offline_access: self.refresh_without_offline_access,
+            jwks: self.jwks.clone(),
+            branding: self.branding.clone(),
+        }
+    }
+
+    /// Replaces every spec-derived field with `spec`'s (already checked), keeping identity,
+    /// secret, status and registration data.
+    pub(crate) fn apply_spec(&mut self, spec: ClientSpec) {
+        self.name = spec.name;
+        self.auth_method = spec.auth_method;
+        self.redirect_uris = spec.redirect_uris;
+        self.post_logout_redirect_uris = spec.post_logout_redirect_uris;
+        self.grant_types = spec.grant_types;
+        self.allowed_scopes = spec.allowed_scopes.unwrap_or_else(|| default_scopes(spec.first_party));
+        self.require_consent = spec.require_consent;
+        self.first_party = spec.first_party;
+        self.require_pkce = spec.require_pkce || spec.auth_method == ClientAuthMethod::None;
+        self.id_token_signed_response_alg = spec.id_token_signed_response_alg;
+        self.access_token_ttl = spec.access_token_ttl;
+        self.id_token_ttl = spec.id_token_ttl;
+        self.refresh_token_ttl = spec.refresh_token_ttl;
+        self.refresh_without_offline_access = spec.refresh_without_offline_access;
+        self.jwks = spec.jwks;
+        self.branding = spec.branding;
+        if !self.auth_method.uses_secret() {
+            self.secret_hash = None;
+        }
+    }
+}
+
+/// A partial client: what an Admin API create or update supplies (absent fields keep their value,
+/// or the tenant's default on create).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ClientPatch {
+    /// Wanted client_id (create only).
+    pub client_id: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Token endpoint auth method.
+    pub auth_method: Option<ClientAuthMethod>,
+    /// Redirect URIs.
+    pub redirect_uris: Option<Vec<String>>,
+    /// Post-logout redirect URIs.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Grants.
+    pub grant_types: Option<Vec<GrantType>>,
+    /// Allowed scopes.
+    pub allowed_scopes: Option<Vec<String>>,
+    /// Consent page required.
+    pub require_consent: Option<bool>,
+    /// First-party app.
+    pub first_party: Option<bool>,
+    /// PKCE required.
+    pub require_pkce: Option<bool>,
+    /// ID token alg.
+    pub id_token_signed_response_alg: Option<SigningAlg>,
+    /// Access token lifetime.
+    pub access_token_ttl: Option<u64>,
+    /// ID token lifetime.
+    pub id_token_ttl: Option<u64>,
+    /// Refresh token lifetime.
+    pub refresh_token_ttl: Option<u64>,
+    /// Issue refresh tokens without offline_access.
+    pub refresh_without_offline_access: Option<bool>,
+    /// Keys for private_key_jwt.
+    pub jwks: Option<serde_json::Value>,
+    /// Branding.
+    pub branding: Option<Branding>,
+}
+
+impl ClientPatch {
+    /// `spec` with every present field of this patch applied.
+    pub fn apply(self, mut spec: ClientSpec) -> ClientSpec {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { spec.$f = v; } )* };
+        }
+        set!(
+            name,
+            auth_method,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+            require_consent,
+            first_party,
+            require_pkce,
+            id_token_signed_response_alg,
+            access_token_ttl,
+            id_token_ttl,
+            refresh_token_ttl,
+            refresh_without_offline_access,
+            branding
+        );
+        if self.allowed_scopes.is_some() {
+            spec.allowed_scopes = self.allowed_scopes;
+        }
+        if self.jwks.is_some() {
+            spec.jwks = self.jwks;
+        }
+        if self.client_id.is_some() {
+            spec.client_id = self.client_id;
+        }
+        spec
     }
 }
 
@@ -233,28 +367,33 @@ pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result
     check_client_spec(&spec)?;
     let client_id = spec.client_id.clone().unwrap_or_else(|| mint_id(env));
     let secret = spec.auth_method.uses_secret().then(|| mint(env, ""));
-    let record = ClientRecord {
+    let mut record = ClientRecord {
         tenant: tenant.into(),
         client_id,
-        name: spec.name,
+        name: String::new(),
         secret_hash: secret.as_deref().map(SecretHash::of),
         auth_method: spec.auth_method,
-        redirect_uris: spec.redirect_uris,
-        post_logout_redirect_uris: spec.post_logout_redirect_uris,
-        grant_types: spec.grant_types,
-        allowed_scopes: spec.allowed_scopes.unwrap_or_else(|| default_scopes(spec.first_party)),
-        require_consent: spec.require_consent,
-        first_party: spec.first_party,
-        require_pkce: spec.require_pkce || spec.auth_method == ClientAuthMethod::None,
+        redirect_uris: Vec::new(),
+        post_logout_redirect_uris: Vec::new(),
+        grant_types: Vec::new(),
+        allowed_scopes: Vec::new(),
+        require_consent: true,
+        first_party: false,
+        require_pkce: true,
         id_token_signed_response_alg: spec.id_token_signed_response_alg,
-        access_token_ttl: spec.access_token_ttl,
-        id_token_ttl: spec.id_token_ttl,
-        refresh_token_ttl: spec.refresh_token_ttl,
-        refresh_without_offline_access: spec.refresh_without_offline_access,
-        jwks: spec.jwks,
+        access_token_ttl: 0,
+        id_token_ttl: 0,
+        refresh_token_ttl: 0,
+        refresh_without_offline_access: false,
+        jwks: None,
         active: true,
-        branding: spec.branding,
+        branding: Branding::default(),
+        registration_token_hash: None,
+        dynamically_registered: false,
+        created_at: env.now.0,
+        metadata: Default::default(),
     };
+    record.apply_spec(spec);
     Ok((record, secret))
 }
 

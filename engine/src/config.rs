@@ -17,6 +17,8 @@ pub struct EngineConfig {
     pub max_assertion_lifetime: u64,
     /// argon2id cost for new password hashes.
     pub password: PasswordParams,
+    /// Write the audit log (models switch it off: every event would be a new state).
+    pub audit: bool,
     /// Deliberate bugs for model checking (all off by default).
     #[cfg(feature = "mutants")]
     pub mutants: crate::mutants::Mutants,
@@ -32,6 +34,7 @@ impl EngineConfig {
             session_ttl: 86_400,
             max_assertion_lifetime: 600,
             password: PasswordParams::default(),
+            audit: true,
             #[cfg(feature = "mutants")]
             mutants: Default::default(),
         }

@@ -60,6 +60,16 @@ impl<S: Store> Engine<S> {
         &self.config
     }
 
+    /// Writes an audit event of `tenant` inside the caller's transaction.
+    pub(crate) fn audit(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        tenant: &str,
+        event: &crate::audit::AuditEvent,
+    ) -> crate::error::Result<()> {
+        crate::audit::write(tx, self.config.audit, tenant, event)
+    }
+
     /// The issuer identifier of `tenant`.
     pub fn issuer(&self, tenant: &str) -> String {
         self.config.issuer(tenant)

@@ -19,8 +19,12 @@ pub enum RevocationReason {
     RefreshReuse,
     /// The client revoked it (RFC 7009).
     ClientRevoked,
-    /// The user logged out of the client.
+    /// The user logged out of the client, or an administrator ended the user's sessions.
     Logout,
+    /// An administrator disabled or deleted the user.
+    UserDisabled,
+    /// The user's consent to the client was revoked.
+    ConsentRevoked,
 }
 
 /// Whether the family is alive.

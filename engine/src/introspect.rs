@@ -1,5 +1,6 @@
 //! Token lookup shared by introspection, revocation and UserInfo, and the introspection endpoint (RFC 7662).
 
+use crate::client::ClientRecord;
 use crate::client_auth::{authenticate, ClientCredentials};
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
@@ -32,6 +33,11 @@ pub(crate) enum Resolved {
 
 fn user_enabled(tx: &mut dyn Tx, tenant: &str, user_id: &str) -> Result<bool> {
     Ok(load::<UserRecord>(tx, &UserRecord::key(tenant, user_id))?.is_some_and(|u| !u.disabled))
+}
+
+/// A deactivated or deleted client's tokens die with it.
+fn client_active(tx: &mut dyn Tx, tenant: &str, client_id: &str) -> Result<bool> {
+    Ok(load::<ClientRecord>(tx, &ClientRecord::key(tenant, client_id))?.is_some_and(|c| c.active))
 }
 
 impl<S: Store> Engine<S> {
@@ -86,7 +92,8 @@ impl<S: Store> Engine<S> {
         match token {
             Resolved::Unknown => Ok(false),
             Resolved::Access { record, .. } => {
-                if record.revoked || record.expires_at <= now {
+                if record.revoked || record.expires_at <= now || !client_active(tx, &record.tenant, &record.client_id)?
+                {
                     return Ok(false);
                 }
                 let Some(gid) = &record.grant_id else { return Ok(true) };
@@ -100,7 +107,10 @@ impl<S: Store> Engine<S> {
                 let current = grant
                     .refresh
                     .is_some_and(|r| (r.generation == record.generation || untracked) && r.expires_at > now);
-                Ok(current && grant.state == GrantState::Active && user_enabled(tx, &grant.tenant, &grant.user_id)?)
+                Ok(current
+                    && grant.state == GrantState::Active
+                    && user_enabled(tx, &grant.tenant, &grant.user_id)?
+                    && client_active(tx, &grant.tenant, &grant.client_id)?)
             }
         }
     }

@@ -4,6 +4,8 @@
 //! outcomes the HTTP adapter renders. No clock, OS randomness, network or disk is touched here:
 //! all state goes through a [`Store`] transaction.
 
+pub mod admin;
+pub mod audit;
 pub mod authorize;
 pub mod client;
 pub mod client_auth;
@@ -19,11 +21,13 @@ pub mod introspect;
 pub mod jose;
 pub mod logout;
 pub mod mutants;
+pub mod organization;
 pub mod password;
 pub mod pkce;
 pub mod provisioning;
 pub mod redirect;
 pub mod refresh;
+pub mod registration;
 pub mod revoke;
 pub mod scope;
 pub mod secret;

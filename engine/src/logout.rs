@@ -57,6 +57,7 @@ impl<S: Store> Engine<S> {
     ) -> EndSessionOutcome {
         let now = env.now;
         let iss = self.issuer(tenant);
+        let stamp = crate::audit::AuditStamp::draw(env);
         let out: Result<EndSessionOutcome> = self.store.transact(|tx| {
             // OIDC-RPLOGOUT-2-id-token-hint
             let hint = match req.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
@@ -117,6 +118,16 @@ impl<S: Store> Engine<S> {
             }
             if let (Some(user), Some(c), false) = (&user_id, &client, self.mutant(|m| m.logout_keeps_tokens)) {
                 grant::revoke_for_user(tx, tenant, user, &c.client_id, RevocationReason::Logout)?;
+            }
+            if let Some(user) = &user_id {
+                let mut event = stamp
+                    .event(crate::audit::AuditKind::Logout, "RP-initiated logout")
+                    .actor(user.clone())
+                    .subject(user.clone());
+                if let Some(c) = &client {
+                    event = event.client(c.client_id.clone());
+                }
+                self.audit(tx, tenant, &event)?;
             }
             let redirect = target.map(|t| RedirectResponse {
                 target: t,

@@ -24,7 +24,7 @@ impl<S: Store> Engine<S> {
         }
         self.store.transact(|tx| {
             if load::<TenantRecord>(tx, &tenant.slug)?.is_some() {
-                return Err(err(ErrorCode::InvalidRequest, "tenant already exists"));
+                return Err(err(ErrorCode::Conflict, "tenant already exists"));
             }
             save(tx, &tenant.slug, &tenant)?;
             Ok(tenant.clone())
@@ -88,16 +88,8 @@ impl<S: Store> Engine<S> {
         if password.len() < 8 || password.len() > 1024 {
             return Err(err(ErrorCode::InvalidRequest, "password must be 8 to 1024 characters"));
         }
-        let id = mint_id(env);
-        let salt: [u8; 16] = env.random_bytes();
-        let user = UserRecord {
-            tenant: tenant.into(),
-            id: id.clone(),
-            password_hash: password::hash(self.config.password, password, &salt),
-            disabled: false,
-            updated_at: env.now.0,
-            profile,
-        };
+        let user = self.new_user(env, tenant, profile, Some(password));
+        let id = user.id.clone();
         self.store.transact(|tx| {
             if load::<TenantRecord>(tx, tenant)?.is_none() {
                 return Err(err(ErrorCode::InvalidRequest, "unknown tenant"));
@@ -108,13 +100,36 @@ impl<S: Store> Engine<S> {
             }
             for name in &names {
                 if load::<UserIndexRecord>(tx, name)?.is_some() {
-                    return Err(err(ErrorCode::InvalidRequest, "username or email already in use"));
+                    return Err(err(ErrorCode::Conflict, "username or email already in use"));
                 }
                 save(tx, name, &UserIndexRecord { user_id: id.clone() })?;
             }
             save(tx, &UserRecord::key(tenant, &id), &user)
         })?;
         Ok(user)
+    }
+
+    /// A new user record (not yet stored); without a password nobody can log in as it.
+    pub(crate) fn new_user(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        profile: UserProfile,
+        pw: Option<&str>,
+    ) -> UserRecord {
+        let id = mint_id(env);
+        let salt: [u8; 16] = env.random_bytes();
+        UserRecord {
+            tenant: tenant.into(),
+            id,
+            password_hash: pw
+                .map(|p| password::hash(self.config.password, p, &salt))
+                .unwrap_or_default(),
+            disabled: false,
+            updated_at: env.now.0,
+            profile,
+            app_licenses: Default::default(),
+        }
     }
 
     /// Reads a user.

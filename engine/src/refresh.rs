@@ -1,5 +1,6 @@
 //! The refresh_token grant: rotation on every use, reuse detection revokes the family.
 
+use crate::audit::AuditKind;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::grant::{self, GrantRecord, GrantState, RefreshState, RefreshTokenRecord, RevocationReason};
@@ -43,6 +44,16 @@ impl<S: Store> Engine<S> {
         // RFC9700-4.14.2-refresh-reuse: commit the family's revocation, then refuse.
         if rt.generation != current.generation && !self.mutant(|m| m.no_reuse_detection) {
             grant::revoke(tx, tenant, &family.grant_id, RevocationReason::RefreshReuse)?;
+            let event = fresh
+                .audit
+                .event(
+                    AuditKind::RefreshReuseDetected,
+                    format!("grant={} revoked", family.grant_id),
+                )
+                .actor(client.client_id.clone())
+                .subject(family.user_id.clone())
+                .client(client.client_id.clone());
+            self.audit(tx, tenant, &event)?;
             return Ok(Err(pe(
                 ErrorCode::InvalidGrant,
                 "refresh token was already used; the grant has been revoked",

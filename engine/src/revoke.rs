@@ -1,5 +1,6 @@
 //! The revocation endpoint (RFC 7009).
 
+use crate::audit::{AuditKind, AuditStamp};
 use crate::client_auth::{authenticate, ClientCredentials};
 use crate::engine::Engine;
 use crate::env::Env;
@@ -14,19 +15,31 @@ impl<S: Store> Engine<S> {
     pub fn handle_revoke(&self, env: &mut Env<'_>, tenant: &str, creds: &ClientCredentials, token: &str) -> Result<()> {
         let now = env.now;
         let iss = self.issuer(tenant);
+        let stamp = AuditStamp::draw(env);
         self.store.transact(|tx| {
             let auth = authenticate(tx, tenant, &iss, creds, now, self.config.max_assertion_lifetime)?;
             let caller = &auth.client().client_id;
-            match self.resolve_token(tx, tenant, token)? {
+            let revoked = match self.resolve_token(tx, tenant, token)? {
                 Resolved::Access { claims, mut record } if &record.client_id == caller => {
                     record.revoked = true;
                     let jti = claims["jti"].as_str().unwrap_or_default();
                     save(tx, &AccessTokenRecord::key(tenant, jti), &record)?;
+                    let sub = claims["sub"].as_str().unwrap_or_default().to_string();
+                    Some((format!("access_token jti={jti}"), sub))
                 }
                 Resolved::Refresh { grant, .. } if &grant.client_id == caller => {
                     grant::revoke(tx, tenant, &grant.grant_id, RevocationReason::ClientRevoked)?;
+                    Some((format!("refresh_token grant={}", grant.grant_id), grant.user_id.clone()))
                 }
-                _ => {}
+                _ => None,
+            };
+            if let Some((detail, subject)) = revoked {
+                let event = stamp
+                    .event(AuditKind::TokenRevoked, detail)
+                    .actor(caller.clone())
+                    .subject(subject)
+                    .client(caller.clone());
+                self.audit(tx, tenant, &event)?;
             }
             Ok(())
         })

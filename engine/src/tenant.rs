@@ -17,6 +17,49 @@ pub struct Branding {
     pub primary_color: Option<String>,
 }
 
+/// Who may register clients at `/{tenant}/register` (RFC 7591 §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationPolicy {
+    /// Anyone.
+    Open,
+    /// Callers presenting an initial access token issued through the Admin API.
+    InitialAccessToken,
+    /// Nobody: clients are created through the Admin API only.
+    #[default]
+    Closed,
+}
+
+/// Token lifetimes, in seconds: the tenant's defaults for new clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenLifetimes {
+    /// Access tokens (seed: 1 hour).
+    pub access_token_ttl: u64,
+    /// ID tokens.
+    pub id_token_ttl: u64,
+    /// Refresh tokens, from each rotation.
+    pub refresh_token_ttl: u64,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        TokenLifetimes {
+            access_token_ttl: 3600,
+            id_token_ttl: 3600,
+            refresh_token_ttl: 30 * 86_400,
+        }
+    }
+}
+
+impl TokenLifetimes {
+    /// Whether every lifetime is between 1 second and 366 days.
+    pub fn valid(&self) -> bool {
+        [self.access_token_ttl, self.id_token_ttl, self.refresh_token_ttl]
+            .iter()
+            .all(|t| (1..=366 * 86_400).contains(t))
+    }
+}
+
 /// A tenant (Clavex "organization"): the unit of isolation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRecord {
@@ -27,11 +70,36 @@ pub struct TenantRecord {
     /// Page branding.
     #[serde(default)]
     pub branding: Branding,
+    /// Dynamic registration policy.
+    #[serde(default)]
+    pub registration_policy: RegistrationPolicy,
+    /// Default token lifetimes of new clients.
+    #[serde(default)]
+    pub token_lifetimes: TokenLifetimes,
 }
 
 impl Record for TenantRecord {
     const TABLE: Table = Table::Tenant;
 }
+
+impl TenantRecord {
+    /// A tenant with default branding, closed registration and the seeds' token lifetimes.
+    pub fn new(slug: String, display_name: String) -> Self {
+        TenantRecord {
+            slug,
+            display_name,
+            branding: Branding::default(),
+            registration_policy: RegistrationPolicy::default(),
+            token_lifetimes: TokenLifetimes::default(),
+        }
+    }
+}
+
+/// The tenant whose admin clients manage every tenant.
+pub const SYSTEM_TENANT: &str = "system";
+
+/// Slugs no tenant may take: the system tenant's and the server's own top-level paths.
+pub const RESERVED_SLUGS: [&str; 5] = [SYSTEM_TENANT, "admin", "healthz", "static", "register"];
 
 /// Whether `slug` is a valid tenant slug: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
 pub fn valid_slug(slug: &str) -> bool {

@@ -1,5 +1,6 @@
 //! The token endpoint: authorization_code and client_credentials grants (refresh is in `refresh`).
 
+use crate::audit::AuditKind;
 use crate::client::ClientRecord;
 use crate::client_auth::{authenticate, ClientAuthenticated, ClientCredentials};
 use crate::code::{CodeRecord, CodeState};
@@ -37,6 +38,7 @@ pub struct TokenRequest {
 
 /// Random values a token request may need, drawn before the store transaction.
 pub(crate) struct FreshTokens {
+    pub audit: crate::audit::AuditStamp,
     pub jti: String,
     pub grant_id: String,
     pub refresh_token: String,
@@ -45,6 +47,7 @@ pub(crate) struct FreshTokens {
 impl FreshTokens {
     fn draw(env: &mut Env<'_>) -> Self {
         FreshTokens {
+            audit: crate::audit::AuditStamp::draw(env),
             jti: mint_id(env),
             grant_id: mint_id(env),
             refresh_token: mint(env, ""),
@@ -106,11 +109,26 @@ impl<S: Store> Engine<S> {
                     "client is not allowed to use this grant_type",
                 )));
             }
-            match grant {
-                GrantType::AuthorizationCode => self.exchange_code(tx, &call(&auth)),
-                GrantType::RefreshToken => self.refresh(tx, &call(&auth)),
-                GrantType::ClientCredentials => self.client_credentials(tx, &call(&auth)),
+            let planned = match grant {
+                GrantType::AuthorizationCode => self.exchange_code(tx, &call(&auth))?,
+                GrantType::RefreshToken => self.refresh(tx, &call(&auth))?,
+                GrantType::ClientCredentials => self.client_credentials(tx, &call(&auth))?,
+            };
+            if let Ok(plan) = &planned {
+                let kind = match grant {
+                    GrantType::RefreshToken => AuditKind::TokenRefreshed,
+                    _ => AuditKind::TokenIssued,
+                };
+                let sub = plan.access_claims["sub"].as_str().unwrap_or_default().to_string();
+                let event = fresh
+                    .audit
+                    .event(kind, format!("grant_type={} scope={}", grant.as_str(), plan.scope))
+                    .actor(auth.client().client_id.clone())
+                    .subject(sub)
+                    .client(auth.client().client_id.clone());
+                self.audit(tx, tenant, &event)?;
             }
+            Ok(planned)
         })?;
         Ok(plan?.sign())
     }

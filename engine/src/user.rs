@@ -101,6 +101,9 @@ pub struct UserRecord {
     pub updated_at: u64,
     /// Profile.
     pub profile: UserProfile,
+    /// Apps (client ids) this user holds a licence for (Calimatic `user_app_licenses`).
+    #[serde(default)]
+    pub app_licenses: std::collections::BTreeSet<String>,
 }
 
 impl Record for UserRecord {

@@ -35,11 +35,7 @@ pub fn world() -> &'static World {
         let mut rng = SeededRandom::new(1);
         let mut env = Env::new(UnixTime(NOW), &mut rng);
         engine
-            .create_tenant(TenantRecord {
-                slug: T.into(),
-                display_name: "Acme".into(),
-                branding: Default::default(),
-            })
+            .create_tenant(TenantRecord::new(T.into(), "Acme".into()))
             .unwrap();
         engine.install_signing_key(&mut env, T, fixtures::rsa_key()).unwrap();
         let mut web = ClientSpec::new("Web", ClientAuthMethod::ClientSecretBasic, &[CLIENTS[0].1]);

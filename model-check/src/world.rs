@@ -79,6 +79,7 @@ impl World {
     /// Builds the world with the given deliberate bugs switched on.
     pub fn new(mutants: Mutants) -> Self {
         let mut config = EngineConfig::new("https://op.example");
+        config.audit = false;
         config.password = PasswordParams::for_tests();
         config.mutants = mutants;
         let engine = Engine::new(MemStore::new(), config);
@@ -88,11 +89,7 @@ impl World {
         let mut other_secret = String::new();
         for tenant in [TENANT, OTHER_TENANT] {
             engine
-                .create_tenant(TenantRecord {
-                    slug: tenant.into(),
-                    display_name: tenant.into(),
-                    branding: Default::default(),
-                })
+                .create_tenant(TenantRecord::new(tenant.into(), tenant.into()))
                 .expect("tenant");
             engine
                 .install_signing_key(&mut env, tenant, fixtures::rsa_key())

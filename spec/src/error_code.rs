@@ -46,6 +46,12 @@ pub enum ErrorCode {
     InvalidRedirectUri,
     /// RFC 7591: some other registration metadata is invalid.
     InvalidClientMetadata,
+    /// Admin API: authenticated, but not allowed to act on this tenant or resource.
+    Forbidden,
+    /// Admin API / registration management: the resource does not exist.
+    NotFound,
+    /// Admin API: the resource already exists (slug, client_id, username or email taken).
+    Conflict,
 }
 
 impl ErrorCode {
@@ -72,6 +78,9 @@ impl ErrorCode {
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
         }
     }
 
@@ -79,7 +88,9 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::InvalidClient | Self::InvalidToken => 401,
-            Self::InsufficientScope | Self::AccessDenied => 403,
+            Self::InsufficientScope | Self::AccessDenied | Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
             Self::ServerError => 500,
             Self::TemporarilyUnavailable => 429,
             _ => 400,
@@ -87,7 +98,7 @@ impl ErrorCode {
     }
 
     /// All codes, for exhaustive tests.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -108,6 +119,9 @@ impl ErrorCode {
         Self::UnsupportedTokenType,
         Self::InvalidRedirectUri,
         Self::InvalidClientMetadata,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::Conflict,
     ];
 }
 

@@ -6,6 +6,7 @@ pub mod transaction;
 
 pub use request::{AuthorizationRequest, ValidatedRequest};
 
+use crate::audit::AuditKind;
 use crate::client::ClientRecord;
 use crate::code::{CodeRecord, CodeState};
 use crate::consent::ConsentRecord;
@@ -96,6 +97,7 @@ pub enum LoginOutcome {
 
 /// Random values a step may need, drawn before the store transaction (which may be retried).
 struct Fresh {
+    audit: crate::audit::AuditStamp,
     transaction: String,
     code: String,
     session: String,
@@ -105,6 +107,7 @@ struct Fresh {
 impl Fresh {
     fn draw(env: &mut Env<'_>) -> Self {
         Fresh {
+            audit: crate::audit::AuditStamp::draw(env),
             transaction: mint(env, ""),
             code: mint(env, ""),
             session: mint(env, ""),
@@ -430,6 +433,12 @@ impl<S: Store> Engine<S> {
                     login_hint: Some(username.to_string()),
                     error: Some("Invalid username or password."),
                 };
+                let event = fresh
+                    .audit
+                    .event(AuditKind::LoginFailed, "invalid username or password")
+                    .subject(username.trim().chars().take(256).collect::<String>())
+                    .client(pending.request.client_id.clone());
+                self.audit(tx, tenant, &event)?;
                 return Ok(LoginOutcome::Rejected(page));
             };
             let step = match self.resume(tx, tenant, transaction, now)? {
@@ -456,6 +465,13 @@ impl<S: Store> Engine<S> {
             };
             let key = SessionRecord::key(tenant, &fresh.session);
             save(tx, &key, &session)?;
+            let event = fresh
+                .audit
+                .event(AuditKind::LoginSucceeded, format!("sid={}", fresh.sid))
+                .actor(user.id.clone())
+                .subject(user.id.clone())
+                .client(pending.request.client_id.clone());
+            self.audit(tx, tenant, &event)?;
             let live = LiveSession {
                 key,
                 record: session,
@@ -497,6 +513,18 @@ impl<S: Store> Engine<S> {
                 Some(l) if &l.key == session_key => l,
                 _ => return Ok(AuthorizeOutcome::ErrorPage(expired_transaction())),
             };
+            let kind = if approve {
+                AuditKind::ConsentGranted
+            } else {
+                AuditKind::ConsentDenied
+            };
+            let event = fresh
+                .audit
+                .event(kind, format!("scope={}", scopes.join(" ")))
+                .actor(live.user.id.clone())
+                .subject(live.user.id.clone())
+                .client(step.client.client_id.clone());
+            self.audit(tx, tenant, &event)?;
             if !approve {
                 return Ok(step.redirect_error(ErrorCode::AccessDenied, "the user denied the request"));
             }

@@ -43,11 +43,19 @@ pub enum Table {
     SigningKeys,
     /// Client assertion jtis seen, by (tenant, client, jti).
     AssertionJti,
+    /// Organizations inside a tenant, by (tenant, organization id).
+    Organization,
+    /// Organization id → tenant.
+    OrganizationIndex,
+    /// Audit events by (tenant, time-ordered id).
+    Audit,
+    /// Initial access tokens for dynamic registration, by (tenant, hash of token).
+    InitialAccessToken,
 }
 
 impl Table {
     /// Every table, for stores that lay them out up front.
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 18] = [
         Table::Tenant,
         Table::Client,
         Table::User,
@@ -62,6 +70,10 @@ impl Table {
         Table::UserClientGrants,
         Table::SigningKeys,
         Table::AssertionJti,
+        Table::Organization,
+        Table::OrganizationIndex,
+        Table::Audit,
+        Table::InitialAccessToken,
     ];
 
     /// A short stable name, usable as a key prefix or tree name.
@@ -81,6 +93,10 @@ impl Table {
             Table::UserClientGrants => "user_client_grants",
             Table::SigningKeys => "signing_keys",
             Table::AssertionJti => "assertion_jti",
+            Table::Organization => "organization",
+            Table::OrganizationIndex => "organization_index",
+            Table::Audit => "audit",
+            Table::InitialAccessToken => "initial_access_token",
         }
     }
 }
@@ -134,4 +150,56 @@ pub fn save<R: Record>(tx: &mut dyn Tx, key: &str, record: &R) -> Result<(), Eng
 pub fn decode<R: Record>(bytes: &[u8]) -> Result<R, EngineError> {
     serde_json::from_slice(bytes)
         .map_err(|e| EngineError::Storage(StoreError(format!("corrupt {} record: {e}", R::TABLE.name()))))
+}
+
+/// One page of a listing: the items and the cursor of the next page, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// Items in key order.
+    pub items: Vec<T>,
+    /// Pass back as `after` to get the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists `R` records under `prefix` in key order: at most `limit` (1..=200) after `cursor`.
+/// The cursor is the (encoded) last key returned, so pages stay stable while records change.
+pub fn list_page<S: Store, R: Record>(
+    store: &S,
+    prefix: &str,
+    cursor: Option<&str>,
+    limit: usize,
+    keep: impl Fn(&R) -> bool,
+) -> Result<Page<R>, EngineError> {
+    let after = match cursor {
+        None => None,
+        Some(c) => Some(
+            crate::secret::b64url_decode(c)
+                .and_then(|k| String::from_utf8(k).ok())
+                .ok_or_else(|| crate::error::err(spec::ErrorCode::InvalidRequest, "invalid cursor"))?,
+        ),
+    };
+    let limit = limit.clamp(1, 200);
+    let mut items = Vec::new();
+    let mut last: Option<String> = None;
+    for (key, bytes) in store.scan(R::TABLE, prefix)? {
+        if after.as_deref().is_some_and(|a| key.as_str() <= a) {
+            continue;
+        }
+        let record = decode::<R>(&bytes)?;
+        if !keep(&record) {
+            continue;
+        }
+        if items.len() == limit {
+            return Ok(Page {
+                items,
+                next_cursor: last.map(|k| crate::secret::b64url(k.as_bytes())),
+            });
+        }
+        items.push(record);
+        last = Some(key);
+    }
+    Ok(Page {
+        items,
+        next_cursor: None,
+    })
 }

@@ -80,11 +80,7 @@ impl World {
         let mut env = Env::new(now, &mut rng);
         for slug in [T, OTHER] {
             engine
-                .create_tenant(TenantRecord {
-                    slug: slug.into(),
-                    display_name: slug.to_uppercase(),
-                    branding: Default::default(),
-                })
+                .create_tenant(TenantRecord::new(slug.into(), slug.to_uppercase()))
                 .unwrap();
             engine.install_signing_key(&mut env, slug, fixtures::rsa_key()).unwrap();
             engine

@@ -1,0 +1,122 @@
+//! The per-tenant audit log: what happened, to whom, by whom, when.
+//!
+//! Events are written inside the transaction of the action they record, so an action and its
+//! event commit together. Their keys are drawn before the transaction (it may be retried).
+
+use crate::env::{Env, UnixTime};
+use crate::error::Result;
+use crate::secret::hex;
+use crate::store::{save, Record, Table, Tx};
+use serde::{Deserialize, Serialize};
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// A user logged in.
+    LoginSucceeded,
+    /// A login was refused (wrong password, unknown or disabled user).
+    LoginFailed,
+    /// A user approved scopes for a client.
+    ConsentGranted,
+    /// A user denied a client.
+    ConsentDenied,
+    /// Tokens were issued (authorization code or client credentials).
+    TokenIssued,
+    /// A refresh token was rotated.
+    TokenRefreshed,
+    /// A rotated refresh token was presented again; its family was revoked.
+    RefreshReuseDetected,
+    /// A client revoked a token.
+    TokenRevoked,
+    /// A user logged out.
+    Logout,
+    /// A client registered itself (RFC 7591) or managed its registration (RFC 7592).
+    ClientRegistration,
+    /// An administrator changed something.
+    AdminChange,
+}
+
+/// One audit event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Time-ordered id, unique within the tenant.
+    pub id: String,
+    /// When.
+    pub at: UnixTime,
+    /// What.
+    pub kind: AuditKind,
+    /// Who did it: a user id, a client id, or `admin:{client_id}`.
+    pub actor: Option<String>,
+    /// What it was done to: a user id, a username attempted, a client id, a resource path.
+    pub subject: Option<String>,
+    /// The client involved.
+    pub client_id: Option<String>,
+    /// Short detail, e.g. `grant_type=refresh_token` or `PATCH clients/web`.
+    pub detail: String,
+}
+
+impl Record for AuditEvent {
+    const TABLE: Table = Table::Audit;
+}
+
+/// The time and id of an event to be written by a transaction, drawn before it.
+#[derive(Clone, Debug)]
+pub struct AuditStamp {
+    at: UnixTime,
+    id: String,
+}
+
+impl AuditStamp {
+    /// Draws a stamp: the ids sort by time, then randomly among events of the same second.
+    pub fn draw(env: &mut Env<'_>) -> Self {
+        let r: [u8; 6] = env.random_bytes();
+        AuditStamp {
+            at: env.now,
+            id: format!("{:012}-{}", env.now.0, hex(&r)),
+        }
+    }
+
+    /// An event with this stamp.
+    pub fn event(&self, kind: AuditKind, detail: impl Into<String>) -> AuditEvent {
+        AuditEvent {
+            id: self.id.clone(),
+            at: self.at,
+            kind,
+            actor: None,
+            subject: None,
+            client_id: None,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl AuditEvent {
+    /// Sets the actor.
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+    /// Sets the subject.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+    /// Sets the client.
+    pub fn client(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+    /// Store key.
+    pub fn key(tenant: &str, id: &str) -> String {
+        format!("{tenant}/{id}")
+    }
+}
+
+/// Writes `event` into `tenant`'s log (when `enabled`; models switch it off to keep states small).
+pub(crate) fn write(tx: &mut dyn Tx, enabled: bool, tenant: &str, event: &AuditEvent) -> Result<()> {
+    if enabled {
+        save(tx, &AuditEvent::key(tenant, &event.id), event)?;
+    }
+    Ok(())
+}

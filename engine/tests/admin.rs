@@ -1,0 +1,773 @@
+//! Admin rules: who may manage what, client/user lifecycles and what they revoke, organizations
+//! and invites, signing key rotation, the audit log, and dynamic registration.
+
+mod common;
+
+use common::*;
+use engine::admin::{AdminPrincipal, AdminScope, Invite, InviteCaller, InviteStatus, UserPatch};
+use engine::audit::AuditKind;
+use engine::client::ClientPatch;
+use engine::client_auth::ClientCredentials;
+use engine::registration::ClientMetadata;
+use engine::store::Store;
+use engine::tenant::{RegistrationPolicy, SYSTEM_TENANT};
+use engine::token::TokenRequest;
+use engine::{fixtures, AuthorizeOutcome, ClientSpec, Env, TenantRecord, UserProfile};
+use serde_json::json;
+use spec::{ClientAuthMethod, ErrorCode, GrantType};
+
+/// Creates an admin client in `tenant` (creating the tenant if needed) and returns an admin token.
+fn admin_token(w: &mut World, tenant: &str) -> String {
+    let id = format!("admin-{}", w.rng_id());
+    let mut env = Env::new(w.now, &mut w.rng);
+    if w.engine.tenant(tenant).unwrap().is_none() {
+        w.engine
+            .create_tenant(TenantRecord::new(tenant.into(), tenant.into()))
+            .unwrap();
+        w.engine
+            .install_signing_key(&mut env, tenant, fixtures::rsa_key())
+            .unwrap();
+    }
+    let mut spec = ClientSpec::new("Admin", ClientAuthMethod::ClientSecretBasic, &[]);
+    spec.client_id = Some(id.clone());
+    spec.grant_types = vec![GrantType::ClientCredentials];
+    spec.allowed_scopes = Some(vec!["admin".into()]);
+    let (_, secret) = w.engine.create_client(&mut env, tenant, spec).unwrap();
+    cc_token(w, tenant, &id, &secret.unwrap(), "admin").unwrap()
+}
+
+fn cc_token(w: &mut World, tenant: &str, id: &str, secret: &str, scope: &str) -> engine::Result<String> {
+    let creds = ClientCredentials::Basic {
+        client_id: id.into(),
+        secret: secret.into(),
+    };
+    cc_token_with(w, tenant, creds, scope)
+}
+
+fn cc_token_with(w: &mut World, tenant: &str, creds: ClientCredentials, scope: &str) -> engine::Result<String> {
+    let mut env = Env::new(w.now, &mut w.rng);
+    let req = TokenRequest {
+        grant_type: Some("client_credentials".into()),
+        scope: Some(scope.into()),
+        ..Default::default()
+    };
+    w.engine
+        .handle_token(&mut env, tenant, &creds, &req)
+        .map(|t| t.access_token)
+}
+
+trait Ids {
+    fn rng_id(&mut self) -> String;
+}
+impl Ids for World {
+    fn rng_id(&mut self) -> String {
+        let mut env = self.env();
+        engine::secret::mint_id(&mut env)[..8].to_string()
+    }
+}
+
+fn principal(w: &mut World, token: &str) -> engine::Result<AdminPrincipal> {
+    let mut env = Env::new(w.now, &mut w.rng);
+    w.engine.authenticate_admin(&mut env, Some(token))
+}
+
+fn code(r: engine::Result<impl std::fmt::Debug>) -> ErrorCode {
+    r.expect_err("expected an error").code()
+}
+
+#[test]
+fn admin_calls_need_an_admin_scoped_client_credentials_token() {
+    spec::covers("ADMIN-bearer-authentication");
+    let mut w = World::new(1);
+    let mut env = Env::new(w.now, &mut w.rng);
+    assert_eq!(
+        code(w.engine.authenticate_admin(&mut env, None)),
+        ErrorCode::InvalidToken
+    );
+    assert_eq!(
+        code(w.engine.authenticate_admin(&mut env, Some("not-a-jwt"))),
+        ErrorCode::InvalidToken
+    );
+    // A user's token and a client-credentials token without the scope are not admin tokens.
+    let (user_tokens, _) = w.web_tokens("openid profile");
+    assert_eq!(
+        code(principal(&mut w, &user_tokens.access_token)),
+        ErrorCode::InsufficientScope
+    );
+    let creds = w.first_creds();
+    let plain = cc_token_with(&mut w, T, creds, "openid").unwrap();
+    assert_eq!(code(principal(&mut w, &plain)), ErrorCode::InsufficientScope);
+    // A real admin token manages its own tenant only.
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    assert_eq!(p.scope, AdminScope::Tenant(T.into()));
+    // An expired admin token is refused.
+    w.advance(3601);
+    assert_eq!(code(principal(&mut w, &token)), ErrorCode::InvalidToken);
+}
+
+#[test]
+fn tenant_admins_stay_in_their_tenant_and_platform_admins_manage_tenants() {
+    spec::covers("ADMIN-tenant-scope");
+    let mut w = World::new(2);
+    let acme = admin_token(&mut w, T);
+    let acme = principal(&mut w, &acme).unwrap();
+    assert!(w.engine.tenant_admin(&acme, T).is_ok());
+    assert_eq!(
+        code(w.engine.tenant_admin(&acme, OTHER).map(|_| ())),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code(w.engine.tenant_admin(&acme, "nope").map(|_| ())),
+        ErrorCode::Forbidden
+    );
+    let mut env = Env::new(w.now, &mut w.rng);
+    let t = TenantRecord::new("initech".into(), "Initech".into());
+    let keys = [fixtures::rsa_key()];
+    assert_eq!(
+        code(w.engine.admin_create_tenant(&acme, &mut env, t.clone(), &keys)),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(code(w.engine.admin_list_tenants(&acme, None, 10)), ErrorCode::Forbidden);
+
+    let root = admin_token(&mut w, SYSTEM_TENANT);
+    let root = principal(&mut w, &root).unwrap();
+    assert_eq!(root.scope, AdminScope::Platform);
+    let mut env = Env::new(w.now, &mut w.rng);
+    w.engine.admin_create_tenant(&root, &mut env, t.clone(), &keys).unwrap();
+    assert_eq!(
+        code(w.engine.admin_create_tenant(&root, &mut env, t, &keys)),
+        ErrorCode::Conflict
+    );
+    for bad in ["admin", "system", "Upper", "-x", ""] {
+        let t = TenantRecord::new(bad.into(), "X".into());
+        assert_eq!(
+            code(w.engine.admin_create_tenant(&root, &mut env, t, &keys)),
+            ErrorCode::InvalidRequest,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        code(w.engine.tenant_admin(&root, "nope").map(|_| ())),
+        ErrorCode::NotFound
+    );
+    assert!(!w.engine.jwks("initech").unwrap().keys.is_empty());
+    let slugs: Vec<String> = w
+        .engine
+        .admin_list_tenants(&root, None, 2)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|t| t.slug)
+        .collect();
+    assert_eq!(slugs, vec!["acme", "globex"]);
+    // Deleting a tenant removes its clients and users; the system tenant cannot be deleted.
+    w.engine.admin_delete_tenant(&root, &mut env, OTHER).unwrap();
+    assert!(w.engine.tenant(OTHER).unwrap().is_none());
+    assert!(w
+        .engine
+        .store()
+        .scan(engine::store::Table::Client, "globex/")
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        code(w.engine.admin_delete_tenant(&root, &mut env, SYSTEM_TENANT)),
+        ErrorCode::Forbidden
+    );
+}
+
+#[test]
+fn client_secrets_are_shown_once_rotate_at_once_and_deactivation_kills_tokens() {
+    spec::covers("ADMIN-secret-once");
+    spec::covers("CLIENT-deactivated");
+    let mut w = World::new(3);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let patch = ClientPatch {
+        client_id: Some("svc".into()),
+        name: Some("Service".into()),
+        grant_types: Some(vec![GrantType::ClientCredentials]),
+        ..Default::default()
+    };
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let created = admin.create_client(&mut env, patch.clone()).unwrap();
+    let secret = created.client_secret.clone().unwrap();
+    assert_ne!(
+        created.client.secret_hash.as_ref().unwrap().0,
+        secret,
+        "only the hash is stored"
+    );
+    assert_eq!(code(admin.create_client(&mut env, patch)), ErrorCode::Conflict);
+    let rotated = admin
+        .rotate_client_secret(&mut env, "svc")
+        .unwrap()
+        .client_secret
+        .unwrap();
+    drop(admin);
+    assert_eq!(
+        code(cc_token(&mut w, T, "svc", &secret, "openid")),
+        ErrorCode::InvalidClient
+    );
+    let at = cc_token(&mut w, T, "svc", &rotated, "openid").unwrap();
+    let creds = ClientCredentials::Basic {
+        client_id: "svc".into(),
+        secret: rotated.clone(),
+    };
+    assert!(w.introspect(&creds, &at).active);
+    // Updates are re-validated as a whole.
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let bad = ClientPatch {
+        redirect_uris: Some(vec!["http://evil.example/cb".into()]),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(admin.update_client(&mut env, "web", bad)),
+        ErrorCode::InvalidRedirectUri
+    );
+    admin.set_client_active(&mut env, "svc", false).unwrap();
+    drop(admin);
+    assert_eq!(
+        code(cc_token(&mut w, T, "svc", &rotated, "openid")),
+        ErrorCode::InvalidClient
+    );
+    let first = w.first_creds();
+    assert!(!w.introspect(&first, &at).active || w.introspect(&first, &at).client_id.is_none());
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    admin.delete_client(&mut env, "svc").unwrap();
+    assert_eq!(code(admin.client("svc")), ErrorCode::NotFound);
+}
+
+#[test]
+fn disabling_a_user_ends_sessions_and_kills_tokens() {
+    spec::covers("ADMIN-user-disable-revokes");
+    let mut w = World::new(4);
+    let (tokens, session) = w.web_tokens("openid profile offline_access");
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let alice = w.alice.id.clone();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    assert_eq!(admin.sessions(&alice).unwrap().len(), 1);
+    admin.set_user_disabled(&mut env, &alice, true).unwrap();
+    admin.set_user_disabled(&mut env, &alice, false).unwrap();
+    drop(admin);
+    // Re-enabling does not bring back what disabling ended.
+    assert!(w.userinfo(&tokens.access_token).is_err());
+    let rt = tokens.refresh_token.clone().unwrap();
+    let creds = w.web_creds();
+    assert_eq!(code(w.token(&creds, &refresh_request(&rt))), ErrorCode::InvalidGrant);
+    assert!(matches!(
+        w.authorize(&web_request(), Some(&session)),
+        AuthorizeOutcome::Login(_)
+    ));
+}
+
+#[test]
+fn revoking_sessions_and_consents_revokes_what_they_cover() {
+    spec::covers("ADMIN-user-disable-revokes");
+    let mut w = World::new(5);
+    let (tokens, session) = w.web_tokens("openid profile offline_access");
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let alice = w.alice.id.clone();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let consents = admin.consents(&alice).unwrap();
+    assert_eq!(consents.len(), 1);
+    assert_eq!(consents[0].0, "web");
+    admin.revoke_consents(&mut env, &alice, Some("web")).unwrap();
+    assert!(admin.consents(&alice).unwrap().is_empty());
+    drop(admin);
+    assert!(
+        w.userinfo(&tokens.access_token).is_err(),
+        "the consent's grant is revoked"
+    );
+    // The session still logs in, but consent is asked again.
+    assert!(matches!(
+        w.authorize(&web_request(), Some(&session)),
+        AuthorizeOutcome::Consent(_)
+    ));
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let sid = admin.sessions(&alice).unwrap()[0].sid.clone();
+    assert_eq!(
+        code(admin.revoke_sessions(&mut env, &alice, Some("nope"))),
+        ErrorCode::NotFound
+    );
+    admin.revoke_sessions(&mut env, &alice, Some(&sid)).unwrap();
+    assert!(admin.sessions(&alice).unwrap().is_empty());
+    drop(admin);
+    assert!(matches!(
+        w.authorize(&web_request(), Some(&session)),
+        AuthorizeOutcome::Login(_)
+    ));
+}
+
+#[test]
+fn users_are_created_updated_listed_and_deleted_with_unique_names() {
+    let mut w = World::new(6);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let profile = |u: &str| UserProfile {
+        username: u.into(),
+        email: Some(format!("{u}@example.com")),
+        ..Default::default()
+    };
+    let bob = admin
+        .create_user(&mut env, profile("bob"), Some("bob's password"))
+        .unwrap();
+    assert_eq!(
+        code(admin.create_user(&mut env, profile("BOB"), Some("another password"))),
+        ErrorCode::Conflict
+    );
+    assert_eq!(
+        code(admin.create_user(&mut env, profile("carol"), Some("short"))),
+        ErrorCode::InvalidRequest
+    );
+    let carol = admin.create_user(&mut env, profile("carol"), None).unwrap();
+    let taken = UserPatch {
+        email: Some("bob@example.com".into()),
+        ..Default::default()
+    };
+    assert_eq!(code(admin.update_user(&mut env, &carol.id, taken)), ErrorCode::Conflict);
+    let rename = UserPatch {
+        username: Some("caroline".into()),
+        given_name: Some("Caroline".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        admin.update_user(&mut env, &carol.id, rename).unwrap().profile.username,
+        "caroline"
+    );
+    // Pages follow the cursor without repeats.
+    let first = admin.list_users(None, 2).unwrap();
+    let second = admin.list_users(first.next_cursor.as_deref(), 2).unwrap();
+    assert_eq!(first.items.len() + second.items.len(), 3);
+    assert!(second.next_cursor.is_none());
+    assert!(first.items.iter().all(|u| !second.items.contains(u)));
+    assert_eq!(code(admin.list_users(Some("!!"), 2)), ErrorCode::InvalidRequest);
+    admin.delete_user(&mut env, &bob.id).unwrap();
+    assert_eq!(code(admin.user(&bob.id)), ErrorCode::NotFound);
+    // The name is free again.
+    admin
+        .create_user(&mut env, profile("bob"), Some("bob's password"))
+        .unwrap();
+    admin.set_password(&mut env, &carol.id, "a new password").unwrap();
+    drop(admin);
+    let mut req = web_request();
+    req.prompt = Some("login".into());
+    let AuthorizeOutcome::Login(page) = w.authorize(&req, None) else {
+        panic!("login page expected")
+    };
+    assert!(matches!(
+        w.login(&page.transaction, "caroline", "a new password", None),
+        engine::LoginOutcome::LoggedIn { .. }
+    ));
+}
+
+#[test]
+fn invites_assign_licences_by_the_seed_rules_and_rows_apply_whole() {
+    spec::covers("ADMIN-invite-licensing");
+    let mut w = World::new(7);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let org = admin.create_organization(&mut env, "Springfield Elementary").unwrap();
+    admin.set_app_access(&mut env, &org.id, "web", true).unwrap();
+    admin.set_app_access(&mut env, &org.id, "portal", true).unwrap();
+    admin.set_app_access(&mut env, &org.id, "spa", false).unwrap();
+    assert_eq!(
+        code(admin.set_app_access(&mut env, &org.id, "ghost", true)),
+        ErrorCode::NotFound
+    );
+    let invite = |email: &str, apps: Option<Vec<&str>>| Invite {
+        email: email.into(),
+        first_name: Some("Jane".into()),
+        last_name: Some("Smith".into()),
+        role: Some("teacher".into()),
+        applications: apps.map(|a| a.into_iter().map(String::from).collect()),
+    };
+    // Admin, no apps: every enabled app.
+    let all = admin
+        .invite(&mut env, &org.id, &InviteCaller::Admin, &invite("a@x.com", None))
+        .unwrap();
+    assert_eq!(all.licenses, vec!["portal", "web"]);
+    assert_eq!(all.status, InviteStatus::Created);
+    // Admin, explicit apps: filtered to enabled ones.
+    let some = admin
+        .invite(
+            &mut env,
+            &org.id,
+            &InviteCaller::Admin,
+            &invite("b@x.com", Some(vec!["spa", "web", "ghost"])),
+        )
+        .unwrap();
+    assert_eq!(some.licenses, vec!["web"]);
+    drop(admin);
+    // App client: its own licence, plus explicit enabled ones; wrong secret refused.
+    let secret = w.first_secret.clone();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let rows = [
+        invite("c@x.com", None),
+        invite("not-an-email", None),
+        invite("a@x.com", Some(vec!["web"])),
+    ];
+    assert_eq!(
+        code(w.engine.app_invite(&mut env, &org.id, "portal", "wrong", &rows)),
+        ErrorCode::InvalidClient
+    );
+    let out = w
+        .engine
+        .app_invite(&mut env, &org.id, "portal", &secret, &rows)
+        .unwrap();
+    assert_eq!(out[0].as_ref().unwrap().licenses, vec!["portal"]);
+    assert_eq!(out[1].as_ref().unwrap_err().code(), ErrorCode::InvalidRequest);
+    let again = out[2].as_ref().unwrap();
+    assert_eq!(again.status, InviteStatus::Added);
+    assert_eq!(again.licenses, vec!["portal", "web"]);
+    assert_eq!(again.user.id, all.user.id);
+    // The failed row wrote nothing; the others are members with their role.
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let members = admin.members(&org.id).unwrap();
+    assert_eq!(members.len(), 3);
+    assert!(members
+        .iter()
+        .all(|(u, role)| role == "teacher" && u.profile.organization_id.as_deref() == Some(org.id.as_str())));
+    assert!(members.iter().all(|(u, _)| u.profile.username != "not-an-email"));
+}
+
+#[test]
+fn memberships_feed_the_organization_claims() {
+    let mut w = World::new(8);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let alice = w.alice.id.clone();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let org = admin.create_organization(&mut env, "Shelbyville High").unwrap();
+    admin
+        .set_membership(&mut env, &org.id, &alice, Some("principal"))
+        .unwrap();
+    drop(admin);
+    let mut req = portal_request();
+    req.scope = Some("openid organization".into());
+    let (code_value, _) = w.code_for(&req, None);
+    let creds = w.first_creds();
+    let t = w
+        .token(
+            &creds,
+            &code_exchange(&code_value, "https://portal.example.com/cb", Some(VERIFIER)),
+        )
+        .unwrap();
+    let info = w.userinfo(&t.access_token).unwrap();
+    let memberships = info["organization_memberships"].as_array().unwrap();
+    assert!(
+        memberships.contains(&json!({"organization_id": org.id, "role": "principal"})),
+        "{info:?}"
+    );
+}
+
+#[test]
+fn key_rotation_keeps_old_keys_published_until_their_tokens_expire() {
+    let mut w = World::new(9);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let (tokens, _) = w.web_tokens("openid profile");
+    let before: Vec<String> = w
+        .engine
+        .jwks(T)
+        .unwrap()
+        .keys
+        .iter()
+        .map(|k| k.prm.kid.clone().unwrap())
+        .collect();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let keys = admin.rotate_signing_keys(&mut env, &[fixtures::rsa_key2()]).unwrap();
+    assert_eq!(
+        keys.iter().filter(|k| k.retired_at.is_none()).count(),
+        2,
+        "one RS256 and one ES384 active"
+    );
+    drop(admin);
+    let after: Vec<String> = w
+        .engine
+        .jwks(T)
+        .unwrap()
+        .keys
+        .iter()
+        .map(|k| k.prm.kid.clone().unwrap())
+        .collect();
+    assert!(before.iter().all(|k| after.contains(k)), "old keys stay published");
+    assert!(
+        w.userinfo(&tokens.access_token).is_ok(),
+        "tokens signed by the old key still verify"
+    );
+    let (fresh, _) = w.web_tokens("openid profile");
+    assert_ne!(header(&fresh.access_token).kid, header(&tokens.access_token).kid);
+    // Once every old token has expired, the next rotation unpublishes the retired key.
+    let old_kid = header(&tokens.access_token).kid.unwrap();
+    w.advance(3601);
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    admin.rotate_signing_keys(&mut env, &[]).unwrap();
+    drop(admin);
+    let published: Vec<String> = w
+        .engine
+        .jwks(T)
+        .unwrap()
+        .keys
+        .iter()
+        .map(|k| k.prm.kid.clone().unwrap())
+        .collect();
+    assert!(!published.contains(&old_kid), "{published:?}");
+    assert_eq!(published.len(), 2);
+}
+
+#[test]
+fn the_audit_log_records_logins_consents_tokens_reuse_revocations_and_admin_changes() {
+    spec::covers("ADMIN-audit");
+    let mut w = World::new(10);
+    let AuthorizeOutcome::Login(page) = w.authorize(&web_request(), None) else {
+        panic!("login page expected")
+    };
+    w.login(&page.transaction, "alice", "wrong password", None);
+    let (tokens, _) = w.web_tokens("openid offline_access");
+    let creds = w.web_creds();
+    let rt = tokens.refresh_token.clone().unwrap();
+    w.token(&creds, &refresh_request(&rt)).unwrap();
+    assert!(w.token(&creds, &refresh_request(&rt)).is_err());
+    w.revoke(&creds, &tokens.access_token).unwrap();
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    admin.set_client_active(&mut env, "spa", false).unwrap();
+    let mut kinds = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = admin.audit_log(cursor.as_deref(), 3).unwrap();
+        kinds.extend(page.items.iter().map(|e| e.kind));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    for k in [
+        AuditKind::LoginFailed,
+        AuditKind::LoginSucceeded,
+        AuditKind::ConsentGranted,
+        AuditKind::TokenIssued,
+        AuditKind::TokenRefreshed,
+        AuditKind::RefreshReuseDetected,
+        AuditKind::TokenRevoked,
+        AuditKind::AdminChange,
+    ] {
+        assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
+    }
+    let log = admin.audit_log(None, 200).unwrap().items;
+    let change = log.iter().find(|e| e.kind == AuditKind::AdminChange).unwrap();
+    assert_eq!(
+        change.actor.as_deref(),
+        Some(format!("admin:{T}/{}", p.client_id).as_str())
+    );
+    assert_eq!(change.detail, "deactivate client");
+    let failed = log.iter().find(|e| e.kind == AuditKind::LoginFailed).unwrap();
+    assert_eq!(failed.subject.as_deref(), Some("alice"));
+}
+
+fn set_policy(w: &mut World, policy: RegistrationPolicy) -> AdminPrincipal {
+    let token = admin_token(w, T);
+    let p = principal(w, &token).unwrap();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let mut admin = w.engine.tenant_admin(&p, T).unwrap();
+    let patch = engine::admin::TenantPatch {
+        registration_policy: Some(policy),
+        ..Default::default()
+    };
+    admin.update_tenant(&mut env, patch).unwrap();
+    p
+}
+
+fn metadata(v: serde_json::Value) -> ClientMetadata {
+    ClientMetadata::from_json(v).unwrap()
+}
+
+#[test]
+fn registration_follows_the_tenant_policy() {
+    spec::covers("RFC7591-3-registration-policy");
+    let mut w = World::new(11);
+    let m = metadata(json!({"redirect_uris": ["https://rp.example/cb"]}));
+    let mut env = Env::new(w.now, &mut w.rng);
+    assert_eq!(
+        code(w.engine.handle_register(&mut env, T, None, &m)),
+        ErrorCode::AccessDenied
+    );
+    let p = set_policy(&mut w, RegistrationPolicy::InitialAccessToken);
+    let mut env = Env::new(w.now, &mut w.rng);
+    assert_eq!(
+        code(w.engine.handle_register(&mut env, T, None, &m)),
+        ErrorCode::InvalidToken
+    );
+    assert_eq!(
+        code(w.engine.handle_register(&mut env, T, Some("guess"), &m)),
+        ErrorCode::InvalidToken
+    );
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let (iat, _) = admin.create_initial_access_token(&mut env, 600).unwrap();
+    drop(admin);
+    w.engine.handle_register(&mut env, T, Some(&iat), &m).unwrap();
+    assert_eq!(
+        code(w.engine.handle_register(&mut env, T, Some(&iat), &m)),
+        ErrorCode::InvalidToken,
+        "initial access tokens are single use"
+    );
+    set_policy(&mut w, RegistrationPolicy::Open);
+    let mut env = Env::new(w.now, &mut w.rng);
+    assert!(w.engine.handle_register(&mut env, T, None, &m).is_ok());
+}
+
+#[test]
+fn registered_clients_are_third_party_and_bad_metadata_gets_the_rfc_7591_codes() {
+    spec::covers("RFC7591-3.2-registration-response");
+    let mut w = World::new(12);
+    set_policy(&mut w, RegistrationPolicy::Open);
+    let mut env = Env::new(w.now, &mut w.rng);
+    let m = metadata(json!({
+        "client_name": "My App",
+        "redirect_uris": ["https://myapp.com/auth/callback", "http://localhost:3001/auth/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "openid profile email organization",
+        "contacts": ["ops@myapp.com"]
+    }));
+    let body = w.engine.handle_register(&mut env, T, None, &m).unwrap();
+    let mut granted: Vec<&str> = body["scope"].as_str().unwrap().split(' ').collect();
+    granted.sort();
+    assert_eq!(
+        granted,
+        ["email", "openid", "profile"],
+        "first-party scopes are removed"
+    );
+    assert_eq!(body["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(body["client_secret_expires_at"], 0);
+    assert_eq!(body["contacts"], json!(["ops@myapp.com"]));
+    assert!(body["client_secret"].as_str().is_some_and(|s| s.len() >= 43));
+    let id = body["client_id"].as_str().unwrap();
+    assert_eq!(
+        body["registration_client_uri"],
+        format!("https://id.example.com/{T}/register/{id}")
+    );
+    let stored = w.engine.client(T, id).unwrap().unwrap();
+    assert!(stored.require_consent && !stored.first_party && stored.dynamically_registered);
+    for (bad, want) in [
+        (
+            json!({"redirect_uris": ["http://myapp.com/cb"]}),
+            ErrorCode::InvalidRedirectUri,
+        ),
+        (
+            json!({"redirect_uris": ["https://myapp.com/cb#x"]}),
+            ErrorCode::InvalidRedirectUri,
+        ),
+        (json!({"redirect_uris": ["/cb"]}), ErrorCode::InvalidRedirectUri),
+        (json!({"redirect_uris": []}), ErrorCode::InvalidRedirectUri),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]}),
+            ErrorCode::InvalidClientMetadata,
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}),
+            ErrorCode::InvalidClientMetadata,
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "magic"}),
+            ErrorCode::InvalidClientMetadata,
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "jwks_uri": "https://a.example/jwks"}),
+            ErrorCode::InvalidClientMetadata,
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "scope": "openid root"}),
+            ErrorCode::InvalidClientMetadata,
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+            ErrorCode::InvalidClientMetadata,
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "client_id": "mine"}),
+            ErrorCode::InvalidClientMetadata,
+        ),
+    ] {
+        let r = ClientMetadata::from_json(bad.clone()).and_then(|m| w.engine.handle_register(&mut env, T, None, &m));
+        assert_eq!(code(r), want, "{bad}");
+    }
+    assert_eq!(
+        code(ClientMetadata::from_json(json!({"redirect_uris": "x"}))),
+        ErrorCode::InvalidClientMetadata
+    );
+    assert_eq!(
+        code(ClientMetadata::from_json(json!([1]))),
+        ErrorCode::InvalidClientMetadata
+    );
+}
+
+#[test]
+fn the_registration_access_token_manages_its_own_client_only() {
+    spec::covers("RFC7592-2-client-management");
+    let mut w = World::new(13);
+    set_policy(&mut w, RegistrationPolicy::Open);
+    let mut env = Env::new(w.now, &mut w.rng);
+    let m = metadata(json!({"redirect_uris": ["https://rp.example/cb"], "client_name": "RP"}));
+    let a = w.engine.handle_register(&mut env, T, None, &m).unwrap();
+    let b = w.engine.handle_register(&mut env, T, None, &m).unwrap();
+    let (a_id, a_rat) = (
+        a["client_id"].as_str().unwrap(),
+        a["registration_access_token"].as_str().unwrap(),
+    );
+    let b_id = b["client_id"].as_str().unwrap();
+    let read = w.engine.handle_registration_read(T, a_id, Some(a_rat)).unwrap();
+    assert_eq!(read["client_name"], "RP");
+    assert!(read.get("client_secret").is_none());
+    assert_eq!(
+        code(w.engine.handle_registration_read(T, b_id, Some(a_rat))),
+        ErrorCode::InvalidToken
+    );
+    assert_eq!(
+        code(w.engine.handle_registration_read(T, a_id, None)),
+        ErrorCode::InvalidToken
+    );
+    assert_eq!(
+        code(w.engine.handle_registration_read(T, "web", Some(a_rat))),
+        ErrorCode::InvalidToken
+    );
+    let update =
+        metadata(json!({"client_id": a_id, "redirect_uris": ["https://rp.example/new"], "client_name": "RP 2"}));
+    let updated = w
+        .engine
+        .handle_registration_update(&mut env, T, a_id, Some(a_rat), &update)
+        .unwrap();
+    assert_eq!(updated["redirect_uris"], json!(["https://rp.example/new"]));
+    let wrong = metadata(json!({"client_id": b_id, "redirect_uris": ["https://rp.example/new"]}));
+    assert_eq!(
+        code(
+            w.engine
+                .handle_registration_update(&mut env, T, a_id, Some(a_rat), &wrong)
+        ),
+        ErrorCode::InvalidRequest
+    );
+    w.engine
+        .handle_registration_delete(&mut env, T, a_id, Some(a_rat))
+        .unwrap();
+    assert!(w.engine.client(T, a_id).unwrap().is_none());
+    assert_eq!(
+        code(w.engine.handle_registration_read(T, a_id, Some(a_rat))),
+        ErrorCode::InvalidToken
+    );
+}

@@ -320,6 +320,12 @@ impl Api {
     }
 }
 
+fn discovery_document(s: &Shared, tenant: &str) -> Option<serde_json::Value> {
+    let t = s.engine.tenant(tenant).ok().flatten()?;
+    let registration = t.registration_policy != engine::tenant::RegistrationPolicy::Closed;
+    Some(discovery::document(&s.engine.issuer(tenant), registration))
+}
+
 fn authorization(req: &Request) -> Option<String> {
     req.headers()
         .get(header::AUTHORIZATION)
@@ -362,9 +368,7 @@ impl Api {
         tag = "Tag::Discovery"
     )]
     async fn openid_configuration(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
-        Self::metadata(&state, &tenant, |s| {
-            Some(discovery::document(&s.engine.issuer(&tenant)))
-        })
+        Self::metadata(&state, &tenant, |s| discovery_document(s, &tenant))
     }
 
     /// OAuth 2.0 Authorization Server Metadata (RFC 8414).
@@ -374,9 +378,7 @@ impl Api {
         tag = "Tag::Discovery"
     )]
     async fn oauth_authorization_server(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
-        Self::metadata(&state, &tenant, |s| {
-            Some(discovery::document(&s.engine.issuer(&tenant)))
-        })
+        Self::metadata(&state, &tenant, |s| discovery_document(s, &tenant))
     }
 
     /// The tenant's public signing keys (JWKS).

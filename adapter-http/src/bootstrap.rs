@@ -3,6 +3,7 @@
 use crate::state::AppState;
 use engine::jose::{KeyMaterial, SigningKey};
 use engine::secret::b64url;
+use engine::tenant::{RegistrationPolicy, SYSTEM_TENANT};
 use engine::user::Membership;
 use engine::{ClientSpec, EngineError, TenantRecord, UserProfile};
 use spec::{ClientAuthMethod, GrantType};
@@ -27,10 +28,38 @@ pub struct DemoCredentials {
     pub username: String,
     /// Its password.
     pub password: String,
-    /// Admin client (client_credentials, scope `admin`).
-    pub admin_client_id: String,
+    /// Admin client of the system tenant (client_credentials, scope `admin`), when this start made it.
+    pub admin: Option<AdminCredentials>,
+}
+
+/// The platform admin client, created once in the system tenant.
+#[derive(Debug, Clone)]
+pub struct AdminCredentials {
+    /// Where to get admin tokens (`{base}/system/token`).
+    pub token_endpoint: String,
+    /// Client id.
+    pub client_id: String,
     /// Its secret.
-    pub admin_client_secret: String,
+    pub client_secret: String,
+}
+
+/// On first start, creates the system tenant and its platform admin client; `None` when they exist.
+pub fn ensure_system(state: &AppState) -> Result<Option<AdminCredentials>, EngineError> {
+    if state.engine.tenant(SYSTEM_TENANT)?.is_some() {
+        return Ok(None);
+    }
+    create_tenant_with_keys(state, TenantRecord::new(SYSTEM_TENANT.into(), "System".into()))?;
+    let mut admin = ClientSpec::new("Platform admin", ClientAuthMethod::ClientSecretBasic, &[]);
+    admin.client_id = Some("admin".into());
+    admin.grant_types = vec![GrantType::ClientCredentials];
+    admin.allowed_scopes = Some(vec!["admin".into()]);
+    admin.first_party = true;
+    let (admin, secret) = state.with_env(|e, env| e.create_client(env, SYSTEM_TENANT, admin))?;
+    Ok(Some(AdminCredentials {
+        token_endpoint: format!("{}/token", state.engine.issuer(SYSTEM_TENANT)),
+        client_id: admin.client_id,
+        client_secret: secret.unwrap_or_default(),
+    }))
 }
 
 /// A fresh RSA-2048 key (RS256) and P-384 key (ES384), from OS randomness.
@@ -64,22 +93,19 @@ pub fn create_tenant_with_keys(state: &AppState, tenant: TenantRecord) -> Result
 
 /// On first start, creates the demo tenant and its credentials; `None` when they already exist.
 pub fn ensure_demo(state: &AppState) -> Result<Option<DemoCredentials>, EngineError> {
+    let admin = ensure_system(state)?;
     if state.engine.tenant(DEMO_TENANT)?.is_some() {
         return Ok(None);
     }
-    create_tenant_with_keys(state, TenantRecord::new(DEMO_TENANT.into(), "Demo".into()))?;
+    let mut demo = TenantRecord::new(DEMO_TENANT.into(), "Demo".into());
+    demo.registration_policy = RegistrationPolicy::Open;
+    create_tenant_with_keys(state, demo)?;
     let mut client = ClientSpec::new("Demo App", ClientAuthMethod::ClientSecretBasic, &[DEMO_REDIRECT]);
     client.client_id = Some("demo-client".into());
     client.post_logout_redirect_uris = vec!["http://localhost:3000/".into()];
     client.grant_types.push(GrantType::ClientCredentials);
     client.first_party = true;
     let (client, secret) = state.with_env(|e, env| e.create_client(env, DEMO_TENANT, client))?;
-    let mut admin = ClientSpec::new("Admin", ClientAuthMethod::ClientSecretBasic, &[]);
-    admin.client_id = Some("admin".into());
-    admin.grant_types = vec![GrantType::ClientCredentials];
-    admin.allowed_scopes = Some(vec!["admin".into()]);
-    admin.first_party = true;
-    let (admin, admin_secret) = state.with_env(|e, env| e.create_client(env, DEMO_TENANT, admin))?;
     let password = state.with_env(|_, env| b64url(&env.random_bytes::<12>()));
     let profile = UserProfile {
         username: "demo".into(),
@@ -105,7 +131,6 @@ pub fn ensure_demo(state: &AppState) -> Result<Option<DemoCredentials>, EngineEr
         client_secret: secret.unwrap_or_default(),
         username: "demo".into(),
         password,
-        admin_client_id: admin.client_id,
-        admin_client_secret: admin_secret.unwrap_or_default(),
+        admin,
     }))
 }

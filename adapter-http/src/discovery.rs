@@ -4,9 +4,10 @@ use serde_json::{json, Value};
 use spec::vocabulary::scopes;
 
 /// The discovery document of the tenant whose issuer is `iss`.
-pub fn document(iss: &str) -> Value {
+/// `registration` says whether the tenant accepts dynamic registration (open or with a token).
+pub fn document(iss: &str, registration: bool) -> Value {
     let user_scopes: Vec<&str> = scopes::ALL.iter().copied().filter(|s| *s != scopes::ADMIN).collect();
-    json!({
+    let mut doc = json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/authorize"),
         "token_endpoint": format!("{iss}/token"),
@@ -41,5 +42,9 @@ pub fn document(iss: &str) -> Value {
         "backchannel_logout_supported": false,
         "frontchannel_logout_supported": false,
         "ui_locales_supported": ["en"]
-    })
+    });
+    if registration {
+        doc["registration_endpoint"] = json!(format!("{iss}/register"));
+    }
+    doc
 }

@@ -1,5 +1,6 @@
 //! The HTTP adapter: translates HTTP to engine calls and engine outcomes to HTTP.
 
+pub mod admin;
 pub mod api;
 pub mod bootstrap;
 pub mod client_credentials;
@@ -9,6 +10,7 @@ pub mod os_env;
 pub mod pages;
 pub mod params;
 pub mod rate_limit;
+pub mod registration_api;
 pub mod sled_store;
 pub mod state;
 pub mod web;
@@ -27,8 +29,25 @@ use std::time::Duration;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-fn api_service() -> OpenApiService<api::Api, ()> {
-    OpenApiService::new(api::Api, "OpenID Connect Provider", env!("CARGO_PKG_VERSION"))
+type Apis = (
+    api::Api,
+    registration_api::RegistrationApi,
+    admin::AdminTenantsApi,
+    admin::AdminClientsApi,
+    admin::AdminUsersApi,
+    admin::AdminOrganizationsApi,
+);
+
+fn api_service() -> OpenApiService<Apis, ()> {
+    let apis = (
+        api::Api,
+        registration_api::RegistrationApi,
+        admin::AdminTenantsApi,
+        admin::AdminClientsApi,
+        admin::AdminUsersApi,
+        admin::AdminOrganizationsApi,
+    );
+    OpenApiService::new(apis, "OpenID Connect Provider", env!("CARGO_PKG_VERSION"))
 }
 
 /// The OpenAPI document of the API endpoints (what `openapi.yaml` must equal).

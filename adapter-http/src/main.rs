@@ -64,8 +64,14 @@ async fn main() -> Result<(), adapter_http::StartError> {
         println!("  demo client_secret:  {}", d.client_secret);
         println!("  demo redirect_uri:   {}", adapter_http::bootstrap::DEMO_REDIRECT);
         println!("  demo user:           {} / {}", d.username, d.password);
-        println!("  admin client_id:     {}", d.admin_client_id);
-        println!("  admin client_secret: {}", d.admin_client_secret);
+        if let Some(a) = &d.admin {
+            println!(
+                "  admin token endpoint: {} (client_credentials, scope=admin)",
+                a.token_endpoint
+            );
+            println!("  admin client_id:     {}", a.client_id);
+            println!("  admin client_secret: {}", a.client_secret);
+        }
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

@@ -1,0 +1,332 @@
+//! `/admin/v1/tenants/{tenant}/users`: users, passwords, status, sessions, consents and licences.
+
+use super::models::{Consent, PasswordBody, Session, User, UserInput, UserPage};
+use super::{as_admin, AdminResult, AdminTag, Done};
+use crate::state::Shared;
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::OpenApi;
+
+/// User management.
+pub struct AdminUsersApi;
+
+#[OpenApi(prefix_path = "/admin/v1")]
+impl AdminUsersApi {
+    /// Create a user (with a password, or without one until it is set).
+    #[oai(path = "/tenants/:tenant/users", method = "post", tag = "AdminTag::Users")]
+    async fn create_user(
+        &self,
+        tenant: Path<String>,
+        body: Json<UserInput>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<User> {
+        let (profile, password) = match body.0.into_profile() {
+            Ok(v) => v,
+            Err(d) => return AdminResult::invalid(d),
+        };
+        AdminResult::created(as_admin(&state, req, |e, env, p| {
+            let u = e
+                .tenant_admin(p, &tenant)?
+                .create_user(env, profile, password.as_deref())?;
+            Ok(u.into())
+        }))
+    }
+
+    /// List users.
+    #[oai(path = "/tenants/:tenant/users", method = "get", tag = "AdminTag::Users")]
+    async fn list_users(
+        &self,
+        tenant: Path<String>,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<UserPage> {
+        AdminResult::ok(as_admin(&state, req, |e, _, p| {
+            let page = e
+                .tenant_admin(p, &tenant)?
+                .list_users(cursor.0.as_deref(), super::limit(limit.0))?;
+            Ok(UserPage::of(page, User::from))
+        }))
+    }
+
+    /// Read a user.
+    #[oai(path = "/tenants/:tenant/users/:user_id", method = "get", tag = "AdminTag::Users")]
+    async fn get_user(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<User> {
+        AdminResult::ok(as_admin(&state, req, |e, _, p| {
+            Ok(e.tenant_admin(p, &tenant)?.user(&user_id)?.into())
+        }))
+    }
+
+    /// Update a user's profile (`password` is ignored here: use the password endpoint).
+    #[oai(path = "/tenants/:tenant/users/:user_id", method = "patch", tag = "AdminTag::Users")]
+    async fn update_user(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        body: Json<UserInput>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<User> {
+        let (patch, password) = match body.0.into_patch() {
+            Ok(v) => v,
+            Err(d) => return AdminResult::invalid(d),
+        };
+        if password.is_some() {
+            return AdminResult::invalid("set passwords with PUT …/users/{user_id}/password");
+        }
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            Ok(e.tenant_admin(p, &tenant)?.update_user(env, &user_id, patch)?.into())
+        }))
+    }
+
+    /// Delete a user: sessions end, tokens are revoked, consents are forgotten.
+    #[oai(path = "/tenants/:tenant/users/:user_id", method = "delete", tag = "AdminTag::Users")]
+    async fn delete_user(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Done> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?.delete_user(env, &user_id)?;
+            Ok(Done::yes())
+        }))
+    }
+
+    /// Set a user's password.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/password",
+        method = "put",
+        tag = "AdminTag::Users"
+    )]
+    async fn set_password(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        body: Json<PasswordBody>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Done> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?
+                .set_password(env, &user_id, &body.password)?;
+            Ok(Done::yes())
+        }))
+    }
+
+    /// Disable a user: their sessions end and their refresh and access tokens die.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/disable",
+        method = "post",
+        tag = "AdminTag::Users"
+    )]
+    async fn disable(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<User> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            Ok(e.tenant_admin(p, &tenant)?
+                .set_user_disabled(env, &user_id, true)?
+                .into())
+        }))
+    }
+
+    /// Re-enable a user.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/enable",
+        method = "post",
+        tag = "AdminTag::Users"
+    )]
+    async fn enable(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<User> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            Ok(e.tenant_admin(p, &tenant)?
+                .set_user_disabled(env, &user_id, false)?
+                .into())
+        }))
+    }
+
+    /// The user's active browser sessions.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/sessions",
+        method = "get",
+        tag = "AdminTag::Users"
+    )]
+    async fn sessions(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Vec<Session>> {
+        AdminResult::ok(as_admin(&state, req, |e, _, p| {
+            Ok(e.tenant_admin(p, &tenant)?
+                .sessions(&user_id)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        }))
+    }
+
+    /// End every session of the user and revoke their grants.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/sessions",
+        method = "delete",
+        tag = "AdminTag::Users"
+    )]
+    async fn revoke_sessions(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Done> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?.revoke_sessions(env, &user_id, None)?;
+            Ok(Done::yes())
+        }))
+    }
+
+    /// End one session.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/sessions/:sid",
+        method = "delete",
+        tag = "AdminTag::Users"
+    )]
+    async fn revoke_session(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        sid: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Done> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?.revoke_sessions(env, &user_id, Some(&sid))?;
+            Ok(Done::yes())
+        }))
+    }
+
+    /// The user's remembered consents.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/consents",
+        method = "get",
+        tag = "AdminTag::Users"
+    )]
+    async fn consents(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Vec<Consent>> {
+        AdminResult::ok(as_admin(&state, req, |e, _, p| {
+            Ok(e.tenant_admin(p, &tenant)?
+                .consents(&user_id)?
+                .into_iter()
+                .map(|(client_id, scopes)| Consent { client_id, scopes })
+                .collect())
+        }))
+    }
+
+    /// Forget every consent of the user and revoke the grants they covered.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/consents",
+        method = "delete",
+        tag = "AdminTag::Users"
+    )]
+    async fn revoke_consents(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Done> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?.revoke_consents(env, &user_id, None)?;
+            Ok(Done::yes())
+        }))
+    }
+
+    /// Forget the user's consent to one client and revoke its grants.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/consents/:client_id",
+        method = "delete",
+        tag = "AdminTag::Users"
+    )]
+    async fn revoke_consent(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        client_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Done> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?
+                .revoke_consents(env, &user_id, Some(&client_id))?;
+            Ok(Done::yes())
+        }))
+    }
+
+    /// Grant the user a licence for an app (Calimatic `user_app_licenses`).
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/licenses/:client_id",
+        method = "put",
+        tag = "AdminTag::Users"
+    )]
+    async fn grant_license(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        client_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<User> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            Ok(e.tenant_admin(p, &tenant)?
+                .set_license(env, &user_id, &client_id, true)?
+                .into())
+        }))
+    }
+
+    /// Withdraw the user's licence for an app.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/licenses/:client_id",
+        method = "delete",
+        tag = "AdminTag::Users"
+    )]
+    async fn withdraw_license(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        client_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<User> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            Ok(e.tenant_admin(p, &tenant)?
+                .set_license(env, &user_id, &client_id, false)?
+                .into())
+        }))
+    }
+}

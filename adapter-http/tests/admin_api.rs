@@ -1,0 +1,793 @@
+//! The Admin API and dynamic registration over HTTP: authentication, tenant isolation, and each
+//! resource's lifecycle with its effect on the protocol endpoints.
+
+mod common;
+
+use common::*;
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
+
+/// A platform admin token from the system tenant.
+async fn root_token(t: &TestServer) -> String {
+    let a = t.demo.admin.clone().expect("first start creates the admin client");
+    cc_token(&a.token_endpoint, &a.client_id, &a.client_secret, "admin")
+        .await
+        .1["access_token"]
+        .as_str()
+        .expect("admin token")
+        .to_string()
+}
+
+async fn cc_token(endpoint: &str, id: &str, secret: &str, scope: &str) -> (u16, Value) {
+    let r = Client::new()
+        .post(endpoint)
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Calls the Admin API; returns the status and the JSON body (Null when empty).
+async fn call(t: &TestServer, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut rb = Client::new().request(method, format!("{}{path}", t.server.base));
+    if let Some(tok) = token {
+        rb = rb.bearer_auth(tok);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn assert_error(got: &(u16, Value), status: u16, error: &str) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert_eq!(got.1["error"], error, "{}", got.1);
+    assert!(got.1["error_description"].is_string(), "{}", got.1);
+}
+
+#[tokio::test]
+async fn admin_calls_without_an_admin_token_get_json_401_or_403() {
+    let t = start().await;
+    let none = call(&t, Method::GET, "/admin/v1/tenants", None, None).await;
+    assert_error(&none, 401, "invalid_token");
+    let junk = call(&t, Method::GET, "/admin/v1/tenants", Some("junk"), None).await;
+    assert_error(&junk, 401, "invalid_token");
+    let r = Client::new()
+        .get(format!("{}/admin/v1/tenants", t.server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r
+        .headers()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    // The demo client's own client-credentials token has no admin scope.
+    let (_, plain) = cc_token(
+        &format!("{}/token", t.iss),
+        &t.demo.client_id,
+        &t.demo.client_secret,
+        "openid",
+    )
+    .await;
+    let plain = plain["access_token"].as_str().unwrap();
+    assert_error(
+        &call(&t, Method::GET, "/admin/v1/tenants", Some(plain), None).await,
+        403,
+        "insufficient_scope",
+    );
+    // Asking for the admin scope with a client that may not have it is invalid_scope.
+    let (status, body) = cc_token(
+        &format!("{}/token", t.iss),
+        &t.demo.client_id,
+        &t.demo.client_secret,
+        "admin",
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")));
+    // Malformed bodies are JSON errors too.
+    let root = root_token(&t).await;
+    let r = Client::new()
+        .post(format!("{}/admin/v1/tenants", t.server.base))
+        .bearer_auth(&root)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    t.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn tenant_admins_cannot_touch_other_tenants() {
+    let t = start().await;
+    let root = root_token(&t).await;
+    let created = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants",
+        Some(&root),
+        Some(json!({"slug": "acme", "display_name": "Acme"})),
+    )
+    .await;
+    assert_eq!(created.0, 201, "{}", created.1);
+    assert_eq!(created.1["issuer"], format!("{}/acme", t.server.base));
+    assert_error(
+        &call(
+            &t,
+            Method::POST,
+            "/admin/v1/tenants",
+            Some(&root),
+            Some(json!({"slug": "acme", "display_name": "Again"})),
+        )
+        .await,
+        409,
+        "conflict",
+    );
+    assert_error(
+        &call(
+            &t,
+            Method::POST,
+            "/admin/v1/tenants",
+            Some(&root),
+            Some(json!({"slug": "admin", "display_name": "X"})),
+        )
+        .await,
+        400,
+        "invalid_request",
+    );
+    // A tenant admin client for acme, created by the platform admin.
+    let admin_client = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/acme/clients",
+        Some(&root),
+        Some(json!({"client_id": "acme-admin", "name": "Acme admin", "grant_types": ["client_credentials"], "allowed_scopes": ["admin"]})),
+    )
+    .await;
+    assert_eq!(admin_client.0, 201, "{}", admin_client.1);
+    let secret = admin_client.1["client_secret"].as_str().unwrap();
+    let (_, tok) = cc_token(&format!("{}/acme/token", t.server.base), "acme-admin", secret, "admin").await;
+    let acme = tok["access_token"].as_str().unwrap();
+    assert_eq!(
+        call(&t, Method::GET, "/admin/v1/tenants/acme", Some(acme), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(&t, Method::GET, "/admin/v1/tenants/acme/clients", Some(acme), None)
+            .await
+            .0,
+        200
+    );
+    for (m, path) in [
+        (Method::GET, "/admin/v1/tenants/demo"),
+        (Method::GET, "/admin/v1/tenants/demo/clients"),
+        (Method::GET, "/admin/v1/tenants/demo/users"),
+        (Method::GET, "/admin/v1/tenants/demo/audit"),
+        (Method::POST, "/admin/v1/tenants/demo/keys/rotate"),
+        (Method::DELETE, "/admin/v1/tenants/demo"),
+        (Method::GET, "/admin/v1/tenants"),
+        (Method::GET, "/admin/v1/tenants/nonexistent"),
+    ] {
+        assert_error(&call(&t, m.clone(), path, Some(acme), None).await, 403, "forbidden");
+    }
+    assert_error(
+        &call(
+            &t,
+            Method::POST,
+            "/admin/v1/tenants",
+            Some(acme),
+            Some(json!({"slug": "evil", "display_name": "E"})),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    // The platform admin sees 404 for what does not exist.
+    assert_error(
+        &call(&t, Method::GET, "/admin/v1/tenants/nonexistent", Some(&root), None).await,
+        404,
+        "not_found",
+    );
+    let list = call(&t, Method::GET, "/admin/v1/tenants?limit=2", Some(&root), None).await;
+    assert_eq!(list.1["items"].as_array().unwrap().len(), 2);
+    let next = list.1["next_cursor"].as_str().unwrap();
+    let rest = call(
+        &t,
+        Method::GET,
+        &format!("/admin/v1/tenants?limit=2&cursor={next}"),
+        Some(&root),
+        None,
+    )
+    .await;
+    let mut slugs: Vec<&str> = list.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["slug"].as_str().unwrap())
+        .collect();
+    slugs.extend(
+        rest.1["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["slug"].as_str().unwrap()),
+    );
+    assert_eq!(slugs, ["acme", "demo", "system"]);
+    // Deleting the tenant kills its admin's token.
+    assert_eq!(
+        call(&t, Method::DELETE, "/admin/v1/tenants/acme", Some(&root), None)
+            .await
+            .0,
+        200
+    );
+    assert_error(
+        &call(&t, Method::GET, "/admin/v1/tenants/acme", Some(acme), None).await,
+        401,
+        "invalid_token",
+    );
+    t.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn client_lifecycle_reaches_the_token_endpoint() {
+    let t = start().await;
+    let root = root_token(&t).await;
+    let base = "/admin/v1/tenants/demo/clients";
+    let bad = call(
+        &t,
+        Method::POST,
+        base,
+        Some(&root),
+        Some(json!({"name": "X", "redirect_uris": ["http://evil.example/cb"]})),
+    )
+    .await;
+    assert_error(&bad, 400, "invalid_redirect_uri");
+    let svc = call(
+        &t,
+        Method::POST,
+        base,
+        Some(&root),
+        Some(json!({"client_id": "svc", "name": "Service", "grant_types": ["client_credentials"]})),
+    )
+    .await;
+    assert_eq!(svc.0, 201, "{}", svc.1);
+    let secret = svc.1["client_secret"].as_str().unwrap().to_string();
+    let got = call(&t, Method::GET, &format!("{base}/svc"), Some(&root), None).await;
+    assert!(got.1.get("client_secret").is_none(), "the secret is shown once");
+    let token_ep = format!("{}/token", t.iss);
+    assert_eq!(cc_token(&token_ep, "svc", &secret, "openid").await.0, 200);
+    let rotated = call(&t, Method::POST, &format!("{base}/svc/secret"), Some(&root), None).await;
+    let new_secret = rotated.1["client_secret"].as_str().unwrap().to_string();
+    assert_eq!(
+        cc_token(&token_ep, "svc", &secret, "openid").await.1["error"],
+        "invalid_client"
+    );
+    assert_eq!(cc_token(&token_ep, "svc", &new_secret, "openid").await.0, 200);
+    let patched = call(
+        &t,
+        Method::PATCH,
+        &format!("{base}/svc"),
+        Some(&root),
+        Some(json!({"name": "Renamed", "access_token_ttl": 600})),
+    )
+    .await;
+    assert_eq!(
+        (patched.1["name"].as_str(), patched.1["access_token_ttl"].as_u64()),
+        (Some("Renamed"), Some(600))
+    );
+    assert_eq!(
+        cc_token(&token_ep, "svc", &new_secret, "openid").await.1["expires_in"],
+        600
+    );
+    assert_eq!(
+        call(&t, Method::POST, &format!("{base}/svc/deactivate"), Some(&root), None)
+            .await
+            .1["active"],
+        false
+    );
+    assert_eq!(
+        cc_token(&token_ep, "svc", &new_secret, "openid").await.1["error"],
+        "invalid_client"
+    );
+    assert_eq!(
+        call(&t, Method::POST, &format!("{base}/svc/activate"), Some(&root), None)
+            .await
+            .1["active"],
+        true
+    );
+    assert_eq!(cc_token(&token_ep, "svc", &new_secret, "openid").await.0, 200);
+    let list = call(&t, Method::GET, base, Some(&root), None).await;
+    assert!(list.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["client_id"] == "svc"));
+    assert_eq!(
+        call(&t, Method::DELETE, &format!("{base}/svc"), Some(&root), None)
+            .await
+            .0,
+        200
+    );
+    assert_error(
+        &call(&t, Method::GET, &format!("{base}/svc"), Some(&root), None).await,
+        404,
+        "not_found",
+    );
+    assert_eq!(
+        cc_token(&token_ep, "svc", &new_secret, "openid").await.1["error"],
+        "invalid_client"
+    );
+    t.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn users_sessions_and_consents_are_managed_and_disabling_kills_tokens() {
+    let t = start().await;
+    let root = root_token(&t).await;
+    let users = "/admin/v1/tenants/demo/users";
+    let created = call(
+        &t,
+        Method::POST,
+        users,
+        Some(&root),
+        Some(json!({"username": "jane", "password": "jane's password", "email": "jane@school.com", "given_name": "Jane"})),
+    )
+    .await;
+    assert_eq!(created.0, 201, "{}", created.1);
+    let jane = created.1["id"].as_str().unwrap().to_string();
+    assert!(created.1.get("password").is_none() && created.1.get("password_hash").is_none());
+    let dup = call(
+        &t,
+        Method::POST,
+        users,
+        Some(&root),
+        Some(json!({"username": "JANE", "password": "whatever123"})),
+    )
+    .await;
+    assert_error(&dup, 409, "conflict");
+    let page = call(&t, Method::GET, &format!("{users}?limit=1"), Some(&root), None).await;
+    assert_eq!(page.1["items"].as_array().unwrap().len(), 1);
+    assert!(page.1["next_cursor"].is_string());
+    let patched = call(
+        &t,
+        Method::PATCH,
+        &format!("{users}/{jane}"),
+        Some(&root),
+        Some(json!({"family_name": "Smith"})),
+    )
+    .await;
+    assert_eq!(patched.1["family_name"], "Smith");
+    assert_eq!(
+        call(
+            &t,
+            Method::PUT,
+            &format!("{users}/{jane}/password"),
+            Some(&root),
+            Some(json!({"password": "a brand new one"}))
+        )
+        .await
+        .0,
+        200
+    );
+    // Jane logs in to the demo client and gets tokens.
+    let b = browser();
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid profile offline_access", "");
+    let r = browse_to_redirect(&b, &t.iss, &url, "jane", "a brand new one").await;
+    let code = param(&location(&r), "code").unwrap();
+    let (_, tokens) = exchange(&t, &code).await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let sessions = call(&t, Method::GET, &format!("{users}/{jane}/sessions"), Some(&root), None).await;
+    assert_eq!(sessions.1.as_array().unwrap().len(), 1);
+    let consents = call(&t, Method::GET, &format!("{users}/{jane}/consents"), Some(&root), None).await;
+    assert_eq!(consents.1[0]["client_id"], t.demo.client_id, "{}", consents.1);
+    // Disabling ends the session and kills the tokens.
+    assert_eq!(
+        call(&t, Method::POST, &format!("{users}/{jane}/disable"), Some(&root), None)
+            .await
+            .1["disabled"],
+        true
+    );
+    let ui = Client::new()
+        .get(format!("{}/userinfo", t.iss))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ui.status(), 401);
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        token(&t, &[("grant_type", "refresh_token"), ("refresh_token", rt)])
+            .await
+            .1["error"],
+        "invalid_grant"
+    );
+    assert!(
+        call(&t, Method::GET, &format!("{users}/{jane}/sessions"), Some(&root), None)
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        call(&t, Method::POST, &format!("{users}/{jane}/enable"), Some(&root), None)
+            .await
+            .1["disabled"],
+        false
+    );
+    let consent = format!("{users}/{jane}/consents/{}", t.demo.client_id);
+    assert_eq!(call(&t, Method::DELETE, &consent, Some(&root), None).await.0, 200);
+    assert_error(
+        &call(&t, Method::DELETE, &consent, Some(&root), None).await,
+        404,
+        "not_found",
+    );
+    assert_eq!(
+        call(&t, Method::DELETE, &format!("{users}/{jane}"), Some(&root), None)
+            .await
+            .0,
+        200
+    );
+    assert_error(
+        &call(&t, Method::GET, &format!("{users}/{jane}"), Some(&root), None).await,
+        404,
+        "not_found",
+    );
+    t.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn organizations_invites_and_licences_follow_the_calimatic_rules() {
+    let t = start().await;
+    let root = root_token(&t).await;
+    let org = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/demo/organizations",
+        Some(&root),
+        Some(json!({"name": "Springfield Elementary"})),
+    )
+    .await;
+    assert_eq!(org.0, 201, "{}", org.1);
+    let org_id = org.1["id"].as_str().unwrap().to_string();
+    let access = call(
+        &t,
+        Method::PUT,
+        &format!("/admin/v1/organizations/{org_id}/apps/{}", t.demo.client_id),
+        Some(&root),
+        Some(json!({"isEnabled": true})),
+    )
+    .await;
+    assert_eq!(access.1["app_access"][0]["isEnabled"], true, "{}", access.1);
+    // The app invites with its own credentials: it licenses itself.
+    let invite = Client::new()
+        .post(format!("{}/admin/v1/organizations/{org_id}/users", t.server.base))
+        .header("x-client-id", &t.demo.client_id)
+        .header("x-client-secret", &t.demo.client_secret)
+        .json(&json!({"email": "user@example.com", "firstName": "Jane", "lastName": "Smith", "role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invite.status(), 201);
+    let invited: Value = invite.json().await.unwrap();
+    assert_eq!(invited["licenses"], json!([t.demo.client_id]));
+    assert_eq!(invited["status"], "created");
+    let wrong = Client::new()
+        .post(format!("{}/admin/v1/organizations/{org_id}/users", t.server.base))
+        .header("x-client-id", &t.demo.client_id)
+        .header("x-client-secret", "wrong")
+        .json(&json!({"email": "x@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    // Bulk: each row reported; the bad row changes nothing.
+    let bulk = Client::new()
+        .post(format!(
+            "{}/admin/v1/organizations/{org_id}/users/bulk-invite",
+            t.server.base
+        ))
+        .bearer_auth(&root)
+        .json(&json!({"users": [
+            {"email": "user1@example.com", "firstName": "User", "lastName": "One", "role": "member"},
+            {"email": "broken", "role": "member"},
+            {"email": "user2@example.com", "role": "bad role!"}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bulk.status(), 200);
+    let report: Value = bulk.json().await.unwrap();
+    assert_eq!(
+        (report["succeeded"].as_u64(), report["failed"].as_u64()),
+        (Some(1), Some(2)),
+        "{report}"
+    );
+    assert_eq!(
+        report["results"][0]["result"]["licenses"],
+        json!([t.demo.client_id]),
+        "admin, no apps: all enabled apps"
+    );
+    assert_eq!(report["results"][1]["error"], "invalid_request");
+    let members = call(
+        &t,
+        Method::GET,
+        &format!("/admin/v1/organizations/{org_id}/members"),
+        Some(&root),
+        None,
+    )
+    .await;
+    let emails: Vec<&str> = members
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    assert!(!emails.contains(&"user2@example.com"));
+    // Membership feeds the organization claims of the demo user.
+    let users = call(&t, Method::GET, "/admin/v1/tenants/demo/users", Some(&root), None).await;
+    let demo_id = users.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "demo")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let set = call(
+        &t,
+        Method::PUT,
+        &format!("/admin/v1/organizations/{org_id}/members/{demo_id}"),
+        Some(&root),
+        Some(json!({"role": "teacher"})),
+    )
+    .await;
+    assert_eq!(set.0, 200, "{}", set.1);
+    let b = browser();
+    let code = demo_code(&t, &b, "openid organization").await;
+    let (_, tokens) = exchange(&t, &code).await;
+    let info: Value = Client::new()
+        .get(format!("{}/userinfo", t.iss))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(info["organization_memberships"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"organization_id": org_id, "role": "teacher"})));
+    t.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn keys_rotate_and_the_audit_log_pages() {
+    let t = start().await;
+    let root = root_token(&t).await;
+    let b = browser();
+    let code = demo_code(&t, &b, "openid").await;
+    let (_, tokens) = exchange(&t, &code).await;
+    let jwks = |t: &TestServer| {
+        let url = format!("{}/jwks", t.iss);
+        async move {
+            Client::new()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["keys"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(jwks(&t).await, 2);
+    let keys = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/demo/keys/rotate",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(keys.0, 200, "{}", keys.1);
+    assert_eq!(
+        keys.1
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["active"] == true)
+            .count(),
+        2
+    );
+    assert_eq!(jwks(&t).await, 4, "old keys stay published");
+    let ui = Client::new()
+        .get(format!("{}/userinfo", t.iss))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ui.status(), 200, "tokens signed before the rotation still verify");
+    let mut kinds = Vec::new();
+    let mut url = "/admin/v1/tenants/demo/audit?limit=2".to_string();
+    loop {
+        let page = call(&t, Method::GET, &url, Some(&root), None).await;
+        kinds.extend(
+            page.1["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["kind"].as_str().unwrap().to_string()),
+        );
+        match page.1["next_cursor"].as_str() {
+            Some(c) => url = format!("/admin/v1/tenants/demo/audit?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    for k in ["login_succeeded", "token_issued", "admin_change"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing in {kinds:?}");
+    }
+    t.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn dynamic_registration_over_http() {
+    let t = start().await;
+    let root = root_token(&t).await;
+    let disco: Value = Client::new()
+        .get(format!("{}/.well-known/openid-configuration", t.iss))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(disco["registration_endpoint"], format!("{}/register", t.iss));
+    // The Calimatic seed's registration request, as written.
+    let r = Client::new()
+        .post(format!("{}/register", t.iss))
+        .json(&json!({
+            "client_name": "My App",
+            "redirect_uris": ["https://myapp.com/auth/callback", "http://localhost:3001/auth/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "scope": "openid profile email organization"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    let reg: Value = r.json().await.unwrap();
+    assert!(
+        reg["client_secret"].is_string() && reg["registration_access_token"].is_string(),
+        "{reg}"
+    );
+    let uri = reg["registration_client_uri"].as_str().unwrap();
+    let rat = reg["registration_access_token"].as_str().unwrap();
+    let read = Client::new().get(uri).bearer_auth(rat).send().await.unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(
+        Client::new()
+            .get(uri)
+            .bearer_auth("nope")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let put = Client::new()
+        .put(uri)
+        .bearer_auth(rat)
+        .json(&json!({"client_id": reg["client_id"], "redirect_uris": ["https://myapp.com/cb2"], "client_name": "My App 2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    assert_eq!(
+        put.json::<Value>().await.unwrap()["redirect_uris"],
+        json!(["https://myapp.com/cb2"])
+    );
+    let bad = Client::new()
+        .post(format!("{}/register", t.iss))
+        .json(&json!({"redirect_uris": ["http://myapp.com/cb"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<Value>().await.unwrap()["error"], "invalid_redirect_uri");
+    assert_eq!(
+        Client::new()
+            .delete(uri)
+            .bearer_auth(rat)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        Client::new().get(uri).bearer_auth(rat).send().await.unwrap().status(),
+        401
+    );
+    // Policy: initial access token.
+    let patched = call(
+        &t,
+        Method::PATCH,
+        "/admin/v1/tenants/demo",
+        Some(&root),
+        Some(json!({"registration_policy": "initial_access_token"})),
+    )
+    .await;
+    assert_eq!(patched.1["registration_policy"], "initial_access_token");
+    let body = json!({"redirect_uris": ["https://rp.example/cb"]});
+    let no_token = Client::new()
+        .post(format!("{}/register", t.iss))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 401);
+    let iat = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/demo/initial-access-tokens",
+        Some(&root),
+        Some(json!({})),
+    )
+    .await;
+    let iat = iat.1["initial_access_token"].as_str().unwrap().to_string();
+    let ok = Client::new()
+        .post(format!("{}/register", t.iss))
+        .bearer_auth(&iat)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 201);
+    // Closed: refused, and discovery stops advertising it.
+    call(
+        &t,
+        Method::PATCH,
+        "/admin/v1/tenants/demo",
+        Some(&root),
+        Some(json!({"registration_policy": "closed"})),
+    )
+    .await;
+    let closed = Client::new()
+        .post(format!("{}/register", t.iss))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 403);
+    let disco: Value = Client::new()
+        .get(format!("{}/.well-known/openid-configuration", t.iss))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(disco.get("registration_endpoint").is_none());
+    t.server.stop().await.unwrap();
+}

@@ -36,3 +36,37 @@ async fn readme_curl_walkthrough_works_as_written() {
     assert_eq!(lines[6], "invalid_grant");
     assert_eq!(lines[7], r#"{"active":false}"#);
 }
+
+#[tokio::test]
+async fn readme_admin_walkthrough_works_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let after = &readme[readme
+        .find("<!-- admin-walkthrough -->")
+        .expect("admin walkthrough marker")..];
+    let from = after.find("```sh\n").unwrap() + 6;
+    let script = &after[from..from + after[from..].find("```").unwrap()];
+    let t = start().await;
+    let admin = t.demo.admin.clone().unwrap();
+    let out = tokio::process::Command::new("bash")
+        .arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(script)
+        .env("BASE", &t.server.base)
+        .env("ADMIN_SECRET", &admin.client_secret)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "admin walkthrough failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], format!("{}/acme", t.server.base));
+    assert_eq!(lines[1], "jane");
+    assert!(lines[2].starts_with("http://localhost:3000/callback?code="), "{stdout}");
+    assert_eq!(lines[3], "jane@acme.example");
+    t.server.stop().await.unwrap();
+}

@@ -217,7 +217,7 @@ pub struct Tenant {
     pub issuer: String,
     /// Page branding.
     pub branding: BrandingBody,
-    /// Dynamic registration policy.
+    // Dynamic registration policy.
     pub registration_policy: Policy,
     /// Default token lifetimes of new clients.
     pub token_lifetimes: Lifetimes,
@@ -260,7 +260,7 @@ pub struct TenantCreate {
     pub display_name: String,
     /// Page branding.
     pub branding: Option<BrandingBody>,
-    /// Dynamic registration policy (default `closed`).
+    // Dynamic registration policy (default `closed`).
     pub registration_policy: Option<Policy>,
     /// Default token lifetimes (default 3600 / 3600 / 30 days).
     pub token_lifetimes: Option<Lifetimes>,
@@ -302,7 +302,7 @@ pub struct TenantUpdate {
     pub display_name: Option<String>,
     /// Page branding.
     pub branding: Option<BrandingBody>,
-    /// Dynamic registration policy.
+    // Dynamic registration policy.
     pub registration_policy: Option<Policy>,
     /// Default token lifetimes.
     pub token_lifetimes: Option<Lifetimes>,
@@ -321,7 +321,7 @@ impl From<TenantUpdate> for TenantPatch {
 
 /// A client. `client_secret` appears only in the answer that created it (create, rotate).
 #[derive(Object, Clone, Debug)]
-#[oai(example)]
+#[oai(example, rename = "OAuthClient")]
 pub struct Client {
     /// Public identifier.
     pub client_id: String,
@@ -330,7 +330,7 @@ pub struct Client {
     pub client_secret: Option<String>,
     /// Display name.
     pub name: String,
-    /// Token endpoint auth method.
+    // Token endpoint auth method.
     pub token_endpoint_auth_method: AuthMethod,
     /// Exact redirect URIs.
     pub redirect_uris: Vec<String>,
@@ -346,7 +346,7 @@ pub struct Client {
     pub first_party: bool,
     /// PKCE required.
     pub require_pkce: bool,
-    /// ID token algorithm.
+    // ID token algorithm.
     pub id_token_signed_response_alg: Alg,
     /// Access token lifetime, seconds.
     pub access_token_ttl: u64,
@@ -443,7 +443,7 @@ pub struct ClientInput {
     pub client_id: Option<String>,
     /// Display name (required on create).
     pub name: Option<String>,
-    /// Default `client_secret_basic`.
+    // Default `client_secret_basic`.
     pub token_endpoint_auth_method: Option<AuthMethod>,
     /// Exact redirect URIs (https, or http on loopback).
     pub redirect_uris: Option<Vec<String>>,
@@ -459,7 +459,7 @@ pub struct ClientInput {
     pub first_party: Option<bool>,
     /// Require PKCE (default true; always for public clients).
     pub require_pkce: Option<bool>,
-    /// RS256 (default) or ES384.
+    // RS256 (default) or ES384.
     pub id_token_signed_response_alg: Option<Alg>,
     /// Access token lifetime, seconds.
     pub access_token_ttl: Option<u64>,
@@ -964,7 +964,7 @@ pub struct BulkInviteReport {
 pub struct SigningKey {
     /// Key id.
     pub kid: String,
-    /// Algorithm.
+    // Algorithm.
     pub alg: Alg,
     /// Installed at.
     pub created_at: u64,

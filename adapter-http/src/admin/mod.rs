@@ -72,9 +72,16 @@ pub enum AdminResult<T: ToJSON + Send + Sync> {
 
 /// An empty answer body (deletions and revocations).
 #[derive(poem_openapi::Object, Debug, Default)]
+#[oai(example)]
 pub struct Done {
     /// Always true.
     pub ok: bool,
+}
+
+impl poem_openapi::types::Example for Done {
+    fn example() -> Self {
+        Done { ok: true }
+    }
 }
 
 impl Done {

@@ -297,6 +297,7 @@ impl TenantCreate {
 
 /// Changes to a tenant (absent fields are kept).
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct TenantUpdate {
     /// Display name.
     pub display_name: Option<String>,
@@ -734,6 +735,7 @@ impl UserInput {
 
 /// A new password.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct PasswordBody {
     /// 8-1024 characters.
     pub password: String,
@@ -741,6 +743,7 @@ pub struct PasswordBody {
 
 /// A browser session.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct Session {
     /// Session id (`sid` claim).
     pub sid: String,
@@ -762,6 +765,7 @@ impl From<SessionInfo> for Session {
 
 /// A remembered consent.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct Consent {
     /// The client.
     pub client_id: String,
@@ -824,6 +828,7 @@ pub struct AppAccess {
 
 /// An organization's name.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct OrganizationInput {
     /// Name.
     pub name: String,
@@ -831,6 +836,7 @@ pub struct OrganizationInput {
 
 /// Enable or disable an app for an organization.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct AppAccessInput {
     /// Enabled.
     #[oai(rename = "isEnabled")]
@@ -839,6 +845,7 @@ pub struct AppAccessInput {
 
 /// A role in an organization.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct RoleInput {
     /// e.g. `admin`, `teacher`, `member`.
     pub role: String,
@@ -846,6 +853,7 @@ pub struct RoleInput {
 
 /// A member of an organization.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct Member {
     /// The user.
     pub user: User,
@@ -897,6 +905,7 @@ impl From<InviteInput> for Invite {
 
 /// The result of one invite.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct Invited {
     /// The user's id.
     pub user_id: String,
@@ -925,6 +934,7 @@ impl From<InviteOutcome> for Invited {
 
 /// Users to invite.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct BulkInviteInput {
     /// One entry per user.
     pub users: Vec<InviteInput>,
@@ -950,6 +960,7 @@ pub struct BulkInviteRow {
 
 /// A bulk invite's report.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct BulkInviteReport {
     /// Rows applied.
     pub succeeded: u32,
@@ -961,6 +972,7 @@ pub struct BulkInviteReport {
 
 /// A signing key (public facts only).
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct SigningKey {
     /// Key id.
     pub kid: String,
@@ -988,6 +1000,7 @@ impl From<KeyInfo> for SigningKey {
 
 /// An audit event.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct AuditEntry {
     /// Time-ordered id.
     pub id: String,
@@ -1026,6 +1039,7 @@ impl From<AuditEvent> for AuditEntry {
 
 /// Ask for an initial access token.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct InitialAccessTokenInput {
     /// Lifetime in seconds (60 s to 30 days; default 1 day).
     pub expires_in: Option<u64>,
@@ -1033,6 +1047,7 @@ pub struct InitialAccessTokenInput {
 
 /// A single-use initial access token for `POST /{tenant}/register`.
 #[derive(Object, Clone, Debug)]
+#[oai(example)]
 pub struct InitialAccessToken {
     /// Send as `Authorization: Bearer …` to the registration endpoint.
     pub initial_access_token: String,
@@ -1044,12 +1059,22 @@ macro_rules! page {
     ($name:ident, $item:ty, $doc:literal) => {
         #[doc = $doc]
         #[derive(Object, Clone, Debug)]
+        #[oai(example)]
         pub struct $name {
             /// This page's items.
             pub items: Vec<$item>,
             /// Pass as `cursor` for the next page; absent on the last page.
             #[oai(skip_serializing_if_is_none)]
             pub next_cursor: Option<String>,
+        }
+
+        impl Example for $name {
+            fn example() -> Self {
+                $name {
+                    items: vec![<$item>::example()],
+                    next_cursor: Some("ZGVtby8wMTky".into()),
+                }
+            }
         }
 
         impl $name {
@@ -1069,3 +1094,170 @@ page!(ClientPage, Client, "A page of clients.");
 page!(UserPage, User, "A page of users.");
 page!(OrganizationPage, Organization, "A page of organizations.");
 page!(AuditPage, AuditEntry, "A page of audit events, oldest first.");
+
+impl Example for TenantUpdate {
+    fn example() -> Self {
+        TenantUpdate {
+            display_name: Some("Acme Corporation".into()),
+            branding: Some(BrandingBody {
+                display_name: Some("Acme".into()),
+                logo_url: Some("https://acme.example/logo.png".into()),
+                primary_color: Some("#0055aa".into()),
+            }),
+            registration_policy: Some(Policy::Open),
+            token_lifetimes: None,
+        }
+    }
+}
+
+impl Example for PasswordBody {
+    fn example() -> Self {
+        PasswordBody {
+            password: "correct horse battery staple".into(),
+        }
+    }
+}
+
+impl Example for Session {
+    fn example() -> Self {
+        Session {
+            sid: "k3J9…".into(),
+            auth_time: 1_750_000_000,
+            expires_at: 1_750_086_400,
+        }
+    }
+}
+
+impl Example for Consent {
+    fn example() -> Self {
+        Consent {
+            client_id: "partners-portal".into(),
+            scopes: vec!["openid".into(), "profile".into(), "email".into()],
+        }
+    }
+}
+
+impl Example for OrganizationInput {
+    fn example() -> Self {
+        OrganizationInput {
+            name: "Springfield Elementary".into(),
+        }
+    }
+}
+
+impl Example for AppAccessInput {
+    fn example() -> Self {
+        AppAccessInput { is_enabled: true }
+    }
+}
+
+impl Example for RoleInput {
+    fn example() -> Self {
+        RoleInput { role: "teacher".into() }
+    }
+}
+
+impl Example for Member {
+    fn example() -> Self {
+        Member {
+            user: User::example(),
+            role: "teacher".into(),
+        }
+    }
+}
+
+impl Example for Invited {
+    fn example() -> Self {
+        Invited {
+            user_id: "01925f3a9c0e4b7d8f21a3b4c5d6e7f8".into(),
+            email: "user@example.com".into(),
+            status: "created".into(),
+            licenses: vec!["partners-portal".into()],
+        }
+    }
+}
+
+impl Example for BulkInviteInput {
+    fn example() -> Self {
+        BulkInviteInput {
+            users: vec![
+                InviteInput::example(),
+                InviteInput {
+                    email: "user2@example.com".into(),
+                    first_name: Some("User".into()),
+                    last_name: Some("Two".into()),
+                    role: Some("member".into()),
+                    applications: None,
+                },
+            ],
+        }
+    }
+}
+
+impl Example for BulkInviteReport {
+    fn example() -> Self {
+        BulkInviteReport {
+            succeeded: 1,
+            failed: 1,
+            results: vec![
+                BulkInviteRow {
+                    email: "user@example.com".into(),
+                    success: true,
+                    result: Some(Invited::example()),
+                    error: None,
+                    error_description: None,
+                },
+                BulkInviteRow {
+                    email: "broken".into(),
+                    success: false,
+                    result: None,
+                    error: Some("invalid_request".into()),
+                    error_description: Some("email is not an email address".into()),
+                },
+            ],
+        }
+    }
+}
+
+impl Example for SigningKey {
+    fn example() -> Self {
+        SigningKey {
+            kid: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into(),
+            alg: Alg::RS256,
+            created_at: 1_750_000_000,
+            retired_at: None,
+            active: true,
+        }
+    }
+}
+
+impl Example for AuditEntry {
+    fn example() -> Self {
+        AuditEntry {
+            id: "001750000000-a1b2c3d4e5f6".into(),
+            at: 1_750_000_000,
+            kind: "login_succeeded".into(),
+            actor: Some("01925f3a9c0e4b7d8f21a3b4c5d6e7f8".into()),
+            subject: Some("01925f3a9c0e4b7d8f21a3b4c5d6e7f8".into()),
+            client_id: Some("partners-portal".into()),
+            detail: "sid=k3J9…".into(),
+        }
+    }
+}
+
+impl Example for InitialAccessTokenInput {
+    fn example() -> Self {
+        InitialAccessTokenInput {
+            expires_in: Some(86_400),
+        }
+    }
+}
+
+impl Example for InitialAccessToken {
+    fn example() -> Self {
+        InitialAccessToken {
+            initial_access_token: "Zx8…shown-once".into(),
+            expires_at: 1_750_086_400,
+        }
+    }
+}

@@ -9,7 +9,7 @@ use crate::env::Env;
 use crate::error::{err, Result};
 use crate::organization::{OrganizationIndexRecord, OrganizationRecord};
 use crate::secret::mint_id;
-use crate::store::{list_page, load, save, Page, Store, Tx};
+use crate::store::{decode, list_page, load, save, Page, Store, Table, Tx};
 use crate::user::{Membership, UserIndexRecord, UserProfile, UserRecord};
 use spec::ErrorCode;
 use std::collections::BTreeSet;
@@ -175,44 +175,18 @@ impl<S: Store> TenantAdmin<'_, S> {
     /// Members of an organization with their roles.
     pub fn members(&self, org_id: &str) -> Result<Vec<(UserRecord, String)>> {
         self.organization(org_id)?;
-        let all = list_page(
-            &self.engine.store,
-            &format!("{}/", self.slug()),
-            None,
-            200,
-            |u: &UserRecord| {
-                u.profile
-                    .organization_memberships
-                    .iter()
-                    .any(|m| m.organization_id == org_id)
-            },
-        )?;
         let mut out = Vec::new();
-        let mut page = all;
-        loop {
-            for u in page.items {
-                let role = u
-                    .profile
-                    .organization_memberships
-                    .iter()
-                    .find(|m| m.organization_id == org_id)
-                    .map(|m| m.role.clone())
-                    .unwrap_or_default();
+        for (_, bytes) in self.engine.store.scan(Table::User, &format!("{}/", self.slug()))? {
+            let u = decode::<UserRecord>(&bytes)?;
+            let role = u
+                .profile
+                .organization_memberships
+                .iter()
+                .find(|m| m.organization_id == org_id)
+                .map(|m| m.role.clone());
+            if let Some(role) = role {
                 out.push((u, role));
             }
-            let Some(c) = page.next_cursor else { break };
-            page = list_page(
-                &self.engine.store,
-                &format!("{}/", self.slug()),
-                Some(&c),
-                200,
-                |u: &UserRecord| {
-                    u.profile
-                        .organization_memberships
-                        .iter()
-                        .any(|m| m.organization_id == org_id)
-                },
-            )?;
         }
         Ok(out)
     }

@@ -345,6 +345,9 @@ pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
             "private_key_jwt needs a jwks with at least one usable signing key",
         ));
     }
+    if spec.jwks.as_ref().is_some_and(|j| parse_jwks(j).is_empty()) {
+        return Err(meta("jwks must be a JWK Set with at least one usable public key"));
+    }
     if let Some(scopes) = &spec.allowed_scopes {
         if scopes.iter().any(|s| !scopes::ALL.contains(&s.as_str())) {
             return Err(meta("allowed_scopes contains an unknown scope"));

@@ -704,6 +704,10 @@ fn registered_clients_are_third_party_and_bad_metadata_gets_the_rfc_7591_codes()
             json!({"redirect_uris": ["https://a.example/cb"], "client_id": "mine"}),
             ErrorCode::InvalidClientMetadata,
         ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "jwks": 5}),
+            ErrorCode::InvalidClientMetadata,
+        ),
     ] {
         let r = ClientMetadata::from_json(bad.clone()).and_then(|m| w.engine.handle_register(&mut env, T, None, &m));
         assert_eq!(code(r), want, "{bad}");

@@ -3,6 +3,7 @@
 
 use crate::client_credentials::{self, BodyCredentials};
 use crate::discovery;
+use crate::doc_cache::{Doc, RawJson};
 use crate::params;
 use crate::rate_limit;
 use crate::state::Shared;
@@ -230,7 +231,7 @@ pub struct Empty {}
 pub enum MetadataResult {
     /// The document.
     #[oai(status = 200)]
-    Ok(Json<serde_json::Value>, #[oai(header = "Cache-Control")] String),
+    Ok(RawJson, #[oai(header = "Cache-Control")] String),
     /// Unknown tenant.
     #[oai(status = 404)]
     NotFound(Json<OAuthError>),
@@ -279,13 +280,20 @@ fn bearer_challenge(tenant: &str, code: Option<ErrorCode>, description: &str) ->
 pub struct Api;
 
 impl Api {
-    fn metadata(state: &Shared, tenant: &str, f: impl FnOnce(&Shared) -> Option<serde_json::Value>) -> MetadataResult {
-        if !matches!(state.engine.tenant(tenant), Ok(Some(_))) {
-            return MetadataResult::NotFound(oauth_error(ErrorCode::InvalidRequest, "unknown tenant"));
-        }
-        match f(state) {
-            Some(v) => MetadataResult::Ok(Json(v), "public, max-age=300".into()),
-            None => MetadataResult::NotFound(oauth_error(ErrorCode::ServerError, "unavailable")),
+    /// A tenant's discovery or JWKS document, from the cache or rendered by `f` (`None`: no
+    /// such tenant).
+    fn metadata(
+        state: &Shared,
+        tenant: &str,
+        doc: Doc,
+        f: impl FnOnce(&Shared) -> Option<serde_json::Value>,
+    ) -> MetadataResult {
+        match state
+            .docs
+            .get_or_render(tenant, doc, || f(state).and_then(|v| serde_json::to_vec(&v).ok()))
+        {
+            Some(bytes) => MetadataResult::Ok(RawJson(bytes), "public, max-age=300".into()),
+            None => MetadataResult::NotFound(oauth_error(ErrorCode::InvalidRequest, "unknown tenant")),
         }
     }
 
@@ -368,7 +376,7 @@ impl Api {
         tag = "Tag::Discovery"
     )]
     async fn openid_configuration(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
-        Self::metadata(&state, &tenant, |s| discovery_document(s, &tenant))
+        Self::metadata(&state, &tenant, Doc::Discovery, |s| discovery_document(s, &tenant))
     }
 
     /// OAuth 2.0 Authorization Server Metadata (RFC 8414).
@@ -378,13 +386,14 @@ impl Api {
         tag = "Tag::Discovery"
     )]
     async fn oauth_authorization_server(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
-        Self::metadata(&state, &tenant, |s| discovery_document(s, &tenant))
+        Self::metadata(&state, &tenant, Doc::Discovery, |s| discovery_document(s, &tenant))
     }
 
     /// The tenant's public signing keys (JWKS).
     #[oai(path = "/:tenant/jwks", method = "get", tag = "Tag::Discovery")]
     async fn jwks(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
-        Self::metadata(&state, &tenant, |s| {
+        Self::metadata(&state, &tenant, Doc::Jwks, |s| {
+            s.engine.tenant(&tenant).ok().flatten()?;
             s.engine.jwks(&tenant).ok().and_then(|k| serde_json::to_value(k).ok())
         })
     }

@@ -6,7 +6,7 @@ use engine::secret::b64url;
 use engine::tenant::{RegistrationPolicy, SYSTEM_TENANT};
 use engine::user::Membership;
 use engine::{ClientSpec, EngineError, TenantRecord, UserProfile};
-use spec::{ClientAuthMethod, GrantType};
+use spec::{ClientAuthMethod, GrantType, SigningAlg};
 
 /// The demo tenant's slug.
 pub const DEMO_TENANT: &str = "demo";
@@ -62,38 +62,57 @@ pub fn ensure_system(state: &AppState) -> Result<Option<AdminCredentials>, Engin
     }))
 }
 
-/// A fresh RSA-2048 key (RS256) and P-384 key (ES384), from OS randomness.
-pub fn generate_keys() -> (KeyMaterial, KeyMaterial) {
+/// A fresh key for `alg` (RSA-2048, P-256 or P-384), from OS randomness.
+pub fn generate_key(alg: SigningAlg) -> KeyMaterial {
     use aws_lc_rs::encoding::AsDer;
-    let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key generation");
-    let der = rsa.as_der().expect("PKCS#8 encoding");
-    let rsa = KeyMaterial::rsa_pkcs8(der.as_ref());
-    let p384 = loop {
+    let ec = |len: usize, wrap: fn(&[u8]) -> KeyMaterial| loop {
         let mut scalar = [0u8; 48];
-        getrandom::fill(&mut scalar).expect("OS randomness");
-        let m = KeyMaterial::p384_scalar(&scalar);
+        getrandom::fill(&mut scalar[..len]).expect("OS randomness");
+        let m = wrap(&scalar[..len]);
         if SigningKey::from_material(&m).is_ok() {
             break m;
         }
     };
-    (rsa, p384)
+    match alg {
+        SigningAlg::RS256 => {
+            let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key generation");
+            KeyMaterial::rsa_pkcs8(rsa.as_der().expect("PKCS#8 encoding").as_ref())
+        }
+        SigningAlg::ES256 => ec(32, KeyMaterial::p256_scalar),
+        SigningAlg::ES384 => ec(48, KeyMaterial::p384_scalar),
+    }
+}
+
+/// One fresh key per algorithm we sign with.
+pub fn generate_keys() -> Vec<KeyMaterial> {
+    SigningAlg::ALL.into_iter().map(generate_key).collect()
 }
 
 /// Creates a tenant with fresh signing keys.
 pub fn create_tenant_with_keys(state: &AppState, tenant: TenantRecord) -> Result<(), EngineError> {
     let slug = tenant.slug.clone();
     state.engine.create_tenant(tenant)?;
-    let (rsa, p384) = generate_keys();
     state.with_env(|e, env| {
-        e.install_signing_key(env, &slug, rsa)?;
-        e.install_signing_key(env, &slug, p384)
-    })?;
-    Ok(())
+        generate_keys()
+            .into_iter()
+            .try_for_each(|k| e.install_signing_key(env, &slug, k).map(|_| ()))
+    })
+}
+
+/// Gives every tenant an active key for each algorithm it lacks one for (data made by an older
+/// version); returns how many keys were installed.
+pub fn ensure_signing_keys(state: &AppState) -> Result<usize, EngineError> {
+    let missing = state.engine.missing_signing_algs()?;
+    for (slug, alg) in &missing {
+        state.with_env(|e, env| e.install_signing_key(env, slug, generate_key(*alg)))?;
+    }
+    Ok(missing.len())
 }
 
 /// On first start, creates the demo tenant and its credentials; `None` when they already exist.
 pub fn ensure_demo(state: &AppState) -> Result<Option<DemoCredentials>, EngineError> {
     let admin = ensure_system(state)?;
+    ensure_signing_keys(state)?;
     if state.engine.tenant(DEMO_TENANT)?.is_some() {
         return Ok(None);
     }

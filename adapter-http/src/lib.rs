@@ -6,6 +6,8 @@ pub mod bootstrap;
 pub mod client_credentials;
 pub mod cookies;
 pub mod discovery;
+pub mod doc_cache;
+pub mod group_commit;
 pub mod os_env;
 pub mod pages;
 pub mod params;
@@ -60,8 +62,9 @@ fn healthz() -> &'static str {
     "ok"
 }
 
-/// The whole application.
-pub fn app(state: Shared) -> impl Endpoint {
+/// The whole application; `log_requests` logs one line per request (at info level).
+pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
+    let flusher = state.engine.store().flusher().clone();
     Route::new()
         .at("/healthz", get(healthz))
         .at("/:tenant/authorize", get(web::authorize).post(web::authorize))
@@ -70,44 +73,54 @@ pub fn app(state: Shared) -> impl Endpoint {
         .at("/:tenant/end-session", get(web::end_session).post(web::end_session))
         .nest("/", api_service())
         .data(state)
-        .with(poem::middleware::Tracing)
-        .around(|ep, mut req| async move {
-            let declared = req
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .map(|v| v.to_str().ok().and_then(|v| v.parse::<usize>().ok()));
-            let is_form = req
-                .content_type()
-                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-            let mut resp = match declared {
-                Some(Some(n)) if n > MAX_BODY_BYTES => too_large(),
-                Some(None) => too_large(),
-                None if !req.headers().contains_key(header::TRANSFER_ENCODING) => ep.get_response(req).await,
-                _ if !is_form && declared.is_some() => ep.get_response(req).await,
-                _ => match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
-                    // Forms are checked once here: UTF-8 after percent-decoding, within the size limit.
-                    Ok(bytes) if is_form && params::parse(&bytes, &[]).is_err() => too_large(),
-                    Ok(bytes) => {
-                        req.set_body(bytes);
-                        ep.get_response(req).await
-                    }
-                    Err(_) => too_large(),
-                },
-            };
-            let h = resp.headers_mut();
-            h.insert("X-Frame-Options", "DENY".parse().expect("header"));
-            h.insert("X-Content-Type-Options", "nosniff".parse().expect("header"));
-            h.insert("Referrer-Policy", "no-referrer".parse().expect("header"));
-            if !h.contains_key("Content-Security-Policy") {
-                h.insert(
-                    "Content-Security-Policy",
-                    "frame-ancestors 'none'".parse().expect("header"),
-                );
+        .with_if(log_requests, poem::middleware::Tracing)
+        .around(move |ep, mut req| {
+            let flusher = flusher.clone();
+            async move {
+                flusher
+                    .scope(async move {
+                        let declared = req
+                            .headers()
+                            .get(header::CONTENT_LENGTH)
+                            .map(|v| v.to_str().ok().and_then(|v| v.parse::<usize>().ok()));
+                        let is_form = req
+                            .content_type()
+                            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+                        let mut resp = match declared {
+                            Some(Some(n)) if n > MAX_BODY_BYTES => too_large(),
+                            Some(None) => too_large(),
+                            None if !req.headers().contains_key(header::TRANSFER_ENCODING) => {
+                                ep.get_response(req).await
+                            }
+                            _ if !is_form && declared.is_some() => ep.get_response(req).await,
+                            _ => match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+                                // Forms are checked once here: UTF-8 after percent-decoding, within the size limit.
+                                Ok(bytes) if is_form && params::parse(&bytes, &[]).is_err() => too_large(),
+                                Ok(bytes) => {
+                                    req.set_body(bytes);
+                                    ep.get_response(req).await
+                                }
+                                Err(_) => too_large(),
+                            },
+                        };
+                        use poem::http::HeaderValue;
+                        let h = resp.headers_mut();
+                        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+                        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+                        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+                        if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+                            h.insert(
+                                header::CONTENT_SECURITY_POLICY,
+                                HeaderValue::from_static("frame-ancestors 'none'"),
+                            );
+                        }
+                        if !h.contains_key(header::CACHE_CONTROL) {
+                            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                        }
+                        Ok(resp.into_response())
+                    })
+                    .await
             }
-            if !h.contains_key(header::CACHE_CONTROL) {
-                h.insert(header::CACHE_CONTROL, "no-store".parse().expect("header"));
-            }
-            Ok(resp.into_response())
         })
 }
 
@@ -153,6 +166,10 @@ pub struct Options {
     pub issuer_base: Option<String>,
     /// Rate limits.
     pub limits: rate_limit::RateLimits,
+    /// sled page cache, bytes.
+    pub cache_bytes: u64,
+    /// Log one line per request.
+    pub log_requests: bool,
 }
 
 impl Options {
@@ -163,6 +180,8 @@ impl Options {
             data_dir: data_dir.into(),
             issuer_base: None,
             limits: Default::default(),
+            cache_bytes: sled_store::DEFAULT_CACHE_BYTES,
+            log_requests: false,
         }
     }
 }
@@ -181,20 +200,22 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_string();
-    let store = sled_store::SledStore::open(&opts.data_dir)?;
+    let store = sled_store::SledStore::open_with_cache(&opts.data_dir, opts.cache_bytes)?;
     let state = Arc::new(AppState {
         engine: Engine::new(store, EngineConfig::new(base.clone())),
         pages: pages::Pages::default(),
         secure_cookies: !is_loopback_http(&base),
         limits: rate_limit::Limiters::new(opts.limits),
+        docs: Default::default(),
     });
     let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let log_requests = opts.log_requests;
     let shared = state.clone();
     let task = tokio::spawn(async move {
         let result = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
-                app(state.clone()),
+                app(state.clone(), log_requests),
                 async {
                     let _ = stopped.await;
                 },

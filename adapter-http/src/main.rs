@@ -23,6 +23,12 @@ struct Cli {
     /// Token requests per second per client_id (0: no limit).
     #[arg(long, env = "OP_TOKEN_RATE_PER_CLIENT", default_value_t = 500, global = true)]
     token_rate_per_client: u32,
+    /// Log level: `debug` adds one line per request; `warn` logs only problems.
+    #[arg(long, env = "OP_LOG_LEVEL", default_value = "info", global = true)]
+    log_level: tracing::Level,
+    /// sled page cache in MiB (memory used for hot records).
+    #[arg(long, env = "OP_SLED_CACHE_MB", default_value_t = 16, global = true)]
+    sled_cache_mb: u64,
     /// Login attempts per second per client IP (0: no limit).
     #[arg(long, env = "OP_LOGIN_RATE_PER_IP", default_value_t = 10, global = true)]
     login_rate_per_ip: u32,
@@ -43,7 +49,11 @@ async fn main() -> Result<(), adapter_http::StartError> {
         print!("{}", adapter_http::openapi_yaml());
         return Ok(());
     }
-    tracing_subscriber::fmt().with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_max_level(cli.log_level)
+        .init();
     let opts = adapter_http::Options {
         listen: cli.listen.clone(),
         data_dir: cli.data_dir.clone(),
@@ -53,6 +63,8 @@ async fn main() -> Result<(), adapter_http::StartError> {
             token_per_client: cli.token_rate_per_client,
             login_per_ip: cli.login_rate_per_ip,
         },
+        cache_bytes: cli.sled_cache_mb * 1024 * 1024,
+        log_requests: cli.log_level >= tracing::Level::DEBUG,
     };
     let server = adapter_http::start(&opts).await?;
     tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir.display(), "listening");

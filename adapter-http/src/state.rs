@@ -16,6 +16,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Rate limiters.
     pub limits: crate::rate_limit::Limiters,
+    /// Discovery and JWKS documents, rendered once per tenant.
+    pub docs: crate::doc_cache::DocCache,
 }
 
 /// Shared handle to the state.

@@ -600,7 +600,7 @@ async fn keys_rotate_and_the_audit_log_pages() {
                 .len()
         }
     };
-    assert_eq!(jwks(&t).await, 2);
+    assert_eq!(jwks(&t).await, 3, "RS256, ES256, ES384");
     let keys = call(
         &t,
         Method::POST,
@@ -617,9 +617,13 @@ async fn keys_rotate_and_the_audit_log_pages() {
             .iter()
             .filter(|k| k["active"] == true)
             .count(),
-        2
+        3
     );
-    assert_eq!(jwks(&t).await, 4, "old keys stay published");
+    assert_eq!(
+        jwks(&t).await,
+        6,
+        "old keys stay published (and the cached JWKS shows the new ones)"
+    );
     let ui = Client::new()
         .get(format!("{}/userinfo", t.iss))
         .bearer_auth(tokens["access_token"].as_str().unwrap())

@@ -50,7 +50,7 @@ async fn discovery_and_jwks_are_truthful() {
         .iter()
         .map(|k| k["alg"].as_str().unwrap())
         .collect();
-    assert_eq!(algs, vec!["RS256", "ES384"]);
+    assert_eq!(algs, vec!["RS256", "ES256", "ES384"]);
     assert_eq!(
         reqwest::get(format!("{}/nope/.well-known/openid-configuration", t.server.base))
             .await

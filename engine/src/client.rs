@@ -39,6 +39,9 @@ pub struct ClientRecord {
     pub require_pkce: bool,
     /// Algorithm of the ID tokens it receives.
     pub id_token_signed_response_alg: SigningAlg,
+    /// Algorithm of its JWT access tokens (RS256 unless set).
+    #[serde(default)]
+    pub access_token_signed_response_alg: SigningAlg,
     /// Access token lifetime, seconds.
     pub access_token_ttl: u64,
     /// ID token lifetime, seconds.
@@ -99,6 +102,7 @@ impl ClientRecord {
             first_party: self.first_party,
             require_pkce: self.require_pkce,
             id_token_signed_response_alg: self.id_token_signed_response_alg,
+            access_token_signed_response_alg: self.access_token_signed_response_alg,
             access_token_ttl: self.access_token_ttl,
             id_token_ttl: self.id_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
@@ -121,6 +125,7 @@ impl ClientRecord {
         self.first_party = spec.first_party;
         self.require_pkce = spec.require_pkce || spec.auth_method == ClientAuthMethod::None;
         self.id_token_signed_response_alg = spec.id_token_signed_response_alg;
+        self.access_token_signed_response_alg = spec.access_token_signed_response_alg;
         self.access_token_ttl = spec.access_token_ttl;
         self.id_token_ttl = spec.id_token_ttl;
         self.refresh_token_ttl = spec.refresh_token_ttl;
@@ -159,6 +164,8 @@ pub struct ClientPatch {
     pub require_pkce: Option<bool>,
     /// ID token alg.
     pub id_token_signed_response_alg: Option<SigningAlg>,
+    /// Access token alg.
+    pub access_token_signed_response_alg: Option<SigningAlg>,
     /// Access token lifetime.
     pub access_token_ttl: Option<u64>,
     /// ID token lifetime.
@@ -189,6 +196,7 @@ impl ClientPatch {
             first_party,
             require_pkce,
             id_token_signed_response_alg,
+            access_token_signed_response_alg,
             access_token_ttl,
             id_token_ttl,
             refresh_token_ttl,
@@ -232,8 +240,10 @@ pub struct ClientSpec {
     pub first_party: bool,
     /// PKCE required (default true).
     pub require_pkce: bool,
-    /// ID token alg (RS256 or ES384).
+    /// ID token alg (RS256, ES256 or ES384).
     pub id_token_signed_response_alg: SigningAlg,
+    /// Access token alg (RS256, ES256 or ES384).
+    pub access_token_signed_response_alg: SigningAlg,
     /// Access token lifetime.
     pub access_token_ttl: u64,
     /// ID token lifetime.
@@ -263,6 +273,7 @@ impl ClientSpec {
             first_party: false,
             require_pkce: true,
             id_token_signed_response_alg: SigningAlg::RS256,
+            access_token_signed_response_alg: SigningAlg::RS256,
             access_token_ttl: 3600,
             id_token_ttl: 3600,
             refresh_token_ttl: 30 * 86_400,
@@ -353,9 +364,6 @@ pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
             return Err(meta("allowed_scopes contains an unknown scope"));
         }
     }
-    if spec.id_token_signed_response_alg == SigningAlg::ES256 {
-        return Err(meta("id_token_signed_response_alg must be RS256 or ES384"));
-    }
     if [spec.access_token_ttl, spec.id_token_ttl, spec.refresh_token_ttl]
         .iter()
         .any(|t| !(1..=366 * 86_400).contains(t))
@@ -384,6 +392,7 @@ pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result
         first_party: false,
         require_pkce: true,
         id_token_signed_response_alg: spec.id_token_signed_response_alg,
+        access_token_signed_response_alg: spec.access_token_signed_response_alg,
         access_token_ttl: 0,
         id_token_ttl: 0,
         refresh_token_ttl: 0,

@@ -13,6 +13,9 @@ pub const P384_SCALAR_HEX: &str =
 /// A P-256 private scalar (hex) for a client's ES256 assertions.
 pub const P256_SCALAR_HEX: &str = "4e4f106f8e2b2bc1fd78f1cc3213c3644e9729c37947cafed31c16b2bc9f71db";
 
+/// A P-256 private scalar (hex) for the provider's ES256 key.
+pub const P256_SERVER_SCALAR_HEX: &str = "7d1c6a5f0f8b4e2a9c3d51e6b7a8f90112233445566778899aabbccddeeff0a1";
+
 use crate::jose::KeyMaterial;
 use base64ct::{Base64, Encoding};
 
@@ -36,6 +39,11 @@ pub fn rsa_key2() -> KeyMaterial {
 /// The fixed ES384 signing key.
 pub fn p384_key() -> KeyMaterial {
     KeyMaterial::p384_scalar(&hex_decode(P384_SCALAR_HEX))
+}
+
+/// The fixed ES256 signing key of the provider.
+pub fn p256_key() -> KeyMaterial {
+    KeyMaterial::p256_scalar(&hex_decode(P256_SERVER_SCALAR_HEX))
 }
 
 /// The fixed P-256 private key (for signing client assertions in tests).

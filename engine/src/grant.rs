@@ -1,8 +1,13 @@
 //! Grants: the token family one authorization (or one client-credentials call) produced.
 //!
 //! Lifecycle: active (refresh generation n) → rotated to n+1 → … ; revoked on replay of its
-//! code, on reuse of a rotated refresh token, on revocation, or on logout. Access tokens
-//! belong to a grant and die with it.
+//! code, on reuse of a rotated refresh token, or on revocation. Access tokens belong to a grant
+//! and die with it.
+//!
+//! Logout, consent withdrawal and disabling a user end *every* grant of a (user, client) at once
+//! by bumping that pair's epoch: a grant is alive only while the epoch it was created under is
+//! current. So creating a grant and ending them all are single writes, however many families a
+//! user has (one index listing every grant made each new grant cost O(families)).
 
 use crate::env::UnixTime;
 use crate::error::Result;
@@ -68,6 +73,9 @@ pub struct GrantRecord {
     pub state: GrantState,
     /// Refresh token generation, when the family has refresh tokens.
     pub refresh: Option<RefreshState>,
+    /// The (user, client) epoch it was created under.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 impl Record for GrantRecord {
@@ -116,6 +124,10 @@ pub struct AccessTokenRecord {
     pub expires_at: UnixTime,
     /// Revoked on its own (RFC 7009).
     pub revoked: bool,
+    /// SHA-256 of the whole token as issued: a presented token whose hash matches is ours
+    /// without verifying its signature again.
+    #[serde(default)]
+    pub token_hash: Option<SecretHash>,
 }
 
 impl Record for AccessTokenRecord {
@@ -129,18 +141,20 @@ impl AccessTokenRecord {
     }
 }
 
-/// The grant ids of one (user, client), so logout can revoke them.
+/// The epoch of one (user, client): grants made under an earlier epoch are dead. The record
+/// exists once the pair has had a grant, so a user's clients can be listed by key prefix.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserClientGrantsRecord {
-    /// Grant ids, oldest first.
-    pub grant_ids: Vec<String>,
+pub struct UserClientEpochRecord {
+    /// Current epoch.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
-impl Record for UserClientGrantsRecord {
+impl Record for UserClientEpochRecord {
     const TABLE: Table = Table::UserClientGrants;
 }
 
-impl UserClientGrantsRecord {
+impl UserClientEpochRecord {
     /// Store key.
     pub fn key(tenant: &str, user_id: &str, client_id: &str) -> String {
         format!("{tenant}/{user_id}/{client_id}")
@@ -159,35 +173,39 @@ pub fn revoke(tx: &mut dyn Tx, tenant: &str, grant_id: &str, reason: RevocationR
     Ok(())
 }
 
-/// Records `grant_id` under its (user, client), dropping ids of grants already revoked.
-pub fn index_for_user(tx: &mut dyn Tx, tenant: &str, user_id: &str, client_id: &str, grant_id: &str) -> Result<()> {
-    let key = UserClientGrantsRecord::key(tenant, user_id, client_id);
-    let mut idx = load::<UserClientGrantsRecord>(tx, &key)?.unwrap_or_default();
-    let mut kept = Vec::with_capacity(idx.grant_ids.len() + 1);
-    for id in idx.grant_ids.drain(..) {
-        if load::<GrantRecord>(tx, &GrantRecord::key(tenant, &id))?.is_some_and(|g| g.state == GrantState::Active) {
-            kept.push(id);
+/// The epoch a new grant of (user, client) is created under (recording the pair on first use).
+pub fn epoch_for_new_grant(tx: &mut dyn Tx, tenant: &str, user_id: &str, client_id: &str) -> Result<u64> {
+    let key = UserClientEpochRecord::key(tenant, user_id, client_id);
+    match load::<UserClientEpochRecord>(tx, &key)? {
+        Some(r) => Ok(r.epoch),
+        None => {
+            save(tx, &key, &UserClientEpochRecord::default())?;
+            Ok(0)
         }
     }
-    kept.push(grant_id.to_string());
-    idx.grant_ids = kept;
-    save(tx, &key, &idx)
 }
 
-/// Revokes every grant of (user, client).
+/// Whether `grant` is alive: not revoked on its own, and its (user, client) epoch still current.
+pub fn is_alive(tx: &mut dyn Tx, grant: &GrantRecord) -> Result<bool> {
+    if grant.state != GrantState::Active {
+        return Ok(false);
+    }
+    let key = UserClientEpochRecord::key(&grant.tenant, &grant.user_id, &grant.client_id);
+    let current = load::<UserClientEpochRecord>(tx, &key)?.unwrap_or_default().epoch;
+    Ok(current == grant.epoch)
+}
+
+/// Ends every grant of (user, client) made so far (one write: the pair's epoch moves on).
+/// `reason` is what the caller records in the audit log; grants are not rewritten one by one.
 pub fn revoke_for_user(
     tx: &mut dyn Tx,
     tenant: &str,
     user_id: &str,
     client_id: &str,
-    reason: RevocationReason,
+    _reason: RevocationReason,
 ) -> Result<()> {
-    let key = UserClientGrantsRecord::key(tenant, user_id, client_id);
-    if let Some(idx) = load::<UserClientGrantsRecord>(tx, &key)? {
-        for id in &idx.grant_ids {
-            revoke(tx, tenant, id, reason)?;
-        }
-        tx.delete(Table::UserClientGrants, &key)?;
-    }
-    Ok(())
+    let key = UserClientEpochRecord::key(tenant, user_id, client_id);
+    let mut rec = load::<UserClientEpochRecord>(tx, &key)?.unwrap_or_default();
+    rec.epoch += 1;
+    save(tx, &key, &rec)
 }

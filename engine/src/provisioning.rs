@@ -11,7 +11,7 @@ use crate::signing::{SigningKeysRecord, StoredKey};
 use crate::store::{load, save, Store};
 use crate::tenant::{valid_slug, TenantRecord};
 use crate::user::{UserIndexRecord, UserProfile, UserRecord};
-use spec::ErrorCode;
+use spec::{ErrorCode, SigningAlg};
 
 impl<S: Store> Engine<S> {
     /// Creates a tenant; fails with invalid_request if the slug is invalid or taken.
@@ -34,6 +34,24 @@ impl<S: Store> Engine<S> {
     /// Reads a tenant.
     pub fn tenant(&self, slug: &str) -> Result<Option<TenantRecord>> {
         self.store.transact(|tx| load::<TenantRecord>(tx, slug))
+    }
+
+    /// For every tenant, the signing algorithms it has no active key for (start-up repairs these,
+    /// so a tenant made before an algorithm was added gets a key for it).
+    pub fn missing_signing_algs(&self) -> Result<Vec<(String, SigningAlg)>> {
+        let mut missing = Vec::new();
+        for (slug, _) in self.store.scan(crate::store::Table::Tenant, "")? {
+            let rec = self
+                .store
+                .transact(|tx| load::<SigningKeysRecord>(tx, &slug))?
+                .unwrap_or_default();
+            for alg in SigningAlg::ALL {
+                if !rec.keys.iter().any(|k| k.alg == alg && k.retired_at.is_none()) {
+                    missing.push((slug.clone(), alg));
+                }
+            }
+        }
+        Ok(missing)
     }
 
     /// Registers a client; returns the record and its secret (shown once, stored hashed).

@@ -3,7 +3,7 @@
 use crate::audit::AuditKind;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::grant::{self, GrantRecord, GrantState, RefreshState, RefreshTokenRecord, RevocationReason};
+use crate::grant::{self, GrantRecord, RefreshState, RefreshTokenRecord, RevocationReason};
 use crate::scope;
 use crate::store::{load, save, Store, Tx};
 use crate::token::{pe, Committed, GrantCall};
@@ -38,7 +38,7 @@ impl<S: Store> Engine<S> {
         if family.client_id != client.client_id {
             return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
         }
-        let (GrantState::Active, Some(current)) = (family.state, family.refresh) else {
+        let (true, Some(current)) = (grant::is_alive(tx, &family)?, family.refresh) else {
             return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
         };
         // RFC9700-4.14.2-refresh-reuse: commit the family's revocation, then refuse.

@@ -53,7 +53,7 @@ pub struct ClientMetadata {
     pub software_version: Option<String>,
     /// OIDC RP-Initiated Logout.
     pub post_logout_redirect_uris: Option<Vec<String>>,
-    /// `RS256` (default) or `ES384`.
+    /// `RS256` (default), `ES256` or `ES384`.
     pub id_token_signed_response_alg: Option<String>,
     /// RFC 7592 update: must equal the client's id.
     pub client_id: Option<String>,

@@ -4,7 +4,7 @@
 use crate::env::UnixTime;
 use crate::error::{EngineError, Result};
 use crate::jose::{self, JoseError, KeyMaterial, SigningKey};
-use crate::store::{load, Record, Table, Tx};
+use crate::store::{Record, Table, Tx};
 use serde::{Deserialize, Serialize};
 use spec::SigningAlg;
 use std::collections::HashMap;
@@ -36,13 +36,42 @@ impl Record for SigningKeysRecord {
     const TABLE: Table = Table::SigningKeys;
 }
 
-/// Parsed keys, cached by (tenant, kid) so RSA keys are not re-parsed per token.
+/// A tenant's stored key list as bytes, and decoded.
+type DecodedKeys = (Vec<u8>, Arc<SigningKeysRecord>);
+
+/// Parsed keys, cached by (tenant, kid) so RSA keys are not re-parsed per token, and each
+/// tenant's decoded key list, reused while the stored bytes are unchanged (so no invalidation
+/// can be missed: a changed record is decoded again).
 #[derive(Default)]
 pub struct Keyring {
     cache: Mutex<HashMap<(String, String), Arc<SigningKey>>>,
+    records: Mutex<HashMap<String, DecodedKeys>>,
 }
 
 impl Keyring {
+    /// The tenant's stored keys (decoded once per distinct stored value).
+    pub fn record(&self, tx: &mut dyn Tx, tenant: &str) -> Result<Arc<SigningKeysRecord>> {
+        let Some(raw) = tx.get(Table::SigningKeys, tenant)? else {
+            return Ok(Arc::default());
+        };
+        if let Some((bytes, rec)) = self.records.lock().unwrap_or_else(|p| p.into_inner()).get(tenant) {
+            if *bytes == raw {
+                return Ok(rec.clone());
+            }
+        }
+        let rec = Arc::new(crate::store::decode::<SigningKeysRecord>(&raw)?);
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant.to_string(), (raw, rec.clone()));
+        Ok(rec)
+    }
+
+    /// Whether `kid` is one of the tenant's published keys.
+    pub fn is_published(&self, tx: &mut dyn Tx, tenant: &str, kid: &str) -> Result<bool> {
+        Ok(self.record(tx, tenant)?.keys.iter().any(|k| k.kid == kid))
+    }
+
     fn parsed(&self, tenant: &str, k: &StoredKey) -> Result<Arc<SigningKey>> {
         let id = (tenant.to_string(), k.kid.clone());
         if let Some(key) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
@@ -61,7 +90,7 @@ impl Keyring {
 
     /// The newest unretired key of `alg` for `tenant`.
     pub fn signer(&self, tx: &mut dyn Tx, tenant: &str, alg: SigningAlg) -> Result<Arc<SigningKey>> {
-        let rec = load::<SigningKeysRecord>(tx, tenant)?.unwrap_or_default();
+        let rec = self.record(tx, tenant)?;
         let k = rec
             .keys
             .iter()
@@ -73,7 +102,7 @@ impl Keyring {
 
     /// Every published key of `tenant` (active and retired), parsed.
     pub fn published(&self, tx: &mut dyn Tx, tenant: &str) -> Result<Vec<Arc<SigningKey>>> {
-        let rec = load::<SigningKeysRecord>(tx, tenant)?.unwrap_or_default();
+        let rec = self.record(tx, tenant)?;
         rec.keys.iter().map(|k| self.parsed(tenant, k)).collect()
     }
 
@@ -91,7 +120,7 @@ impl Keyring {
         let Some(kid) = compact.header.kid.as_deref() else {
             return Ok(None);
         };
-        let rec = load::<SigningKeysRecord>(tx, tenant)?.unwrap_or_default();
+        let rec = self.record(tx, tenant)?;
         let Some(stored) = rec.keys.iter().find(|k| k.kid == kid) else {
             return Ok(None);
         };

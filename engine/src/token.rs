@@ -119,7 +119,7 @@ impl<S: Store> Engine<S> {
                     GrantType::RefreshToken => AuditKind::TokenRefreshed,
                     _ => AuditKind::TokenIssued,
                 };
-                let sub = plan.access_claims["sub"].as_str().unwrap_or_default().to_string();
+                let sub = plan.subject.clone();
                 let event = fresh
                     .audit
                     .event(kind, format!("grant_type={} scope={}", grant.as_str(), plan.scope))
@@ -131,6 +131,24 @@ impl<S: Store> Engine<S> {
             Ok(planned)
         })?;
         Ok(plan?.sign())
+    }
+
+    /// Signs an access token and writes its record (keyed by jti, with the token's hash).
+    fn issue_access_token(
+        &self,
+        tx: &mut dyn Tx,
+        client: &ClientRecord,
+        claims: serde_json::Map<String, serde_json::Value>,
+        mut record: AccessTokenRecord,
+    ) -> Result<String> {
+        let key = self
+            .keys
+            .signer(tx, &record.tenant, client.access_token_signed_response_alg)?;
+        let token = crate::jose::encode(&key, "at+jwt", &claims);
+        let jti = claims.get("jti").and_then(|j| j.as_str()).unwrap_or_default();
+        record.token_hash = Some(crate::secret::SecretHash::of(&token));
+        save(tx, &AccessTokenRecord::key(&record.tenant, jti), &record)?;
+        Ok(token)
     }
 
     /// Plans tokens for a user grant and writes the grant, its access token record and its
@@ -155,15 +173,17 @@ impl<S: Store> Engine<S> {
             sid: Some(&grant.sid),
             amr: &grant.amr,
         };
-        save(
+        let access_token = self.issue_access_token(
             tx,
-            &AccessTokenRecord::key(&grant.tenant, jti),
-            &AccessTokenRecord {
+            client,
+            access_claims(iss, client, &subject, granted, jti, now),
+            AccessTokenRecord {
                 tenant: grant.tenant.clone(),
                 client_id: client.client_id.clone(),
                 grant_id: Some(grant.grant_id.clone()),
                 expires_at: now.plus(client.access_token_ttl),
                 revoked: false,
+                token_hash: None,
             },
         )?;
         let id = if granted.iter().any(|s| s == scopes::OPENID) {
@@ -175,8 +195,8 @@ impl<S: Store> Engine<S> {
             None
         };
         Ok(TokenPlan {
-            access_key: self.keys.signer(tx, &grant.tenant, spec::SigningAlg::RS256)?,
-            access_claims: access_claims(iss, client, &subject, granted, jti, now),
+            access_token,
+            subject: user.id.clone(),
             id,
             refresh_token,
             expires_in: client.access_token_ttl,
@@ -251,6 +271,7 @@ impl<S: Store> Engine<S> {
                 generation: 0,
                 expires_at: now.plus(client.refresh_token_ttl),
             }),
+            epoch: grant::epoch_for_new_grant(tx, tenant, &user.id, &client.client_id)?,
         };
         save(tx, &GrantRecord::key(tenant, &grant.grant_id), &grant)?;
         if issue_refresh {
@@ -261,7 +282,6 @@ impl<S: Store> Engine<S> {
             };
             save(tx, &RefreshTokenRecord::key(tenant, &fresh.refresh_token), &rt)?;
         }
-        grant::index_for_user(tx, tenant, &user.id, &client.client_id, &grant.grant_id)?;
         rec.state = CodeState::Redeemed {
             grant_id: grant.grant_id.clone(),
         };
@@ -311,26 +331,28 @@ impl<S: Store> Engine<S> {
             )));
         }
         let granted: Vec<String> = requested.into_iter().collect();
-        save(
-            tx,
-            &AccessTokenRecord::key(tenant, &fresh.jti),
-            &AccessTokenRecord {
-                tenant: tenant.into(),
-                client_id: client.client_id.clone(),
-                grant_id: None,
-                expires_at: now.plus(client.access_token_ttl),
-                revoked: false,
-            },
-        )?;
         let subject = Subject {
             user: None,
             auth_time: None,
             sid: None,
             amr: &[],
         };
+        let access_token = self.issue_access_token(
+            tx,
+            client,
+            access_claims(iss, client, &subject, &granted, &fresh.jti, now),
+            AccessTokenRecord {
+                tenant: tenant.into(),
+                client_id: client.client_id.clone(),
+                grant_id: None,
+                expires_at: now.plus(client.access_token_ttl),
+                revoked: false,
+                token_hash: None,
+            },
+        )?;
         Ok(Ok(TokenPlan {
-            access_key: self.keys.signer(tx, tenant, spec::SigningAlg::RS256)?,
-            access_claims: access_claims(iss, client, &subject, &granted, &fresh.jti, now),
+            access_token,
+            subject: client.client_id.clone(),
             id: None,
             refresh_token: None,
             expires_in: client.access_token_ttl,

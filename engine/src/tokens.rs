@@ -44,10 +44,11 @@ pub struct Subject<'a> {
     pub amr: &'a [String],
 }
 
-/// Everything decided about a token response, ready to sign.
+/// Everything decided about a token response: the access token (signed, as its record needs
+/// its hash) and the ID token still to sign.
 pub struct TokenPlan {
-    pub(crate) access_key: Arc<SigningKey>,
-    pub(crate) access_claims: Map<String, Value>,
+    pub(crate) access_token: String,
+    pub(crate) subject: String,
     pub(crate) id: Option<(Arc<SigningKey>, Map<String, Value>)>,
     pub(crate) refresh_token: Option<String>,
     pub(crate) expires_in: u64,
@@ -136,9 +137,9 @@ pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
 }
 
 impl TokenPlan {
-    /// Signs the planned tokens.
+    /// Signs the planned ID token and assembles the response.
     pub fn sign(self) -> TokenResponse {
-        let access_token = jose::encode(&self.access_key, "at+jwt", &self.access_claims);
+        let access_token = self.access_token;
         let id_token = self.id.map(|(key, mut claims)| {
             claims.insert("at_hash".into(), json!(at_hash(key.alg(), &access_token)));
             jose::encode(&key, "JWT", &claims)

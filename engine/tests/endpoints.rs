@@ -155,6 +155,26 @@ fn introspection_reports_live_tokens_and_nothing_about_dead_or_foreign_ones() {
     assert!(!w.introspect(&other, &t.access_token).active);
     // ID tokens are not access tokens.
     assert!(!w.introspect(&web, t.id_token.as_ref().unwrap()).active);
+    // Looked up by jti, so only the exact token issued counts: not the same header and claims
+    // with another signature, nor widened claims with the original signature.
+    let parts: Vec<&str> = t.access_token.split('.').collect();
+    let mut sig = engine::secret::b64url_decode(parts[2]).unwrap();
+    sig[0] ^= 1;
+    let resigned = format!("{}.{}.{}", parts[0], parts[1], engine::secret::b64url(&sig));
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&engine::secret::b64url_decode(parts[1]).unwrap()).unwrap();
+    claims["scope"] = json!("openid profile email admin");
+    let widened = format!(
+        "{}.{}.{}",
+        parts[0],
+        engine::secret::b64url(claims.to_string().as_bytes()),
+        parts[2]
+    );
+    for forged in [&resigned, &widened] {
+        assert!(!w.introspect(&web, forged).active);
+        assert!(w.userinfo(forged).is_err());
+    }
+    assert!(w.introspect(&web, &t.access_token).active);
     // Expired.
     w.advance(3600);
     assert!(!w.introspect(&web, &t.access_token).active);

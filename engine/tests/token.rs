@@ -143,6 +143,60 @@ fn es384_clients_get_es384_id_tokens_and_lifetimes_are_per_client() {
 }
 
 #[test]
+fn es256_clients_get_es256_id_and_access_tokens_and_a_tenant_lacking_the_key_is_reported() {
+    spec::covers("OIDC-CORE-2-id-token-claims");
+    spec::covers("RFC9068-2-jwt-access-token");
+    let mut w = World::new(35);
+    assert!(
+        w.engine
+            .missing_signing_algs()
+            .unwrap()
+            .contains(&(T.to_string(), SigningAlg::ES256)),
+        "the world installs RS256 and ES384 keys only"
+    );
+    let mut env = engine::Env::new(w.now, &mut w.rng);
+    w.engine.install_signing_key(&mut env, T, fixtures::p256_key()).unwrap();
+    assert!(!w.engine.missing_signing_algs().unwrap().iter().any(|(t, _)| t == T));
+    let mut s = ClientSpec::new(
+        "P-256 App",
+        ClientAuthMethod::ClientSecretBasic,
+        &["https://p256.example/cb"],
+    );
+    s.client_id = Some("p256".into());
+    s.grant_types.push(GrantType::ClientCredentials);
+    s.id_token_signed_response_alg = SigningAlg::ES256;
+    s.access_token_signed_response_alg = SigningAlg::ES256;
+    let (_, secret) = w.add_client(T, s);
+    let creds = ClientCredentials::Basic {
+        client_id: "p256".into(),
+        secret: secret.unwrap(),
+    };
+    let req = AuthorizationRequest {
+        client_id: Some("p256".into()),
+        redirect_uri: Some("https://p256.example/cb".into()),
+        ..web_request()
+    };
+    let (code, _) = w.code_for(&req, None);
+    let t = w
+        .token(&creds, &code_exchange(&code, "https://p256.example/cb", Some(VERIFIER)))
+        .unwrap();
+    let id = t.id_token.unwrap();
+    for jwt in [&id, &t.access_token] {
+        assert_eq!(header(jwt).alg, "ES256");
+        verify_with_jwks(&w, jwt);
+    }
+    let d = <sha2::Sha256 as sha2::Digest>::digest(t.access_token.as_bytes());
+    assert_eq!(claims(&id)["at_hash"], b64url(&d[..16]).as_str());
+    let cc = TokenRequest {
+        grant_type: Some("client_credentials".into()),
+        ..Default::default()
+    };
+    let m2m = w.token(&creds, &cc).unwrap();
+    assert_eq!(header(&m2m.access_token).alg, "ES256");
+    verify_with_jwks(&w, &m2m.access_token);
+}
+
+#[test]
 fn organization_and_permissions_claims_for_first_party_apps() {
     spec::covers("OIDC-CORE-5.3-userinfo-claims");
     let mut w = World::new(34);

@@ -108,17 +108,20 @@ impl ClientAuthMethod {
 }
 
 /// A JWS algorithm we sign or verify with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub enum SigningAlg {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (the OIDC default).
+    #[default]
     RS256,
-    /// ECDSA P-256 with SHA-256 (client assertions).
+    /// ECDSA P-256 with SHA-256.
     ES256,
     /// ECDSA P-384 with SHA-384.
     ES384,
 }
 
 impl SigningAlg {
+    /// Every algorithm; the provider keeps one active key of each per tenant.
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::ES384];
     /// Parses the `alg` header value; `none` and anything unknown give `None`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {

@@ -148,10 +148,15 @@ pub(crate) fn as_admin<T>(
     f: impl FnOnce(&Engine<SledStore>, &mut Env<'_>, &AdminPrincipal) -> Result<T, EngineError>,
 ) -> Result<T, EngineError> {
     let token = bearer(req);
-    state.with_env(|engine, env| {
+    let result = state.with_env(|engine, env| {
         let principal = engine.authenticate_admin(env, token.as_deref())?;
         f(engine, env, &principal)
-    })
+    });
+    // After the change has committed: a document rendered from now on shows it.
+    if req.method() != poem::http::Method::GET {
+        state.docs.invalidate();
+    }
+    result
 }
 
 /// Page size: default 50, at most 200.

@@ -80,12 +80,12 @@ impl From<GrantType> for Grant {
     }
 }
 
-/// ID token signing algorithm.
+/// A token signing algorithm.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Alg {
     /// RSASSA-PKCS1-v1_5 with SHA-256.
     RS256,
-    /// ECDSA P-256 (client assertions only).
+    /// ECDSA P-256.
     ES256,
     /// ECDSA P-384.
     ES384,
@@ -349,6 +349,8 @@ pub struct Client {
     pub require_pkce: bool,
     // ID token algorithm.
     pub id_token_signed_response_alg: Alg,
+    // Access token (JWT) algorithm.
+    pub access_token_signed_response_alg: Alg,
     /// Access token lifetime, seconds.
     pub access_token_ttl: u64,
     /// ID token lifetime, seconds.
@@ -386,6 +388,7 @@ impl Client {
             first_party: c.first_party,
             require_pkce: c.require_pkce,
             id_token_signed_response_alg: c.id_token_signed_response_alg.into(),
+            access_token_signed_response_alg: c.access_token_signed_response_alg.into(),
             access_token_ttl: c.access_token_ttl,
             id_token_ttl: c.id_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
@@ -423,6 +426,7 @@ impl Example for Client {
             first_party: true,
             require_pkce: true,
             id_token_signed_response_alg: Alg::RS256,
+            access_token_signed_response_alg: Alg::RS256,
             access_token_ttl: 3600,
             id_token_ttl: 3600,
             refresh_token_ttl: 2_592_000,
@@ -460,8 +464,10 @@ pub struct ClientInput {
     pub first_party: Option<bool>,
     /// Require PKCE (default true; always for public clients).
     pub require_pkce: Option<bool>,
-    // RS256 (default) or ES384.
+    // RS256 (default), ES256 or ES384.
     pub id_token_signed_response_alg: Option<Alg>,
+    // Algorithm of the JWT access tokens: RS256 (default), ES256 or ES384.
+    pub access_token_signed_response_alg: Option<Alg>,
     /// Access token lifetime, seconds.
     pub access_token_ttl: Option<u64>,
     /// ID token lifetime, seconds.
@@ -503,6 +509,7 @@ impl From<ClientInput> for ClientPatch {
             first_party: i.first_party,
             require_pkce: i.require_pkce,
             id_token_signed_response_alg: i.id_token_signed_response_alg.map(Into::into),
+            access_token_signed_response_alg: i.access_token_signed_response_alg.map(Into::into),
             access_token_ttl: i.access_token_ttl,
             id_token_ttl: i.id_token_ttl,
             refresh_token_ttl: i.refresh_token_ttl,

@@ -28,8 +28,7 @@ impl AdminTenantsApi {
     ) -> AdminResult<Tenant> {
         AdminResult::created(as_admin(&state, req, |e, env, p| {
             p.require_platform()?;
-            let (rsa, p384) = generate_keys();
-            let t = e.admin_create_tenant(p, env, body.0.into_record(), &[rsa, p384])?;
+            let t = e.admin_create_tenant(p, env, body.0.into_record(), &generate_keys())?;
             let iss = e.issuer(&t.slug);
             Ok(Tenant::of(t, iss))
         }))
@@ -103,7 +102,7 @@ impl AdminTenantsApi {
         }))
     }
 
-    /// Rotate the signing keys: new RS256 and ES384 keys sign from now on.
+    /// Rotate the signing keys: new RS256, ES256 and ES384 keys sign from now on.
     #[oai(path = "/tenants/:tenant/keys/rotate", method = "post", tag = "AdminTag::Operations")]
     async fn rotate_keys(
         &self,
@@ -113,9 +112,8 @@ impl AdminTenantsApi {
     ) -> AdminResult<Vec<SigningKey>> {
         AdminResult::ok(as_admin(&state, req, |e, env, p| {
             let admin = e.tenant_admin(p, &tenant)?;
-            let (rsa, p384) = generate_keys();
             Ok(admin
-                .rotate_signing_keys(env, &[rsa, p384])?
+                .rotate_signing_keys(env, &generate_keys())?
                 .into_iter()
                 .map(Into::into)
                 .collect())

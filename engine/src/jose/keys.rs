@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use spec::SigningAlg;
 
-/// Private key material as stored: RSA as PKCS#8 DER, P-384 as the raw scalar.
+/// Private key material as stored: RSA as PKCS#8 DER, P-256 and P-384 as the raw scalar.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "b64", rename_all = "snake_case")]
 pub enum KeyMaterial {
@@ -19,6 +19,8 @@ pub enum KeyMaterial {
     RsaPkcs8(String),
     /// ES384 key, 48-byte scalar, base64url.
     P384Scalar(String),
+    /// ES256 key, 32-byte scalar, base64url.
+    P256Scalar(String),
 }
 
 impl KeyMaterial {
@@ -30,11 +32,16 @@ impl KeyMaterial {
     pub fn p384_scalar(bytes: &[u8]) -> Self {
         KeyMaterial::P384Scalar(b64url(bytes))
     }
+    /// Wraps a P-256 scalar.
+    pub fn p256_scalar(bytes: &[u8]) -> Self {
+        KeyMaterial::P256Scalar(b64url(bytes))
+    }
 }
 
 enum Private {
     Rsa(RsaKeyPair),
     P384(p384::ecdsa::SigningKey),
+    P256(p256::ecdsa::SigningKey),
 }
 
 /// One of our signing keys, ready to sign.
@@ -60,6 +67,12 @@ impl SigningKey {
                 let sk = p384::ecdsa::SigningKey::from_slice(&bytes).map_err(|_| JoseError::BadKey)?;
                 let vk = *sk.verifying_key();
                 (SigningAlg::ES384, Private::P384(sk), VerifyKey::P384(vk))
+            }
+            KeyMaterial::P256Scalar(b) => {
+                let bytes = b64url_decode(b).ok_or(JoseError::BadKey)?;
+                let sk = p256::ecdsa::SigningKey::from_slice(&bytes).map_err(|_| JoseError::BadKey)?;
+                let vk = *sk.verifying_key();
+                (SigningAlg::ES256, Private::P256(sk), VerifyKey::P256(vk))
             }
         };
         Ok(SigningKey {
@@ -100,6 +113,10 @@ impl SigningKey {
             }
             Private::P384(sk) => {
                 let sig: p384::ecdsa::Signature = sk.sign(msg);
+                sig.to_bytes().to_vec()
+            }
+            Private::P256(sk) => {
+                let sig: p256::ecdsa::Signature = sk.sign(msg);
                 sig.to_bytes().to_vec()
             }
         }

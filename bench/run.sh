@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: this provider against panva's node-oidc-provider, in one run.
+#
+#   bench/run.sh                      # everything (about 25 minutes on 2 cores)
+#   QUICK=1 bench/run.sh              # 3 s per point, concurrency 16 only (a smoke run)
+#
+# Each server is pinned to core 0 (taskset) and the load generator to core 1. For every scenario
+# and concurrency the two servers are measured in turn (ours, then the peer). Writes
+# conformance-reports/performance.md and performance.json; raw output under target/bench/.
+#
+# Env: SCENARIOS="discovery jwks cc introspect refresh sso login"  CONNS="1 4 16 64"
+#      DURATION=10 WARMUP=2  ALG=ES256|RS256 (ID token algorithm on both servers)
+#      SERVERS="ours peer"  FAMILIES=100000 (refresh-token families for the RSS check; 0 skips)
+#      PEER_HOME (../shared/peers/node-oidc-provider)  PEER_DIR (/tmp/peer, where npm installs it)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HERE=$ROOT/bench
+PEER_HOME=${PEER_HOME:-$ROOT/../shared/peers/node-oidc-provider}
+PEER_DIR=${PEER_DIR:-/tmp/peer}
+PEER_VERSION=${PEER_VERSION:-8.8.1}
+if [ "${QUICK:-0}" = 1 ]; then
+  : "${DURATION:=3}" "${WARMUP:=1}" "${CONNS:=16}" "${FAMILIES:=0}"
+fi
+DURATION=${DURATION:-10}; WARMUP=${WARMUP:-2}; CONNS=${CONNS:-"1 4 16 64"}
+SCENARIOS=${SCENARIOS:-"discovery jwks cc introspect refresh sso login"}
+SERVERS=${SERVERS:-"ours peer"}
+ALG=${ALG:-ES256}
+FAMILIES=${FAMILIES:-100000}
+OUT=${OUT:-$ROOT/target/bench/$(date +%Y%m%dT%H%M%S)}
+REPORT=${REPORT:-$ROOT/conformance-reports/performance}
+OURS_PORT=${OURS_PORT:-8090}; PEER_PORT=${PEER_PORT:-3000}
+SERVER_CPU=0; LOAD_CPU=1
+mkdir -p "$OUT"
+RESULTS=$OUT/results.jsonl; : > "$RESULTS"
+
+# --- tools ---------------------------------------------------------------------------------
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+if [[ " $SERVERS " == *" peer "* ]] && [ ! -d "$PEER_DIR/node_modules/oidc-provider" ]; then
+  mkdir -p "$PEER_DIR" && (cd "$PEER_DIR" && npm init -y >/dev/null && npm install --no-audit --no-fund "oidc-provider@$PEER_VERSION" >/dev/null)
+fi
+(cd "$ROOT" && cargo build --release -j2 -q -p adapter-http)
+BIN=$ROOT/target/release/adapter-http
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_up() { # url
+  for _ in $(seq 1 100); do curl -sf -m 1 -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "server at $1 did not come up" >&2; return 1
+}
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# --- our server: fresh data dir, demo tenant; a bench client and user via the Admin API -------
+start_ours() {
+  OURS_DATA=$(mktemp -d /tmp/bench-ours.XXXXXX)
+  taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$OURS_PORT --data-dir "$OURS_DATA" \
+    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 > "$OUT/ours.log" 2>&1 &
+  OURS_PID=$!; PIDS+=("$OURS_PID")
+  OURS_BASE=http://127.0.0.1:$OURS_PORT
+  wait_up "$OURS_BASE/healthz"
+  local admin_secret="" admin
+  for _ in $(seq 1 50); do
+    admin_secret=$(awk '/admin client_secret:/{print $3}' "$OUT/ours.log"); [ -n "$admin_secret" ] && break; sleep 0.1
+  done
+  admin=$(curl -sf -u "admin:$admin_secret" -d grant_type=client_credentials -d scope=admin "$OURS_BASE/system/token" | json_field access_token)
+  OURS_SECRET=$(curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+    -d "{\"client_id\":\"bench-client\",\"name\":\"Bench\",\"redirect_uris\":[\"http://127.0.0.1:9/cb\"],
+         \"grant_types\":[\"authorization_code\",\"refresh_token\",\"client_credentials\"],
+         \"require_consent\":true,\"id_token_signed_response_alg\":\"$ALG\",\"access_token_signed_response_alg\":\"$ALG\"}" \
+    "$OURS_BASE/admin/v1/tenants/demo/clients" | json_field client_secret)
+  curl -sf -o /dev/null -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+    -d '{"username":"alice","password":"bench-password-1","email":"alice@example.com","name":"Alice Example"}' \
+    "$OURS_BASE/admin/v1/tenants/demo/users"
+  OURS_ISSUER=$OURS_BASE/demo
+}
+
+start_peer() {
+  cp "$PEER_HOME/provider.mjs" "$PEER_DIR/provider.mjs"
+  (cd "$PEER_DIR" && NODE_ENV=production PORT=$PEER_PORT ID_TOKEN_ALG=$ALG MAX_LIFETIME_S=7200 QUIET=1 \
+    setsid taskset -c $SERVER_CPU node provider.mjs > "$OUT/peer.log" 2>&1 < /dev/null &)
+  PEER_ISSUER=http://127.0.0.1:$PEER_PORT
+  wait_up "$PEER_ISSUER/.well-known/openid-configuration"
+  PEER_PID=$(pgrep -n -f "^node provider.mjs"); PIDS+=("$PEER_PID")
+}
+
+# server name -> issuer, pid, client id/secret, user, password, cc body
+server_env() {
+  case $1 in
+    ours) ISSUER=$OURS_ISSUER PID=$OURS_PID CID=bench-client CSECRET=$OURS_SECRET USER_=alice PASS=bench-password-1
+          CC_BODY="grant_type=client_credentials" ;;
+    peer) ISSUER=$PEER_ISSUER PID=$PEER_PID CID=peer-client CSECRET=peer-secret-0123456789abcdef USER_=alice PASS=x
+          CC_BODY="grant_type=client_credentials&scope=api%3Aread" ;;
+  esac
+  AUTH="Basic $(printf '%s:%s' "$CID" "$CSECRET" | base64 -w0)"
+  DISCOVERY=$(curl -sf "$ISSUER/.well-known/openid-configuration")
+  ep() { echo "$DISCOVERY" | json_field "$1"; }
+}
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+status_kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status"; }
+
+# One wrk point: server scenario conns url [VAR=val ...]
+wrk_point() {
+  local server=$1 scenario=$2 conns=$3 url=$4; shift 4
+  env "$@" LABEL=warmup taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${WARMUP}s" -s "$HERE/wrk_report.lua" "$url" > /dev/null
+  local c0 c1 raw
+  c0=$(cpu_ticks "$PID")
+  raw=$(env "$@" LABEL="$server/$scenario/$conns" taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s \
+    -s "$HERE/wrk_report.lua" "$url" | grep '^WRK_JSON ' | cut -d' ' -f2-)
+  c1=$(cpu_ticks "$PID")
+  python3 - "$raw" "$server" "$scenario" "$conns" "$c0" "$c1" "$(getconf CLK_TCK)" \
+    "$(status_kb "$PID" VmRSS)" "$(status_kb "$PID" VmHWM)" >> "$RESULTS" <<'PY'
+import json, sys
+raw, server, scenario, conns, c0, c1, clk, rss, hwm = sys.argv[1:]
+d = json.loads(raw)
+cpu = (int(c1) - int(c0)) / int(clk)
+d.update(server=server, scenario=scenario, concurrency=int(conns), server_cpu_s=round(cpu, 2),
+         server_cpu_us_per_req=round(cpu / max(d["requests"], 1) * 1e6, 1),
+         rss_mb_after=round(int(rss) / 1024, 1), rss_mb_peak_process=round(int(hwm) / 1024, 1))
+print(json.dumps(d))
+PY
+  tail -n1 "$RESULTS" >&2
+}
+
+flow_point() { # server scenario conns
+  local server=$1 scenario=$2 conns=$3
+  taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret "$CSECRET" \
+    --username "$USER_" --password "$PASS" --mode "$scenario" --concurrency "$conns" \
+    --duration "$DURATION" --warmup "$WARMUP" --server-pid "$PID" --label "$server/$scenario/$conns" |
+    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.update(server=sys.argv[1], scenario=sys.argv[2]); print(json.dumps(d))' \
+      "$server" "$scenario" >> "$RESULTS"
+  tail -n1 "$RESULTS" >&2
+}
+
+point() { # server scenario conns
+  server_env "$1"
+  case $2 in
+    discovery) wrk_point "$1" "$2" "$3" "$ISSUER/.well-known/openid-configuration" ;;
+    jwks)      wrk_point "$1" "$2" "$3" "$(ep jwks_uri)" ;;
+    cc)        wrk_point "$1" "$2" "$3" "$(ep token_endpoint)" METHOD=POST AUTH="$AUTH" BODY="$CC_BODY" ;;
+    introspect)
+      local tok
+      tok=$(curl -sf -H "Authorization: $AUTH" -d "$CC_BODY" "$(ep token_endpoint)" | json_field access_token)
+      wrk_point "$1" "$2" "$3" "$(ep introspection_endpoint)" METHOD=POST AUTH="$AUTH" BODY="token=$tok&token_type_hint=access_token"
+      [ "$(curl -sf -H "Authorization: $AUTH" --data-urlencode "token=$tok" "$(ep introspection_endpoint)" | json_field active)" = True ] ||
+        echo "WARNING: $1 introspected token not active after the run" >&2 ;;
+    refresh|sso|login) flow_point "$1" "$2" "$3" ;;
+  esac
+}
+
+# --- run -------------------------------------------------------------------------------------
+for s in $SERVERS; do "start_$s"; done
+for s in $SERVERS; do
+  server_env "$s"
+  echo "{\"server\":\"$s\",\"scenario\":\"idle\",\"rss_mb_after\":$(awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$PID/status")}" >> "$RESULTS"
+done
+for sc in $SCENARIOS; do
+  for c in $CONNS; do
+    for s in $SERVERS; do point "$s" "$sc" "$c"; done
+  done
+done
+
+# --- 100,000 refresh-token families on disk: our RSS after a restart and under load ----------
+if [ "$FAMILIES" -gt 0 ] && [[ " $SERVERS " == *" ours "* ]]; then
+  server_env ours
+  taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret "$CSECRET" \
+    --username alice --password bench-password-1 --mode sso --concurrency 16 --flows "$FAMILIES" --warmup 0 > "$OUT/fill.json"
+  kill "$OURS_PID"; wait "$OURS_PID" 2>/dev/null || true
+  taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$OURS_PORT --data-dir "$OURS_DATA" \
+    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 >> "$OUT/ours.log" 2>&1 &
+  OURS_PID=$!; PIDS+=("$OURS_PID")
+  wait_up "$OURS_BASE/healthz"
+  server_env ours
+  flow_point ours refresh 16
+  python3 - "$OUT/fill.json" "$(du -sk "$OURS_DATA" | cut -f1)" "$(status_kb "$OURS_PID" VmHWM)" >> "$RESULTS" <<'PY'
+import json, sys
+fill = json.load(open(sys.argv[1]))
+print(json.dumps({"server": "ours", "scenario": "families", "families": fill["flows"], "fill_errors": fill["errors"],
+                  "data_dir_mb": round(int(sys.argv[2]) / 1024, 1), "rss_mb_peak_process": round(int(sys.argv[3]) / 1024, 1)}))
+PY
+  tail -n1 "$RESULTS" >&2
+fi
+
+# --- the floor: bare crypto and storage costs on this machine -------------------------------
+(cd "$ROOT" && taskset -c $SERVER_CPU cargo bench -q -j2 -p adapter-http --bench floor) | grep '^{' > "$OUT/floor.jsonl"
+
+python3 "$HERE/report.py" --results "$RESULTS" --floor "$OUT/floor.jsonl" --alg "$ALG" \
+  --duration "$DURATION" --peer-version "$PEER_VERSION" --out "$REPORT"
+echo "wrote $REPORT.md and $REPORT.json (raw: $OUT)" >&2

@@ -125,8 +125,8 @@ PY
 
 flow_point() { # server scenario conns
   local server=$1 scenario=$2 conns=$3
-  taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret "$CSECRET" \
-    --username "$USER_" --password "$PASS" --mode "$scenario" --concurrency "$conns" \
+  taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
+    --username "$USER_" --password="$PASS" --mode "$scenario" --concurrency "$conns" \
     --duration "$DURATION" --warmup "$WARMUP" --server-pid "$PID" --label "$server/$scenario/$conns" |
     python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.update(server=sys.argv[1], scenario=sys.argv[2]); print(json.dumps(d))' \
       "$server" "$scenario" >> "$RESULTS"
@@ -164,7 +164,7 @@ done
 # --- 100,000 refresh-token families on disk: our RSS after a restart and under load ----------
 if [ "$FAMILIES" -gt 0 ] && [[ " $SERVERS " == *" ours "* ]]; then
   server_env ours
-  taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret "$CSECRET" \
+  taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
     --username alice --password bench-password-1 --mode sso --concurrency 16 --flows "$FAMILIES" --warmup 0 > "$OUT/fill.json"
   kill "$OURS_PID"; wait "$OURS_PID" 2>/dev/null || true
   taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$OURS_PORT --data-dir "$OURS_DATA" \

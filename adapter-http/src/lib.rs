@@ -207,6 +207,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         secure_cookies: !is_loopback_http(&base),
         limits: rate_limit::Limiters::new(opts.limits),
         docs: Default::default(),
+        password_checks: tokio::sync::Semaphore::new(state::password_check_slots()),
     });
     let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,4 +1,5 @@
-//! The engine's `Store` on sled: one tree, keys `{table}\0{key}`, serializable transactions,
+//! The engine's `Store` on sled: one tree, keys `{table}\0{key}`, serializable transactions
+//! (one at a time, each committed as one atomic batch),
 //! and every transaction that wrote flushed before the caller answers (by group commit inside
 //! a request, see `group_commit`; at once outside one).
 //!
@@ -8,11 +9,9 @@
 use crate::group_commit::Flusher;
 use engine::error::{EngineError, StoreError};
 use engine::store::{Store, Table, Tx};
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
-use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 /// The page cache used unless told otherwise: 16 MiB.
 pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -22,6 +21,7 @@ pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     flusher: Flusher,
+    lock: Mutex<()>,
 }
 
 fn full_key(table: Table, key: &str) -> Vec<u8> {
@@ -50,7 +50,12 @@ impl SledStore {
         let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).open()?;
         let tree = db.open_tree("records")?;
         let flusher = Flusher::start(db.clone());
-        Ok(SledStore { db, tree, flusher })
+        Ok(SledStore {
+            db,
+            tree,
+            flusher,
+            lock: Mutex::new(()),
+        })
     }
 
     /// The group-commit handle (requests run inside its `scope`).
@@ -64,77 +69,78 @@ impl SledStore {
     }
 }
 
+/// One transaction: reads go to the tree (after this transaction's own writes), writes are
+/// buffered and applied as one atomic sled batch at commit.
 struct SledTx<'a> {
-    tree: &'a TransactionalTree,
-    conflict: Cell<bool>,
-    wrote: Cell<bool>,
-}
-
-impl SledTx<'_> {
-    fn fail(&self, e: UnabortableTransactionError) -> StoreError {
-        if matches!(e, UnabortableTransactionError::Conflict) {
-            self.conflict.set(true);
-        }
-        StoreError(e.to_string())
-    }
+    tree: &'a sled::Tree,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    relaxed: bool,
 }
 
 impl Tx for SledTx<'_> {
     fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = full_key(table, key);
+        if let Some(w) = self.writes.get(&k) {
+            return Ok(w.clone());
+        }
         self.tree
-            .get(full_key(table, key))
+            .get(k)
             .map(|v| v.map(|iv| iv.to_vec()))
-            .map_err(|e| self.fail(e))
+            .map_err(|e| StoreError(e.to_string()))
     }
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
-        self.wrote.set(true);
-        self.tree
-            .insert(full_key(table, key), value)
-            .map(|_| ())
-            .map_err(|e| self.fail(e))
+        self.writes.insert(full_key(table, key), Some(value));
+        Ok(())
     }
     fn delete(&mut self, table: Table, key: &str) -> Result<(), StoreError> {
-        self.wrote.set(true);
-        self.tree
-            .remove(full_key(table, key))
-            .map(|_| ())
-            .map_err(|e| self.fail(e))
+        self.writes.insert(full_key(table, key), None);
+        Ok(())
+    }
+    fn relax_durability(&mut self) {
+        self.relaxed = true;
     }
 }
 
 impl Store for SledStore {
+    /// Serializable because every transaction holds the store's lock from its first read to
+    /// its commit (sled's own transactions take a global write lock too, and also append a log
+    /// record even when they only read; this does not). Writes commit as one atomic batch.
     fn transact<T, F>(&self, f: F) -> Result<T, EngineError>
     where
         F: Fn(&mut dyn Tx) -> Result<T, EngineError>,
     {
-        let wrote = Cell::new(false);
-        let result = self.tree.transaction(|t| {
+        let value = {
+            let _serial = self.lock.lock().unwrap_or_else(|p| p.into_inner());
             let mut tx = SledTx {
-                tree: t,
-                conflict: Cell::new(false),
-                wrote: Cell::new(false),
+                tree: &self.tree,
+                writes: BTreeMap::new(),
+                relaxed: false,
             };
-            match f(&mut tx) {
-                Ok(v) => {
-                    wrote.set(tx.wrote.get());
-                    Ok(v)
-                }
-                Err(_) if tx.conflict.get() => Err(ConflictableTransactionError::Conflict),
-                Err(e) => Err(ConflictableTransactionError::Abort(e)),
+            let value = f(&mut tx)?;
+            if tx.writes.is_empty() {
+                return Ok(value);
             }
-        });
-        match result {
-            Ok(v) => {
-                if wrote.get() {
-                    self.flusher
-                        .committed()
-                        .map_err(|e| EngineError::Storage(StoreError(e.to_string())))?;
+            let relaxed = tx.relaxed;
+            let mut batch = sled::Batch::default();
+            for (k, v) in tx.writes {
+                match v {
+                    Some(v) => batch.insert(k, v),
+                    None => batch.remove(k),
                 }
-                Ok(v)
             }
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(EngineError::Storage(StoreError(e.to_string()))),
-        }
+            self.tree
+                .apply_batch(batch)
+                .map_err(|e| EngineError::Storage(StoreError(e.to_string())))?;
+            if relaxed {
+                // On disk with sled's next periodic flush (every 500 ms) or any later flush.
+                return Ok(value);
+            }
+            value
+        };
+        self.flusher
+            .committed()
+            .map_err(|e| EngineError::Storage(StoreError(e.to_string())))?;
+        Ok(value)
     }
 
     fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
@@ -186,6 +192,28 @@ mod tests {
             Some(b"1".to_vec())
         );
         assert_eq!(s.transact(|tx| Ok(tx.get(Table::User, "t/b")?)).unwrap(), None);
+    }
+
+    #[test]
+    fn relaxed_writes_are_visible_at_once_and_on_disk_after_a_clean_close() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            s.transact(|tx| {
+                tx.relax_durability();
+                Ok(tx.put(Table::AccessToken, "t/j", b"rec".to_vec())?)
+            })
+            .unwrap();
+            assert_eq!(
+                s.transact(|tx| Ok(tx.get(Table::AccessToken, "t/j")?)).unwrap(),
+                Some(b"rec".to_vec())
+            );
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            s.transact(|tx| Ok(tx.get(Table::AccessToken, "t/j")?)).unwrap(),
+            Some(b"rec".to_vec())
+        );
     }
 
     #[test]

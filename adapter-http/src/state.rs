@@ -18,6 +18,15 @@ pub struct AppState {
     pub limits: crate::rate_limit::Limiters,
     /// Discovery and JWKS documents, rendered once per tenant.
     pub docs: crate::doc_cache::DocCache,
+    /// Password checks running at once: one per core. Each argon2id check takes 19 MiB and a
+    /// core for ~20 ms; more at once only thrash the caches and multiply memory (a burst of 16
+    /// logins peaked at 320 MB before this).
+    pub password_checks: tokio::sync::Semaphore,
+}
+
+/// How many argon2id checks may run at once: the cores this process may use.
+pub fn password_check_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Shared handle to the state.

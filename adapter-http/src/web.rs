@@ -213,7 +213,14 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
     let session = cookies::read(req, cookies::SESSION);
     let shared = state.clone();
     let t = tenant.clone();
-    // argon2 is deliberately slow: keep it off the async workers.
+    // argon2 is deliberately slow: keep it off the async workers, a bounded number at a time.
+    let Ok(_slot) = state.password_checks.acquire().await else {
+        return page.error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the server is shutting down",
+        );
+    };
     let out = tokio::task::spawn_blocking(move || {
         shared.with_env(|e, env| e.handle_login(env, &t, &txn, &user, &pw, session.as_deref()))
     })

@@ -203,6 +203,9 @@ impl<S: Store> Engine<S> {
         let now = env.now;
         let iss = self.issuer(tenant);
         let out = self.store.transact(|tx| {
+            // Writes here are a code not yet redeemed or a pending login/consent: a crash may
+            // lose them (the user starts again) without breaking anything acknowledged.
+            tx.relax_durability();
             if load::<TenantRecord>(tx, tenant)?.is_none() {
                 return Ok(AuthorizeOutcome::ErrorPage(ProtocolError::new(
                     ErrorCode::InvalidRequest,

@@ -109,6 +109,11 @@ pub trait Tx {
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError>;
     /// Removes a value.
     fn delete(&mut self, table: Table, key: &str) -> Result<(), StoreError>;
+    /// Declares that losing this transaction's writes in a crash breaks no promise (a code not
+    /// yet redeemed, a pending login, a client-credentials token record), so the answer need
+    /// not wait for them to reach the disk. By default every write is durable before the
+    /// caller answers; single-use and rotation writes never call this.
+    fn relax_durability(&mut self) {}
 }
 
 /// A transactional store of records.

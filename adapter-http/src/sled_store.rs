@@ -49,6 +49,8 @@ impl SledStore {
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, sled::Error> {
         let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).open()?;
         let tree = db.open_tree("records")?;
+        finish_interrupted_commit(&tree)?;
+        db.flush()?;
         let flusher = Flusher::start(db.clone());
         Ok(SledStore {
             db,
@@ -67,6 +69,95 @@ impl SledStore {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| StoreError(e.to_string()))
     }
+}
+
+/// Where a multi-write commit keeps its write set until every write is applied (outside every
+/// table's key range: table names are lowercase ASCII).
+const INTENT_KEY: &[u8] = b"\xffcommit-intent";
+
+/// Applies a transaction's writes atomically. One write is one sled insert. Several are first
+/// recorded as one intent value, then applied, then the intent is removed. sled recovers its
+/// log as a prefix of the writes made (its own SIGKILL test, `tests/test_crash_recovery.rs`,
+/// checks exactly that for single inserts), so after a crash either the intent survives (and
+/// `open` finishes the commit) or none of the writes do. (sled's own `apply_batch` would do, but it rolls and
+/// syncs the log buffer twice per batch: two synchronous disk writes per transaction.)
+fn commit(tree: &sled::Tree, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<(), sled::Error> {
+    if writes.len() > 1 {
+        tree.insert(INTENT_KEY, encode_writes(&writes))?;
+    }
+    for (k, v) in &writes {
+        match v {
+            Some(v) => tree.insert(k.as_slice(), v.as_slice())?,
+            None => tree.remove(k.as_slice())?,
+        };
+    }
+    if writes.len() > 1 {
+        tree.remove(INTENT_KEY)?;
+    }
+    Ok(())
+}
+
+/// Re-applies the writes of a commit a crash interrupted (they are idempotent).
+fn finish_interrupted_commit(tree: &sled::Tree) -> Result<(), sled::Error> {
+    let Some(intent) = tree.get(INTENT_KEY)? else {
+        return Ok(());
+    };
+    let writes = decode_writes(&intent)
+        .ok_or_else(|| sled::Error::Unsupported("unreadable commit intent in the data dir".into()))?;
+    tracing::warn!(writes = writes.len(), "finishing a commit interrupted by a crash");
+    for (k, v) in writes {
+        match v {
+            Some(v) => tree.insert(k, v)?,
+            None => tree.remove(k)?,
+        };
+    }
+    tree.remove(INTENT_KEY)?;
+    Ok(())
+}
+
+/// `[u32 key len][key][u8 1 + u32 len + value | u8 0]…`, little-endian lengths.
+fn encode_writes(writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in writes {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(k);
+        match v {
+            Some(v) => {
+                out.push(1);
+                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                out.extend_from_slice(v);
+            }
+            None => out.push(0),
+        }
+    }
+    out
+}
+
+#[allow(clippy::type_complexity)]
+fn decode_writes(mut b: &[u8]) -> Option<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = (b.get(..n)?, b.get(n..)?);
+        *b = tail;
+        Some(head)
+    }
+    fn len(b: &mut &[u8]) -> Option<usize> {
+        Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?) as usize)
+    }
+    let mut writes = Vec::new();
+    while !b.is_empty() {
+        let n = len(&mut b)?;
+        let k = take(&mut b, n)?.to_vec();
+        let v = match take(&mut b, 1)?[0] {
+            1 => {
+                let n = len(&mut b)?;
+                Some(take(&mut b, n)?.to_vec())
+            }
+            0 => None,
+            _ => return None,
+        };
+        writes.push((k, v));
+    }
+    Some(writes)
 }
 
 /// One transaction: reads go to the tree (after this transaction's own writes), writes are
@@ -121,16 +212,7 @@ impl Store for SledStore {
                 return Ok(value);
             }
             let relaxed = tx.relaxed;
-            let mut batch = sled::Batch::default();
-            for (k, v) in tx.writes {
-                match v {
-                    Some(v) => batch.insert(k, v),
-                    None => batch.remove(k),
-                }
-            }
-            self.tree
-                .apply_batch(batch)
-                .map_err(|e| EngineError::Storage(StoreError(e.to_string())))?;
+            commit(&self.tree, tx.writes).map_err(|e| EngineError::Storage(StoreError(e.to_string())))?;
             if relaxed {
                 // On disk with sled's next periodic flush (every 500 ms) or any later flush.
                 return Ok(value);
@@ -214,6 +296,36 @@ mod tests {
             s.transact(|tx| Ok(tx.get(Table::AccessToken, "t/j")?)).unwrap(),
             Some(b"rec".to_vec())
         );
+    }
+
+    #[test]
+    fn a_commit_interrupted_after_its_intent_is_finished_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // What a crash in the middle of a two-write commit leaves: the intent, one write.
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let tree = db.open_tree("records").unwrap();
+            tree.insert(full_key(Table::Grant, "t/g"), b"old".to_vec()).unwrap();
+            tree.insert(full_key(Table::Code, "t/c"), b"issued".to_vec()).unwrap();
+            let mut writes = BTreeMap::new();
+            writes.insert(full_key(Table::Code, "t/c"), Some(b"redeemed".to_vec()));
+            writes.insert(full_key(Table::Grant, "t/g"), None);
+            writes.insert(full_key(Table::RefreshToken, "t/r"), Some(Vec::new()));
+            assert_eq!(
+                decode_writes(&encode_writes(&writes)).unwrap(),
+                writes.clone().into_iter().collect::<Vec<_>>()
+            );
+            tree.insert(INTENT_KEY, encode_writes(&writes)).unwrap();
+            tree.insert(full_key(Table::Code, "t/c"), b"redeemed".to_vec()).unwrap();
+            db.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        let read = |t, k: &str| s.transact(|tx| Ok(tx.get(t, k)?)).unwrap();
+        assert_eq!(read(Table::Code, "t/c"), Some(b"redeemed".to_vec()));
+        assert_eq!(read(Table::Grant, "t/g"), None);
+        assert_eq!(read(Table::RefreshToken, "t/r"), Some(Vec::new()));
+        assert!(s.tree.get(INTENT_KEY).unwrap().is_none());
+        assert!(decode_writes(&[1, 0, 0, 0]).is_none(), "a truncated intent is refused");
     }
 
     #[test]

@@ -124,6 +124,28 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
         })
 }
 
+/// Deletes expired records every `every`, off the async workers, until the state is gone.
+async fn purge_periodically(state: std::sync::Weak<AppState>, every: Option<Duration>) {
+    let Some(every) = every else { return };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(state) = state.upgrade() else { return };
+        let started = std::time::Instant::now();
+        let done = tokio::task::spawn_blocking(move || state.engine.purge_expired(os_env::now())).await;
+        match done {
+            Ok(Ok(r)) if r.total() > 0 => {
+                tracing::info!(deleted = r.total(), report = ?r, took_ms = started.elapsed().as_millis() as u64, "purged expired records")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "purge failed"),
+            Err(e) => tracing::error!(error = %e, "purge task failed"),
+        }
+    }
+}
+
 /// The answer to a body that is too large or not a well-formed form.
 fn too_large() -> Response {
     Response::builder()
@@ -150,6 +172,7 @@ pub struct Server {
     pub state: Shared,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    purger: tokio::task::JoinHandle<()>,
 }
 
 /// Why the server could not start.
@@ -170,6 +193,8 @@ pub struct Options {
     pub cache_bytes: u64,
     /// Log one line per request.
     pub log_requests: bool,
+    /// How often expired records are purged (`None`: never).
+    pub purge_every: Option<Duration>,
 }
 
 impl Options {
@@ -182,6 +207,7 @@ impl Options {
             limits: Default::default(),
             cache_bytes: sled_store::DEFAULT_CACHE_BYTES,
             log_requests: false,
+            purge_every: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -210,6 +236,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         password_checks: tokio::sync::Semaphore::new(state::password_check_slots()),
     });
     let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
+    let purger = tokio::spawn(purge_periodically(Arc::downgrade(&state), opts.purge_every));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let log_requests = opts.log_requests;
     let shared = state.clone();
@@ -235,12 +262,14 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         state: shared,
         stop,
         task,
+        purger,
     })
 }
 
 impl Server {
     /// Stops accepting, lets in-flight requests finish, flushes the store and closes it.
     pub async fn stop(self) -> std::io::Result<()> {
+        self.purger.abort();
         drop(self.state);
         let _ = self.stop.send(());
         self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))

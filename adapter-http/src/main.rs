@@ -26,6 +26,9 @@ struct Cli {
     /// Log level: `debug` adds one line per request; `warn` logs only problems.
     #[arg(long, env = "OP_LOG_LEVEL", default_value = "info", global = true)]
     log_level: tracing::Level,
+    /// Seconds between purges of expired codes, sessions, tokens and dead refresh families (0: never).
+    #[arg(long, env = "OP_PURGE_EVERY_S", default_value_t = 300, global = true)]
+    purge_every_s: u64,
     /// sled page cache in MiB (memory used for hot records).
     #[arg(long, env = "OP_SLED_CACHE_MB", default_value_t = 16, global = true)]
     sled_cache_mb: u64,
@@ -85,6 +88,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         },
         cache_bytes: cli.sled_cache_mb * 1024 * 1024,
         log_requests: cli.log_level >= tracing::Level::DEBUG,
+        purge_every: (cli.purge_every_s > 0).then(|| std::time::Duration::from_secs(cli.purge_every_s)),
     };
     let server = adapter_http::start(&opts).await?;
     tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir.display(), "listening");

@@ -25,6 +25,7 @@ pub mod organization;
 pub mod password;
 pub mod pkce;
 pub mod provisioning;
+pub mod purge;
 pub mod redirect;
 pub mod refresh;
 pub mod registration;

@@ -501,3 +501,49 @@ fn a_code_dies_with_the_session_that_authorized_it() {
     let e = w.exchange(&code).unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidGrant);
 }
+
+#[test]
+fn purge_deletes_only_what_nothing_can_use_and_keeps_live_families() {
+    spec::covers("RFC9700-4.14.2-refresh-reuse");
+    let mut w = World::new(90);
+    let web = w.web_creds();
+    let (old, _) = w.web_tokens("openid offline_access");
+    let old_rt = old.refresh_token.clone().unwrap();
+    // Fresh: nothing is dead yet.
+    assert_eq!(w.engine.purge_expired(w.now).unwrap().total(), 0);
+    // Past the refresh lifetime (30 days) plus the access-token lifetime: the first family is over.
+    w.advance(31 * 86_400);
+    let (live, _) = w.web_tokens("openid offline_access");
+    let live_rt = live.refresh_token.clone().unwrap();
+    let report = w.engine.purge_expired(w.now).unwrap();
+    assert!(report.refresh_tokens >= 1 && report.grants >= 1, "{report:?}");
+    assert!(
+        report.codes >= 1 && report.access_tokens >= 1 && report.sessions >= 1,
+        "{report:?}"
+    );
+    assert_eq!(
+        w.engine.purge_expired(w.now).unwrap().total(),
+        0,
+        "a second purge finds nothing"
+    );
+    // The live family is untouched: its access token works and its refresh token rotates.
+    assert!(w.userinfo(&live.access_token).is_ok());
+    assert!(w.introspect(&web, &live.access_token).active);
+    let rotated = w
+        .token(&web, &refresh_request(&live_rt))
+        .expect("live refresh still rotates");
+    // Reuse detection still holds for the live family after a purge.
+    w.engine.purge_expired(w.now).unwrap();
+    assert_eq!(
+        w.token(&web, &refresh_request(&live_rt)).unwrap_err().code(),
+        ErrorCode::InvalidGrant
+    );
+    assert!(w
+        .token(&web, &refresh_request(&rotated.refresh_token.unwrap()))
+        .is_err());
+    // The purged family's refresh token is simply unknown.
+    assert_eq!(
+        w.token(&web, &refresh_request(&old_rt)).unwrap_err().code(),
+        ErrorCode::InvalidGrant
+    );
+}

@@ -1,0 +1,153 @@
+//! Purging records nothing can use any more, so the store does not grow with every flow.
+//!
+//! Only records that are provably dead go: pending authorizations, sessions, access-token
+//! records, client-assertion jtis and initial access tokens past their expiry; codes a grace
+//! period after their expiry (a replayed code is still recognised, and its grant revoked, for
+//! that long); refresh tokens and their grant once the family's refresh lifetime has passed.
+//! Each record is checked again inside the transaction that deletes it. A crash may lose a
+//! purge (the next one does it again), so these deletions do not wait for the disk.
+//! The audit log is kept (its retention is an operator's decision).
+
+use crate::authorize::transaction::AuthTransactionRecord;
+use crate::client::ClientRecord;
+use crate::client_auth::AssertionJtiRecord;
+use crate::code::CodeRecord;
+use crate::engine::Engine;
+use crate::env::UnixTime;
+use crate::error::Result;
+use crate::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
+use crate::registration::InitialAccessTokenRecord;
+use crate::session::SessionRecord;
+use crate::store::{decode, load, Record, Store, Table, Tx};
+
+/// How long after its expiry a code is still kept to recognise a replay.
+pub const CODE_REPLAY_GRACE_SECS: u64 = 600;
+
+/// Records deleted by one purge, per table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Pending authorization requests.
+    pub auth_transactions: usize,
+    /// Authorization codes.
+    pub codes: usize,
+    /// Browser sessions.
+    pub sessions: usize,
+    /// Access-token records.
+    pub access_tokens: usize,
+    /// Refresh tokens (every generation of dead families).
+    pub refresh_tokens: usize,
+    /// Grants (token families).
+    pub grants: usize,
+    /// Client-assertion jtis.
+    pub assertion_jtis: usize,
+    /// Initial access tokens.
+    pub initial_access_tokens: usize,
+}
+
+impl PurgeReport {
+    /// Everything deleted.
+    pub fn total(&self) -> usize {
+        self.auth_transactions
+            + self.codes
+            + self.sessions
+            + self.access_tokens
+            + self.refresh_tokens
+            + self.grants
+            + self.assertion_jtis
+            + self.initial_access_tokens
+    }
+}
+
+/// Whether a family is over: it can no longer be refreshed, and the last access token it can
+/// have issued (at most the client's access-token lifetime before the refresh expiry) expired.
+/// Families without refresh tokens are left alone.
+fn family_dead(tx: &mut dyn Tx, grant_key: &str, now: UnixTime) -> Result<bool> {
+    let Some(g) = load::<GrantRecord>(tx, grant_key)? else {
+        return Ok(true);
+    };
+    let Some(refresh) = g.refresh else {
+        return Ok(false);
+    };
+    let access_ttl =
+        load::<ClientRecord>(tx, &ClientRecord::key(&g.tenant, &g.client_id))?.map_or(0, |c| c.access_token_ttl);
+    Ok(refresh.expires_at.plus(access_ttl) < now)
+}
+
+impl<S: Store> Engine<S> {
+    /// Deletes every record of `R` for which `dead` holds, in transactions of at most 256.
+    fn purge_table<R: Record>(&self, dead: impl Fn(&R) -> bool) -> Result<usize> {
+        let mut doomed = Vec::new();
+        for (key, bytes) in self.store.scan(R::TABLE, "")? {
+            if decode::<R>(&bytes).is_ok_and(|r| dead(&r)) {
+                doomed.push(key);
+            }
+        }
+        let mut deleted = 0;
+        for chunk in doomed.chunks(256) {
+            deleted += self.store.transact(|tx| {
+                tx.relax_durability();
+                let mut n = 0;
+                for key in chunk {
+                    if load::<R>(tx, key)?.is_some_and(|r| dead(&r)) {
+                        tx.delete(R::TABLE, key)?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })?;
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes the records no request can use any more (see the module documentation).
+    pub fn purge_expired(&self, now: UnixTime) -> Result<PurgeReport> {
+        let mut r = PurgeReport {
+            auth_transactions: self.purge_table::<AuthTransactionRecord>(|t| t.expires_at < now)?,
+            codes: self.purge_table::<CodeRecord>(|c| c.expires_at.plus(CODE_REPLAY_GRACE_SECS) < now)?,
+            sessions: self.purge_table::<SessionRecord>(|s| s.expires_at < now)?,
+            access_tokens: self.purge_table::<AccessTokenRecord>(|a| a.expires_at < now)?,
+            assertion_jtis: self.purge_table::<AssertionJtiRecord>(|j| j.expires_at < now)?,
+            initial_access_tokens: self.purge_table::<InitialAccessTokenRecord>(|t| t.expires_at < now)?,
+            ..Default::default()
+        };
+        // Refresh tokens of dead (or vanished) families, then the families themselves.
+        let mut tokens = Vec::new();
+        for (key, bytes) in self.store.scan(RefreshTokenRecord::TABLE, "")? {
+            if let Ok(rt) = decode::<RefreshTokenRecord>(&bytes) {
+                tokens.push((
+                    RefreshTokenRecord::TABLE,
+                    key,
+                    GrantRecord::key(&rt.tenant, &rt.grant_id),
+                ));
+            }
+        }
+        r.refresh_tokens = self.purge_families(now, &tokens)?;
+        let grants: Vec<_> = self
+            .store
+            .scan(GrantRecord::TABLE, "")?
+            .into_iter()
+            .map(|(key, _)| (GrantRecord::TABLE, key.clone(), key))
+            .collect();
+        r.grants = self.purge_families(now, &grants)?;
+        Ok(r)
+    }
+
+    /// Deletes each (table, key) whose family (by grant key) is over.
+    fn purge_families(&self, now: UnixTime, items: &[(Table, String, String)]) -> Result<usize> {
+        let mut deleted = 0;
+        for chunk in items.chunks(256) {
+            deleted += self.store.transact(|tx| {
+                tx.relax_durability();
+                let mut n = 0;
+                for (table, key, grant_key) in chunk {
+                    if family_dead(tx, grant_key, now)? {
+                        tx.delete(*table, key)?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })?;
+        }
+        Ok(deleted)
+    }
+}

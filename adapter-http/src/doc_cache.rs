@@ -22,11 +22,14 @@ pub enum Doc {
     Jwks,
 }
 
-/// Rendered documents by (tenant, kind), each with the generation it was rendered under.
+/// One kind of document per tenant, with the generation each was rendered under.
+type ByTenant = HashMap<String, (u64, Bytes)>;
+
+/// Rendered documents by kind and tenant (looked up without allocating), each with the generation it was rendered under.
 #[derive(Default)]
 pub struct DocCache {
     generation: AtomicU64,
-    docs: RwLock<HashMap<(String, Doc), (u64, Bytes)>>,
+    docs: RwLock<HashMap<Doc, ByTenant>>,
 }
 
 impl DocCache {
@@ -40,7 +43,7 @@ impl DocCache {
         let generation = self.generation.load(Ordering::SeqCst);
         {
             let docs = self.docs.read().unwrap_or_else(|p| p.into_inner());
-            if let Some((g, bytes)) = docs.get(&(tenant.to_string(), doc)) {
+            if let Some((g, bytes)) = docs.get(&doc).and_then(|by_tenant| by_tenant.get(tenant)) {
                 if *g == generation {
                     return Some(bytes.clone());
                 }
@@ -50,7 +53,9 @@ impl DocCache {
         self.docs
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((tenant.to_string(), doc), (generation, bytes.clone()));
+            .entry(doc)
+            .or_default()
+            .insert(tenant.to_string(), (generation, bytes.clone()));
         Some(bytes)
     }
 }

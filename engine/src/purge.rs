@@ -74,22 +74,22 @@ fn family_dead(tx: &mut dyn Tx, grant_key: &str, now: UnixTime) -> Result<bool> 
 }
 
 impl<S: Store> Engine<S> {
-    /// Deletes every record of `R` for which `dead` holds, in transactions of at most 256.
-    fn purge_table<R: Record>(&self, dead: impl Fn(&R) -> bool) -> Result<usize> {
-        let mut doomed = Vec::new();
-        for (key, bytes) in self.store.scan(R::TABLE, "")? {
-            if decode::<R>(&bytes).is_ok_and(|r| dead(&r)) {
-                doomed.push(key);
-            }
-        }
+    /// Deletes, in transactions of at most 256, each candidate key of `table` for which `dead`
+    /// still holds when checked again inside the deleting transaction.
+    fn delete_where<C>(
+        &self,
+        table: Table,
+        candidates: &[(String, C)],
+        dead: impl Fn(&mut dyn Tx, &str, &C) -> Result<bool>,
+    ) -> Result<usize> {
         let mut deleted = 0;
-        for chunk in doomed.chunks(256) {
+        for chunk in candidates.chunks(256) {
             deleted += self.store.transact(|tx| {
                 tx.relax_durability();
                 let mut n = 0;
-                for key in chunk {
-                    if load::<R>(tx, key)?.is_some_and(|r| dead(&r)) {
-                        tx.delete(R::TABLE, key)?;
+                for (key, c) in chunk {
+                    if dead(tx, key, c)? {
+                        tx.delete(table, key)?;
                         n += 1;
                     }
                 }
@@ -97,6 +97,20 @@ impl<S: Store> Engine<S> {
             })?;
         }
         Ok(deleted)
+    }
+
+    /// Deletes every record of `R` for which `dead` holds.
+    fn purge_table<R: Record>(&self, dead: impl Fn(&R) -> bool) -> Result<usize> {
+        let candidates: Vec<(String, ())> = self
+            .store
+            .scan(R::TABLE, "")?
+            .into_iter()
+            .filter(|(_, bytes)| decode::<R>(bytes).is_ok_and(|r| dead(&r)))
+            .map(|(key, _)| (key, ()))
+            .collect();
+        self.delete_where(R::TABLE, &candidates, |tx, key, _| {
+            Ok(load::<R>(tx, key)?.is_some_and(|r| dead(&r)))
+        })
     }
 
     /// Deletes the records no request can use any more (see the module documentation).
@@ -111,43 +125,24 @@ impl<S: Store> Engine<S> {
             ..Default::default()
         };
         // Refresh tokens of dead (or vanished) families, then the families themselves.
-        let mut tokens = Vec::new();
-        for (key, bytes) in self.store.scan(RefreshTokenRecord::TABLE, "")? {
-            if let Ok(rt) = decode::<RefreshTokenRecord>(&bytes) {
-                tokens.push((
-                    RefreshTokenRecord::TABLE,
-                    key,
-                    GrantRecord::key(&rt.tenant, &rt.grant_id),
-                ));
-            }
-        }
-        r.refresh_tokens = self.purge_families(now, &tokens)?;
-        let grants: Vec<_> = self
+        let family_over = |tx: &mut dyn Tx, _: &str, grant_key: &String| family_dead(tx, grant_key, now);
+        let tokens: Vec<(String, String)> = self
+            .store
+            .scan(RefreshTokenRecord::TABLE, "")?
+            .into_iter()
+            .filter_map(|(key, bytes)| {
+                let rt = decode::<RefreshTokenRecord>(&bytes).ok()?;
+                Some((key, GrantRecord::key(&rt.tenant, &rt.grant_id)))
+            })
+            .collect();
+        r.refresh_tokens = self.delete_where(RefreshTokenRecord::TABLE, &tokens, family_over)?;
+        let grants: Vec<(String, String)> = self
             .store
             .scan(GrantRecord::TABLE, "")?
             .into_iter()
-            .map(|(key, _)| (GrantRecord::TABLE, key.clone(), key))
+            .map(|(key, _)| (key.clone(), key))
             .collect();
-        r.grants = self.purge_families(now, &grants)?;
+        r.grants = self.delete_where(GrantRecord::TABLE, &grants, family_over)?;
         Ok(r)
-    }
-
-    /// Deletes each (table, key) whose family (by grant key) is over.
-    fn purge_families(&self, now: UnixTime, items: &[(Table, String, String)]) -> Result<usize> {
-        let mut deleted = 0;
-        for chunk in items.chunks(256) {
-            deleted += self.store.transact(|tx| {
-                tx.relax_durability();
-                let mut n = 0;
-                for (table, key, grant_key) in chunk {
-                    if family_dead(tx, grant_key, now)? {
-                        tx.delete(*table, key)?;
-                        n += 1;
-                    }
-                }
-                Ok(n)
-            })?;
-        }
-        Ok(deleted)
     }
 }

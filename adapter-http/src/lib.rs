@@ -87,6 +87,7 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
                             .content_type()
                             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
                         let mut resp = match declared {
+                            _ if headers_too_large(req.headers()) => headers_too_large_response(),
                             Some(Some(n)) if n > MAX_BODY_BYTES => too_large(),
                             Some(None) => too_large(),
                             None if !req.headers().contains_key(header::TRANSFER_ENCODING) => {
@@ -152,6 +153,32 @@ fn too_large() -> Response {
         .status(StatusCode::BAD_REQUEST)
         .content_type("application/json")
         .body(r#"{"error":"invalid_request","error_description":"request body is too large or not valid UTF-8 form data"}"#)
+}
+
+/// Request headers allowed in all (names and values), and per header (a cookie, a bearer token).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// See [`MAX_HEADER_BYTES`].
+pub const MAX_ONE_HEADER_BYTES: usize = 8 * 1024;
+
+/// Whether the headers exceed [`MAX_HEADER_BYTES`] or one exceeds [`MAX_ONE_HEADER_BYTES`]
+/// (hyper alone accepts hundreds of KiB, which then reaches cookie and token parsing).
+fn headers_too_large(h: &poem::http::HeaderMap) -> bool {
+    let mut total = 0;
+    for (k, v) in h {
+        let one = k.as_str().len() + v.len();
+        total += one;
+        if one > MAX_ONE_HEADER_BYTES || total > MAX_HEADER_BYTES {
+            return true;
+        }
+    }
+    false
+}
+
+fn headers_too_large_response() -> Response {
+    Response::builder()
+        .status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        .content_type("application/json")
+        .body(r#"{"error":"invalid_request","error_description":"request headers are too large"}"#)
 }
 
 /// Whether `base` is a plain-http loopback URL (the only case where cookies may lack `Secure`).

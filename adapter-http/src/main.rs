@@ -35,6 +35,9 @@ struct Cli {
     /// Login attempts per second per client IP (0: no limit).
     #[arg(long, env = "OP_LOGIN_RATE_PER_IP", default_value_t = 10, global = true)]
     login_rate_per_ip: u32,
+    /// Failed logins per account within 10 minutes before its form answers 429 (0: no limit).
+    #[arg(long, env = "OP_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10, global = true)]
+    login_failures_per_account: u32,
 }
 
 #[derive(Subcommand)]
@@ -85,6 +88,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
             token_per_ip: cli.token_rate_per_ip,
             token_per_client: cli.token_rate_per_client,
             login_per_ip: cli.login_rate_per_ip,
+            login_failures_per_account: cli.login_failures_per_account,
         },
         cache_bytes: cli.sled_cache_mb * 1024 * 1024,
         log_requests: cli.log_level >= tracing::Level::DEBUG,

@@ -185,7 +185,13 @@ pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Da
         .unwrap_or_default();
     let session = cookies::read(req, cookies::SESSION);
     let out = state.with_env(|e, env| e.handle_authorize(env, &tenant, &areq, session.as_deref()));
-    page.outcome(out, StatusCode::FOUND)
+    // After a POST, 303 makes the browser follow with a GET; 307 would re-post the form (RFC 9700 §4.12).
+    let status = if req.method() == Method::POST {
+        StatusCode::SEE_OTHER
+    } else {
+        StatusCode::FOUND
+    };
+    page.outcome(out, status)
 }
 
 /// `POST /{tenant}/login`: fields `transaction`, `username`, `password`, `csrf`.
@@ -210,6 +216,16 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
     }
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (txn, user, pw) = (get("transaction"), get("username"), get("password"));
+    let account = crate::rate_limit::account_key(&tenant, &user);
+    if let Err(wait) = state.limits.login_account.check(&account) {
+        let mut r = page.error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many failed sign-in attempts for this account; wait a few minutes and try again",
+        );
+        r.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        return r;
+    }
     let session = cookies::read(req, cookies::SESSION);
     let shared = state.clone();
     let t = tenant.clone();
@@ -226,9 +242,13 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
     })
     .await;
     match out {
-        Ok(LoginOutcome::Rejected(p)) => page.outcome(AuthorizeOutcome::Login(p), StatusCode::SEE_OTHER),
+        Ok(LoginOutcome::Rejected(p)) => {
+            state.limits.login_account.failed(&account);
+            page.outcome(AuthorizeOutcome::Login(p), StatusCode::SEE_OTHER)
+        }
         Ok(LoginOutcome::ErrorPage(e)) => page.outcome(AuthorizeOutcome::ErrorPage(e), StatusCode::SEE_OTHER),
         Ok(LoginOutcome::LoggedIn { session, next }) => {
+            state.limits.login_account.succeeded(&account);
             let max_age = session.expires_at.0.saturating_sub(crate::os_env::now().0);
             let cookie = cookies::set(
                 cookies::SESSION,

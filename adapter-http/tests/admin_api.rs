@@ -7,49 +7,6 @@ use common::*;
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
 
-/// A platform admin token from the system tenant.
-async fn root_token(t: &TestServer) -> String {
-    let a = t.demo.admin.clone().expect("first start creates the admin client");
-    cc_token(&a.token_endpoint, &a.client_id, &a.client_secret, "admin")
-        .await
-        .1["access_token"]
-        .as_str()
-        .expect("admin token")
-        .to_string()
-}
-
-async fn cc_token(endpoint: &str, id: &str, secret: &str, scope: &str) -> (u16, Value) {
-    let r = Client::new()
-        .post(endpoint)
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
-/// Calls the Admin API; returns the status and the JSON body (Null when empty).
-async fn call(t: &TestServer, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let mut rb = Client::new().request(method, format!("{}{path}", t.server.base));
-    if let Some(tok) = token {
-        rb = rb.bearer_auth(tok);
-    }
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let r = rb.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn assert_error(got: &(u16, Value), status: u16, error: &str) {
-    assert_eq!(got.0, status, "{}", got.1);
-    assert_eq!(got.1["error"], error, "{}", got.1);
-    assert!(got.1["error_description"].is_string(), "{}", got.1);
-}
-
 #[tokio::test]
 async fn admin_calls_without_an_admin_token_get_json_401_or_403() {
     let t = start().await;

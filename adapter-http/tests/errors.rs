@@ -298,6 +298,7 @@ async fn rate_limits_answer_429_with_retry_after() {
         token_per_ip: 1000,
         token_per_client: 2,
         login_per_ip: 1,
+        ..Default::default()
     })
     .await;
     let mut statuses = Vec::new();

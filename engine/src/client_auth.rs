@@ -184,19 +184,15 @@ fn verify_assertion(
             "client_assertion signature does not verify with the client's keys",
         ));
     }
-    let audiences: Vec<&str> = match &claims.aud {
-        Some(serde_json::Value::String(s)) => vec![s.as_str()],
-        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).collect(),
-        _ => vec![],
+    // Only the issuer, alone (RFC 7523bis, after the 2025 audience-injection attack): an
+    // endpoint URL in `aud` could have come from another provider's metadata that names ours.
+    let aud_is_issuer = match &claims.aud {
+        Some(serde_json::Value::String(s)) => s == issuer,
+        Some(serde_json::Value::Array(a)) => a.len() == 1 && a[0].as_str() == Some(issuer),
+        _ => false,
     };
-    let accepted = [
-        issuer.to_string(),
-        format!("{issuer}/token"),
-        format!("{issuer}/introspect"),
-        format!("{issuer}/revoke"),
-    ];
-    if !audiences.iter().any(|a| accepted.iter().any(|x| x == a)) {
-        return Err(invalid("client_assertion aud must be the issuer or the endpoint URL"));
+    if !aud_is_issuer {
+        return Err(invalid("client_assertion aud must be the issuer identifier, alone"));
     }
     let exp = claims.exp.ok_or_else(|| invalid("client_assertion has no exp"))?;
     if exp <= now.0 || exp > now.0 + max_lifetime || claims.nbf.is_some_and(|n| n > now.0 + 60) {

@@ -489,7 +489,7 @@ fn private_key_jwt_assertions_are_fully_checked() {
     w.add_client(T, s);
     let iss = "https://id.example.com/acme";
     let now = w.now.0;
-    let good = json!({"iss": "fapi", "sub": "fapi", "aud": format!("{iss}/token"), "exp": now + 60, "jti": "j1"});
+    let good = json!({"iss": "fapi", "sub": "fapi", "aud": iss, "exp": now + 60, "jti": "j1"});
     let cc = TokenRequest {
         grant_type: Some("client_credentials".into()),
         ..Default::default()
@@ -505,12 +505,21 @@ fn private_key_jwt_assertions_are_fully_checked() {
         error_of(w.token(&assertion(es256_assertion(&good, "ec1")), &cc)).0,
         ErrorCode::InvalidClient
     );
-    // aud may be the issuer; RS256 works too.
-    let rs = json!({"iss": "fapi", "sub": "fapi", "aud": iss, "exp": now + 60, "jti": "j2"});
+    // aud may be the issuer as a one-element array; RS256 works too.
+    let rs = json!({"iss": "fapi", "sub": "fapi", "aud": [iss], "exp": now + 60, "jti": "j2"});
     assert!(w.token(&assertion(jose::encode(&rsa, "JWT", &rs)), &cc).is_ok());
     let bad_cases = [
         (
             json!({"iss": "fapi", "sub": "fapi", "aud": "https://elsewhere/token", "exp": now + 60, "jti": "j3"}),
+            "ec1",
+        ),
+        // The token endpoint (audience injection), or the issuer beside another audience.
+        (
+            json!({"iss": "fapi", "sub": "fapi", "aud": format!("{iss}/token"), "exp": now + 60, "jti": "j3t"}),
+            "ec1",
+        ),
+        (
+            json!({"iss": "fapi", "sub": "fapi", "aud": [iss, "https://elsewhere"], "exp": now + 60, "jti": "j3a"}),
             "ec1",
         ),
         (

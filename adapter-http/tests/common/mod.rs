@@ -4,7 +4,8 @@
 use adapter_http::bootstrap::DemoCredentials;
 use adapter_http::Server;
 use reqwest::redirect::Policy;
-use reqwest::{Client, Response};
+use reqwest::{Client, Method, Response};
+use serde_json::Value;
 use std::path::Path;
 
 pub const CB: &str = "http://localhost:3000/callback";
@@ -170,4 +171,53 @@ pub async fn submit_login(b: &Client, iss: &str, login_page: &str, user: &str, p
         ("password", password.to_string()),
     ];
     b.post(format!("{iss}/login")).form(&form).send().await.unwrap()
+}
+
+/// A platform admin token from the system tenant.
+pub async fn root_token(t: &TestServer) -> String {
+    let a = t.demo.admin.clone().expect("first start creates the admin client");
+    cc_token(&a.token_endpoint, &a.client_id, &a.client_secret, "admin")
+        .await
+        .1["access_token"]
+        .as_str()
+        .expect("admin token")
+        .to_string()
+}
+
+pub async fn cc_token(endpoint: &str, id: &str, secret: &str, scope: &str) -> (u16, Value) {
+    let r = Client::new()
+        .post(endpoint)
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Calls the Admin API; returns the status and the JSON body (Null when empty).
+pub async fn call(
+    t: &TestServer,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut rb = Client::new().request(method, format!("{}{path}", t.server.base));
+    if let Some(tok) = token {
+        rb = rb.bearer_auth(tok);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub fn assert_error(got: &(u16, Value), status: u16, error: &str) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert_eq!(got.1["error"], error, "{}", got.1);
+    assert!(got.1["error_description"].is_string(), "{}", got.1);
 }

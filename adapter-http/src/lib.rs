@@ -13,6 +13,7 @@ pub mod pages;
 pub mod params;
 pub mod rate_limit;
 pub mod registration_api;
+pub mod request_log;
 pub mod sled_store;
 pub mod state;
 pub mod web;
@@ -73,7 +74,13 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
         .at("/:tenant/end-session", get(web::end_session).post(web::end_session))
         .nest("/", api_service())
         .data(state)
-        .with_if(log_requests, poem::middleware::Tracing)
+        .around(move |ep, req| async move {
+            if log_requests {
+                request_log::logged(&ep, req).await
+            } else {
+                ep.call(req).await.map(IntoResponse::into_response)
+            }
+        })
         .around(move |ep, mut req| {
             let flusher = flusher.clone();
             async move {

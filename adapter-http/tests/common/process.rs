@@ -1,0 +1,168 @@
+//! The real server binary as a child process: started on a data dir and port, its stdout and
+//! stderr kept in files, killed with SIGKILL or stopped with SIGTERM, restarted on the same dir.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What the first start printed.
+#[derive(Clone, Debug, Default)]
+pub struct Printed {
+    pub client_secret: String,
+    pub password: String,
+    pub admin_client_id: String,
+    pub admin_client_secret: String,
+}
+
+pub struct ChildServer {
+    pub child: Child,
+    pub data_dir: PathBuf,
+    pub port: u16,
+    pub base: String,
+    pub log_dir: PathBuf,
+    pub starts: u32,
+    extra: Vec<String>,
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ChildServer {
+    /// Starts the binary on a fresh `data_dir`; logs go to `log_dir/{stdout,stderr}-{n}.log`.
+    pub fn start(data_dir: &Path, log_dir: &Path, extra: &[&str]) -> ChildServer {
+        std::fs::create_dir_all(log_dir).unwrap();
+        let port = free_port();
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = launch(data_dir, log_dir, port, &extra, 1);
+        ChildServer {
+            child,
+            data_dir: data_dir.to_path_buf(),
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            log_dir: log_dir.to_path_buf(),
+            starts: 1,
+            extra,
+        }
+    }
+
+    /// The credentials the first start printed on stdout.
+    pub fn printed(&self) -> Printed {
+        // The banner is printed just after the port opens.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let out = loop {
+            let out = std::fs::read_to_string(self.log_dir.join("stdout-1.log")).unwrap();
+            if out.contains("admin client_secret:") || Instant::now() > deadline {
+                break out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let field = |label: &str| {
+            out.lines()
+                .find_map(|l| l.trim().strip_prefix(label))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| panic!("no {label} in:\n{out}"))
+        };
+        let user = field("demo user:");
+        Printed {
+            client_secret: field("demo client_secret:"),
+            password: user.split_once(" / ").unwrap().1.to_string(),
+            admin_client_id: field("admin client_id:"),
+            admin_client_secret: field("admin client_secret:"),
+        }
+    }
+
+    /// SIGKILL, then wait for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (graceful: flushes and exits), then wait.
+    pub fn terminate(&mut self) {
+        // SAFETY: sends a signal to our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Starts again on the same data dir and port.
+    pub fn restart(&mut self) {
+        self.starts += 1;
+        self.child = launch(&self.data_dir, &self.log_dir, self.port, &self.extra, self.starts);
+    }
+
+    /// Resident memory in KiB and open file descriptors of the process.
+    pub fn rss_kib_and_fds(&self) -> (u64, usize) {
+        let pid = self.child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rss = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+        (rss, fds)
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Writes `text` as report section `name` when RELIABILITY_REPORT_DIR is set (the full runs of
+/// `reliability/run.sh` collect them into conformance-reports/reliability.md).
+pub fn report_section(name: &str, text: &str) {
+    if let Ok(dir) = std::env::var("RELIABILITY_REPORT_DIR") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(Path::new(&dir).join(format!("{name}.md")), text).unwrap();
+    }
+    println!("{text}");
+}
+
+/// Starts the binary and waits until its port accepts connections; a child that exits at once
+/// (the port not yet released by a killed predecessor) is started again.
+fn launch(data_dir: &Path, log_dir: &Path, port: u16, extra: &[String], n: u32) -> Child {
+    let out = File::create(log_dir.join(format!("stdout-{n}.log"))).unwrap();
+    let err = File::create(log_dir.join(format!("stderr-{n}.log"))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_adapter-http"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .spawn()
+            .unwrap();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                assert!(Instant::now() < deadline, "server keeps exiting: {status}");
+                std::thread::sleep(Duration::from_millis(100));
+                break;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return child;
+            }
+            assert!(Instant::now() < deadline, "server did not start in 60 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// An integer from the environment, or `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}

@@ -30,6 +30,7 @@ enum Tag {
 
 /// An OAuth 2.0 error response body.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OAuthError {
     /// The error code, e.g. `invalid_grant`.
     pub error: String,
@@ -54,6 +55,7 @@ fn engine_error(e: &EngineError) -> Json<OAuthError> {
 
 /// Token request form (`application/x-www-form-urlencoded`).
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TokenForm {
     /// `authorization_code`, `refresh_token` or `client_credentials`.
     pub grant_type: Option<String>,
@@ -79,6 +81,7 @@ pub struct TokenForm {
 
 /// Introspection / revocation form.
 #[derive(Object, Deserialize, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TokenManagementForm {
     /// The token.
     pub token: Option<String>,
@@ -110,6 +113,7 @@ impl TokenManagementForm {
 
 /// A successful token response.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TokenBody {
     /// JWT access token (RFC 9068).
     pub access_token: String,
@@ -129,6 +133,7 @@ pub struct TokenBody {
 
 /// RFC 7662 introspection response.
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IntrospectionBody {
     /// Whether the token is usable now.
     pub active: bool,
@@ -164,7 +169,7 @@ pub struct IntrospectionBody {
 const NO_STORE: &str = "no-store";
 
 fn www_authenticate_basic(tenant: &str) -> String {
-    format!("Basic realm=\"{tenant}\"")
+    format!("Basic realm=\"{}\"", header_safe(tenant))
 }
 
 /// Token, introspection and revocation responses.
@@ -224,6 +229,7 @@ impl<T: poem_openapi::types::ToJSON + Send + Sync> OAuthResult<T> {
 
 /// An empty JSON object (revocation success).
 #[derive(Object, Debug, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Empty {}
 
 /// Discovery and JWKS responses.
@@ -265,13 +271,24 @@ fn userinfo_bad_request(err: poem::Error) -> UserInfoResult {
     )
 }
 
+/// `s` for a quoted header parameter: visible ASCII and spaces only, quotes and backslashes
+/// replaced (a tenant from the URL may hold anything, and an invalid value would drop the header).
+fn header_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .map(|c| if c == '"' || c == '\\' { '\'' } else { c })
+        .collect()
+}
+
+/// An RFC 6750 challenge.
 fn bearer_challenge(tenant: &str, code: Option<ErrorCode>, description: &str) -> String {
+    let (tenant, description) = (header_safe(tenant), header_safe(description));
     match code {
         None => format!("Bearer realm=\"{tenant}\""),
         Some(c) => format!(
             "Bearer realm=\"{tenant}\", error=\"{}\", error_description=\"{}\"",
             c.as_str(),
-            description.replace('"', "'")
+            description
         ),
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP adapter: translates HTTP to engine calls and engine outcomes to HTTP.
 
 pub mod admin;
+pub mod allow;
 pub mod api;
 pub mod bootstrap;
 pub mod client_credentials;
@@ -58,6 +59,11 @@ pub fn openapi_yaml() -> String {
     api_service().spec_yaml()
 }
 
+/// The same document as JSON.
+pub fn openapi_json() -> String {
+    api_service().spec()
+}
+
 #[handler]
 fn healthz() -> &'static str {
     "ok"
@@ -86,6 +92,7 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
             async move {
                 flusher
                     .scope(async move {
+                        let path = req.uri().path().to_string();
                         let declared = req
                             .headers()
                             .get(header::CONTENT_LENGTH)
@@ -111,6 +118,11 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
                                 Err(_) => too_large(),
                             },
                         };
+                        if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+                            && !resp.headers().contains_key(header::ALLOW)
+                        {
+                            resp = allow::method_not_allowed(&path);
+                        }
                         use poem::http::HeaderValue;
                         let h = resp.headers_mut();
                         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -145,6 +145,7 @@ impl From<RegistrationPolicy> for Policy {
 
 /// Login, consent and logout page branding.
 #[derive(Object, Clone, Debug, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BrandingBody {
     /// Name shown on the pages.
     pub display_name: Option<String>,
@@ -176,12 +177,16 @@ impl From<Branding> for BrandingBody {
 
 /// Token lifetimes in seconds.
 #[derive(Object, Clone, Copy, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Lifetimes {
     /// Access tokens.
+    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
     pub access_token_ttl: u64,
     /// ID tokens.
+    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
     pub id_token_ttl: u64,
     /// Refresh tokens (from each rotation).
+    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
     pub refresh_token_ttl: u64,
 }
 
@@ -207,6 +212,7 @@ impl From<TokenLifetimes> for Lifetimes {
 
 /// A tenant.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Tenant {
     /// URL slug.
@@ -252,6 +258,7 @@ impl Example for Tenant {
 
 /// A new tenant.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct TenantCreate {
     /// URL slug: 1-63 of a-z 0-9 - (not `system`, `admin`, …).
@@ -297,6 +304,7 @@ impl TenantCreate {
 
 /// Changes to a tenant (absent fields are kept).
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct TenantUpdate {
     /// Display name.
@@ -322,6 +330,7 @@ impl From<TenantUpdate> for TenantPatch {
 
 /// A client. `client_secret` appears only in the answer that created it (create, rotate).
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example, rename = "OAuthClient")]
 pub struct Client {
     /// Public identifier.
@@ -442,6 +451,7 @@ impl Example for Client {
 
 /// A client to create, or changes to one (absent fields keep their value or the tenant's default).
 #[derive(Object, Clone, Debug, Default)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct ClientInput {
     /// Wanted client_id (create only; generated when absent).
@@ -469,10 +479,13 @@ pub struct ClientInput {
     // Algorithm of the JWT access tokens: RS256 (default), ES256 or ES384.
     pub access_token_signed_response_alg: Option<Alg>,
     /// Access token lifetime, seconds.
+    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
     pub access_token_ttl: Option<u64>,
     /// ID token lifetime, seconds.
+    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
     pub id_token_ttl: Option<u64>,
     /// Refresh token lifetime, seconds.
+    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
     pub refresh_token_ttl: Option<u64>,
     /// Refresh tokens without offline_access (default true).
     pub refresh_without_offline_access: Option<bool>,
@@ -522,6 +535,7 @@ impl From<ClientInput> for ClientPatch {
 
 /// A user's membership of an organization.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MembershipBody {
     /// Organization id.
     pub organization_id: String,
@@ -531,6 +545,7 @@ pub struct MembershipBody {
 
 /// A user (never the password).
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct User {
     /// Stable id (`sub`).
@@ -642,6 +657,7 @@ impl Example for User {
 
 /// A user to create, or profile changes (absent fields are kept).
 #[derive(Object, Clone, Debug, Default)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct UserInput {
     /// Login name (required on create).
@@ -742,6 +758,7 @@ impl UserInput {
 
 /// A new password.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct PasswordBody {
     /// 8-1024 characters.
@@ -750,6 +767,7 @@ pub struct PasswordBody {
 
 /// A browser session.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Session {
     /// Session id (`sid` claim).
@@ -772,6 +790,7 @@ impl From<SessionInfo> for Session {
 
 /// A remembered consent.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Consent {
     /// The client.
@@ -782,6 +801,7 @@ pub struct Consent {
 
 /// An organization inside a tenant.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Organization {
     /// Id (the `organization_id` claim).
@@ -825,6 +845,7 @@ impl Example for Organization {
 
 /// One app's enablement for an organization.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AppAccess {
     /// The app's client id.
     pub client_id: String,
@@ -835,6 +856,7 @@ pub struct AppAccess {
 
 /// An organization's name.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct OrganizationInput {
     /// Name.
@@ -843,6 +865,7 @@ pub struct OrganizationInput {
 
 /// Enable or disable an app for an organization.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct AppAccessInput {
     /// Enabled.
@@ -852,6 +875,7 @@ pub struct AppAccessInput {
 
 /// A role in an organization.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct RoleInput {
     /// e.g. `admin`, `teacher`, `member`.
@@ -860,6 +884,7 @@ pub struct RoleInput {
 
 /// A member of an organization.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Member {
     /// The user.
@@ -870,6 +895,7 @@ pub struct Member {
 
 /// One user to invite (Calimatic seed §8).
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct InviteInput {
     /// Email (the username of a new user).
@@ -912,6 +938,7 @@ impl From<InviteInput> for Invite {
 
 /// The result of one invite.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct Invited {
     /// The user's id.
@@ -941,6 +968,7 @@ impl From<InviteOutcome> for Invited {
 
 /// Users to invite.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct BulkInviteInput {
     /// One entry per user.
@@ -949,6 +977,7 @@ pub struct BulkInviteInput {
 
 /// One row of a bulk invite.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BulkInviteRow {
     /// The row's email.
     pub email: String,
@@ -967,6 +996,7 @@ pub struct BulkInviteRow {
 
 /// A bulk invite's report.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct BulkInviteReport {
     /// Rows applied.
@@ -979,6 +1009,7 @@ pub struct BulkInviteReport {
 
 /// A signing key (public facts only).
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct SigningKey {
     /// Key id.
@@ -1007,6 +1038,7 @@ impl From<KeyInfo> for SigningKey {
 
 /// An audit event.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct AuditEntry {
     /// Time-ordered id.
@@ -1046,14 +1078,17 @@ impl From<AuditEvent> for AuditEntry {
 
 /// Ask for an initial access token.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct InitialAccessTokenInput {
     /// Lifetime in seconds (60 s to 30 days; default 1 day).
+    #[oai(validator(minimum(value = "60"), maximum(value = "2592000")))]
     pub expires_in: Option<u64>,
 }
 
 /// A single-use initial access token for `POST /{tenant}/register`.
 #[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct InitialAccessToken {
     /// Send as `Authorization: Bearer …` to the registration endpoint.
@@ -1066,6 +1101,7 @@ macro_rules! page {
     ($name:ident, $item:ty, $doc:literal) => {
         #[doc = $doc]
         #[derive(Object, Clone, Debug)]
+        #[oai(skip_serializing_if_is_none)]
         #[oai(example)]
         pub struct $name {
             /// This page's items.

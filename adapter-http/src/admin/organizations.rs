@@ -76,7 +76,7 @@ impl AdminOrganizationsApi {
         &self,
         tenant: Path<String>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<OrganizationPage> {

@@ -39,7 +39,7 @@ impl AdminTenantsApi {
     async fn list_tenants(
         &self,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<TenantPage> {
@@ -126,7 +126,7 @@ impl AdminTenantsApi {
         &self,
         tenant: Path<String>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<AuditPage> {

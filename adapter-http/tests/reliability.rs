@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+const USERS: &str = "/admin/v1/tenants/demo/users";
+
 /// The tests of this file measure time and memory, and some start servers: one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -204,93 +206,111 @@ async fn races_parallel_admin_writes_are_never_lost() {
     let t = start().await;
     let root = Arc::new(root_token(&t).await);
     let t = Arc::new(t);
-    let users = "/admin/v1/tenants/demo/users";
-    // Distinct users created at once: all exist.
-    let creates = (0..RACERS).map(|i| {
-        let (t, root) = (t.clone(), root.clone());
-        tokio::spawn(async move {
-            call(
-                &t,
-                Method::POST,
-                users,
-                Some(&root),
-                Some(json!({"username": format!("racer{i}"), "email": format!("racer{i}@example.com")})),
-            )
-            .await
-        })
-    });
-    let created = futures_join(creates).await;
-    assert!(created.iter().all(|c| c.0 == 201), "{created:?}");
-    let ids: Vec<String> = created
-        .iter()
-        .map(|c| c.1["id"].as_str().unwrap().to_string())
-        .collect();
-    // The same username created at once: exactly one wins, the rest get 409.
-    let same = (0..RACERS).map(|_| {
-        let (t, root) = (t.clone(), root.clone());
-        tokio::spawn(async move { call(&t, Method::POST, users, Some(&root), Some(json!({"username": "twin"}))).await })
-    });
-    let same = futures_join(same).await;
-    assert_eq!(same.iter().filter(|c| c.0 == 201).count(), 1, "{same:?}");
-    assert!(
-        same.iter().all(|c| c.0 == 201 || c.1["error"] == "conflict"),
-        "{same:?}"
-    );
-    // Different fields of one user patched at once: every field is kept.
+    let rounds = env_u64("RACE_ROUNDS", 5);
     let fields = ["name", "given_name", "family_name", "locale", "phone_number", "picture"];
-    let target = ids[0].clone();
-    let patches = fields.iter().map(|f| {
-        let (t, root, target) = (t.clone(), root.clone(), target.clone());
-        let value = if *f == "picture" {
-            "https://example.com/p.png".to_string()
-        } else {
-            format!("{f}-value")
-        };
-        let body = json!({ *f: value });
-        tokio::spawn(
-            async move { call(&t, Method::PATCH, &format!("{users}/{target}"), Some(&root), Some(body)).await },
-        )
-    });
-    let patched = futures_join(patches).await;
-    assert!(patched.iter().all(|p| p.0 == 200), "{patched:?}");
-    let (_, user) = call(&t, Method::GET, &format!("{users}/{target}"), Some(&root), None).await;
-    for f in fields {
-        assert!(user[f].is_string(), "{f} was lost: {user}");
-    }
-    // Members added to one organization at once: all are members.
-    let (s, org) = call(
-        &t,
-        Method::POST,
-        "/admin/v1/tenants/demo/organizations",
-        Some(&root),
-        Some(json!({"name": "Race"})),
-    )
-    .await;
-    assert_eq!(s, 201, "{org}");
-    let org_id = org["id"].as_str().unwrap().to_string();
-    let joins = ids.iter().map(|id| {
-        let (t, root, path) = (
-            t.clone(),
-            root.clone(),
-            format!("/admin/v1/organizations/{org_id}/members/{id}"),
+    for round in 0..rounds {
+        // Distinct users created at once: all exist.
+        let creates = (0..RACERS).map(|i| {
+            let (t, root) = (t.clone(), root.clone());
+            tokio::spawn(async move {
+                call(
+                    &t,
+                    Method::POST,
+                    USERS,
+                    Some(&root),
+                    Some(json!({"username": format!("racer{round}-{i}"), "email": format!("racer{round}-{i}@example.com")})),
+                )
+                .await
+            })
+        });
+        let created = futures_join(creates).await;
+        assert!(created.iter().all(|c| c.0 == 201), "{created:?}");
+        let ids: Vec<String> = created
+            .iter()
+            .map(|c| c.1["id"].as_str().unwrap().to_string())
+            .collect();
+        // The same username created at once: exactly one wins, the rest get 409.
+        let same = (0..RACERS).map(|_| {
+            let (t, root) = (t.clone(), root.clone());
+            tokio::spawn(async move {
+                call(
+                    &t,
+                    Method::POST,
+                    USERS,
+                    Some(&root),
+                    Some(json!({"username": format!("twin{round}")})),
+                )
+                .await
+            })
+        });
+        let same = futures_join(same).await;
+        assert_eq!(same.iter().filter(|c| c.0 == 201).count(), 1, "{same:?}");
+        assert!(
+            same.iter().all(|c| c.0 == 201 || c.1["error"] == "conflict"),
+            "{same:?}"
         );
-        tokio::spawn(async move { call(&t, Method::PUT, &path, Some(&root), Some(json!({"role": "member"}))).await })
-    });
-    let joined = futures_join(joins).await;
-    assert!(joined.iter().all(|j| j.0 == 200), "{joined:?}");
-    let (_, members) = call(
-        &t,
-        Method::GET,
-        &format!("/admin/v1/organizations/{org_id}/members?limit=200"),
-        Some(&root),
-        None,
-    )
-    .await;
-    let listed = members.as_array().map_or(0, |a| a.len());
-    assert_eq!(listed, RACERS, "{members}");
+        // Different fields of one user patched at once: every field is kept.
+        let target = ids[0].clone();
+        let patches = fields.iter().map(|f| {
+            let (t, root, target) = (t.clone(), root.clone(), target.clone());
+            let value = if *f == "picture" {
+                "https://example.com/p.png".to_string()
+            } else {
+                format!("{f}-value")
+            };
+            let body = json!({ *f: value });
+            tokio::spawn(
+                async move { call(&t, Method::PATCH, &format!("{USERS}/{target}"), Some(&root), Some(body)).await },
+            )
+        });
+        let patched = futures_join(patches).await;
+        assert!(patched.iter().all(|p| p.0 == 200), "{patched:?}");
+        let (_, user) = call(&t, Method::GET, &format!("{USERS}/{target}"), Some(&root), None).await;
+        for f in fields {
+            assert!(user[f].is_string(), "{f} was lost: {user}");
+        }
+        // Members added to one organization at once: all are members.
+        let (s, org) = call(
+            &t,
+            Method::POST,
+            "/admin/v1/tenants/demo/organizations",
+            Some(&root),
+            Some(json!({"name": format!("Race {round}")})),
+        )
+        .await;
+        assert_eq!(s, 201, "{org}");
+        let org_id = org["id"].as_str().unwrap().to_string();
+        let joins = ids.iter().map(|id| {
+            let (t, root, path) = (
+                t.clone(),
+                root.clone(),
+                format!("/admin/v1/organizations/{org_id}/members/{id}"),
+            );
+            tokio::spawn(
+                async move { call(&t, Method::PUT, &path, Some(&root), Some(json!({"role": "member"}))).await },
+            )
+        });
+        let joined = futures_join(joins).await;
+        assert!(joined.iter().all(|j| j.0 == 200), "{joined:?}");
+        let (_, members) = call(
+            &t,
+            Method::GET,
+            &format!("/admin/v1/organizations/{org_id}/members?limit=200"),
+            Some(&root),
+            None,
+        )
+        .await;
+        let listed = members.as_array().map_or(0, |a| a.len());
+        assert_eq!(listed, RACERS, "{members}");
+    }
     report_section(
         "races-admin",
-        &format!("| {RACERS} user creations, {RACERS} same-name creations, {} field patches of one user, {RACERS} member additions to one organization, all at once | 1 | every write kept; exactly one same-name creation | 0 lost | |", fields.len()),
+        &format!(
+            "| per round: {RACERS} user creations, {RACERS} creations of one name, {} patches of different fields of one user, {RACERS} member additions to one organization, all at once | {rounds} | {} | {} (409 conflict) | every write kept; exactly one creation of a name wins |",
+            fields.len(),
+            rounds as usize * (RACERS + 1 + fields.len() + RACERS),
+            rounds as usize * (RACERS - 1)
+        ),
     );
 }
 

@@ -87,8 +87,9 @@ print("`adapter-http/tests/reliability.rs` `crash_safety_every_acknowledged_writ
       "write is checked: redeemed codes are refused again; each acknowledged rotation holds (the newest "
       "token rotates; for a quarter of the families the rotated-out token is presented and must be refused "
       "and kill the family); a rotation in flight at the kill may have happened or not, but nothing else; "
-      "logged-out sessions give `login_required` and their grants' refresh tokens are refused; created users "
-      "and clients exist; the first session and its consent still give a code.\n")
+      "logged-out sessions give `login_required` and their grants' refresh tokens are refused; users and "
+      "clients created since the last restart exist (plus a sample of 20 older ones each round, and all of "
+      "them in a last round after the final restart); the first session and its consent still give a code.\n")
 print("| run | kills | acknowledged operations | checks after restarts | violations | notes |")
 print("|---|---|---|---|---|---|")
 print(row("crash", 6))

@@ -1,6 +1,6 @@
-//! Discovery and JWKS documents rendered once per tenant and served as bytes.
+//! Discovery and JWKS documents (and the CORS origins) rendered once per tenant and kept as bytes.
 //!
-//! Every Admin API call that changes something (any method but GET) moves the generation on, and
+//! Every Admin API or registration call that changes something (any method but GET) moves the generation on, and
 //! a document rendered under an older generation is rendered again on its next request: a tenant
 //! update, deletion or key rotation shows at once, and the hot path is one map lookup.
 
@@ -20,6 +20,8 @@ pub enum Doc {
     Discovery,
     /// The published signing keys.
     Jwks,
+    /// The origins allowed by CORS (`crate::cors`), one per line.
+    CorsOrigins,
 }
 
 /// One kind of document per tenant, with the generation each was rendered under.

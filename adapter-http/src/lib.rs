@@ -6,6 +6,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod client_credentials;
 pub mod cookies;
+pub mod cors;
 pub mod discovery;
 pub mod doc_cache;
 pub mod group_commit;
@@ -72,6 +73,7 @@ fn healthz() -> &'static str {
 /// The whole application; `log_requests` logs one line per request (at info level).
 pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
     let flusher = state.engine.store().flusher().clone();
+    let cors_state = state.clone();
     Route::new()
         .at("/healthz", get(healthz))
         .at("/:tenant/authorize", get(web::authorize).post(web::authorize))
@@ -89,10 +91,13 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
         })
         .around(move |ep, mut req| {
             let flusher = flusher.clone();
+            let state = cors_state.clone();
             async move {
                 flusher
                     .scope(async move {
                         let path = req.uri().path().to_string();
+                        let origin = req.headers().get(header::ORIGIN).cloned();
+                        let preflight = cors::preflight(&state, req.method(), &path, req.headers());
                         let declared = req
                             .headers()
                             .get(header::CONTENT_LENGTH)
@@ -102,6 +107,7 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
                             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
                         let mut resp = match declared {
                             _ if headers_too_large(req.headers()) => headers_too_large_response(),
+                            _ if preflight.is_some() => preflight.expect("checked"),
                             Some(Some(n)) if n > MAX_BODY_BYTES => too_large(),
                             Some(None) => too_large(),
                             None if !req.headers().contains_key(header::TRANSFER_ENCODING) => {
@@ -123,6 +129,7 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
                         {
                             resp = allow::method_not_allowed(&path);
                         }
+                        cors::decorate(&state, &path, origin.as_ref(), resp.headers_mut());
                         use poem::http::HeaderValue;
                         let h = resp.headers_mut();
                         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

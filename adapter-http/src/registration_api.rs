@@ -114,6 +114,7 @@ impl RegistrationApi {
         let token = bearer(req);
         let r = ClientMetadata::from_json(body.0)
             .and_then(|m| state.with_env(|e, env| e.handle_register(env, &tenant, token.as_deref(), &m)));
+        state.docs.invalidate(); // the tenant's client origins (CORS) may have changed
         RegistrationResult::from(r, true)
     }
 
@@ -157,6 +158,7 @@ impl RegistrationApi {
         let r = ClientMetadata::from_json(body.0).and_then(|m| {
             state.with_env(|e, env| e.handle_registration_update(env, &tenant, &client_id, token.as_deref(), &m))
         });
+        state.docs.invalidate();
         RegistrationResult::from(r, false)
     }
 
@@ -174,7 +176,9 @@ impl RegistrationApi {
         state: Data<&Shared>,
     ) -> RegistrationResult {
         let token = bearer(req);
-        match state.with_env(|e, env| e.handle_registration_delete(env, &tenant, &client_id, token.as_deref())) {
+        let r = state.with_env(|e, env| e.handle_registration_delete(env, &tenant, &client_id, token.as_deref()));
+        state.docs.invalidate();
+        match r {
             Ok(()) => RegistrationResult::Deleted,
             Err(e) => RegistrationResult::error(&e),
         }

@@ -12,6 +12,7 @@ pub mod client_auth;
 pub mod code;
 pub mod config;
 pub mod consent;
+pub mod cors;
 pub mod engine;
 pub mod env;
 pub mod error;

@@ -547,3 +547,32 @@ fn purge_deletes_only_what_nothing_can_use_and_keeps_live_families() {
         ErrorCode::InvalidGrant
     );
 }
+
+#[test]
+fn cors_origins_are_the_origins_of_the_tenants_redirect_uris() {
+    spec::covers("CORS-client-origins");
+    let mut w = World::new(91);
+    let origins: Vec<String> = w.engine.cors_origins(T).unwrap().into_iter().collect();
+    assert_eq!(
+        origins,
+        [
+            "http://localhost:5173",
+            "https://app.example.com",
+            "https://portal.example.com"
+        ]
+    );
+    assert!(
+        w.engine.cors_origins(OTHER).unwrap().is_empty(),
+        "tenants do not share origins"
+    );
+    let mut spec = engine::ClientSpec::new(
+        "Native",
+        spec::ClientAuthMethod::None,
+        &["com.example.app:/callback", "https://spa.example.org:8443/cb"],
+    );
+    spec.client_id = Some("native".into());
+    w.add_client(T, spec);
+    let origins = w.engine.cors_origins(T).unwrap();
+    assert!(origins.contains("https://spa.example.org:8443"));
+    assert_eq!(origins.len(), 4, "a private-use scheme has no web origin: {origins:?}");
+}

@@ -13,6 +13,7 @@ pub mod group_commit;
 pub mod os_env;
 pub mod pages;
 pub mod params;
+pub mod path_aliases;
 pub mod rate_limit;
 pub mod registration_api;
 pub mod request_log;
@@ -95,6 +96,9 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
             async move {
                 flusher
                     .scope(async move {
+                        if let Some(uri) = path_aliases::canonical(req.uri()) {
+                            *req.uri_mut() = uri;
+                        }
                         let path = req.uri().path().to_string();
                         let origin = req.headers().get(header::ORIGIN).cloned();
                         let preflight = cors::preflight(&state, req.method(), &path, req.headers());

@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod registration_api;
 pub mod request_log;
 pub mod sled_store;
+pub mod starter;
 pub mod state;
 pub mod web;
 

@@ -46,6 +46,35 @@ enum Command {
     Serve,
     /// Print the OpenAPI document (the content of openapi.yaml).
     Openapi,
+    /// Register a client for a new app on a running provider and write the app, wired to it.
+    NewApp(NewAppArgs),
+}
+
+#[derive(clap::Args)]
+struct NewAppArgs {
+    /// The directory to create (its last part is the app's name).
+    dir: PathBuf,
+    /// What to write: a browser SPA (public client), a Flask app or a Next.js app (confidential).
+    #[arg(long, value_enum)]
+    framework: adapter_http::starter::Framework,
+    /// The tenant's issuer, e.g. http://127.0.0.1:8080/demo.
+    #[arg(long, env = "OP_ISSUER")]
+    issuer: String,
+    /// The port the app will listen on (default: react 5173, flask 3001, nextjs 3000).
+    #[arg(long)]
+    port: Option<u16>,
+    /// An Admin API bearer token; or give an admin client's id and secret.
+    #[arg(long, env = "OP_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Admin client id (client_credentials with scope admin).
+    #[arg(long, env = "OP_ADMIN_CLIENT_ID")]
+    admin_client_id: Option<String>,
+    /// Admin client secret.
+    #[arg(long, env = "OP_ADMIN_CLIENT_SECRET")]
+    admin_client_secret: Option<String>,
+    /// The admin client's tenant (`system` for the platform admin).
+    #[arg(long, default_value = "system")]
+    admin_tenant: String,
 }
 
 /// glibc's malloc raises its mmap threshold after the first large block is freed, so each
@@ -69,11 +98,48 @@ fn main() -> Result<(), adapter_http::StartError> {
         .block_on(serve())
 }
 
+async fn new_app(a: NewAppArgs) -> Result<(), adapter_http::StartError> {
+    use adapter_http::starter::{AdminAuth, NewApp};
+    let admin = match (a.admin_token, a.admin_client_id, a.admin_client_secret) {
+        (Some(t), _, _) => AdminAuth::Token(t),
+        (None, Some(id), Some(secret)) => AdminAuth::Client {
+            tenant: a.admin_tenant,
+            id,
+            secret,
+        },
+        _ => {
+            eprintln!("new-app needs --admin-token, or --admin-client-id and --admin-client-secret");
+            std::process::exit(2);
+        }
+    };
+    let req = NewApp {
+        dir: a.dir,
+        framework: a.framework,
+        issuer: a.issuer,
+        port: a.port,
+        admin,
+    };
+    match adapter_http::starter::new_app(req).await {
+        Ok(summary) => {
+            println!("{summary}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("new-app: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 async fn serve() -> Result<(), adapter_http::StartError> {
     let cli = Cli::parse();
-    if let Some(Command::Openapi) = cli.command {
-        print!("{}", adapter_http::openapi_yaml());
-        return Ok(());
+    match cli.command {
+        Some(Command::Openapi) => {
+            print!("{}", adapter_http::openapi_yaml());
+            return Ok(());
+        }
+        Some(Command::NewApp(a)) => return new_app(a).await,
+        _ => {}
     }
     tracing_subscriber::fmt()
         .with_target(false)

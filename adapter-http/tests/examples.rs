@@ -197,3 +197,109 @@ async fn the_seeds_integration_code_works_unchanged_but_for_issuer_and_credentia
     assert_eq!(jose["ok"], json!(true), "jose verification: {jose:#}");
     assert_eq!(spa["ok"], json!(true), "SPA in Chromium: {spa:#}");
 }
+
+/// Waits until `port` accepts connections (the generated app has started).
+async fn wait_for_port(port: u16, child: &mut tokio::process::Child) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the generated app exited: {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the generated app did not listen on {port}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_app_registers_a_client_and_writes_apps_whose_login_works_in_a_browser() {
+    spec::covers("STARTER-new-app");
+    node_modules();
+    let python = python();
+    let flask = python.parent().unwrap().join("pip");
+    assert!(Command::new(&flask)
+        .args(["install", "-q", "flask==3.1.3"])
+        .status()
+        .unwrap()
+        .success());
+    let t = start().await;
+    let admin = t.demo.admin.clone().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut outcomes = Vec::new();
+    for (framework, start_path, click) in [("react", "/", Some("#login")), ("flask", "/dashboard", None)] {
+        let port = common::process::free_port();
+        let dir = work.path().join(format!("my-{framework}-app"));
+        let gen = Command::new(env!("CARGO_BIN_EXE_adapter-http"))
+            .arg("new-app")
+            .arg(&dir)
+            .args([
+                "--framework",
+                framework,
+                "--issuer",
+                &t.iss,
+                "--port",
+                &port.to_string(),
+            ])
+            .args([
+                "--admin-client-id",
+                &admin.client_id,
+                "--admin-client-secret",
+                &admin.client_secret,
+            ])
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&gen.stdout);
+        assert!(
+            gen.status.success(),
+            "{printed}{}",
+            String::from_utf8_lossy(&gen.stderr)
+        );
+        assert!(printed.contains("Registered client"), "{printed}");
+        // Generating into the same directory again refuses and registers nothing.
+        let again = Command::new(env!("CARGO_BIN_EXE_adapter-http"))
+            .arg("new-app")
+            .arg(&dir)
+            .args(["--framework", framework, "--issuer", &t.iss])
+            .args([
+                "--admin-client-id",
+                &admin.client_id,
+                "--admin-client-secret",
+                &admin.client_secret,
+            ])
+            .output()
+            .unwrap();
+        assert!(!again.status.success());
+        let mut app = match framework {
+            "react" => tokio::process::Command::new("node")
+                .arg("server.mjs")
+                .current_dir(&dir)
+                .kill_on_drop(true)
+                .spawn(),
+            _ => tokio::process::Command::new(&python)
+                .arg("app.py")
+                .current_dir(&dir)
+                .kill_on_drop(true)
+                .spawn(),
+        }
+        .unwrap();
+        wait_for_port(port, &mut app).await;
+        let start_url = format!("http://localhost:{port}{start_path}");
+        let mut env = vec![
+            ("START_URL", start_url.as_str()),
+            ("USERNAME", t.demo.username.as_str()),
+            ("PASSWORD", t.demo.password.as_str()),
+            ("EXPECT_SELECTOR", "#who"),
+            ("EXPECT_TEXT", "Welcome, Demo User"),
+        ];
+        if let Some(c) = click {
+            env.push(("CLICK", c));
+        }
+        let run = run_json(&PathBuf::from("node"), &["browser/login-flow.mjs"], &examples(), &env).await;
+        app.kill().await.unwrap();
+        outcomes.push((framework, run));
+    }
+    for (framework, run) in &outcomes {
+        assert_eq!(run["ok"], json!(true), "{framework}: {run:#}");
+    }
+}

@@ -99,8 +99,9 @@ impl ChildServer {
         self.child = launch(&self.data_dir, &self.log_dir, self.port, &self.extra, self.starts);
     }
 
-    /// Resident memory in KiB and open file descriptors of the process.
-    pub fn rss_kib_and_fds(&self) -> (u64, usize) {
+    /// Resident memory in KiB, and the open file descriptors of the process: sockets
+    /// (connections and the listener) and everything else (files, pipes, eventfds).
+    pub fn rss_kib_and_fds(&self) -> (u64, Fds) {
         let pid = self.child.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let rss = status
@@ -108,9 +109,46 @@ impl ChildServer {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
-        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+        let mut fds = Fds::default();
+        for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            match std::fs::read_link(e.path()) {
+                Ok(target) if target.to_string_lossy().starts_with("socket:") => fds.sockets += 1,
+                _ => fds.other += 1,
+            }
+        }
         (rss, fds)
     }
+
+    /// Bytes under the data dir.
+    pub fn data_bytes(&self) -> u64 {
+        fn size(p: &Path) -> u64 {
+            std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        size(&p)
+                    } else {
+                        e.metadata().map_or(0, |m| m.len())
+                    }
+                })
+                .sum()
+        }
+        size(&self.data_dir)
+    }
+}
+
+/// Open descriptors by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fds {
+    pub sockets: usize,
+    pub other: usize,
 }
 
 impl Drop for ChildServer {

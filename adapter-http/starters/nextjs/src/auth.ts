@@ -1,4 +1,5 @@
-// The Calimatic guide §4 configuration (NextAuth.js v5), with the issuer from the environment.
+// The Calimatic guide §4 configuration (NextAuth.js v5), with the issuer from the environment
+// and `checks` added (see below).
 import NextAuth from "next-auth";
 
 export const { handlers, signIn, signOut, auth } = NextAuth({
@@ -8,6 +9,9 @@ export const { handlers, signIn, signOut, auth } = NextAuth({
       name: "Calimatic",
       type: "oidc",
       issuer: process.env.OIDC_ISSUER,
+      // Auth.js sends only PKCE by default; this provider also requires `state` (CSRF protection
+      // the Clavex guide promises), so ask Auth.js for both.
+      checks: ["pkce", "state"],
       clientId: process.env.CALIMATIC_CLIENT_ID!,
       clientSecret: process.env.CALIMATIC_CLIENT_SECRET!,
       authorization: {

@@ -69,6 +69,8 @@ pub struct TokenForm {
     pub refresh_token: Option<String>,
     /// Requested scope (narrowing on refresh; client credentials).
     pub scope: Option<String>,
+    /// RFC 8707 resource indicator: the API the access token is for (one of the client's `allowed_resources`); it becomes the token's `aud`.
+    pub resource: Option<String>,
     /// Client id (body authentication or public clients).
     pub client_id: Option<String>,
     /// Client secret (client_secret_post).
@@ -460,6 +462,7 @@ impl Api {
             code_verifier: f.code_verifier,
             refresh_token: f.refresh_token,
             scope: f.scope,
+            resource: f.resource.into_iter().collect(),
         };
         match state.with_env(|e, env| e.handle_token(env, &tenant, &creds, &treq)) {
             Ok(t) => OAuthResult::ok(TokenBody {

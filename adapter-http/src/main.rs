@@ -119,7 +119,14 @@ async fn new_app(a: NewAppArgs) -> Result<(), adapter_http::StartError> {
         port: a.port,
         admin,
     };
-    match adapter_http::starter::new_app(req).await {
+    #[cfg(not(feature = "new-app"))]
+    let result: Result<String, String> = {
+        let _ = req;
+        Err("this build has no new-app (feature `new-app`)".into())
+    };
+    #[cfg(feature = "new-app")]
+    let result = adapter_http::starter::new_app(req).await;
+    match result {
         Ok(summary) => {
             println!("{summary}");
             Ok(())

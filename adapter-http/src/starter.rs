@@ -179,6 +179,7 @@ impl Framework {
 }
 
 /// Registers the app's client and writes the app; returns a summary to print.
+#[cfg(feature = "new-app")]
 pub async fn new_app(req: NewApp) -> Result<String, String> {
     let (base, tenant) = split_issuer(&req.issuer).ok_or("--issuer must look like https://host/{tenant}")?;
     let http = reqwest::Client::builder()

@@ -330,3 +330,45 @@ async fn form_post_response_mode_renders_an_auto_submitting_form() {
     assert!(hidden(&html, "code").len() == 43);
     assert_eq!(hidden(&html, "state"), "st-1");
 }
+
+#[tokio::test]
+async fn a_resource_indicator_sets_the_access_token_audience_over_http() {
+    spec::covers("RFC8707-resource-indicators");
+    let t = start().await;
+    let root = root_token(&t).await;
+    let api = "https://api.example.com/";
+    let (s, c) = call(
+        &t,
+        reqwest::Method::POST,
+        "/admin/v1/tenants/demo/clients",
+        Some(&root),
+        Some(
+            serde_json::json!({"client_id": "svc", "name": "Service", "grant_types": ["client_credentials"],
+                                "allowed_resources": [api]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{c}");
+    assert_eq!(c["allowed_resources"][0], api);
+    let secret = c["client_secret"].as_str().unwrap();
+    let cc = |resource: &'static str| {
+        Client::new()
+            .post(format!("{}/token", t.iss))
+            .basic_auth("svc", Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("resource", resource)])
+            .send()
+    };
+    let v: Value = cc(api).await.unwrap().json().await.unwrap();
+    let payload = v["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let claims: Value = serde_json::from_slice(&engine::secret::b64url_decode(&payload).unwrap()).unwrap();
+    assert_eq!(claims["aud"], api);
+    let r = cc("https://elsewhere.example/").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_target");
+}

@@ -31,6 +31,10 @@ pub struct ClientRecord {
     pub grant_types: Vec<GrantType>,
     /// Scopes the client may ask for.
     pub allowed_scopes: Vec<String>,
+    /// RFC 8707 resource indicators the client may name at the token endpoint (each becomes
+    /// the access token's `aud`); empty: only the default audience, the client_id.
+    #[serde(default)]
+    pub allowed_resources: Vec<String>,
     /// Whether users must approve this client's scopes.
     pub require_consent: bool,
     /// First-party (platform) app rather than third-party.
@@ -98,6 +102,7 @@ impl ClientRecord {
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
             grant_types: self.grant_types.clone(),
             allowed_scopes: Some(self.allowed_scopes.clone()),
+            allowed_resources: self.allowed_resources.clone(),
             require_consent: self.require_consent,
             first_party: self.first_party,
             require_pkce: self.require_pkce,
@@ -121,6 +126,7 @@ impl ClientRecord {
         self.post_logout_redirect_uris = spec.post_logout_redirect_uris;
         self.grant_types = spec.grant_types;
         self.allowed_scopes = spec.allowed_scopes.unwrap_or_else(|| default_scopes(spec.first_party));
+        self.allowed_resources = spec.allowed_resources;
         self.require_consent = spec.require_consent;
         self.first_party = spec.first_party;
         self.require_pkce = spec.require_pkce || spec.auth_method == ClientAuthMethod::None;
@@ -156,6 +162,8 @@ pub struct ClientPatch {
     pub grant_types: Option<Vec<GrantType>>,
     /// Allowed scopes.
     pub allowed_scopes: Option<Vec<String>>,
+    /// Allowed RFC 8707 resources.
+    pub allowed_resources: Option<Vec<String>>,
     /// Consent page required.
     pub require_consent: Option<bool>,
     /// First-party app.
@@ -192,6 +200,7 @@ impl ClientPatch {
             redirect_uris,
             post_logout_redirect_uris,
             grant_types,
+            allowed_resources,
             require_consent,
             first_party,
             require_pkce,
@@ -234,6 +243,9 @@ pub struct ClientSpec {
     pub grant_types: Vec<GrantType>,
     /// Allowed scopes; defaults by party when absent.
     pub allowed_scopes: Option<Vec<String>>,
+    /// Allowed RFC 8707 resources (absolute URIs without a fragment).
+    #[serde(default)]
+    pub allowed_resources: Vec<String>,
     /// Consent page required.
     pub require_consent: bool,
     /// First-party app.
@@ -269,6 +281,7 @@ impl ClientSpec {
             post_logout_redirect_uris: Vec::new(),
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             allowed_scopes: None,
+            allowed_resources: Vec::new(),
             require_consent: true,
             first_party: false,
             require_pkce: true,
@@ -364,6 +377,13 @@ pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
             return Err(meta("allowed_scopes contains an unknown scope"));
         }
     }
+    if spec
+        .allowed_resources
+        .iter()
+        .any(|r| !crate::resource::is_resource_uri(r))
+    {
+        return Err(meta("allowed_resources must be absolute URIs without a fragment"));
+    }
     if [spec.access_token_ttl, spec.id_token_ttl, spec.refresh_token_ttl]
         .iter()
         .any(|t| !(1..=366 * 86_400).contains(t))
@@ -388,6 +408,7 @@ pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result
         post_logout_redirect_uris: Vec::new(),
         grant_types: Vec::new(),
         allowed_scopes: Vec::new(),
+        allowed_resources: Vec::new(),
         require_consent: true,
         first_party: false,
         require_pkce: true,

@@ -30,6 +30,7 @@ pub mod purge;
 pub mod redirect;
 pub mod refresh;
 pub mod registration;
+pub mod resource;
 pub mod revoke;
 pub mod scope;
 pub mod secret;

@@ -22,6 +22,7 @@ impl<S: Store> Engine<S> {
             req,
             fresh,
             now,
+            ..
         } = *call;
         let client = auth.client();
         let Some(presented) = req.refresh_token.as_deref().filter(|t| !t.is_empty()) else {
@@ -103,6 +104,7 @@ impl<S: Store> Engine<S> {
             None,
             Some(fresh.refresh_token.clone()),
             &fresh.jti,
+            call.audience,
             now,
         )?;
         Ok(Ok(plan))

@@ -34,6 +34,8 @@ pub struct TokenRequest {
     pub refresh_token: Option<String>,
     /// `scope`.
     pub scope: Option<String>,
+    /// `resource` (RFC 8707), each an absolute URI the client may name.
+    pub resource: Vec<String>,
 }
 
 /// Random values a token request may need, drawn before the store transaction.
@@ -64,6 +66,8 @@ pub(crate) struct GrantCall<'a> {
     pub req: &'a TokenRequest,
     pub fresh: &'a FreshTokens,
     pub now: UnixTime,
+    /// The access token's `aud` (RFC 8707 resources, or the client_id).
+    pub audience: &'a [String],
 }
 
 /// A failure that still commits what the transaction wrote (e.g. revocation on replay).
@@ -95,6 +99,16 @@ impl<S: Store> Engine<S> {
         let iss = self.issuer(tenant);
         let plan = self.store.transact(|tx| {
             let auth = authenticate(tx, tenant, &iss, creds, now, self.config.max_assertion_lifetime)?;
+            if !auth.client().allows_grant(grant) {
+                return Ok(Err(pe(
+                    ErrorCode::UnauthorizedClient,
+                    "client is not allowed to use this grant_type",
+                )));
+            }
+            let audience = match crate::resource::audience(auth.client(), &req.resource) {
+                Ok(a) => a,
+                Err(e) => return Ok(Err(e)),
+            };
             let call = |auth| GrantCall {
                 tenant,
                 iss: &iss,
@@ -102,13 +116,8 @@ impl<S: Store> Engine<S> {
                 req,
                 fresh: &fresh,
                 now,
+                audience: &audience,
             };
-            if !auth.client().allows_grant(grant) {
-                return Ok(Err(pe(
-                    ErrorCode::UnauthorizedClient,
-                    "client is not allowed to use this grant_type",
-                )));
-            }
             let planned = match grant {
                 GrantType::AuthorizationCode => self.exchange_code(tx, &call(&auth))?,
                 GrantType::RefreshToken => self.refresh(tx, &call(&auth))?,
@@ -165,6 +174,7 @@ impl<S: Store> Engine<S> {
         nonce: Option<&str>,
         refresh_token: Option<String>,
         jti: &str,
+        audience: &[String],
         now: UnixTime,
     ) -> Result<TokenPlan> {
         let subject = Subject {
@@ -176,7 +186,7 @@ impl<S: Store> Engine<S> {
         let access_token = self.issue_access_token(
             tx,
             client,
-            access_claims(iss, client, &subject, granted, jti, now),
+            access_claims(iss, client, &subject, granted, jti, audience, now),
             AccessTokenRecord {
                 tenant: grant.tenant.clone(),
                 client_id: client.client_id.clone(),
@@ -212,6 +222,7 @@ impl<S: Store> Engine<S> {
             req,
             fresh,
             now,
+            ..
         } = *call;
         let client = auth.client();
         let Some(code) = req.code.as_deref().filter(|c| !c.is_empty()) else {
@@ -297,6 +308,7 @@ impl<S: Store> Engine<S> {
             rec.nonce.as_deref(),
             rt,
             &fresh.jti,
+            call.audience,
             now,
         )?;
         Ok(Ok(plan))
@@ -310,6 +322,7 @@ impl<S: Store> Engine<S> {
             req,
             fresh,
             now,
+            ..
         } = *call;
         let client = auth.client();
         if client.auth_method == spec::ClientAuthMethod::None {
@@ -344,7 +357,7 @@ impl<S: Store> Engine<S> {
         let access_token = self.issue_access_token(
             tx,
             client,
-            access_claims(iss, client, &subject, &granted, &fresh.jti, now),
+            access_claims(iss, client, &subject, &granted, &fresh.jti, call.audience, now),
             AccessTokenRecord {
                 tenant: tenant.into(),
                 client_id: client.client_id.clone(),

@@ -62,13 +62,17 @@ pub fn access_claims(
     subject: &Subject<'_>,
     granted: &[String],
     jti: &str,
+    audience: &[String],
     now: UnixTime,
 ) -> Map<String, Value> {
     let sub = subject.user.map_or(client.client_id.as_str(), |u| u.id.as_str());
     let mut c = Map::new();
     c.insert("iss".into(), json!(iss));
     c.insert("sub".into(), json!(sub));
-    c.insert("aud".into(), json!(client.client_id));
+    match audience {
+        [one] => c.insert("aud".into(), json!(one)),
+        many => c.insert("aud".into(), json!(many)),
+    };
     c.insert("client_id".into(), json!(client.client_id));
     c.insert("scope".into(), json!(granted.join(" ")));
     c.insert("jti".into(), json!(jti));

@@ -579,3 +579,51 @@ fn private_key_jwt_assertions_are_fully_checked() {
     };
     assert_eq!(error_of(w.token(&secret, &cc)).0, ErrorCode::InvalidClient);
 }
+
+#[test]
+fn resource_indicators_set_the_audience_to_a_registered_api_only() {
+    spec::covers("RFC8707-resource-indicators");
+    let mut w = World::new(93);
+    let api = "https://api.example.com/";
+    let mut s = ClientSpec::new("Reporting", ClientAuthMethod::ClientSecretPost, &[]);
+    s.client_id = Some("reporting".into());
+    s.grant_types = vec![GrantType::ClientCredentials];
+    s.allowed_resources = vec![api.into(), "urn:example:ledger".into()];
+    let (_, secret) = w.add_client(T, s);
+    let creds = ClientCredentials::Post {
+        client_id: "reporting".into(),
+        secret: secret.unwrap(),
+    };
+    let cc = |resource: &[&str]| TokenRequest {
+        grant_type: Some("client_credentials".into()),
+        resource: resource.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
+    };
+    // No resource: the client_id, as before.
+    let t = w.token(&creds, &cc(&[])).unwrap();
+    assert_eq!(claims(&t.access_token)["aud"], "reporting");
+    // One registered resource: that API alone; two: both.
+    let t = w.token(&creds, &cc(&[api])).unwrap();
+    assert_eq!(claims(&t.access_token)["aud"], api);
+    let t = w.token(&creds, &cc(&[api, "urn:example:ledger"])).unwrap();
+    assert_eq!(claims(&t.access_token)["aud"], json!([api, "urn:example:ledger"]));
+    // Anything else is invalid_target (400), and no token is issued.
+    for bad in [
+        "https://other.example.com/",
+        "https://api.example.com/#x",
+        "relative/path",
+    ] {
+        let e = w.token(&creds, &cc(&[bad])).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidTarget, "{bad}");
+        assert_eq!(e.code().http_status(), 400);
+    }
+    // A client without registered resources cannot name one.
+    let e = w.token(&w.first_creds(), &cc(&[api])).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidTarget);
+    // Registration refuses a resource that is not an absolute URI without a fragment.
+    let mut bad = ClientSpec::new("Bad", ClientAuthMethod::ClientSecretPost, &[]);
+    bad.grant_types = vec![GrantType::ClientCredentials];
+    bad.allowed_resources = vec!["https://api.example.com/#f".into()];
+    let mut env = engine::Env::new(w.now, &mut w.rng);
+    assert!(w.engine.create_client(&mut env, T, bad).is_err());
+}

@@ -52,6 +52,8 @@ pub enum ErrorCode {
     NotFound,
     /// Admin API: the resource already exists (slug, client_id, username or email taken).
     Conflict,
+    /// RFC 8707: the requested `resource` is invalid, unknown or not allowed for the client.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -81,6 +83,7 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 
@@ -98,7 +101,7 @@ impl ErrorCode {
     }
 
     /// All codes, for exhaustive tests.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -122,6 +125,7 @@ impl ErrorCode {
         Self::Forbidden,
         Self::NotFound,
         Self::Conflict,
+        Self::InvalidTarget,
     ];
 }
 

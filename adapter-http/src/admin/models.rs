@@ -180,13 +180,13 @@ impl From<Branding> for BrandingBody {
 #[oai(skip_serializing_if_is_none)]
 pub struct Lifetimes {
     /// Access tokens.
-    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "31622400")))]
     pub access_token_ttl: u64,
     /// ID tokens.
-    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "31622400")))]
     pub id_token_ttl: u64,
     /// Refresh tokens (from each rotation).
-    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "31622400")))]
     pub refresh_token_ttl: u64,
 }
 
@@ -350,6 +350,8 @@ pub struct Client {
     pub grant_types: Vec<Grant>,
     /// Scopes it may ask for.
     pub allowed_scopes: Vec<String>,
+    /// RFC 8707 resources (APIs) it may name at the token endpoint; each becomes the access token's `aud`.
+    pub allowed_resources: Vec<String>,
     /// Consent page shown.
     pub require_consent: bool,
     /// First-party app.
@@ -393,6 +395,7 @@ impl Client {
             post_logout_redirect_uris: c.post_logout_redirect_uris,
             grant_types: c.grant_types.into_iter().map(Into::into).collect(),
             allowed_scopes: c.allowed_scopes,
+            allowed_resources: c.allowed_resources,
             require_consent: c.require_consent,
             first_party: c.first_party,
             require_pkce: c.require_pkce,
@@ -431,6 +434,7 @@ impl Example for Client {
             ]
             .map(String::from)
             .to_vec(),
+            allowed_resources: vec!["https://api.portal.example.com/".into()],
             require_consent: false,
             first_party: true,
             require_pkce: true,
@@ -468,6 +472,8 @@ pub struct ClientInput {
     pub grant_types: Option<Vec<Grant>>,
     /// Scopes it may ask for (default by first/third party).
     pub allowed_scopes: Option<Vec<String>>,
+    /// RFC 8707 resources (APIs) it may name at the token endpoint (absolute URIs; default none).
+    pub allowed_resources: Option<Vec<String>>,
     /// Show the consent page (default true).
     pub require_consent: Option<bool>,
     /// First-party app (default false).
@@ -479,13 +485,13 @@ pub struct ClientInput {
     // Algorithm of the JWT access tokens: RS256 (default), ES256 or ES384.
     pub access_token_signed_response_alg: Option<Alg>,
     /// Access token lifetime, seconds.
-    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "31622400")))]
     pub access_token_ttl: Option<u64>,
     /// ID token lifetime, seconds.
-    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "31622400")))]
     pub id_token_ttl: Option<u64>,
     /// Refresh token lifetime, seconds.
-    #[oai(validator(minimum(value = "1"), maximum(value = "315360000")))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "31622400")))]
     pub refresh_token_ttl: Option<u64>,
     /// Refresh tokens without offline_access (default true).
     pub refresh_without_offline_access: Option<bool>,
@@ -518,6 +524,7 @@ impl From<ClientInput> for ClientPatch {
             post_logout_redirect_uris: i.post_logout_redirect_uris,
             grant_types: i.grant_types.map(|g| g.into_iter().map(Into::into).collect()),
             allowed_scopes: i.allowed_scopes,
+            allowed_resources: i.allowed_resources,
             require_consent: i.require_consent,
             first_party: i.first_party,
             require_pkce: i.require_pkce,

@@ -24,10 +24,11 @@ profile=${PROFILE:-release}
 flag=$([ "$profile" = release ] && echo --release)
 
 started=$(date -u +%FT%TZ)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo "+uncommitted")
 cargo test $flag -j2 --locked -p adapter-http --test reliability --test attacks --test schemathesis \
   2>&1 | tee "$sections/cargo.log"
 status=${PIPESTATUS[0]}
 
-python3 reliability/report.py "$sections" "$started" "$profile" > conformance-reports/reliability.md
+python3 reliability/report.py "$sections" "$started" "$profile" "$commit" > conformance-reports/reliability.md
 echo "wrote conformance-reports/reliability.md (cargo test exit $status)"
 exit "$status"

@@ -41,6 +41,10 @@ pub struct ClientRecord {
     pub first_party: bool,
     /// Whether PKCE is required (always true for public clients).
     pub require_pkce: bool,
+    /// Whether authorization requests must carry `state` (true unless switched off; when off,
+    /// a request without state must carry a PKCE challenge).
+    #[serde(default = "crate::client::yes")]
+    pub require_state: bool,
     /// Algorithm of the ID tokens it receives.
     pub id_token_signed_response_alg: SigningAlg,
     /// Algorithm of its JWT access tokens (RS256 unless set).
@@ -106,6 +110,7 @@ impl ClientRecord {
             require_consent: self.require_consent,
             first_party: self.first_party,
             require_pkce: self.require_pkce,
+            require_state: self.require_state,
             id_token_signed_response_alg: self.id_token_signed_response_alg,
             access_token_signed_response_alg: self.access_token_signed_response_alg,
             access_token_ttl: self.access_token_ttl,
@@ -130,6 +135,7 @@ impl ClientRecord {
         self.require_consent = spec.require_consent;
         self.first_party = spec.first_party;
         self.require_pkce = spec.require_pkce || spec.auth_method == ClientAuthMethod::None;
+        self.require_state = spec.require_state;
         self.id_token_signed_response_alg = spec.id_token_signed_response_alg;
         self.access_token_signed_response_alg = spec.access_token_signed_response_alg;
         self.access_token_ttl = spec.access_token_ttl;
@@ -170,6 +176,8 @@ pub struct ClientPatch {
     pub first_party: Option<bool>,
     /// PKCE required.
     pub require_pkce: Option<bool>,
+    /// State required.
+    pub require_state: Option<bool>,
     /// ID token alg.
     pub id_token_signed_response_alg: Option<SigningAlg>,
     /// Access token alg.
@@ -204,6 +212,7 @@ impl ClientPatch {
             require_consent,
             first_party,
             require_pkce,
+            require_state,
             id_token_signed_response_alg,
             access_token_signed_response_alg,
             access_token_ttl,
@@ -252,6 +261,9 @@ pub struct ClientSpec {
     pub first_party: bool,
     /// PKCE required (default true).
     pub require_pkce: bool,
+    /// State required (default true).
+    #[serde(default = "crate::client::yes")]
+    pub require_state: bool,
     /// ID token alg (RS256, ES256 or ES384).
     pub id_token_signed_response_alg: SigningAlg,
     /// Access token alg (RS256, ES256 or ES384).
@@ -285,6 +297,7 @@ impl ClientSpec {
             require_consent: true,
             first_party: false,
             require_pkce: true,
+            require_state: true,
             id_token_signed_response_alg: SigningAlg::RS256,
             access_token_signed_response_alg: SigningAlg::RS256,
             access_token_ttl: 3600,
@@ -295,6 +308,10 @@ impl ClientSpec {
             branding: Branding::default(),
         }
     }
+}
+
+pub(crate) fn yes() -> bool {
+    true
 }
 
 fn default_scopes(first_party: bool) -> Vec<String> {
@@ -412,6 +429,7 @@ pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result
         require_consent: true,
         first_party: false,
         require_pkce: true,
+        require_state: true,
         id_token_signed_response_alg: spec.id_token_signed_response_alg,
         access_token_signed_response_alg: spec.access_token_signed_response_alg,
         access_token_ttl: 0,

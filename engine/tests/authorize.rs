@@ -2,8 +2,8 @@
 
 mod common;
 use common::*;
-use engine::{AuthorizationRequest, AuthorizeOutcome};
-use spec::ErrorCode;
+use engine::{AuthorizationRequest, AuthorizeOutcome, ClientSpec};
+use spec::{ClientAuthMethod, ErrorCode};
 
 #[test]
 fn unknown_missing_or_deactivated_client_is_an_error_page() {
@@ -92,6 +92,25 @@ fn state_is_required() {
         req.state = state;
         expect_redirect_error(&mut w, &req, "invalid_request");
     }
+    // A client registered with require_state=false may rely on PKCE: without state, the code
+    // comes back without a state parameter; without a challenge too, it is still refused.
+    let mut relaxed = ClientSpec::new("Auth.js app", ClientAuthMethod::ClientSecretBasic, &[WEB_CB]);
+    relaxed.client_id = Some("authjs".into());
+    relaxed.require_state = false;
+    relaxed.require_pkce = false;
+    relaxed.require_consent = false;
+    w.add_client(T, relaxed);
+    let mut req = web_request();
+    req.client_id = Some("authjs".into());
+    req.state = None;
+    let (out, _) = w.interact(&req, None);
+    let AuthorizeOutcome::Redirect(r) = &out else {
+        panic!("expected a code redirect, got {out:?}")
+    };
+    assert!(r.param("code").is_some() && r.param("state").is_none(), "{r:?}");
+    req.code_challenge = None;
+    req.code_challenge_method = None;
+    expect_redirect_error(&mut w, &req, "invalid_request");
 }
 
 #[test]

@@ -358,6 +358,8 @@ pub struct Client {
     pub first_party: bool,
     /// PKCE required.
     pub require_pkce: bool,
+    /// `state` required in authorization requests (when false, a request without state must carry a PKCE challenge).
+    pub require_state: bool,
     // ID token algorithm.
     pub id_token_signed_response_alg: Alg,
     // Access token (JWT) algorithm.
@@ -399,6 +401,7 @@ impl Client {
             require_consent: c.require_consent,
             first_party: c.first_party,
             require_pkce: c.require_pkce,
+            require_state: c.require_state,
             id_token_signed_response_alg: c.id_token_signed_response_alg.into(),
             access_token_signed_response_alg: c.access_token_signed_response_alg.into(),
             access_token_ttl: c.access_token_ttl,
@@ -438,6 +441,7 @@ impl Example for Client {
             require_consent: false,
             first_party: true,
             require_pkce: true,
+            require_state: true,
             id_token_signed_response_alg: Alg::RS256,
             access_token_signed_response_alg: Alg::RS256,
             access_token_ttl: 3600,
@@ -480,6 +484,8 @@ pub struct ClientInput {
     pub first_party: Option<bool>,
     /// Require PKCE (default true; always for public clients).
     pub require_pkce: Option<bool>,
+    /// Require `state` (default true). Libraries that send PKCE but no state (Auth.js) need false.
+    pub require_state: Option<bool>,
     // RS256 (default), ES256 or ES384.
     pub id_token_signed_response_alg: Option<Alg>,
     // Algorithm of the JWT access tokens: RS256 (default), ES256 or ES384.
@@ -528,6 +534,7 @@ impl From<ClientInput> for ClientPatch {
             require_consent: i.require_consent,
             first_party: i.first_party,
             require_pkce: i.require_pkce,
+            require_state: i.require_state,
             id_token_signed_response_alg: i.id_token_signed_response_alg.map(Into::into),
             access_token_signed_response_alg: i.access_token_signed_response_alg.map(Into::into),
             access_token_ttl: i.access_token_ttl,

@@ -164,11 +164,15 @@ fn check_after_redirect(
             "client may not use the authorization code flow",
         )));
     }
-    // CLAVEX-state-required
-    let Some(state) = r.state.clone() else {
-        return Ok(Err(r.reject(E::InvalidRequest, "state is required")));
+    // CLAVEX-state-required: a client registered with require_state=false may rely on PKCE
+    // (RFC 9700 §2.1) instead, so a request without state must then carry a code_challenge.
+    let has_challenge = req.code_challenge.as_deref().is_some_and(|c| !c.is_empty());
+    let state = match r.state.clone() {
+        Some(s) => Some(s),
+        None if !client.require_state && has_challenge => None,
+        None => return Ok(Err(r.reject(E::InvalidRequest, "state is required"))),
     };
-    if state.len() > 2048 {
+    if state.as_ref().is_some_and(|s| s.len() > 2048) {
         return Ok(Err(r.reject(E::InvalidRequest, "state is too long")));
     }
     // OIDC-CORE-3.1.2.1-openid-scope, RFC6749-3.3-scope-allowed

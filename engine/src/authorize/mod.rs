@@ -172,7 +172,7 @@ impl Step<'_> {
         AuthorizeOutcome::Redirect(error_redirect(
             self.target.clone(),
             self.req.response_mode,
-            Some(self.req.state.clone()),
+            self.req.state.clone(),
             ProtocolError::new(code, d),
             &self.iss,
         ))
@@ -331,11 +331,11 @@ impl<S: Store> Engine<S> {
             state: CodeState::Issued,
         };
         save(tx, &CodeRecord::key(step.tenant, code), &rec)?;
-        let params = vec![
-            ("code".to_string(), code.to_string()),
-            ("state".into(), step.req.state.clone()),
-            ("iss".into(), step.iss.clone()),
-        ];
+        let mut params = vec![("code".to_string(), code.to_string())];
+        if let Some(state) = &step.req.state {
+            params.push(("state".into(), state.clone()));
+        }
+        params.push(("iss".into(), step.iss.clone()));
         Ok(AuthorizeOutcome::Redirect(RedirectResponse {
             target: step.target.clone(),
             mode: step.req.response_mode,

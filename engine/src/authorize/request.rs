@@ -50,8 +50,9 @@ pub struct ValidatedRequest {
     pub response_mode: ResponseMode,
     /// Requested scopes, sorted and deduplicated.
     pub scopes: Vec<String>,
-    /// The client's state.
-    pub state: String,
+    /// The client's state (absent only for a client registered with `require_state: false`
+    /// that sent a PKCE challenge).
+    pub state: Option<String>,
     /// The client's nonce.
     pub nonce: Option<String>,
     /// S256 challenge.

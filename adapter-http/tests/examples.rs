@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const REQUESTS: &str = "requests==2.32.5";
+const FLASK: &str = "flask==3.1.3";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    repo_root()
 }
 
 fn examples() -> PathBuf {
@@ -36,26 +37,9 @@ fn node_modules() {
     }
 }
 
-/// A venv with the seed's one dependency, once.
+/// The venv's python, with the seed's one dependency and Flask (for the generated Flask app).
 fn python() -> PathBuf {
-    let dir = root().join("target/examples-venv");
-    let marker = dir.join(format!("{REQUESTS}.installed"));
-    if !marker.exists() {
-        assert!(Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status()
-            .unwrap()
-            .success());
-        let ok = Command::new(dir.join("bin/pip"))
-            .args(["install", "-q", REQUESTS])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "pip install {REQUESTS} failed");
-        std::fs::write(&marker, "").unwrap();
-    }
-    dir.join("bin/python")
+    pinned_venv("examples-venv", &[REQUESTS, FLASK]).join("bin/python")
 }
 
 /// Runs a script that prints one JSON line; returns it (with `ok` from the exit status).
@@ -328,12 +312,6 @@ async fn wait_for_port(port: u16, child: &mut tokio::process::Child) {
 async fn generated_apps(t: &TestServer) -> (String, Vec<(&'static str, Value)>) {
     spec::covers("STARTER-new-app");
     let python = python();
-    let flask = python.parent().unwrap().join("pip");
-    assert!(Command::new(&flask)
-        .args(["install", "-q", "flask==3.1.3"])
-        .status()
-        .unwrap()
-        .success());
     let admin = t.demo.admin.clone().unwrap();
     let work = tempfile::tempdir().unwrap();
     let mut outcomes = Vec::new();
@@ -453,10 +431,7 @@ async fn generated_apps(t: &TestServer) -> (String, Vec<(&'static str, Value)>) 
     for (framework, run) in &outcomes {
         let (client, libs) = match *framework {
             "react" => ("public, PKCE", "none (browser fetch)".to_string()),
-            "flask" => (
-                "confidential, client_secret_post",
-                "flask==3.1.3, requests==2.32.5".to_string(),
-            ),
+            "flask" => ("confidential, client_secret_post", format!("{FLASK}, {REQUESTS}")),
             _ => (
                 "confidential, client_secret_basic",
                 "next 16.4.6, next-auth 5.0.0-beta.32".to_string(),

@@ -10,35 +10,12 @@ use std::process::Command;
 const GENERATOR: &str = "openapi-python-client==0.29.1";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The venv holding the generator, created once (needs PyPI the first time).
-fn venv() -> PathBuf {
-    let dir = root().join("target/generated-client-venv");
-    let marker = dir.join(format!("{GENERATOR}.installed"));
-    if !marker.exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "python3 -m venv failed");
-        let ok = Command::new(dir.join("bin/pip"))
-            .args(["install", "-q", GENERATOR])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "pip install {GENERATOR} failed");
-        std::fs::write(&marker, "").unwrap();
-    }
-    dir
+    repo_root()
 }
 
 #[tokio::test]
 async fn a_client_generated_from_openapi_yaml_provisions_and_logs_in() {
-    let venv = venv();
+    let venv = pinned_venv("generated-client-venv", &[GENERATOR]);
     let out = tempfile::tempdir().unwrap();
     let gen = Command::new(venv.join("bin/openapi-python-client"))
         .args(["generate", "--meta", "none", "--path"])

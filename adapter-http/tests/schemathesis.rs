@@ -6,8 +6,7 @@ mod common;
 
 use common::process::{env_u64, report_section};
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
@@ -21,36 +20,13 @@ response_headers_conformance,response_schema_conformance,unsupported_method,miss
 use_after_free,ensure_resource_availability,ignored_auth";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The venv holding schemathesis, created once (needs PyPI the first time).
-fn venv() -> PathBuf {
-    let dir = root().join("target/schemathesis-venv");
-    let marker = dir.join(format!("{SCHEMATHESIS}.installed"));
-    if !marker.exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "python3 -m venv failed");
-        let ok = Command::new(dir.join("bin/pip"))
-            .args(["install", "-q", SCHEMATHESIS])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "pip install {SCHEMATHESIS} failed");
-        std::fs::write(&marker, "").unwrap();
-    }
-    dir
+    repo_root()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_5xx_and_no_response_off_its_schema() {
     spec::covers("HTTP-input-limits");
-    let venv = venv();
+    let venv = pinned_venv("schemathesis-venv", &[SCHEMATHESIS]);
     let t = start_with(adapter_http::rate_limit::RateLimits {
         token_per_ip: 0,
         token_per_client: 0,

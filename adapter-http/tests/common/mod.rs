@@ -222,3 +222,34 @@ pub fn assert_error(got: &(u16, Value), status: u16, error: &str) {
     assert!(got.1["error_description"].is_string(), "{}", got.1);
 }
 pub mod process;
+
+/// The repository's root.
+pub fn repo_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A Python venv under `target/{name}` with `packages` (pinned) installed, created once (needs
+/// PyPI the first time); returns the venv's directory.
+pub fn pinned_venv(name: &str, packages: &[&str]) -> std::path::PathBuf {
+    use std::process::Command;
+    let dir = repo_root().join("target").join(name);
+    let marker = dir.join(format!("{}.installed", packages.join("+")));
+    if !marker.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "python3 -m venv failed");
+        let ok = Command::new(dir.join("bin/pip"))
+            .args(["install", "-q"])
+            .args(packages)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "pip install {packages:?} failed");
+        std::fs::write(&marker, "").unwrap();
+    }
+    dir
+}

@@ -329,25 +329,18 @@ async fn generated_apps(t: &TestServer) -> (String, Vec<(&'static str, Value)>) 
     for (framework, start_path, click, selector, expect) in runs {
         let port = common::process::free_port();
         let dir = work.path().join(format!("my-{framework}-app"));
-        let gen = Command::new(env!("CARGO_BIN_EXE_adapter-http"))
-            .arg("new-app")
-            .arg(&dir)
-            .args([
-                "--framework",
-                framework,
-                "--issuer",
-                &t.iss,
-                "--port",
-                &port.to_string(),
-            ])
-            .args([
-                "--admin-client-id",
-                &admin.client_id,
-                "--admin-client-secret",
-                &admin.client_secret,
-            ])
-            .output()
-            .unwrap();
+        let new_app = |extra: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_adapter-http"))
+                .arg("new-app")
+                .arg(&dir)
+                .args(["--framework", framework, "--issuer", &t.iss])
+                .args(extra)
+                .args(["--admin-client-id", &admin.client_id])
+                .args(["--admin-client-secret", &admin.client_secret])
+                .output()
+                .unwrap()
+        };
+        let gen = new_app(&["--port", &port.to_string()]);
         let printed = String::from_utf8_lossy(&gen.stdout);
         assert!(
             gen.status.success(),
@@ -356,18 +349,7 @@ async fn generated_apps(t: &TestServer) -> (String, Vec<(&'static str, Value)>) 
         );
         assert!(printed.contains("Registered client"), "{printed}");
         // Generating into the same directory again refuses and registers nothing.
-        let again = Command::new(env!("CARGO_BIN_EXE_adapter-http"))
-            .arg("new-app")
-            .arg(&dir)
-            .args(["--framework", framework, "--issuer", &t.iss])
-            .args([
-                "--admin-client-id",
-                &admin.client_id,
-                "--admin-client-secret",
-                &admin.client_secret,
-            ])
-            .output()
-            .unwrap();
+        let again = new_app(&[]);
         assert!(!again.status.success());
         if framework == "nextjs" {
             // The generated app's own dependencies (pinned in its package.json), then a production build.

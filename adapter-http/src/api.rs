@@ -8,6 +8,7 @@ use crate::params;
 use crate::rate_limit;
 use crate::state::Shared;
 use engine::token::TokenRequest;
+use engine::userinfo::UserInfoResponse;
 use engine::{ClientCredentials, EngineError};
 use poem::http::{header, Method};
 use poem::web::Data;
@@ -249,9 +250,9 @@ pub enum MetadataResult {
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "userinfo_bad_request")]
 pub enum UserInfoResult {
-    /// The claims.
+    /// The claims: JSON, or a signed JWT for clients registered with `userinfo_signed_response_alg`.
     #[oai(status = 200)]
-    Ok(Json<serde_json::Value>, #[oai(header = "Cache-Control")] String),
+    Ok(UserInfoBody, #[oai(header = "Cache-Control")] String),
     /// invalid_request.
     #[oai(status = 400)]
     BadRequest(Json<OAuthError>, #[oai(header = "WWW-Authenticate")] String),
@@ -264,6 +265,34 @@ pub enum UserInfoResult {
     /// server_error.
     #[oai(status = 500)]
     ServerError(Json<OAuthError>),
+}
+
+/// The UserInfo body in either of its media types.
+#[derive(poem_openapi::ResponseContent)]
+pub enum UserInfoBody {
+    /// `application/json`.
+    Json(Json<serde_json::Value>),
+    /// `application/jwt`.
+    Jwt(SignedJwt),
+}
+
+/// A compact JWS served as `application/jwt`.
+pub struct SignedJwt(pub String);
+
+impl poem_openapi::payload::Payload for SignedJwt {
+    const CONTENT_TYPE: &'static str = "application/jwt";
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        <String as poem_openapi::types::Type>::schema_ref()
+    }
+}
+
+impl poem::IntoResponse for SignedJwt {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(<Self as poem_openapi::payload::Payload>::CONTENT_TYPE)
+            .body(self.0)
+    }
 }
 
 fn userinfo_bad_request(err: poem::Error) -> UserInfoResult {
@@ -333,8 +362,12 @@ impl Api {
             }
             Ok(Some(t)) => t,
         };
-        match state.with_env(|e, env| e.handle_userinfo(env, tenant, &token)) {
-            Ok(claims) => UserInfoResult::Ok(Json(serde_json::Value::Object(claims)), NO_STORE.into()),
+        match state.with_env(|e, env| e.handle_userinfo_response(env, tenant, &token)) {
+            Ok(UserInfoResponse::Json(claims)) => UserInfoResult::Ok(
+                UserInfoBody::Json(Json(serde_json::Value::Object(claims))),
+                NO_STORE.into(),
+            ),
+            Ok(UserInfoResponse::Jwt(jwt)) => UserInfoResult::Ok(UserInfoBody::Jwt(SignedJwt(jwt)), NO_STORE.into()),
             Err(e) => {
                 let challenge = bearer_challenge(tenant, Some(e.code()), &e.description());
                 match e.http_status() {

@@ -35,13 +35,19 @@ pub fn document(iss: &str, registration: bool) -> Value {
             "email", "email_verified", "address", "phone_number", "phone_number_verified",
             "organization_id", "organization_memberships", "user_type", "permissions"
         ],
-        "claims_parameter_supported": false,
-        "request_parameter_supported": false,
-        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": true,
+        "request_parameter_supported": true,
+        "request_uri_parameter_supported": true,
+        "require_request_uri_registration": false,
+        "request_object_signing_alg_values_supported": ["none", "RS256", "ES256", "ES384"],
+        "userinfo_signing_alg_values_supported": ["RS256", "ES256", "ES384"],
         "authorization_response_iss_parameter_supported": true,
-        "backchannel_logout_supported": false,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
-        "ui_locales_supported": ["en"]
+        "display_values_supported": ["page", "popup", "touch", "wap"],
+        "ui_locales_supported": ["en"],
+        "claims_locales_supported": ["en"]
     });
     if registration {
         doc["registration_endpoint"] = json!(format!("{iss}/register"));

@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod doc_cache;
 pub mod group_commit;
 pub mod os_env;
+pub mod outbound;
 pub mod pages;
 pub mod params;
 pub mod path_aliases;
@@ -253,6 +254,9 @@ pub struct Options {
     pub log_requests: bool,
     /// How often expired records are purged (`None`: never).
     pub purge_every: Option<Duration>,
+    /// Let outbound fetches (request_uri, jwks_uri, sector_identifier_uri, back-channel logout)
+    /// reach loopback and private addresses: for local development and tests only.
+    pub allow_private_fetch: bool,
 }
 
 impl Options {
@@ -266,6 +270,7 @@ impl Options {
             cache_bytes: sled_store::DEFAULT_CACHE_BYTES,
             log_requests: false,
             purge_every: Some(Duration::from_secs(300)),
+            allow_private_fetch: false,
         }
     }
 }
@@ -292,6 +297,9 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         limits: rate_limit::Limiters::new(opts.limits),
         docs: Default::default(),
         password_checks: tokio::sync::Semaphore::new(state::password_check_slots()),
+        outbound: outbound::Outbound {
+            allow_private: opts.allow_private_fetch,
+        },
     });
     let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
     let purger = tokio::spawn(purge_periodically(Arc::downgrade(&state), opts.purge_every));

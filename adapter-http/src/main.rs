@@ -38,6 +38,10 @@ struct Cli {
     /// Failed logins per account within 10 minutes before its form answers 429 (0: no limit).
     #[arg(long, env = "OP_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10, global = true)]
     login_failures_per_account: u32,
+    /// Let outbound fetches (request_uri, jwks_uri, sector_identifier_uri, back-channel logout)
+    /// reach loopback and private addresses. For local development only: it opens SSRF.
+    #[arg(long, env = "OP_ALLOW_PRIVATE_FETCH", global = true)]
+    allow_private_fetch: bool,
 }
 
 #[derive(Subcommand)]
@@ -166,6 +170,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         cache_bytes: cli.sled_cache_mb * 1024 * 1024,
         log_requests: cli.log_level >= tracing::Level::DEBUG,
         purge_every: (cli.purge_every_s > 0).then(|| std::time::Duration::from_secs(cli.purge_every_s)),
+        allow_private_fetch: cli.allow_private_fetch,
     };
     let server = adapter_http::start(&opts).await?;
     tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir.display(), "listening");

@@ -97,6 +97,19 @@ impl RegistrationResult {
     }
 }
 
+/// Fetches what the metadata points at (`jwks_uri`, `sector_identifier_uri`) for the engine.
+async fn fetch_documents(state: &Shared, m: &mut ClientMetadata) {
+    let (jwks_uri, sector) = m.urls_to_fetch();
+    let (jwks_uri, sector) = (jwks_uri.map(str::to_owned), sector.map(str::to_owned));
+    let fetch = |u: String| async move { state.outbound.get(&u).await.map_err(|e| e.describe()) };
+    if let Some(u) = jwks_uri {
+        m.fetched.jwks_uri = Some(fetch(u).await);
+    }
+    if let Some(u) = sector {
+        m.fetched.sector_identifier_uri = Some(fetch(u).await);
+    }
+}
+
 /// The registration endpoints.
 pub struct RegistrationApi;
 
@@ -112,8 +125,21 @@ impl RegistrationApi {
         state: Data<&Shared>,
     ) -> RegistrationResult {
         let token = bearer(req);
-        let r = ClientMetadata::from_json(body.0)
-            .and_then(|m| state.with_env(|e, env| e.handle_register(env, &tenant, token.as_deref(), &m)));
+        let open = state
+            .engine
+            .tenant(&tenant)
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.registration_policy == engine::tenant::RegistrationPolicy::Open);
+        let mut m = match ClientMetadata::from_json(body.0) {
+            Ok(m) => m,
+            Err(e) => return RegistrationResult::from(Err(e), true),
+        };
+        // Fetch only for someone the policy may let in: nobody else makes us send requests.
+        if open || token.is_some() {
+            fetch_documents(&state, &mut m).await;
+        }
+        let r = state.with_env(|e, env| e.handle_register(env, &tenant, token.as_deref(), &m));
         state.docs.invalidate(); // the tenant's client origins (CORS) may have changed
         RegistrationResult::from(r, true)
     }
@@ -155,9 +181,14 @@ impl RegistrationApi {
         state: Data<&Shared>,
     ) -> RegistrationResult {
         let token = bearer(req);
-        let r = ClientMetadata::from_json(body.0).and_then(|m| {
-            state.with_env(|e, env| e.handle_registration_update(env, &tenant, &client_id, token.as_deref(), &m))
-        });
+        let mut m = match ClientMetadata::from_json(body.0) {
+            Ok(m) => m,
+            Err(e) => return RegistrationResult::from(Err(e), false),
+        };
+        if token.is_some() {
+            fetch_documents(&state, &mut m).await;
+        }
+        let r = state.with_env(|e, env| e.handle_registration_update(env, &tenant, &client_id, token.as_deref(), &m));
         state.docs.invalidate();
         RegistrationResult::from(r, false)
     }

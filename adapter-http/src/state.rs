@@ -22,6 +22,8 @@ pub struct AppState {
     /// core for ~20 ms; more at once only thrash the caches and multiply memory (a burst of 16
     /// logins peaked at 320 MB before this).
     pub password_checks: tokio::sync::Semaphore,
+    /// Outbound HTTP (request_uri, jwks_uri, sector_identifier_uri, back-channel logout).
+    pub outbound: crate::outbound::Outbound,
 }
 
 /// How many argon2id checks may run at once: the cores this process may use.

@@ -32,6 +32,11 @@ const AUTHORIZE_PARAMS: &[&str] = &[
     "id_token_hint",
     "request",
     "request_uri",
+    "claims",
+    "display",
+    "ui_locales",
+    "claims_locales",
+    "acr_values",
 ];
 
 /// Reads parameters from the query (GET) or a form body (POST).
@@ -145,6 +150,7 @@ impl<'a> PageCtx<'a> {
                 let ctx = context! {
                     action => format!("/{}/login", self.tenant), transaction => p.transaction, csrf => &self.csrf,
                     client_name => p.client_name, login_hint => p.login_hint, error => p.error,
+                    policy_uri => p.links.policy_uri, tos_uri => p.links.tos_uri,
                 };
                 self.finish(
                     self.state
@@ -161,6 +167,7 @@ impl<'a> PageCtx<'a> {
                 let ctx = context! {
                     action => format!("/{}/consent", self.tenant), transaction => p.transaction, csrf => &self.csrf,
                     client_name => p.client_name, username => p.username, scopes => scopes,
+                    policy_uri => p.links.policy_uri, tos_uri => p.links.tos_uri,
                 };
                 self.finish(
                     self.state
@@ -180,9 +187,10 @@ pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Da
         Ok(m) => m,
         Err(e) => return page.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
     };
-    let areq: AuthorizationRequest = serde_json::to_value(&map)
+    let mut areq: AuthorizationRequest = serde_json::to_value(&map)
         .and_then(serde_json::from_value)
         .unwrap_or_default();
+    fetch_request_uri(state, &tenant, &mut areq).await;
     let session = cookies::read(req, cookies::SESSION);
     let out = state.with_env(|e, env| e.handle_authorize(env, &tenant, &areq, session.as_deref()));
     // After a POST, 303 makes the browser follow with a GET; 307 would re-post the form (RFC 9700 §4.12).
@@ -192,6 +200,26 @@ pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Da
         StatusCode::FOUND
     };
     page.outcome(out, status)
+}
+
+/// Fetches the request object at `request_uri` for the engine (which does no I/O), only for a
+/// request that names an active client of this tenant and carries no `request` too.
+async fn fetch_request_uri(state: &Shared, tenant: &str, areq: &mut AuthorizationRequest) {
+    let (Some(uri), None) = (areq.request_uri.as_deref(), areq.request.as_deref()) else {
+        return;
+    };
+    let known = areq
+        .client_id
+        .as_deref()
+        .and_then(|id| state.engine.client(tenant, id).ok().flatten())
+        .is_some_and(|c| c.active);
+    if known {
+        let fetched = state.outbound.get(uri).await.map_err(|e| e.describe());
+        if let Err(why) = &fetched {
+            tracing::info!(%tenant, reason = %why, "request_uri fetch failed");
+        }
+        areq.request_uri_document = Some(fetched);
+    }
 }
 
 /// `POST /{tenant}/login`: fields `transaction`, `username`, `password`, `csrf`.
@@ -343,7 +371,8 @@ pub async fn end_session(
                     .render(StatusCode::OK, "logout_confirm.html", page.brand(None), ctx),
             )
         }
-        EndSessionOutcome::LoggedOut { redirect } => {
+        EndSessionOutcome::LoggedOut { redirect, backchannel } => {
+            send_logout_tokens(state, &tenant, backchannel).await;
             let mut r = match redirect {
                 Some(r) => page.redirect(&r, StatusCode::SEE_OTHER),
                 None => page.finish(state.pages.render(
@@ -359,4 +388,24 @@ pub async fn end_session(
             r
         }
     }
+}
+
+/// POSTs back-channel logout tokens, all at once and each bounded by the outbound timeout, before
+/// the browser moves on (OIDC Back-Channel Logout 1.0 §2.5). A client that does not answer 200
+/// is logged, not retried.
+async fn send_logout_tokens(state: &Shared, tenant: &str, notices: Vec<engine::logout::LogoutNotice>) {
+    let mut sends = tokio::task::JoinSet::new();
+    for n in notices {
+        let outbound = state.outbound.clone();
+        let tenant = tenant.to_string();
+        sends.spawn(async move {
+            let r = outbound
+                .post_form(&n.uri, &[("logout_token", n.logout_token.as_str())])
+                .await;
+            if r != Ok(200) {
+                tracing::info!(%tenant, uri = %n.uri, result = ?r, "back-channel logout not acknowledged");
+            }
+        });
+    }
+    while sends.join_next().await.is_some() {}
 }

@@ -830,3 +830,101 @@ async fn oversized_headers_and_cookies_get_431_never_500() {
     // A normal request on a fresh connection still works.
     assert_eq!(raw().get(&discovery).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn outbound_fetches_never_reach_private_addresses_without_the_development_flag() {
+    spec::covers("OUTBOUND-fetch-guard");
+    let t = start().await; // no --allow-private-fetch
+                           // A listener on loopback that counts every connection the provider makes to it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    // request_uri at loopback: invalid_request_uri, redirected to the registered URI.
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "");
+    let url = format!("{url}&request_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fro.jwt");
+    let loc = location(&browser().get(url).send().await.unwrap());
+    assert_eq!(param(&loc, "error").as_deref(), Some("invalid_request_uri"), "{loc}");
+    // jwks_uri and sector_identifier_uri at loopback (and at cloud metadata): invalid_client_metadata.
+    for (field, target) in [
+        ("jwks_uri", format!("http://127.0.0.1:{port}/jwks.json")),
+        ("sector_identifier_uri", format!("http://localhost:{port}/sector.json")),
+        ("jwks_uri", "http://169.254.169.254/latest/meta-data".to_string()),
+    ] {
+        let mut body = json!({"redirect_uris": [CB], "token_endpoint_auth_method": "private_key_jwt"});
+        body[field] = json!(target);
+        if field == "sector_identifier_uri" {
+            body["token_endpoint_auth_method"] = json!("client_secret_basic");
+        }
+        let r = raw()
+            .post(format!("{}/register", t.iss))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (400, Some("invalid_client_metadata")),
+            "{field} {target}: {v}"
+        );
+    }
+    // A back-channel logout URI at loopback is never POSTed to either.
+    let root = root_token(&t).await;
+    let (s, c) = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/demo/clients",
+        Some(&root),
+        Some(json!({"client_id": "bcl", "name": "BCL", "redirect_uris": [CB],
+                    "backchannel_logout_uri": format!("http://127.0.0.1:{port}/logout")})),
+    )
+    .await;
+    assert_eq!(s, 201, "{c}");
+    let b = browser();
+    let url = authorize_url(&t.iss, "bcl", CB, "openid", "");
+    let code = param(
+        &location(&browse_to_redirect(&b, &t.iss, &url, &t.demo.username, &t.demo.password).await),
+        "code",
+    )
+    .unwrap();
+    let tokens: Value = Client::new()
+        .post(format!("{}/token", t.iss))
+        .basic_auth("bcl", c["client_secret"].as_str())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CB),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hint = tokens["id_token"].as_str().expect("an ID token");
+    let r = b
+        .get(format!("{}/end-session?id_token_hint={hint}", t.iss))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "logged out (the POST to the private address was refused)"
+    );
+    assert!(r.text().await.unwrap().to_lowercase().contains("signed out"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no connection to a private address"
+    );
+}

@@ -76,6 +76,34 @@ pub struct ClientRecord {
     /// Other registered metadata kept as given (client_uri, contacts, tos_uri, policy_uri, …).
     #[serde(default)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Signed UserInfo and back-channel logout.
+    #[serde(default)]
+    pub extras: OidcExtras,
+}
+
+/// OpenID Connect extras a client may register: signed UserInfo and back-channel logout.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcExtras {
+    /// Sign UserInfo responses with this alg (OIDC Core §5.3.2); plain JSON when absent.
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<SigningAlg>,
+    /// Where logout tokens are POSTed (OIDC Back-Channel Logout §2.2).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (it is always sent).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+}
+
+impl ClientRecord {
+    /// A registered page link (`policy_uri`, `tos_uri`, `client_uri`) when it is an https URL.
+    pub fn page_link(&self, name: &str) -> Option<String> {
+        self.metadata
+            .get(name)
+            .and_then(|v| v.as_str())
+            .filter(|u| u.starts_with("https://") && u.len() <= 2048)
+            .map(str::to_owned)
+    }
 }
 
 impl Record for ClientRecord {
@@ -119,6 +147,7 @@ impl ClientRecord {
             refresh_without_offline_access: self.refresh_without_offline_access,
             jwks: self.jwks.clone(),
             branding: self.branding.clone(),
+            extras: self.extras.clone(),
         }
     }
 
@@ -144,6 +173,7 @@ impl ClientRecord {
         self.refresh_without_offline_access = spec.refresh_without_offline_access;
         self.jwks = spec.jwks;
         self.branding = spec.branding;
+        self.extras = spec.extras;
         if !self.auth_method.uses_secret() {
             self.secret_hash = None;
         }
@@ -194,6 +224,15 @@ pub struct ClientPatch {
     pub jwks: Option<serde_json::Value>,
     /// Branding.
     pub branding: Option<Branding>,
+    /// Sign UserInfo with this alg.
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<SigningAlg>,
+    /// Back-channel logout URI (an empty string removes it).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens.
+    #[serde(default)]
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 impl ClientPatch {
@@ -229,6 +268,15 @@ impl ClientPatch {
         }
         if self.client_id.is_some() {
             spec.client_id = self.client_id;
+        }
+        if self.userinfo_signed_response_alg.is_some() {
+            spec.extras.userinfo_signed_response_alg = self.userinfo_signed_response_alg;
+        }
+        if let Some(u) = self.backchannel_logout_uri {
+            spec.extras.backchannel_logout_uri = Some(u).filter(|u| !u.is_empty());
+        }
+        if let Some(r) = self.backchannel_logout_session_required {
+            spec.extras.backchannel_logout_session_required = r;
         }
         spec
     }
@@ -280,6 +328,9 @@ pub struct ClientSpec {
     pub jwks: Option<serde_json::Value>,
     /// Branding.
     pub branding: Branding,
+    /// Signed UserInfo and back-channel logout.
+    #[serde(default)]
+    pub extras: OidcExtras,
 }
 
 impl ClientSpec {
@@ -306,6 +357,7 @@ impl ClientSpec {
             refresh_without_offline_access: true,
             jwks: None,
             branding: Branding::default(),
+            extras: OidcExtras::default(),
         }
     }
 }
@@ -376,6 +428,17 @@ pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
             ));
         }
     }
+    // OIDC-BCLOGOUT-2.8-logout-token: the logout URI is registered like a redirect URI.
+    if spec
+        .extras
+        .backchannel_logout_uri
+        .as_deref()
+        .is_some_and(|u| !valid_redirect_uri(u))
+    {
+        return Err(meta(
+            "backchannel_logout_uri must be absolute, without fragment, and https (http only on loopback)",
+        ));
+    }
     if spec.auth_method == ClientAuthMethod::None && spec.grant_types.contains(&GrantType::ClientCredentials) {
         return Err(meta("public clients cannot use client_credentials"));
     }
@@ -443,6 +506,7 @@ pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result
         dynamically_registered: false,
         created_at: env.now.0,
         metadata: Default::default(),
+        extras: OidcExtras::default(),
     };
     record.apply_spec(spec);
     Ok((record, secret))

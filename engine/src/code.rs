@@ -42,6 +42,9 @@ pub struct CodeRecord {
     pub sid: String,
     /// Store key of the browser session that authorized it (ended session: code refused).
     pub session_key: String,
+    /// Individual claims asked for with the `claims` parameter.
+    #[serde(default)]
+    pub claims: crate::claims_request::RequestedClaims,
     /// When the code was issued.
     pub issued_at: UnixTime,
     /// Expiry (issue + code TTL).

@@ -76,6 +76,9 @@ pub struct GrantRecord {
     /// The (user, client) epoch it was created under.
     #[serde(default)]
     pub epoch: u64,
+    /// Individual claims asked for with the `claims` parameter.
+    #[serde(default)]
+    pub claims: crate::claims_request::RequestedClaims,
 }
 
 impl Record for GrantRecord {

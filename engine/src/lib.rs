@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod audit;
 pub mod authorize;
+pub mod claims_request;
 pub mod client;
 pub mod client_auth;
 pub mod code;

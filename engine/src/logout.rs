@@ -33,12 +33,30 @@ pub enum EndSessionOutcome {
         /// Name of the client asking, if known.
         client_name: Option<String>,
     },
-    /// Logged out: clear the cookie, then redirect or show the logged-out page.
+    /// Logged out: clear the cookie, POST the logout tokens, then redirect or show the
+    /// logged-out page.
     LoggedOut {
         /// Where to send the user, if a registered URI was given.
         redirect: Option<RedirectResponse>,
+        /// Back-channel logout tokens to POST (OIDC Back-Channel Logout 1.0).
+        backchannel: Vec<LogoutNotice>,
     },
 }
+
+/// One back-channel logout: POST `logout_token` (form-encoded) to `uri`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogoutNotice {
+    /// The client's registered `backchannel_logout_uri`.
+    pub uri: String,
+    /// The signed logout token.
+    pub logout_token: String,
+}
+
+/// How long a logout token is valid, seconds.
+const LOGOUT_TOKEN_TTL: u64 = 120;
+
+/// The back-channel logout event member (OIDC Back-Channel Logout 1.0 §2.4).
+pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 fn page(d: &'static str) -> EndSessionOutcome {
     EndSessionOutcome::ErrorPage(ProtocolError::new(ErrorCode::InvalidRequest, d))
@@ -58,6 +76,7 @@ impl<S: Store> Engine<S> {
         let now = env.now;
         let iss = self.issuer(tenant);
         let stamp = crate::audit::AuditStamp::draw(env);
+        let jti = crate::secret::mint(env, "");
         let out: Result<EndSessionOutcome> = self.store.transact(|tx| {
             // OIDC-RPLOGOUT-2-id-token-hint
             let hint = match req.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
@@ -111,10 +130,12 @@ impl<S: Store> Engine<S> {
                 .as_ref()
                 .and_then(|h| h["sub"].as_str().map(str::to_owned))
                 .or_else(|| live.as_ref().map(|l| l.user.id.clone()));
+            let mut backchannel = Vec::new();
             if let Some(l) = &live {
                 let mut rec: SessionRecord = l.record.clone();
                 rec.state = SessionState::Ended;
                 save(tx, &l.key, &rec)?;
+                backchannel = self.logout_notices(tx, tenant, &iss, &rec, &jti, now)?;
             }
             if let (Some(user), Some(c), false) = (&user_id, &client, self.mutant(|m| m.logout_keeps_tokens)) {
                 grant::revoke_for_user(tx, tenant, user, &c.client_id, RevocationReason::Logout)?;
@@ -139,8 +160,47 @@ impl<S: Store> Engine<S> {
                     .map(|s| ("state".to_string(), s.clone()))
                     .collect(),
             });
-            Ok(EndSessionOutcome::LoggedOut { redirect })
+            Ok(EndSessionOutcome::LoggedOut { redirect, backchannel })
         });
         out.unwrap_or_else(|e| EndSessionOutcome::ErrorPage(ProtocolError::new(e.code(), e.description())))
+    }
+
+    /// OIDC-BCLOGOUT-2.4-logout-token: a logout token for every client of the ended `session`
+    /// that registered a back-channel logout URI; their grants of this user are revoked.
+    fn logout_notices(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        tenant: &str,
+        iss: &str,
+        session: &SessionRecord,
+        jti: &str,
+        now: crate::env::UnixTime,
+    ) -> Result<Vec<LogoutNotice>> {
+        let mut out = Vec::new();
+        for (i, client_id) in session.clients.iter().enumerate() {
+            let Some(client) = load::<ClientRecord>(tx, &ClientRecord::key(tenant, client_id))? else {
+                continue;
+            };
+            let Some(uri) = client.extras.backchannel_logout_uri.clone().filter(|_| client.active) else {
+                continue;
+            };
+            grant::revoke_for_user(tx, tenant, &session.user_id, client_id, RevocationReason::Logout)?;
+            let key = self.keys.signer(tx, tenant, client.id_token_signed_response_alg)?;
+            let claims = serde_json::json!({
+                "iss": iss,
+                "aud": client_id,
+                "iat": now.0,
+                "exp": now.0 + LOGOUT_TOKEN_TTL,
+                "jti": format!("{jti}.{i}"),
+                "sub": session.user_id,
+                "sid": session.sid,
+                "events": { BACKCHANNEL_EVENT: {} },
+            });
+            out.push(LogoutNotice {
+                uri,
+                logout_token: crate::jose::encode(&key, "logout+jwt", &claims),
+            });
+        }
+        Ok(out)
     }
 }

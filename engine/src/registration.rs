@@ -5,6 +5,7 @@
 
 use crate::admin::TenantAdmin;
 use crate::audit::{AuditKind, AuditStamp};
+use crate::authorize::request_object::FetchedDocument;
 use crate::client::{build_client, check_client_spec, ClientRecord, ClientSpec};
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
@@ -43,7 +44,7 @@ pub struct ClientMetadata {
     pub tos_uri: Option<String>,
     /// Privacy policy.
     pub policy_uri: Option<String>,
-    /// Not supported (send `jwks`).
+    /// Where the client's keys are published (fetched by the adapter at registration).
     pub jwks_uri: Option<String>,
     /// Keys for private_key_jwt.
     pub jwks: Option<Value>,
@@ -59,15 +60,99 @@ pub struct ClientMetadata {
     pub client_id: Option<String>,
     /// RFC 7592 update: if present, must equal the current secret.
     pub client_secret: Option<String>,
+    /// Sign UserInfo responses with this alg.
+    pub userinfo_signed_response_alg: Option<String>,
+    /// OIDC Back-Channel Logout URI.
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens.
+    pub backchannel_logout_session_required: Option<bool>,
+    /// A JSON array of URIs that must list every redirect URI (fetched by the adapter).
+    pub sector_identifier_uri: Option<String>,
+    /// Only `public`.
+    pub subject_type: Option<String>,
+    /// The alg the client signs request objects with (`none`, RS256, ES256, ES384).
+    pub request_object_signing_alg: Option<String>,
+    /// Documents the adapter fetched for this metadata. Never read from the client's JSON.
+    #[serde(skip)]
+    pub fetched: FetchedMetadata,
 }
 
-const KEPT: [&str; 6] = [
+/// What the adapter fetched at the metadata's URLs (the engine does no I/O).
+#[derive(Clone, Debug, Default)]
+pub struct FetchedMetadata {
+    /// The document at `jwks_uri`.
+    pub jwks_uri: Option<FetchedDocument>,
+    /// The document at `sector_identifier_uri`.
+    pub sector_identifier_uri: Option<FetchedDocument>,
+}
+
+impl ClientMetadata {
+    /// The URLs the adapter must fetch before registering this metadata.
+    pub fn urls_to_fetch(&self) -> (Option<&str>, Option<&str>) {
+        (self.jwks_uri.as_deref(), self.sector_identifier_uri.as_deref())
+    }
+
+    /// OIDC-REGISTRATION-2-jwks-uri: the keys at `jwks_uri`, which must be usable.
+    fn fetched_jwks(&self) -> Result<Option<Value>> {
+        let Some(uri) = &self.jwks_uri else {
+            return Ok(self.jwks.clone());
+        };
+        if self.jwks.is_some() {
+            return Err(meta("jwks and jwks_uri must not both be registered"));
+        }
+        if !is_http_url(uri) {
+            return Err(meta("jwks_uri must be an http(s) URL"));
+        }
+        let doc = match &self.fetched.jwks_uri {
+            Some(Ok(body)) => serde_json::from_str::<Value>(body).ok(),
+            _ => None,
+        };
+        match doc {
+            Some(d) if !crate::jose::keys::parse_jwks(&d).is_empty() => Ok(Some(d)),
+            Some(_) => Err(meta("jwks_uri holds no usable public key")),
+            None => Err(meta("jwks_uri could not be fetched as a JWK Set")),
+        }
+    }
+
+    /// OIDC-REGISTRATION-5-sector-identifier: every redirect URI is listed at the URI.
+    fn check_sector(&self) -> Result<()> {
+        let Some(uri) = &self.sector_identifier_uri else {
+            return Ok(());
+        };
+        if !is_http_url(uri) {
+            return Err(meta("sector_identifier_uri must be an http(s) URL"));
+        }
+        let listed: Option<Vec<String>> = match &self.fetched.sector_identifier_uri {
+            Some(Ok(body)) => serde_json::from_str(body).ok(),
+            _ => None,
+        };
+        let Some(listed) = listed else {
+            return Err(meta(
+                "sector_identifier_uri could not be fetched as a JSON array of URIs",
+            ));
+        };
+        if self.redirect_uris.iter().any(|r| !listed.contains(r)) {
+            return Err(meta("sector_identifier_uri does not list every redirect_uri"));
+        }
+        Ok(())
+    }
+}
+
+fn is_http_url(u: &str) -> bool {
+    url::Url::parse(u).is_ok_and(|x| matches!(x.scheme(), "https" | "http") && x.host().is_some())
+}
+
+const KEPT: [&str; 10] = [
     "client_uri",
     "tos_uri",
     "policy_uri",
     "contacts",
     "software_id",
     "software_version",
+    "jwks_uri",
+    "sector_identifier_uri",
+    "subject_type",
+    "request_object_signing_alg",
 ];
 
 fn meta(d: &'static str) -> EngineError {
@@ -85,8 +170,25 @@ impl ClientMetadata {
 
     /// The client spec this metadata asks for, restricted to what a third-party client may have.
     fn to_spec(&self, tenant: &TenantRecord) -> Result<(ClientSpec, Map<String, Value>)> {
-        if self.jwks_uri.is_some() {
-            return Err(meta("jwks_uri is not supported; register the keys as jwks"));
+        let jwks = self.fetched_jwks()?;
+        self.check_sector()?;
+        if self.subject_type.as_deref().is_some_and(|t| t != "public") {
+            return Err(meta("subject_type must be public"));
+        }
+        if let Some(a) = self.request_object_signing_alg.as_deref() {
+            if a != "none" && SigningAlg::parse(a).is_none() {
+                return Err(meta("unsupported request_object_signing_alg"));
+            }
+        }
+        let userinfo_alg = match self.userinfo_signed_response_alg.as_deref() {
+            None => None,
+            Some(a) => Some(SigningAlg::parse(a).ok_or_else(|| meta("unsupported userinfo_signed_response_alg"))?),
+        };
+        if [&self.policy_uri, &self.tos_uri, &self.client_uri]
+            .iter()
+            .any(|link| link.as_deref().is_some_and(|u| !is_http_url(u)))
+        {
+            return Err(meta("policy_uri, tos_uri and client_uri must be http(s) URLs"));
         }
         let auth_method = match self.token_endpoint_auth_method.as_deref() {
             None => ClientAuthMethod::ClientSecretBasic,
@@ -155,7 +257,12 @@ impl ClientMetadata {
         spec.access_token_ttl = tenant.token_lifetimes.access_token_ttl;
         spec.id_token_ttl = tenant.token_lifetimes.id_token_ttl;
         spec.refresh_token_ttl = tenant.token_lifetimes.refresh_token_ttl;
-        spec.jwks = self.jwks.clone();
+        spec.jwks = jwks;
+        spec.extras = crate::client::OidcExtras {
+            userinfo_signed_response_alg: userinfo_alg,
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: self.backchannel_logout_session_required.unwrap_or(false),
+        };
         spec.branding = Branding {
             display_name: None,
             logo_url,
@@ -243,8 +350,22 @@ fn response(
     if let Some(l) = &client.branding.logo_url {
         m.insert("logo_uri".into(), json!(l));
     }
-    if let Some(j) = &client.jwks {
+    if let Some(j) = client
+        .jwks
+        .as_ref()
+        .filter(|_| !client.metadata.contains_key("jwks_uri"))
+    {
         m.insert("jwks".into(), j.clone());
+    }
+    if let Some(a) = client.extras.userinfo_signed_response_alg {
+        m.insert("userinfo_signed_response_alg".into(), json!(a.as_str()));
+    }
+    if let Some(u) = &client.extras.backchannel_logout_uri {
+        m.insert("backchannel_logout_uri".into(), json!(u));
+        m.insert(
+            "backchannel_logout_session_required".into(),
+            json!(client.extras.backchannel_logout_session_required),
+        );
     }
     for (k, v) in &client.metadata {
         m.insert(k.clone(), v.clone());

@@ -33,6 +33,9 @@ pub struct SessionRecord {
     pub expires_at: UnixTime,
     /// Lifecycle state.
     pub state: SessionState,
+    /// Clients that received a code in this session (told by back-channel logout when it ends).
+    #[serde(default)]
+    pub clients: Vec<String>,
 }
 
 impl Record for SessionRecord {

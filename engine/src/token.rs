@@ -200,7 +200,10 @@ impl<S: Store> Engine<S> {
             let key = self
                 .keys
                 .signer(tx, &grant.tenant, client.id_token_signed_response_alg)?;
-            Some((key, id_claims(iss, client, &subject, user, granted, nonce, now)))
+            let mut claims = id_claims(iss, client, &subject, user, granted, nonce, now);
+            // OIDC-CORE-5.5-claims-parameter
+            claims.extend(crate::claims_request::named_claims(user, &grant.claims.id_token));
+            Some((key, claims))
         } else {
             None
         };
@@ -283,6 +286,7 @@ impl<S: Store> Engine<S> {
                 expires_at: now.plus(client.refresh_token_ttl),
             }),
             epoch: grant::epoch_for_new_grant(tx, tenant, &user.id, &client.client_id)?,
+            claims: rec.claims.clone(),
         };
         save(tx, &GrantRecord::key(tenant, &grant.grant_id), &grant)?;
         if issue_refresh {

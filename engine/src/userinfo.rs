@@ -1,5 +1,6 @@
 //! The UserInfo endpoint (OIDC Core §5.3).
 
+use crate::client::ClientRecord;
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::{err, Result};
@@ -11,9 +12,43 @@ use serde_json::{json, Map, Value};
 use spec::vocabulary::scopes;
 use spec::ErrorCode;
 
+/// The UserInfo response: JSON, or a signed JWT for clients registered for one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserInfoResponse {
+    /// `application/json`.
+    Json(Map<String, Value>),
+    /// `application/jwt` (OIDC Core §5.3.2).
+    Jwt(String),
+}
+
 impl<S: Store> Engine<S> {
     /// Handles `GET|POST /userinfo` with the bearer `token`: `sub` plus the granted scopes' claims.
     pub fn handle_userinfo(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<Map<String, Value>> {
+        self.userinfo_claims(env, tenant, token).map(|(claims, _)| claims)
+    }
+
+    /// Handles `GET|POST /userinfo` as the wire sees it: JSON, or a JWT signed with the client's
+    /// registered `userinfo_signed_response_alg` carrying `iss` and `aud`.
+    /// OIDC-CORE-5.3.2-signed-userinfo.
+    pub fn handle_userinfo_response(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<UserInfoResponse> {
+        let (claims, client_id) = self.userinfo_claims(env, tenant, token)?;
+        let now = env.now;
+        self.store.transact(|tx| {
+            let mut claims = claims.clone();
+            let client = load::<ClientRecord>(tx, &ClientRecord::key(tenant, &client_id))?;
+            let Some(alg) = client.and_then(|c| c.extras.userinfo_signed_response_alg) else {
+                return Ok(UserInfoResponse::Json(claims));
+            };
+            let key = self.keys.signer(tx, tenant, alg)?;
+            claims.insert("iss".into(), json!(self.issuer(tenant)));
+            claims.insert("aud".into(), json!(client_id));
+            claims.insert("iat".into(), json!(now.0));
+            Ok(UserInfoResponse::Jwt(crate::jose::encode(&key, "JWT", &claims)))
+        })
+    }
+
+    /// The claims for `token`, and the client it was issued to.
+    fn userinfo_claims(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<(Map<String, Value>, String)> {
         let now = env.now;
         let invalid = || {
             err(
@@ -49,7 +84,9 @@ impl<S: Store> Engine<S> {
             let mut out = Map::new();
             out.insert("sub".into(), json!(user.id));
             out.extend(scope_claims(&user, &granted));
-            Ok(out)
+            // OIDC-CORE-5.5-claims-parameter
+            out.extend(crate::claims_request::named_claims(&user, &grant.claims.userinfo));
+            Ok((out, record.client_id.clone()))
         })
     }
 }

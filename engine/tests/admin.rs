@@ -775,3 +775,115 @@ fn the_registration_access_token_manages_its_own_client_only() {
         ErrorCode::InvalidToken
     );
 }
+
+#[test]
+fn registration_uses_the_fetched_jwks_uri_and_checks_the_sector_identifier_list() {
+    spec::covers("OIDC-REGISTRATION-2-jwks-uri");
+    spec::covers("OIDC-REGISTRATION-5-sector-identifier");
+    let mut w = World::new(13);
+    set_policy(&mut w, RegistrationPolicy::Open);
+    let key = engine::jose::SigningKey::from_material(&engine::fixtures::rsa_key2()).unwrap();
+    let mut jwk = serde_json::to_value(key.public().jwk()).unwrap();
+    jwk["kid"] = json!(key.kid());
+    let jwks = json!({"keys": [jwk]}).to_string();
+    let base = json!({"redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "private_key_jwt",
+                      "jwks_uri": "https://rp.example/jwks.json"});
+    let mut env = Env::new(w.now, &mut w.rng);
+    // Not fetched (or the fetch failed), garbage, a set without usable keys: refused.
+    for doc in [
+        None,
+        Some(Err("timed out".to_string())),
+        Some(Ok("<html>".into())),
+        Some(Ok(r#"{"keys":[]}"#.into())),
+    ] {
+        let mut m = metadata(base.clone());
+        m.fetched.jwks_uri = doc.clone();
+        assert_eq!(
+            code(w.engine.handle_register(&mut env, T, None, &m)),
+            ErrorCode::InvalidClientMetadata,
+            "{doc:?}"
+        );
+    }
+    // jwks and jwks_uri together: refused.
+    let mut both = base.clone();
+    both["jwks"] = json!({"keys": [jwk]});
+    let mut m = metadata(both);
+    m.fetched.jwks_uri = Some(Ok(jwks.clone()));
+    assert_eq!(
+        code(w.engine.handle_register(&mut env, T, None, &m)),
+        ErrorCode::InvalidClientMetadata
+    );
+    // The fetched keys become the client's; the answer echoes jwks_uri, not the keys.
+    let mut m = metadata(base.clone());
+    m.fetched.jwks_uri = Some(Ok(jwks.clone()));
+    let body = w.engine.handle_register(&mut env, T, None, &m).unwrap();
+    assert_eq!(body["jwks_uri"], "https://rp.example/jwks.json");
+    assert!(body.get("jwks").is_none());
+    let id = body["client_id"].as_str().unwrap();
+    let stored = w.engine.client(T, id).unwrap().unwrap();
+    assert_eq!(engine::jose::keys::parse_jwks(stored.jwks.as_ref().unwrap()).len(), 1);
+    // sector_identifier_uri: the fetched list must contain every redirect URI.
+    let mut sector = json!({"redirect_uris": ["https://rp.example/cb", "https://rp.example/cb2"],
+                            "sector_identifier_uri": "https://rp.example/sector.json"});
+    for (doc, ok) in [
+        (
+            Some(Ok(
+                r#"["https://rp.example/cb","https://rp.example/cb2","https://x.example/"]"#.to_string(),
+            )),
+            true,
+        ),
+        (Some(Ok(r#"["https://rp.example/cb"]"#.to_string())), false),
+        (Some(Ok(r#"{"redirect_uris":[]}"#.to_string())), false),
+        (Some(Err("404".to_string())), false),
+        (None, false),
+    ] {
+        let mut m = metadata(sector.clone());
+        m.fetched.sector_identifier_uri = doc.clone();
+        let r = w.engine.handle_register(&mut env, T, None, &m);
+        assert_eq!(r.is_ok(), ok, "{doc:?}: {r:?}");
+        if !ok {
+            assert_eq!(code(r), ErrorCode::InvalidClientMetadata);
+        }
+    }
+    sector["subject_type"] = json!("pairwise");
+    let mut m = metadata(sector);
+    m.fetched.sector_identifier_uri = Some(Ok(r#"["https://rp.example/cb","https://rp.example/cb2"]"#.into()));
+    assert_eq!(
+        code(w.engine.handle_register(&mut env, T, None, &m)),
+        ErrorCode::InvalidClientMetadata,
+        "pairwise subjects are not offered"
+    );
+}
+
+#[test]
+fn registered_policy_and_terms_reach_the_login_page() {
+    spec::covers("OIDC-REGISTRATION-2-client-pages");
+    let mut w = World::new(14);
+    set_policy(&mut w, RegistrationPolicy::Open);
+    let m = metadata(json!({"redirect_uris": ["https://rp.example/cb"], "client_name": "RP",
+        "logo_uri": "https://rp.example/logo.png", "policy_uri": "https://rp.example/policy",
+        "tos_uri": "https://rp.example/tos"}));
+    let body = {
+        let mut env = Env::new(w.now, &mut w.rng);
+        w.engine.handle_register(&mut env, T, None, &m).unwrap()
+    };
+    let req = engine::AuthorizationRequest {
+        client_id: body["client_id"].as_str().map(str::to_owned),
+        redirect_uri: Some("https://rp.example/cb".into()),
+        ..web_request()
+    };
+    match w.authorize(&req, None) {
+        engine::AuthorizeOutcome::Login(p) => {
+            assert_eq!(p.links.policy_uri.as_deref(), Some("https://rp.example/policy"));
+            assert_eq!(p.links.tos_uri.as_deref(), Some("https://rp.example/tos"));
+            assert_eq!(p.branding.logo_url.as_deref(), Some("https://rp.example/logo.png"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = metadata(json!({"redirect_uris": ["https://rp.example/cb"], "policy_uri": "javascript:alert(1)"}));
+    let mut env = Env::new(w.now, &mut w.rng);
+    assert_eq!(
+        code(w.engine.handle_register(&mut env, T, None, &bad)),
+        ErrorCode::InvalidClientMetadata
+    );
+}

@@ -249,20 +249,89 @@ fn prompt_none_cannot_be_combined_and_unknown_values_are_refused() {
     expect_redirect_error(&mut w, &req, "invalid_request");
 }
 
+fn unsigned_object(claims: serde_json::Value) -> String {
+    use engine::secret::b64url;
+    format!(
+        "{}.{}.",
+        b64url(br#"{"alg":"none"}"#),
+        b64url(claims.to_string().as_bytes())
+    )
+}
+
 #[test]
-fn request_objects_are_refused_not_ignored() {
-    spec::covers("OIDC-CORE-6-request-object-unsupported");
+fn request_objects_replace_the_query_and_bad_ones_are_refused() {
+    spec::covers("OIDC-CORE-6-request-object");
     let mut w = World::new(9);
+    // By value, unsigned: the object's state, nonce and scope win over the query's.
+    let object = unsigned_object(serde_json::json!({
+        "client_id": "web", "redirect_uri": WEB_CB, "response_type": "code", "scope": "openid email",
+        "state": "from-object", "nonce": "n-object", "max_age": 3600,
+        "claims": {"userinfo": {"name": {"essential": true}}}
+    }));
     let req = AuthorizationRequest {
-        request: Some("eyJhbGciOiJub25lIn0.e30.".into()),
+        request: Some(object.clone()),
+        state: Some("from-query".into()),
         ..web_request()
     };
-    expect_redirect_error(&mut w, &req, "request_not_supported");
-    let req = AuthorizationRequest {
+    let (out, _) = w.interact(&req, None);
+    let AuthorizeOutcome::Redirect(r) = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(r.param("state"), Some("from-object"));
+    let tokens = w.exchange(&code_of(&out)).unwrap();
+    let id = claims(tokens.id_token.as_deref().unwrap());
+    assert_eq!(id["nonce"], "n-object");
+    assert_eq!(tokens.scope, "email openid");
+    // The claims parameter inside the object asked for name in UserInfo (scope has no profile).
+    let ui = w.userinfo(&tokens.access_token).unwrap();
+    assert_eq!(ui["name"], "Alice Smith", "{ui:?}");
+    // By reference: the adapter hands over what it fetched; a failed fetch is invalid_request_uri.
+    let mut by_ref = AuthorizationRequest {
         request_uri: Some("https://rp.example/req.jwt".into()),
         ..web_request()
     };
-    expect_redirect_error(&mut w, &req, "request_uri_not_supported");
+    expect_redirect_error(&mut w, &by_ref, "invalid_request_uri");
+    by_ref.request_uri_document = Some(Err("timed out".into()));
+    expect_redirect_error(&mut w, &by_ref, "invalid_request_uri");
+    by_ref.request_uri_document = Some(Ok(object.clone()));
+    let (out, _) = w.interact(&by_ref, None);
+    assert!(
+        matches!(&out, AuthorizeOutcome::Redirect(r) if r.param("code").is_some()),
+        "{out:?}"
+    );
+    // Refused: both at once, another client's id, expired, a signature that is not empty for
+    // alg none, a signed object that no registered key verifies, garbage.
+    let both = AuthorizationRequest {
+        request: Some(object.clone()),
+        request_uri: Some("https://rp.example/req.jwt".into()),
+        ..web_request()
+    };
+    expect_redirect_error(&mut w, &both, "invalid_request");
+    let now = 1_750_000_000u64;
+    for bad in [
+        unsigned_object(serde_json::json!({"client_id": "spa", "state": "x"})),
+        unsigned_object(serde_json::json!({"exp": now - 10})),
+        format!("{object}c2ln"),
+        engine::jose::encode(
+            &engine::jose::SigningKey::from_material(&engine::fixtures::rsa_key2()).unwrap(),
+            "oauth-authz-req+jwt",
+            &serde_json::json!({"client_id": "web", "aud": "https://id.example.com/acme"}),
+        ),
+        "not-a-jwt".into(),
+    ] {
+        let req = AuthorizationRequest {
+            request: Some(bad.clone()),
+            ..web_request()
+        };
+        expect_redirect_error(&mut w, &req, "invalid_request_object");
+    }
+    // An object whose redirect_uri is not registered never causes a redirect.
+    let evil = unsigned_object(serde_json::json!({"redirect_uri": "https://evil.example/cb"}));
+    let req = AuthorizationRequest {
+        request: Some(evil),
+        ..web_request()
+    };
+    assert!(matches!(w.authorize(&req, None), AuthorizeOutcome::ErrorPage(_)));
 }
 
 #[test]
@@ -299,18 +368,24 @@ fn response_modes_are_honoured_and_unknown_ones_refused() {
 }
 
 #[test]
-fn unknown_parameters_are_ignored() {
+fn unknown_and_optional_parameters_are_ignored() {
     spec::covers("RFC6749-3.1-unknown-parameters");
+    spec::covers("OIDC-CORE-3.1.2.1-optional-parameters");
     let mut w = World::new(11);
     let mut params = serde_json::to_value(web_request()).unwrap();
     params["extra"] = "foobar".into();
+    let req: AuthorizationRequest = serde_json::from_value(params.clone()).unwrap();
+    assert_eq!(req, web_request());
     params["display"] = "popup".into();
     params["ui_locales"] = "fr-CA".into();
+    params["claims_locales"] = "se".into();
     params["acr_values"] = "urn:mace:incommon:iap:silver".into();
     let req: AuthorizationRequest = serde_json::from_value(params).unwrap();
-    assert_eq!(req, web_request());
+    assert_eq!(req.display.as_deref(), Some("popup"));
     let (out, _) = w.interact(&req, None);
     assert_eq!(code_of(&out).len(), 43);
+    let tokens = w.exchange(&code_of(&out)).unwrap();
+    assert!(claims(tokens.id_token.as_deref().unwrap()).get("acr").is_none());
 }
 
 #[test]

@@ -281,7 +281,7 @@ fn logout_with_a_hint_ends_the_session_revokes_and_redirects_with_state() {
         false,
     );
     match out {
-        EndSessionOutcome::LoggedOut { redirect: Some(r) } => {
+        EndSessionOutcome::LoggedOut { redirect: Some(r), .. } => {
             assert_eq!(r.location(), "https://app.example.com/logged-out?state=bye");
         }
         other => panic!("{other:?}"),
@@ -371,7 +371,7 @@ fn logout_without_a_hint_asks_for_confirmation_first() {
         "nothing happens before confirmation"
     );
     match w.end_session(&req, Some(&session), true) {
-        EndSessionOutcome::LoggedOut { redirect: Some(r) } => assert_eq!(r.param("state"), Some("bye")),
+        EndSessionOutcome::LoggedOut { redirect: Some(r), .. } => assert_eq!(r.param("state"), Some("bye")),
         other => panic!("{other:?}"),
     }
     assert!(!w.introspect(&web, t.refresh_token.as_ref().unwrap()).active);
@@ -383,8 +383,92 @@ fn logout_without_a_hint_asks_for_confirmation_first() {
     );
     assert_eq!(
         w.end_session(&empty, None, true),
-        EndSessionOutcome::LoggedOut { redirect: None }
+        EndSessionOutcome::LoggedOut {
+            redirect: None,
+            backchannel: vec![]
+        }
     );
+}
+
+#[test]
+fn logout_sends_a_logout_token_to_each_backchannel_client_of_the_session() {
+    spec::covers("OIDC-BCLOGOUT-2.4-logout-token");
+    let mut w = World::new(71);
+    let mut spec = engine::ClientSpec::new("BC App", spec::ClientAuthMethod::ClientSecretBasic, &[WEB_CB]);
+    spec.client_id = Some("bc".into());
+    spec.extras.backchannel_logout_uri = Some("https://bc.example.com/logout".into());
+    let (_, bc_secret) = w.add_client(T, spec);
+    // One session, two clients: the web client (no back-channel URI) and the bc client.
+    let (t, session) = w.web_tokens("openid profile");
+    let bc_req = AuthorizationRequest {
+        client_id: Some("bc".into()),
+        ..web_request()
+    };
+    let (code, _) = w.code_for(&bc_req, Some(&session));
+    let bc_creds = ClientCredentials::Basic {
+        client_id: "bc".into(),
+        secret: bc_secret.unwrap(),
+    };
+    let bc_tokens = w
+        .token(&bc_creds, &code_exchange(&code, WEB_CB, Some(VERIFIER)))
+        .unwrap();
+    let sid = claims(t.id_token.as_deref().unwrap())["sid"].clone();
+    let out = w.end_session(&logout_req(t.id_token.as_deref(), None), Some(&session), false);
+    let EndSessionOutcome::LoggedOut { backchannel, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(backchannel.len(), 1, "only the client with a back-channel URI");
+    assert_eq!(backchannel[0].uri, "https://bc.example.com/logout");
+    let token = &backchannel[0].logout_token;
+    assert_eq!(header(token).typ.as_deref(), Some("logout+jwt"));
+    let lt = claims(token);
+    assert_eq!(lt["iss"], "https://id.example.com/acme");
+    assert_eq!(lt["aud"], "bc");
+    assert_eq!(lt["sid"], sid);
+    assert_eq!(lt["sub"], w.alice.id.as_str());
+    assert!(lt["jti"].is_string() && lt["iat"].is_u64() && lt["exp"].as_u64() > lt["iat"].as_u64());
+    assert_eq!(lt["events"][engine::logout::BACKCHANNEL_EVENT], serde_json::json!({}));
+    assert!(lt.get("nonce").is_none());
+    // The notified client's grant is gone; a second logout of the ended session notifies nobody.
+    assert!(
+        !w.introspect(&bc_creds, bc_tokens.refresh_token.as_ref().unwrap())
+            .active
+    );
+    let again = w.end_session(&logout_req(t.id_token.as_deref(), None), Some(&session), false);
+    assert!(matches!(again, EndSessionOutcome::LoggedOut { backchannel, .. } if backchannel.is_empty()));
+}
+
+#[test]
+fn userinfo_is_a_signed_jwt_for_clients_registered_for_one() {
+    spec::covers("OIDC-CORE-5.3.2-signed-userinfo");
+    let mut w = World::new(72);
+    let (t, _) = w.web_tokens("openid profile");
+    let mut env = Env::new(w.now, &mut w.rng);
+    let plain = w.engine.handle_userinfo_response(&mut env, T, &t.access_token).unwrap();
+    assert!(matches!(plain, engine::userinfo::UserInfoResponse::Json(ref m) if m["name"] == "Alice Smith"));
+    let mut web = w.web.clone();
+    web.extras.userinfo_signed_response_alg = Some(spec::SigningAlg::ES384);
+    w.engine.update_client(web).unwrap();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let signed = w.engine.handle_userinfo_response(&mut env, T, &t.access_token).unwrap();
+    let engine::userinfo::UserInfoResponse::Jwt(jwt) = signed else {
+        panic!("{signed:?}")
+    };
+    assert_eq!(header(&jwt).alg, "ES384");
+    let c = claims(&jwt);
+    assert_eq!(
+        (c["iss"].as_str(), c["aud"].as_str()),
+        (Some("https://id.example.com/acme"), Some("web"))
+    );
+    assert_eq!(c["sub"], w.alice.id.as_str());
+    assert_eq!(c["name"], "Alice Smith");
+    // It verifies with a published key.
+    let jwks = serde_json::to_value(w.engine.jwks(T).unwrap()).unwrap();
+    let compact = engine::jose::decode(&jwt).unwrap();
+    let verified = engine::jose::keys::parse_jwks(&jwks)
+        .iter()
+        .any(|(kid, key)| kid.as_deref() == compact.header.kid.as_deref() && compact.verify(key).is_ok());
+    assert!(verified, "signed by a published key");
 }
 
 #[test]
@@ -462,6 +546,7 @@ fn nothing_of_one_tenant_works_in_another() {
 #[test]
 fn key_rotation_keeps_the_old_key_published_and_old_tokens_valid() {
     spec::covers("JOSE-jwks-publication");
+    spec::covers("JOSE-key-rotation");
     let mut w = World::new(71);
     let (t, _) = w.web_tokens("openid");
     let old_kid = header(&t.access_token).kid.unwrap();

@@ -36,6 +36,10 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// OIDC Core: the `request_uri` parameter is not supported.
     RequestUriNotSupported,
+    /// OIDC Core §6: the request object is invalid (signature, claims, client).
+    InvalidRequestObject,
+    /// OIDC Core §6.2: the `request_uri` cannot be fetched or holds no valid object.
+    InvalidRequestUri,
     /// RFC 6750: the access token is invalid, expired or revoked.
     InvalidToken,
     /// RFC 6750: the token lacks the scope this resource needs.
@@ -75,6 +79,8 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidRequestObject => "invalid_request_object",
+            Self::InvalidRequestUri => "invalid_request_uri",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
@@ -101,7 +107,7 @@ impl ErrorCode {
     }
 
     /// All codes, for exhaustive tests.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -117,6 +123,8 @@ impl ErrorCode {
         Self::InteractionRequired,
         Self::RequestNotSupported,
         Self::RequestUriNotSupported,
+        Self::InvalidRequestObject,
+        Self::InvalidRequestUri,
         Self::InvalidToken,
         Self::InsufficientScope,
         Self::UnsupportedTokenType,

@@ -383,6 +383,14 @@ pub struct Client {
     pub dynamically_registered: bool,
     /// Created at (seconds).
     pub created_at: u64,
+    // UserInfo is a JWT signed with this algorithm (absent: plain JSON).
+    #[oai(skip_serializing_if_is_none)]
+    pub userinfo_signed_response_alg: Option<Alg>,
+    /// OpenID Connect Back-Channel Logout: where logout tokens are POSTed.
+    #[oai(skip_serializing_if_is_none)]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (always sent).
+    pub backchannel_logout_session_required: bool,
 }
 
 impl Client {
@@ -413,6 +421,9 @@ impl Client {
             branding: c.branding.into(),
             dynamically_registered: c.dynamically_registered,
             created_at: c.created_at,
+            userinfo_signed_response_alg: c.extras.userinfo_signed_response_alg.map(Into::into),
+            backchannel_logout_uri: c.extras.backchannel_logout_uri,
+            backchannel_logout_session_required: c.extras.backchannel_logout_session_required,
         }
     }
 }
@@ -453,6 +464,9 @@ impl Example for Client {
             branding: BrandingBody::default(),
             dynamically_registered: false,
             created_at: 1_750_000_000,
+            userinfo_signed_response_alg: None,
+            backchannel_logout_uri: Some("https://portal.example.com/backchannel-logout".into()),
+            backchannel_logout_session_required: true,
         }
     }
 }
@@ -505,6 +519,12 @@ pub struct ClientInput {
     pub jwks: Option<Value>,
     /// Page branding.
     pub branding: Option<BrandingBody>,
+    // Sign UserInfo responses with RS256, ES256 or ES384 (default: plain JSON).
+    pub userinfo_signed_response_alg: Option<Alg>,
+    /// Back-channel logout URI (https, or http on loopback); an empty string removes it.
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in logout tokens (they always carry it).
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 impl Example for ClientInput {
@@ -543,6 +563,9 @@ impl From<ClientInput> for ClientPatch {
             refresh_without_offline_access: i.refresh_without_offline_access,
             jwks: i.jwks,
             branding: i.branding.map(Into::into),
+            userinfo_signed_response_alg: i.userinfo_signed_response_alg.map(Into::into),
+            backchannel_logout_uri: i.backchannel_logout_uri,
+            backchannel_logout_session_required: i.backchannel_logout_session_required,
         }
     }
 }

@@ -3,7 +3,10 @@
 //! error page; after it, a redirect to the proven target.
 
 use super::request::{AuthorizationRequest, ValidatedRequest};
+use super::request_object;
+use crate::claims_request::RequestedClaims;
 use crate::client::ClientRecord;
+use crate::env::UnixTime;
 use crate::error::{ProtocolError, Result};
 use crate::redirect::{check_redirect_uri, RedirectTarget};
 use crate::signing::Keyring;
@@ -101,12 +104,34 @@ pub fn validate(
     keys: &Keyring,
     tenant: &str,
     issuer: &str,
+    now: UnixTime,
     req: &AuthorizationRequest,
     lenient_redirect: bool,
 ) -> Result<Result<(ClientRecord, RedirectTarget, ValidatedRequest), Rejection>> {
     let client = match check_client(tx, tenant, req.client_id.as_deref())? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
+    };
+    // OIDC-CORE-6-request-object: the object's parameters replace the query's before anything
+    // else is checked. A broken object is redirected only to the query's proven redirect_uri.
+    let merged;
+    let req = match request_object::resolve(&client, issuer, now, req) {
+        Ok(None) => req,
+        Ok(Some(m)) => {
+            merged = m;
+            &merged
+        }
+        Err(error) => {
+            return Ok(Err(match check_redirect(&client, req.redirect_uri.as_deref(), false) {
+                Ok(target) => Rejection::Redirect {
+                    target,
+                    mode: check_response_mode(req).unwrap_or(ResponseMode::Query),
+                    state: req.state.clone().filter(|s| !s.is_empty()),
+                    error,
+                },
+                Err(_) => Rejection::Page(error),
+            }))
+        }
     };
     let target = match check_redirect(&client, req.redirect_uri.as_deref(), lenient_redirect) {
         Ok(t) => t,
@@ -139,15 +164,6 @@ fn check_after_redirect(
     r: &Redirectable<'_>,
 ) -> Result<Result<ValidatedRequest, Rejection>> {
     use ErrorCode as E;
-    // OIDC-CORE-6-request-object-unsupported
-    if req.request.is_some() {
-        return Ok(Err(
-            r.reject(E::RequestNotSupported, "request objects are not supported")
-        ));
-    }
-    if req.request_uri.is_some() {
-        return Ok(Err(r.reject(E::RequestUriNotSupported, "request_uri is not supported")));
-    }
     // RFC6749-4.1.1-response-type-code
     match req.response_type.as_deref() {
         None | Some("") => return Ok(Err(r.reject(E::InvalidRequest, "response_type is required"))),
@@ -264,6 +280,14 @@ fn check_after_redirect(
             }
         },
     };
+    // OIDC-CORE-5.5-claims-parameter
+    let claims = match req.claims.as_deref().filter(|c| !c.is_empty()) {
+        None => RequestedClaims::default(),
+        Some(text) => match RequestedClaims::parse(text) {
+            Some(c) => c,
+            None => return Ok(Err(r.reject(E::InvalidRequest, "claims is not a valid claims request"))),
+        },
+    };
     Ok(Ok(ValidatedRequest {
         client_id: client.client_id.clone(),
         redirect_uri: r.target.uri().to_string(),
@@ -276,6 +300,7 @@ fn check_after_redirect(
         max_age,
         login_hint: req.login_hint.clone().filter(|h| !h.is_empty()),
         hint_subject,
+        claims,
     }))
 }
 

@@ -2,6 +2,7 @@
 
 pub mod checks;
 pub mod request;
+pub mod request_object;
 pub mod transaction;
 
 pub use request::{AuthorizationRequest, ValidatedRequest};
@@ -51,6 +52,28 @@ pub struct LoginPage {
     pub login_hint: Option<String>,
     /// Message after a failed attempt.
     pub error: Option<&'static str>,
+    /// The client's privacy policy and terms of service (registered https URLs).
+    pub links: ClientLinks,
+}
+
+/// A client's registered policy and terms links, shown on the login and consent pages.
+/// OIDC-REGISTRATION-2-client-pages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientLinks {
+    /// `policy_uri`.
+    pub policy_uri: Option<String>,
+    /// `tos_uri`.
+    pub tos_uri: Option<String>,
+}
+
+impl ClientLinks {
+    /// The links `client` registered.
+    pub fn of(client: &ClientRecord) -> Self {
+        ClientLinks {
+            policy_uri: client.page_link("policy_uri"),
+            tos_uri: client.page_link("tos_uri"),
+        }
+    }
 }
 
 /// What the consent page needs.
@@ -68,6 +91,8 @@ pub struct ConsentPage {
     pub scopes: Vec<String>,
     /// Who is logged in (username).
     pub username: String,
+    /// The client's privacy policy and terms of service.
+    pub links: ClientLinks,
 }
 
 /// A session the adapter must set as a cookie.
@@ -186,6 +211,7 @@ impl Step<'_> {
             branding: self.client.branding.clone(),
             login_hint: self.req.login_hint.clone(),
             error,
+            links: ClientLinks::of(&self.client),
         }
     }
 }
@@ -212,11 +238,18 @@ impl<S: Store> Engine<S> {
                     "unknown tenant",
                 )));
             }
-            let (client, target, req) =
-                match checks::validate(tx, &self.keys, tenant, &iss, req, self.mutant(|m| m.lenient_redirect))? {
-                    Ok(v) => v,
-                    Err(r) => return Ok(rejection_outcome(r, &iss)),
-                };
+            let (client, target, req) = match checks::validate(
+                tx,
+                &self.keys,
+                tenant,
+                &iss,
+                now,
+                req,
+                self.mutant(|m| m.lenient_redirect),
+            )? {
+                Ok(v) => v,
+                Err(r) => return Ok(rejection_outcome(r, &iss)),
+            };
             let live = load_live(tx, tenant, session, now)?;
             let step = Step {
                 tenant,
@@ -300,6 +333,7 @@ impl<S: Store> Engine<S> {
                 branding: step.client.branding.clone(),
                 scopes,
                 username: live.user.profile.username.clone(),
+                links: ClientLinks::of(&step.client),
             }));
         }
         self.issue_code(tx, &step, &live.record, &live.key, &fresh.code)
@@ -326,11 +360,18 @@ impl<S: Store> Engine<S> {
             amr: session.amr.clone(),
             sid: session.sid.clone(),
             session_key: session_key.to_string(),
+            claims: step.req.claims.clone(),
             issued_at: step.now,
             expires_at: step.now.plus(self.config.code_ttl),
             state: CodeState::Issued,
         };
         save(tx, &CodeRecord::key(step.tenant, code), &rec)?;
+        // OIDC-BCLOGOUT-2.4-logout-token: remember who to tell when this session ends.
+        if !session.clients.contains(&step.client.client_id) {
+            let mut s = session.clone();
+            s.clients.push(step.client.client_id.clone());
+            save(tx, session_key, &s)?;
+        }
         let mut params = vec![("code".to_string(), code.to_string())];
         if let Some(state) = &step.req.state {
             params.push(("state".into(), state.clone()));
@@ -432,6 +473,7 @@ impl<S: Store> Engine<S> {
                     client_name: client
                         .as_ref()
                         .map_or_else(|| pending.request.client_id.clone(), |c| c.name.clone()),
+                    links: client.as_ref().map(ClientLinks::of).unwrap_or_default(),
                     branding: client.map(|c| c.branding).unwrap_or_default(),
                     login_hint: Some(username.to_string()),
                     error: Some("Invalid username or password."),
@@ -465,6 +507,7 @@ impl<S: Store> Engine<S> {
                 amr: vec!["pwd".into()],
                 expires_at: now.plus(self.config.session_ttl),
                 state: SessionState::Active,
+                clients: Vec::new(),
             };
             let key = SessionRecord::key(tenant, &fresh.session);
             save(tx, &key, &session)?;

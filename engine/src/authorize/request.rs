@@ -33,10 +33,23 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// `id_token_hint`.
     pub id_token_hint: Option<String>,
-    /// `request` (request object by value: not supported).
+    /// `request` (request object by value).
     pub request: Option<String>,
-    /// `request_uri` (request object by reference: not supported).
+    /// `request_uri` (request object by reference; the adapter fetches it).
     pub request_uri: Option<String>,
+    /// `claims` (OIDC Core §5.5), JSON text.
+    pub claims: Option<String>,
+    /// `display` (accepted; every page works at every size).
+    pub display: Option<String>,
+    /// `ui_locales` (accepted; pages are in English).
+    pub ui_locales: Option<String>,
+    /// `claims_locales` (accepted; claims have one language).
+    pub claims_locales: Option<String>,
+    /// `acr_values` (accepted; only password authentication exists, no `acr` is asserted).
+    pub acr_values: Option<String>,
+    /// What the adapter fetched at `request_uri`. Never read from the client's parameters.
+    #[serde(skip)]
+    pub request_uri_document: Option<super::request_object::FetchedDocument>,
 }
 
 /// A request that passed every check; stored while login and consent happen.
@@ -65,6 +78,9 @@ pub struct ValidatedRequest {
     pub login_hint: Option<String>,
     /// Subject of a valid id_token_hint.
     pub hint_subject: Option<String>,
+    /// Individual claims asked for with the `claims` parameter.
+    #[serde(default)]
+    pub claims: crate::claims_request::RequestedClaims,
 }
 
 impl ValidatedRequest {

@@ -894,21 +894,13 @@ async fn outbound_fetches_never_reach_private_addresses_without_the_development_
         "code",
     )
     .unwrap();
-    let tokens: Value = Client::new()
-        .post(format!("{}/token", t.iss))
-        .basic_auth("bcl", c["client_secret"].as_str())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", CB),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", VERIFIER),
+    ];
+    let (_, tokens) = token_as(&t, "bcl", c["client_secret"].as_str().unwrap(), &form).await;
     let hint = tokens["id_token"].as_str().expect("an ID token");
     let r = b
         .get(format!("{}/end-session?id_token_hint={hint}", t.iss))

@@ -26,15 +26,7 @@ fn examples() -> PathBuf {
 
 /// `examples/node_modules` from the lockfile, once.
 fn node_modules() {
-    if !examples().join("node_modules/playwright-core").exists() {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(examples())
-            .status()
-            .expect("npm is required")
-            .success();
-        assert!(ok, "npm ci failed in examples/");
-    }
+    npm_ci(&examples(), "playwright-core");
 }
 
 /// The venv's python, with the seed's one dependency and Flask (for the generated Flask app).

@@ -96,6 +96,20 @@ pub struct OidcExtras {
 }
 
 impl ClientRecord {
+    /// Whether `compact` (whose header alg is `alg`) verifies with a key the client registered,
+    /// the one its `kid` names when it names one.
+    pub fn signed(&self, compact: &crate::jose::Compact<'_>, alg: SigningAlg) -> bool {
+        let keys = self
+            .jwks
+            .as_ref()
+            .map(crate::jose::keys::parse_jwks)
+            .unwrap_or_default();
+        let kid = compact.header.kid.as_deref();
+        keys.iter()
+            .filter(|(k, key)| key.fits(alg) && (kid.is_none() || k.as_deref() == kid))
+            .any(|(_, key)| compact.verify(key).is_ok())
+    }
+
     /// A registered page link (`policy_uri`, `tos_uri`, `client_uri`) when it is an https URL.
     pub fn page_link(&self, name: &str) -> Option<String> {
         self.metadata

@@ -3,7 +3,7 @@
 use crate::client::ClientRecord;
 use crate::env::UnixTime;
 use crate::error::{err, EngineError, Result};
-use crate::jose::{self, keys::parse_jwks};
+use crate::jose;
 use crate::secret::SecretHash;
 use crate::store::{load, save, Record, Table, Tx};
 use serde::{Deserialize, Serialize};
@@ -173,13 +173,7 @@ fn verify_assertion(
     let alg = compact
         .alg()
         .map_err(|_| invalid("client_assertion alg is not accepted"))?;
-    let keys = client.jwks.as_ref().map(parse_jwks).unwrap_or_default();
-    let kid = compact.header.kid.as_deref();
-    let verified = keys
-        .iter()
-        .filter(|(k, key)| key.fits(alg) && (kid.is_none() || k.as_deref() == kid))
-        .any(|(_, key)| compact.verify(key).is_ok());
-    if !verified {
+    if !client.signed(&compact, alg) {
         return Err(invalid(
             "client_assertion signature does not verify with the client's keys",
         ));

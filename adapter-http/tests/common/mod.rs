@@ -137,9 +137,19 @@ pub async fn demo_code(t: &TestServer, b: &Client, scope: &str) -> String {
 
 /// POSTs a form to the token endpoint with the demo client's Basic credentials.
 pub async fn token(t: &TestServer, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    token_as(t, &t.demo.client_id, &t.demo.client_secret, form).await
+}
+
+/// POSTs a form to the token endpoint with `client_id`'s Basic credentials.
+pub async fn token_as(
+    t: &TestServer,
+    client_id: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
     let r = Client::new()
         .post(format!("{}/token", t.iss))
-        .basic_auth(&t.demo.client_id, Some(&t.demo.client_secret))
+        .basic_auth(client_id, Some(secret))
         .form(form)
         .send()
         .await
@@ -252,4 +262,17 @@ pub fn pinned_venv(name: &str, packages: &[&str]) -> std::path::PathBuf {
         std::fs::write(&marker, "").unwrap();
     }
     dir
+}
+
+/// `dir/node_modules` installed from the lockfile with `npm ci`, unless `marker` is already there.
+pub fn npm_ci(dir: &Path, marker: &str) {
+    if !dir.join("node_modules").join(marker).exists() {
+        let ok = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir)
+            .status()
+            .expect("npm is required")
+            .success();
+        assert!(ok, "npm ci failed in {}", dir.display());
+    }
 }

@@ -1,17 +1,11 @@
 //! The Basic OP plan's modules (`oidcc-basic-certification-test-plan`), also run by the Form Post
 //! plan with `response_mode=form_post`.
 
-use crate::harness::{Module, Outcome, Stop};
+use crate::harness::{m, Module, Outcome, Stop};
 use crate::jwt;
 use crate::op::{error_page, Ctx, Page, Req, RP};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-macro_rules! m {
-    ($name:literal $(, covers($req:literal))*) => {
-        Module { name: $name, requirements: &[$($req),*] }
-    };
-}
 
 /// The plan, in the official order.
 pub const MODULES: &[Module] = &[

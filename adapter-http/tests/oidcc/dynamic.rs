@@ -2,17 +2,11 @@
 //! `private_key_jwt` client at the registration endpoint first. Dynamically registered clients
 //! must use PKCE here (RFC 9700), so every request of this plan carries an S256 challenge.
 
-use crate::harness::{Module, Outcome, Stop};
+use crate::harness::{m, Module, Outcome, Stop};
 use crate::jwt;
 use crate::op::{error_page, Auth, Ctx, Op, Page, Rp, RP};
 use reqwest::Client;
 use serde_json::{json, Value};
-
-macro_rules! m {
-    ($name:literal $(, covers($req:literal))*) => {
-        Module { name: $name, requirements: &[$($req),*] }
-    };
-}
 
 pub const MODULES: &[Module] = &[
     m!(

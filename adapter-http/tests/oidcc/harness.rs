@@ -85,6 +85,14 @@ impl Log {
     }
 }
 
+/// `m!("official-module-name", covers("REQ-ID"), …)`: a [`Module`].
+macro_rules! m {
+    ($name:literal $(, covers($req:literal))*) => {
+        $crate::harness::Module { name: $name, requirements: &[$($req),*] }
+    };
+}
+pub(crate) use m;
+
 /// One module of a plan: its official name and the requirement IDs it checks.
 pub struct Module {
     pub name: &'static str,

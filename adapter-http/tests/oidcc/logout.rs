@@ -1,15 +1,9 @@
 //! The RP-Initiated Logout plan and the Back-Channel Logout plan.
 
-use crate::harness::{Module, Outcome, Stop};
+use crate::harness::{m, Module, Outcome, Stop};
 use crate::jwt;
 use crate::op::{describe, Ctx, Page, RP};
 use serde_json::{json, Value};
-
-macro_rules! m {
-    ($name:literal $(, covers($req:literal))*) => {
-        Module { name: $name, requirements: &[$($req),*] }
-    };
-}
 
 pub const RP_INITIATED: &[Module] = &[
     m!(

@@ -7,6 +7,8 @@
 //! name contains NAME (and writes no report).
 
 mod basic;
+#[path = "../common/mod.rs"]
+mod common;
 mod config;
 mod dynamic;
 mod fixture;

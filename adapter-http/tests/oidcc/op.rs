@@ -4,7 +4,6 @@
 
 use crate::harness::{require, Log, Stop};
 use crate::jwt;
-use reqwest::redirect::Policy;
 use reqwest::{Client, Method, Response};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -36,19 +35,9 @@ impl Op {
         opts.allow_private_fetch = allow_private_fetch;
         let server = adapter_http::start(&opts).await.expect("server starts");
         let admin = server.demo.clone().unwrap().admin.unwrap();
-        let root = Client::new()
-            .post(&admin.token_endpoint)
-            .basic_auth(&admin.client_id, Some(&admin.client_secret))
-            .form(&[("grant_type", "client_credentials"), ("scope", "admin")])
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (_, token) =
+            crate::common::cc_token(&admin.token_endpoint, &admin.client_id, &admin.client_secret, "admin").await;
+        let root = token["access_token"].as_str().expect("admin token").to_string();
         let iss = format!("{}/demo", server.base);
         let mut op = Op {
             server,
@@ -184,16 +173,7 @@ pub struct Ctx<'a> {
     pub browser: Client,
 }
 
-pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-pub fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
+pub use crate::common::{CHALLENGE, VERIFIER};
 
 fn hidden_inputs(html: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -236,7 +216,7 @@ impl Ctx<'_> {
             form_post,
             pkce: false,
             log: Log::default(),
-            browser: browser(),
+            browser: crate::common::browser(),
         }
     }
 
@@ -337,32 +317,16 @@ impl Ctx<'_> {
 
     /// Fills the login form with `user`/`password`, or approves consent; returns the next page.
     pub async fn interact(&self, p: Page) -> Page {
-        match p {
-            Page::Login(html) => {
-                let mut form = hidden_inputs(&html);
-                form.insert("username".into(), USER.into());
-                form.insert("password".into(), PASSWORD.into());
-                let r = self
-                    .browser
-                    .post(format!("{}/login", self.op.iss))
-                    .form(&form)
-                    .send()
-                    .await;
-                self.page(r.unwrap()).await
-            }
-            Page::Consent(html) => {
-                let mut form = hidden_inputs(&html);
-                form.insert("decision".into(), "approve".into());
-                let r = self
-                    .browser
-                    .post(format!("{}/consent", self.op.iss))
-                    .form(&form)
-                    .send()
-                    .await;
-                self.page(r.unwrap()).await
-            }
-            other => other,
-        }
+        let (html, path, fields) = match &p {
+            Page::Login(html) => (html, "login", [("username", USER), ("password", PASSWORD)].as_slice()),
+            Page::Consent(html) => (html, "consent", [("decision", "approve")].as_slice()),
+            _ => return p,
+        };
+        let mut form = hidden_inputs(html);
+        form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let url = format!("{}/{path}", self.op.iss);
+        let r = self.browser.post(url).form(&form).send().await;
+        self.page(r.unwrap()).await
     }
 
     /// Sends `req` and walks login and consent until the browser leaves the provider.

@@ -3,10 +3,8 @@
 //! logout) against the server. openid-client (npm) and Authlib (PyPI) run as scripts under
 //! `conformance/`; the Rust `openidconnect` crate runs here; Chromium is driven by playwright-core.
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use crate::harness::{Module, Outcome, Stop};
+use crate::common;
+use crate::harness::{m, Module, Outcome, Stop};
 use crate::op::{Ctx, Page, Rp, PASSWORD, RP, USER};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
@@ -15,13 +13,6 @@ use openidconnect::{
 };
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-macro_rules! m {
-    ($name:literal $(, covers($req:literal))*) => {
-        Module { name: $name, requirements: &[$($req),*] }
-    };
-}
 
 pub const MODULES: &[Module] = &[
     m!(
@@ -63,15 +54,7 @@ fn conformance_dir() -> PathBuf {
 
 /// Installs the npm packages (from the lockfile) and the Python venv, once, before modules run.
 pub fn prepare() {
-    if !conformance_dir().join("node_modules/openid-client").exists() {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(conformance_dir())
-            .status()
-            .expect("npm is required")
-            .success();
-        assert!(ok, "npm ci failed in conformance/");
-    }
+    common::npm_ci(&conformance_dir(), "openid-client");
     common::pinned_venv("conformance-venv", &[AUTHLIB, REQUESTS]);
 }
 

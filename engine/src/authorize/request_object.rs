@@ -6,7 +6,7 @@ use super::request::AuthorizationRequest;
 use crate::client::ClientRecord;
 use crate::env::UnixTime;
 use crate::error::ProtocolError;
-use crate::jose::{self, keys::parse_jwks};
+use crate::jose;
 use serde_json::{Map, Value};
 use spec::ErrorCode;
 
@@ -61,13 +61,7 @@ fn verify(client: &ClientRecord, jwt: &str) -> Result<(Map<String, Value>, bool)
         let alg = compact
             .alg()
             .map_err(|_| bad_object("the request object's alg is not accepted"))?;
-        let keys = client.jwks.as_ref().map(parse_jwks).unwrap_or_default();
-        let kid = compact.header.kid.as_deref();
-        let ok = keys
-            .iter()
-            .filter(|(k, key)| key.fits(alg) && (kid.is_none() || k.as_deref() == kid))
-            .any(|(_, key)| compact.verify(key).is_ok());
-        if !ok {
+        if !client.signed(&compact, alg) {
             return Err(bad_object(
                 "the request object's signature does not verify with the client's registered keys",
             ));

@@ -2,6 +2,7 @@
 //! revocation, UserInfo. Parse errors of any kind become OAuth JSON errors, never plain text.
 
 use crate::client_credentials::{self, BodyCredentials};
+use crate::client_keys;
 use crate::discovery;
 use crate::doc_cache::{Doc, RawJson};
 use crate::params;
@@ -393,6 +394,19 @@ fn authorization(req: &Request) -> Option<String> {
 }
 
 /// The client's credentials from the Authorization header and the form's fields.
+/// Before the engine verifies a client assertion: fetch the client's keys again if it signed with
+/// a key id it never registered (it rotated the keys behind its `jwks_uri`).
+async fn refresh_assertion_keys(state: &Shared, tenant: &str, creds: &ClientCredentials) {
+    if let ClientCredentials::Assertion {
+        client_id, assertion, ..
+    } = creds
+    {
+        if let Some(id) = client_id.clone().or_else(|| client_keys::assertion_subject(assertion)) {
+            client_keys::refresh_if_unknown_kid(state, tenant, &id, assertion).await;
+        }
+    }
+}
+
 fn credentials(
     req: &Request,
     client_id: Option<String>,
@@ -497,6 +511,7 @@ impl Api {
             scope: f.scope,
             resource: f.resource.into_iter().collect(),
         };
+        refresh_assertion_keys(&state, &tenant, &creds).await;
         match state.with_env(|e, env| e.handle_token(env, &tenant, &creds, &treq)) {
             Ok(t) => OAuthResult::ok(TokenBody {
                 access_token: t.access_token,
@@ -520,6 +535,7 @@ impl Api {
         state: Data<&Shared>,
     ) -> OAuthResult<IntrospectionBody> {
         let (creds, token) = form.0.into_request(req);
+        refresh_assertion_keys(&state, &tenant, &creds).await;
         let Some(token) = token else {
             return OAuthResult::missing_token();
         };
@@ -550,6 +566,7 @@ impl Api {
         state: Data<&Shared>,
     ) -> OAuthResult<Empty> {
         let (creds, token) = form.0.into_request(req);
+        refresh_assertion_keys(&state, &tenant, &creds).await;
         let Some(token) = token else {
             return OAuthResult::missing_token();
         };

@@ -5,6 +5,7 @@ pub mod allow;
 pub mod api;
 pub mod bootstrap;
 pub mod client_credentials;
+pub mod client_keys;
 pub mod cookies;
 pub mod cors;
 pub mod discovery;
@@ -300,6 +301,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         outbound: outbound::Outbound {
             allow_private: opts.allow_private_fetch,
         },
+        key_refresh: Default::default(),
     });
     let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
     let purger = tokio::spawn(purge_periodically(Arc::downgrade(&state), opts.purge_every));

@@ -24,6 +24,8 @@ pub struct AppState {
     pub password_checks: tokio::sync::Semaphore,
     /// Outbound HTTP (request_uri, jwks_uri, sector_identifier_uri, back-channel logout).
     pub outbound: crate::outbound::Outbound,
+    /// When clients' `jwks_uri`s were last fetched again.
+    pub key_refresh: crate::client_keys::RefreshLog,
 }
 
 /// How many argon2id checks may run at once: the cores this process may use.

@@ -191,6 +191,14 @@ pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Da
         .and_then(serde_json::from_value)
         .unwrap_or_default();
     fetch_request_uri(state, &tenant, &mut areq).await;
+    // A signed request object may name a key the client rotated in behind its jwks_uri.
+    let object = areq
+        .request
+        .clone()
+        .or_else(|| areq.request_uri_document.clone().and_then(Result::ok));
+    if let (Some(client_id), Some(object)) = (areq.client_id.clone(), object) {
+        crate::client_keys::refresh_if_unknown_kid(state, &tenant, &client_id, object.trim()).await;
+    }
     let session = cookies::read(req, cookies::SESSION);
     let out = state.with_env(|e, env| e.handle_authorize(env, &tenant, &areq, session.as_deref()));
     // After a POST, 303 makes the browser follow with a GET; 307 would re-post the form (RFC 9700 §4.12).

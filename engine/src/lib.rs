@@ -10,6 +10,7 @@ pub mod authorize;
 pub mod claims_request;
 pub mod client;
 pub mod client_auth;
+pub mod client_keys;
 pub mod code;
 pub mod config;
 pub mod consent;

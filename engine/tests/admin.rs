@@ -887,3 +887,52 @@ fn registered_policy_and_terms_reach_the_login_page() {
         ErrorCode::InvalidClientMetadata
     );
 }
+
+#[test]
+fn keys_behind_a_jwks_uri_are_replaced_only_by_a_usable_fetched_set() {
+    spec::covers("OIDC-REGISTRATION-2-jwks-uri");
+    let mut w = World::new(15);
+    set_policy(&mut w, RegistrationPolicy::Open);
+    let old = engine::jose::SigningKey::from_material(&engine::fixtures::rsa_key2()).unwrap();
+    let new = engine::jose::SigningKey::from_material(&engine::fixtures::rsa_key()).unwrap();
+    let set = |k: &engine::jose::SigningKey| {
+        let mut jwk = serde_json::to_value(k.public().jwk()).unwrap();
+        jwk["kid"] = json!(k.kid());
+        json!({"keys": [jwk]}).to_string()
+    };
+    let mut m = metadata(json!({"redirect_uris": ["https://rp.example/cb"],
+        "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://rp.example/jwks.json"}));
+    m.fetched.jwks_uri = Some(Ok(set(&old)));
+    let mut env = Env::new(w.now, &mut w.rng);
+    let id = w.engine.handle_register(&mut env, T, None, &m).unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let signed_by = |k: &engine::jose::SigningKey| engine::jose::encode(k, "JWT", &json!({"sub": id}));
+    // A known kid needs no fetch; an unknown one names the URI.
+    assert_eq!(w.engine.jwks_uri_to_refresh(T, &id, &signed_by(&old)), None);
+    assert_eq!(
+        w.engine.jwks_uri_to_refresh(T, &id, &signed_by(&new)).as_deref(),
+        Some("https://rp.example/jwks.json")
+    );
+    // Failed or useless fetches change nothing.
+    for bad in [
+        Err("timeout".to_string()),
+        Ok("{}".to_string()),
+        Ok("not json".to_string()),
+    ] {
+        assert!(!w.engine.handle_client_jwks_refresh(&mut env, T, &id, &bad).unwrap());
+    }
+    assert!(w.engine.jwks_uri_to_refresh(T, &id, &signed_by(&new)).is_some());
+    assert!(w
+        .engine
+        .handle_client_jwks_refresh(&mut env, T, &id, &Ok(set(&new)))
+        .unwrap());
+    assert_eq!(w.engine.jwks_uri_to_refresh(T, &id, &signed_by(&new)), None);
+    // A client that registered jwks (no URI) is never changed this way.
+    assert_eq!(w.engine.jwks_uri_to_refresh(T, "web", &signed_by(&new)), None);
+    assert!(!w
+        .engine
+        .handle_client_jwks_refresh(&mut env, T, "web", &Ok(set(&new)))
+        .unwrap());
+}

@@ -73,6 +73,11 @@ pub const MODULES: &[Module] = &[
     ),
     m!("oidcc-refresh-token", covers("RFC6749-6-refresh-client-binding")),
     m!(
+        "oidcc-refresh-token-rp-key-rotation",
+        covers("OIDC-REGISTRATION-2-jwks-uri"),
+        covers("OUTBOUND-fetch-guard")
+    ),
+    m!(
         "oidcc-ensure-client-assertion-with-iss-aud-succeeds",
         covers("OIDC-CORE-9-private-key-jwt")
     ),
@@ -245,6 +250,7 @@ pub async fn run(name: &str, c: &mut Ctx<'_>) -> Outcome {
             )
         }
         "oidcc-server-rotate-keys" => rotate_keys(c).await,
+        "oidcc-refresh-token-rp-key-rotation" => rp_key_rotation(c).await,
         "oidcc-request-uri-unsigned" => crate::objects::request_uri_unsigned(c).await,
         "oidcc-request-uri-signed-rs256" => crate::objects::request_uri_signed_rs256(c).await,
         other => Err(Stop::Fail(format!("no such module {other}"))),
@@ -321,4 +327,41 @@ async fn rotate_keys(c: &mut Ctx<'_>) -> Outcome {
     let kid = h["kid"].as_str().unwrap_or("").to_string();
     c.log
         .require(!old.contains(&kid), "new ID tokens are signed with the new key")
+}
+
+/// The client publishes its keys at `jwks_uri`, rotates them, and refreshes with an assertion
+/// signed by the new key: the provider must fetch the keys again.
+async fn rp_key_rotation(c: &mut Ctx<'_>) -> Outcome {
+    let (_, old_jwk) = jwt::client_key();
+    let path = format!("/{}/jwks.json", c.op.unique("rp"));
+    let uri =
+        c.op.fixture
+            .put(&path, "application/json", json!({"keys": [old_jwk]}).to_string());
+    let mut body = metadata();
+    body.as_object_mut().unwrap().remove("jwks");
+    body["jwks_uri"] = json!(uri);
+    c.rp = register_with(c.op, &body).await;
+    let req = c
+        .request()
+        .set("scope", "openid offline_access")
+        .set("prompt", "consent");
+    let (tokens, _) = c.happy(&req).await?;
+    let rt = tokens["refresh_token"]
+        .as_str()
+        .ok_or(Stop::Fail("no refresh token".into()))?
+        .to_string();
+    // Rotate: only the new key is published from now on.
+    let new_key = engine::jose::SigningKey::from_material(&engine::fixtures::rsa_key()).unwrap();
+    let mut new_jwk = serde_json::to_value(new_key.public().jwk()).unwrap();
+    new_jwk["kid"] = json!(new_key.kid());
+    c.op.fixture
+        .put(&path, "application/json", json!({"keys": [new_jwk]}).to_string());
+    c.rp.auth = Auth::PrivateKeyJwt(Box::new(new_key));
+    let (s, body) = c
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+        .await;
+    c.log.require(
+        s == 200,
+        format!("a refresh authenticated with the rotated key works (got {s}: {body})"),
+    )
 }

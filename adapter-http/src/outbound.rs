@@ -125,6 +125,26 @@ impl Outbound {
         self.send_post(t, form).await
     }
 
+    /// POSTs back-channel logout tokens, all at once and each bounded by [`TIMEOUT`], before the
+    /// caller answers (OIDC Back-Channel Logout 1.0 §2.5). A client that does not answer 200 is
+    /// logged, not retried.
+    pub async fn send_logout_tokens(&self, tenant: &str, notices: Vec<engine::logout::LogoutNotice>) {
+        let mut sends = tokio::task::JoinSet::new();
+        for n in notices {
+            let outbound = self.clone();
+            let tenant = tenant.to_string();
+            sends.spawn(async move {
+                let r = outbound
+                    .post_form(&n.uri, &[("logout_token", n.logout_token.as_str())])
+                    .await;
+                if r != Ok(200) {
+                    tracing::info!(%tenant, uri = %n.uri, result = ?r, "back-channel logout not acknowledged");
+                }
+            });
+        }
+        while sends.join_next().await.is_some() {}
+    }
+
     #[cfg(feature = "outbound")]
     fn client(t: &Target) -> Result<reqwest::Client, FetchError> {
         reqwest::Client::builder()

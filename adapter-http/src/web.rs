@@ -380,7 +380,7 @@ pub async fn end_session(
             )
         }
         EndSessionOutcome::LoggedOut { redirect, backchannel } => {
-            send_logout_tokens(state, &tenant, backchannel).await;
+            state.outbound.send_logout_tokens(&tenant, backchannel).await;
             let mut r = match redirect {
                 Some(r) => page.redirect(&r, StatusCode::SEE_OTHER),
                 None => page.finish(state.pages.render(
@@ -396,24 +396,4 @@ pub async fn end_session(
             r
         }
     }
-}
-
-/// POSTs back-channel logout tokens, all at once and each bounded by the outbound timeout, before
-/// the browser moves on (OIDC Back-Channel Logout 1.0 §2.5). A client that does not answer 200
-/// is logged, not retried.
-async fn send_logout_tokens(state: &Shared, tenant: &str, notices: Vec<engine::logout::LogoutNotice>) {
-    let mut sends = tokio::task::JoinSet::new();
-    for n in notices {
-        let outbound = state.outbound.clone();
-        let tenant = tenant.to_string();
-        sends.spawn(async move {
-            let r = outbound
-                .post_form(&n.uri, &[("logout_token", n.logout_token.as_str())])
-                .await;
-            if r != Ok(200) {
-                tracing::info!(%tenant, uri = %n.uri, result = ?r, "back-channel logout not acknowledged");
-            }
-        });
-    }
-    while sends.join_next().await.is_some() {}
 }

@@ -167,7 +167,7 @@ impl<S: Store> Engine<S> {
 
     /// OIDC-BCLOGOUT-2.4-logout-token: a logout token for every client of the ended `session`
     /// that registered a back-channel logout URI; their grants of this user are revoked.
-    fn logout_notices(
+    pub(crate) fn logout_notices(
         &self,
         tx: &mut dyn crate::store::Tx,
         tenant: &str,

@@ -936,3 +936,47 @@ fn keys_behind_a_jwks_uri_are_replaced_only_by_a_usable_fetched_set() {
         .handle_client_jwks_refresh(&mut env, T, "web", &Ok(set(&new)))
         .unwrap());
 }
+
+#[test]
+fn sessions_an_admin_ends_send_logout_tokens_to_back_channel_clients() {
+    spec::covers("OIDC-BCLOGOUT-2.4-logout-token");
+    let mut w = World::new(16);
+    let mut spec = ClientSpec::new("BC App", ClientAuthMethod::ClientSecretBasic, &[WEB_CB]);
+    spec.client_id = Some("bc".into());
+    spec.extras.backchannel_logout_uri = Some("https://bc.example.com/logout".into());
+    w.add_client(T, spec);
+    let alice = w.alice.id.clone();
+    let bc_request = engine::AuthorizationRequest {
+        client_id: Some("bc".into()),
+        ..web_request()
+    };
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    // Revoking the sessions, disabling and deleting the user each tell the client once.
+    for how in ["revoke sessions", "disable", "delete"] {
+        let (_, session) = w.code_for(&bc_request, None);
+        assert!(session.is_some());
+        let mut env = Env::new(w.now, &mut w.rng);
+        let admin = w.engine.tenant_admin(&p, T).unwrap();
+        let sid = admin.sessions(&alice).unwrap()[0].sid.clone();
+        let notices = match how {
+            "revoke sessions" => admin.revoke_sessions(&mut env, &alice, None).unwrap(),
+            "disable" => admin.set_user_disabled(&mut env, &alice, true).unwrap().1,
+            _ => admin.delete_user(&mut env, &alice).unwrap(),
+        };
+        assert_eq!(notices.len(), 1, "{how}");
+        assert_eq!(notices[0].uri, "https://bc.example.com/logout");
+        let lt = claims(&notices[0].logout_token);
+        assert_eq!(
+            (lt["aud"].as_str(), lt["sid"].as_str()),
+            (Some("bc"), Some(sid.as_str())),
+            "{how}"
+        );
+        if how == "disable" {
+            // Nothing left to end: enabling and disabling again tells nobody.
+            admin.set_user_disabled(&mut env, &alice, false).unwrap();
+            assert!(admin.set_user_disabled(&mut env, &alice, true).unwrap().1.is_empty());
+            admin.set_user_disabled(&mut env, &alice, false).unwrap();
+        }
+    }
+}

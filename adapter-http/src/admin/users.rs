@@ -98,10 +98,10 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.delete_user(env, &user_id)?;
-            Ok(Done::yes())
-        }))
+        let ended = as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?.delete_user(env, &user_id)
+        });
+        AdminResult::ok(tell_clients(&state, &tenant, ended.map(|n| (Done::yes(), n))).await)
     }
 
     /// Set a user's password.
@@ -138,11 +138,10 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<User> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            Ok(e.tenant_admin(p, &tenant)?
-                .set_user_disabled(env, &user_id, true)?
-                .into())
-        }))
+        let changed = as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?.set_user_disabled(env, &user_id, true)
+        });
+        AdminResult::ok(tell_clients(&state, &tenant, changed.map(|(u, n)| (u.into(), n))).await)
     }
 
     /// Re-enable a user.
@@ -158,11 +157,10 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<User> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            Ok(e.tenant_admin(p, &tenant)?
-                .set_user_disabled(env, &user_id, false)?
-                .into())
-        }))
+        let changed = as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?.set_user_disabled(env, &user_id, false)
+        });
+        AdminResult::ok(tell_clients(&state, &tenant, changed.map(|(u, n)| (u.into(), n))).await)
     }
 
     /// The user's active browser sessions.
@@ -200,10 +198,10 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.revoke_sessions(env, &user_id, None)?;
-            Ok(Done::yes())
-        }))
+        let ended = as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?.revoke_sessions(env, &user_id, None)
+        });
+        AdminResult::ok(tell_clients(&state, &tenant, ended.map(|n| (Done::yes(), n))).await)
     }
 
     /// End one session.
@@ -220,10 +218,10 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.revoke_sessions(env, &user_id, Some(&sid))?;
-            Ok(Done::yes())
-        }))
+        let ended = as_admin(&state, req, |e, env, p| {
+            e.tenant_admin(p, &tenant)?.revoke_sessions(env, &user_id, Some(&sid))
+        });
+        AdminResult::ok(tell_clients(&state, &tenant, ended.map(|n| (Done::yes(), n))).await)
     }
 
     /// The user's remembered consents.
@@ -329,4 +327,15 @@ impl AdminUsersApi {
                 .into())
         }))
     }
+}
+
+/// Sends the back-channel logout tokens of sessions an admin call ended, then yields its answer.
+async fn tell_clients<T>(
+    state: &Shared,
+    tenant: &str,
+    r: Result<(T, Vec<engine::logout::LogoutNotice>), engine::EngineError>,
+) -> Result<T, engine::EngineError> {
+    let (answer, notices) = r?;
+    state.outbound.send_logout_tokens(tenant, notices).await;
+    Ok(answer)
 }

@@ -5,6 +5,7 @@ use crate::consent::ConsentRecord;
 use crate::env::{Env, UnixTime};
 use crate::error::{err, Result};
 use crate::grant::{self, RevocationReason};
+use crate::logout::LogoutNotice;
 use crate::password;
 use crate::session::{SessionRecord, SessionState};
 use crate::store::{decode, list_page, load, save, Page, Store, Table, Tx};
@@ -190,33 +191,43 @@ impl<S: Store> TenantAdmin<'_, S> {
         })
     }
 
-    /// Disables (sessions end, every grant is revoked) or re-enables a user.
-    pub fn set_user_disabled(&self, env: &mut Env<'_>, user_id: &str, disabled: bool) -> Result<UserRecord> {
+    /// Disables (sessions end, every grant is revoked) or re-enables a user; returns the user
+    /// and the back-channel logout tokens to send for the ended sessions.
+    pub fn set_user_disabled(
+        &self,
+        env: &mut Env<'_>,
+        user_id: &str,
+        disabled: bool,
+    ) -> Result<(UserRecord, Vec<LogoutNotice>)> {
         spec::covers("ADMIN-user-disable-revokes");
         let key = UserRecord::key(self.slug(), user_id);
         let (sessions, grants) = self.user_sessions_and_grants(user_id)?;
         let what = if disabled { "disable user" } else { "enable user" };
+        let ending = Ending::draw(env);
         self.change(env, what, &format!("users/{user_id}"), |tx| {
             let mut u = load::<UserRecord>(tx, &key)?.ok_or_else(|| not_found("unknown user"))?;
             u.disabled = disabled;
             save(tx, &key, &u)?;
+            let mut notices = Vec::new();
             if disabled {
-                self.end_sessions(tx, &sessions)?;
+                notices = self.end_sessions(tx, &sessions, &ending)?;
                 self.revoke_grants(tx, user_id, &grants, RevocationReason::UserDisabled)?;
             }
-            Ok(u)
+            Ok((u, notices))
         })
     }
 
     /// Deletes a user: sessions end, grants are revoked, consents and names are removed.
-    pub fn delete_user(&self, env: &mut Env<'_>, user_id: &str) -> Result<()> {
+    /// Returns the back-channel logout tokens to send for the ended sessions.
+    pub fn delete_user(&self, env: &mut Env<'_>, user_id: &str) -> Result<Vec<LogoutNotice>> {
         spec::covers("ADMIN-user-disable-revokes");
         let key = UserRecord::key(self.slug(), user_id);
         let (sessions, grants) = self.user_sessions_and_grants(user_id)?;
         let consents = self.consent_keys(user_id)?;
+        let ending = Ending::draw(env);
         self.change(env, "delete user", &format!("users/{user_id}"), |tx| {
             let u = load::<UserRecord>(tx, &key)?.ok_or_else(|| not_found("unknown user"))?;
-            self.end_sessions(tx, &sessions)?;
+            let notices = self.end_sessions(tx, &sessions, &ending)?;
             self.revoke_grants(tx, user_id, &grants, RevocationReason::UserDisabled)?;
             for (k, _) in &consents {
                 tx.delete(Table::Consent, k)?;
@@ -228,7 +239,8 @@ impl<S: Store> TenantAdmin<'_, S> {
             if let Some(e) = &u.profile.email {
                 tx.delete(Table::UserIndex, &UserIndexRecord::email_key(&self.tenant.slug, e))?;
             }
-            Ok(tx.delete(Table::User, &key)?)
+            tx.delete(Table::User, &key)?;
+            Ok(notices)
         })
     }
 
@@ -248,7 +260,8 @@ impl<S: Store> TenantAdmin<'_, S> {
     }
 
     /// Ends one session (`Some(sid)`) or all of them, revoking the user's grants too when all end.
-    pub fn revoke_sessions(&self, env: &mut Env<'_>, user_id: &str, sid: Option<&str>) -> Result<()> {
+    /// Returns the back-channel logout tokens to send for the ended sessions.
+    pub fn revoke_sessions(&self, env: &mut Env<'_>, user_id: &str, sid: Option<&str>) -> Result<Vec<LogoutNotice>> {
         spec::covers("ADMIN-user-disable-revokes");
         self.user(user_id)?;
         let (mut sessions, grants) = self.user_sessions_and_grants(user_id)?;
@@ -262,12 +275,13 @@ impl<S: Store> TenantAdmin<'_, S> {
             Some(s) => format!("revoke session {s}"),
             None => "revoke all sessions".into(),
         };
+        let ending = Ending::draw(env);
         self.change(env, detail, &format!("users/{user_id}"), |tx| {
-            self.end_sessions(tx, &sessions)?;
+            let notices = self.end_sessions(tx, &sessions, &ending)?;
             if sid.is_none() {
                 self.revoke_grants(tx, user_id, &grants, RevocationReason::Logout)?;
             }
-            Ok(())
+            Ok(notices)
         })
     }
 
@@ -337,14 +351,28 @@ impl<S: Store> TenantAdmin<'_, S> {
         Ok((sessions, grants))
     }
 
-    fn end_sessions(&self, tx: &mut dyn Tx, sessions: &[(String, SessionRecord)]) -> Result<()> {
-        for (key, _) in sessions {
+    /// Ends `sessions`; OIDC-BCLOGOUT-2.4-logout-token: returns a logout token for each client of
+    /// each ended session that registered a back-channel logout URI.
+    fn end_sessions(
+        &self,
+        tx: &mut dyn Tx,
+        sessions: &[(String, SessionRecord)],
+        ending: &Ending,
+    ) -> Result<Vec<LogoutNotice>> {
+        let iss = self.engine.issuer(self.slug());
+        let mut notices = Vec::new();
+        for (i, (key, _)) in sessions.iter().enumerate() {
             if let Some(mut s) = load::<SessionRecord>(tx, key)? {
                 s.state = SessionState::Ended;
                 save(tx, key, &s)?;
+                let jti = format!("{}-{i}", ending.jti);
+                notices.extend(
+                    self.engine
+                        .logout_notices(tx, self.slug(), &iss, &s, &jti, ending.now)?,
+                );
             }
         }
-        Ok(())
+        Ok(notices)
     }
 
     fn revoke_grants(&self, tx: &mut dyn Tx, user_id: &str, clients: &[String], why: RevocationReason) -> Result<()> {
@@ -352,5 +380,20 @@ impl<S: Store> TenantAdmin<'_, S> {
             grant::revoke_for_user(tx, &self.tenant.slug, user_id, c, why)?;
         }
         Ok(())
+    }
+}
+
+/// What ending sessions needs from the environment, drawn before the store transaction.
+struct Ending {
+    jti: String,
+    now: UnixTime,
+}
+
+impl Ending {
+    fn draw(env: &mut Env<'_>) -> Self {
+        Ending {
+            jti: crate::secret::mint(env, ""),
+            now: env.now,
+        }
     }
 }

@@ -325,6 +325,18 @@ fn request_objects_replace_the_query_and_bad_ones_are_refused() {
         };
         expect_redirect_error(&mut w, &req, "invalid_request_object");
     }
+    // A client that registered request_object_signing_alg=RS256 may not send alg none.
+    let mut web = w.web.clone();
+    web.metadata.insert("request_object_signing_alg".into(), "RS256".into());
+    w.engine.update_client(web).unwrap();
+    let req = AuthorizationRequest {
+        request: Some(object.clone()),
+        ..web_request()
+    };
+    expect_redirect_error(&mut w, &req, "invalid_request_object");
+    let mut web = w.web.clone();
+    web.metadata.remove("request_object_signing_alg");
+    w.engine.update_client(web).unwrap();
     // An object whose redirect_uri is not registered never causes a redirect.
     let evil = unsigned_object(serde_json::json!({"redirect_uri": "https://evil.example/cb"}));
     let req = AuthorizationRequest {

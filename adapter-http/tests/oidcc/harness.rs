@@ -85,7 +85,7 @@ impl Log {
     }
 }
 
-/// `m!("official-module-name", covers("REQ-ID"), …)`: a [`Module`].
+/// `m!(name, covers(requirement id), …)`: a [`Module`] (the IDs are string literals).
 macro_rules! m {
     ($name:literal $(, covers($req:literal))*) => {
         $crate::harness::Module { name: $name, requirements: &[$($req),*] }

@@ -56,6 +56,16 @@ pub fn resolve(
 /// and carry no signature; signed ones must verify with a key the client registered.
 fn verify(client: &ClientRecord, jwt: &str) -> Result<(Map<String, Value>, bool), ProtocolError> {
     let compact = jose::decode(jwt).map_err(|_| bad_object("the request object is not a compact JWS"))?;
+    // A client that registered request_object_signing_alg must use exactly that alg.
+    let registered = client
+        .metadata
+        .get("request_object_signing_alg")
+        .and_then(|a| a.as_str());
+    if registered.is_some_and(|a| a != compact.header.alg) {
+        return Err(bad_object(
+            "the request object's alg is not the client's registered request_object_signing_alg",
+        ));
+    }
     let signed = compact.header.alg != "none";
     if signed {
         let alg = compact

@@ -205,15 +205,7 @@ pub async fn run(name: &str, c: &mut Ctx<'_>) -> Outcome {
         "oidcc-registration-policy-uri" => shown(c, "policy_uri", "https://rp.example.org/policy").await,
         "oidcc-registration-tos-uri" => shown(c, "tos_uri", "https://rp.example.org/tos").await,
         "oidcc-registration-jwks-uri" => {
-            let (_, jwk) = jwt::client_key();
-            let path = format!("/{}/jwks.json", c.op.unique("rp"));
-            let uri =
-                c.op.fixture
-                    .put(&path, "application/json", json!({"keys": [jwk]}).to_string());
-            let mut body = metadata();
-            body.as_object_mut().unwrap().remove("jwks");
-            body["jwks_uri"] = json!(uri);
-            c.rp = register_with(c.op, &body).await;
+            register_with_jwks_uri(c).await;
             c.log.ok("registered with jwks_uri");
             let req = c.request();
             c.happy(&req).await.map(|_| ())
@@ -329,18 +321,25 @@ async fn rotate_keys(c: &mut Ctx<'_>) -> Outcome {
         .require(!old.contains(&kid), "new ID tokens are signed with the new key")
 }
 
-/// The client publishes its keys at `jwks_uri`, rotates them, and refreshes with an assertion
-/// signed by the new key: the provider must fetch the keys again.
-async fn rp_key_rotation(c: &mut Ctx<'_>) -> Outcome {
-    let (_, old_jwk) = jwt::client_key();
+/// Registers the module's client with its key published at a `jwks_uri` on the fixture server;
+/// returns the fixture path.
+async fn register_with_jwks_uri(c: &mut Ctx<'_>) -> String {
+    let (_, jwk) = jwt::client_key();
     let path = format!("/{}/jwks.json", c.op.unique("rp"));
     let uri =
         c.op.fixture
-            .put(&path, "application/json", json!({"keys": [old_jwk]}).to_string());
+            .put(&path, "application/json", json!({"keys": [jwk]}).to_string());
     let mut body = metadata();
     body.as_object_mut().unwrap().remove("jwks");
     body["jwks_uri"] = json!(uri);
     c.rp = register_with(c.op, &body).await;
+    path
+}
+
+/// The client publishes its keys at `jwks_uri`, rotates them, and refreshes with an assertion
+/// signed by the new key: the provider must fetch the keys again.
+async fn rp_key_rotation(c: &mut Ctx<'_>) -> Outcome {
+    let path = register_with_jwks_uri(c).await;
     let req = c
         .request()
         .set("scope", "openid offline_access")

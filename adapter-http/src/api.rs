@@ -341,7 +341,7 @@ impl Api {
             .docs
             .get_or_render(tenant, doc, || f(state).and_then(|v| serde_json::to_vec(&v).ok()))
         {
-            Some(bytes) => MetadataResult::Ok(RawJson(bytes), "public, max-age=300".into()),
+            Some(bytes) => MetadataResult::Ok(RawJson(bytes), crate::doc_cache::MAX_AGE.into()),
             None => MetadataResult::NotFound(oauth_error(ErrorCode::InvalidRequest, "unknown tenant")),
         }
     }

@@ -40,16 +40,19 @@ impl DocCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The cached document, when it was rendered under the current generation.
+    pub fn current(&self, tenant: &str, doc: Doc) -> Option<Bytes> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let docs = self.docs.read().unwrap_or_else(|p| p.into_inner());
+        let (g, bytes) = docs.get(&doc)?.get(tenant)?;
+        (*g == generation).then(|| bytes.clone())
+    }
+
     /// The cached document, or `render()`'s (cached when it is `Some`).
     pub fn get_or_render(&self, tenant: &str, doc: Doc, render: impl FnOnce() -> Option<Vec<u8>>) -> Option<Bytes> {
         let generation = self.generation.load(Ordering::SeqCst);
-        {
-            let docs = self.docs.read().unwrap_or_else(|p| p.into_inner());
-            if let Some((g, bytes)) = docs.get(&doc).and_then(|by_tenant| by_tenant.get(tenant)) {
-                if *g == generation {
-                    return Some(bytes.clone());
-                }
-            }
+        if let Some(bytes) = self.current(tenant, doc) {
+            return Some(bytes);
         }
         let bytes = Bytes::from(render()?);
         self.docs
@@ -61,6 +64,9 @@ impl DocCache {
         Some(bytes)
     }
 }
+
+/// `Cache-Control` of discovery and JWKS answers.
+pub const MAX_AGE: &str = "public, max-age=300";
 
 /// A JSON document already serialized.
 pub struct RawJson(pub Bytes);

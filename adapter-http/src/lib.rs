@@ -10,6 +10,7 @@ pub mod cookies;
 pub mod cors;
 pub mod discovery;
 pub mod doc_cache;
+pub mod fast_docs;
 pub mod group_commit;
 pub mod os_env;
 pub mod outbound;
@@ -78,6 +79,7 @@ fn healthz() -> &'static str {
 pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
     let flusher = state.engine.store().flusher().clone();
     let cors_state = state.clone();
+    let docs_state = state.clone();
     Route::new()
         .at("/healthz", get(healthz))
         .at("/:tenant/authorize", get(web::authorize).post(web::authorize))
@@ -137,25 +139,38 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
                             resp = allow::method_not_allowed(&path);
                         }
                         cors::decorate(&state, &path, origin.as_ref(), resp.headers_mut());
-                        use poem::http::HeaderValue;
-                        let h = resp.headers_mut();
-                        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-                        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-                        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-                        if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-                            h.insert(
-                                header::CONTENT_SECURITY_POLICY,
-                                HeaderValue::from_static("frame-ancestors 'none'"),
-                            );
-                        }
-                        if !h.contains_key(header::CACHE_CONTROL) {
-                            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                        }
+                        security_headers(resp.headers_mut());
                         Ok(resp.into_response())
                     })
                     .await
             }
         })
+        .around(move |ep, req| {
+            let state = docs_state.clone();
+            async move {
+                match fast_docs::answer(&state, &req) {
+                    Some(resp) if !log_requests => Ok(resp),
+                    _ => Ok(ep.get_response(req).await),
+                }
+            }
+        })
+}
+
+/// The headers every answer carries (`Cache-Control: no-store` unless it has one).
+pub(crate) fn security_headers(h: &mut poem::http::HeaderMap) {
+    use poem::http::HeaderValue;
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 }
 
 /// Deletes expired records every `every`, off the async workers, until the state is gone.

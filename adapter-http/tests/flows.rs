@@ -7,6 +7,56 @@ use reqwest::Client;
 use serde_json::Value;
 use spec::{ClientAuthMethod, GrantType};
 
+/// The first GET of a document is routed (and renders it); later ones are answered from the
+/// cache before routing, and must not differ in anything but `date`.
+#[tokio::test]
+async fn cached_documents_answer_like_routed_ones() {
+    let t = start().await;
+    let snapshot = |url: String| async move {
+        let r = reqwest::get(url).await.unwrap();
+        let status = r.status();
+        let mut headers: Vec<(String, String)> = r
+            .headers()
+            .iter()
+            .filter(|(k, _)| k.as_str() != "date")
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        headers.sort();
+        (status, headers, r.bytes().await.unwrap())
+    };
+    for url in [
+        format!("{}/.well-known/openid-configuration", t.iss),
+        format!("{}/.well-known/oauth-authorization-server/demo", t.server.base),
+        format!("{}/jwks", t.iss),
+    ] {
+        let routed = snapshot(url.clone()).await;
+        assert_eq!(routed.0, 200, "{url}");
+        assert!(
+            routed
+                .1
+                .iter()
+                .any(|(k, v)| k == "cache-control" && v == "public, max-age=300"),
+            "{url}: {:?}",
+            routed.1
+        );
+        assert!(routed.1.iter().any(|(k, _)| k == "x-frame-options"), "{url}");
+        let cached = snapshot(url.clone()).await;
+        assert_eq!(cached, routed, "{url}");
+    }
+    let cors = Client::new()
+        .get(format!("{}/jwks", t.iss))
+        .header("Origin", "https://spa.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cors.headers()["access-control-allow-origin"],
+        "*",
+        "a CORS request is still answered for CORS"
+    );
+    t.server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn discovery_and_jwks_are_truthful() {
     let t = start().await;

@@ -5,9 +5,10 @@ use crate::env::UnixTime;
 use crate::error::{err, EngineError, Result};
 use crate::jose;
 use crate::secret::SecretHash;
-use crate::store::{load, save, Record, Table, Tx};
+use crate::store::{load, save, DecodedCache, Record, Table, Tx};
 use serde::{Deserialize, Serialize};
 use spec::{ClientAuthMethod, ErrorCode};
+use std::sync::Arc;
 
 /// The JWT bearer client assertion type (RFC 7523).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -48,7 +49,7 @@ pub enum ClientCredentials {
 
 /// Proof that the caller authenticated as this (active) client. Only [`authenticate`] makes one.
 #[derive(Clone, Debug)]
-pub struct ClientAuthenticated(ClientRecord);
+pub struct ClientAuthenticated(Arc<ClientRecord>);
 
 impl ClientAuthenticated {
     /// The authenticated client.
@@ -72,8 +73,13 @@ fn invalid(d: &'static str) -> EngineError {
     err(ErrorCode::InvalidClient, d)
 }
 
-fn load_active(tx: &mut dyn Tx, tenant: &str, client_id: &str) -> Result<ClientRecord> {
-    match load::<ClientRecord>(tx, &ClientRecord::key(tenant, client_id))? {
+fn load_active(
+    tx: &mut dyn Tx,
+    clients: &DecodedCache<ClientRecord>,
+    tenant: &str,
+    client_id: &str,
+) -> Result<Arc<ClientRecord>> {
+    match clients.load(tx, &ClientRecord::key(tenant, client_id))? {
         Some(c) if c.active => Ok(c),
         Some(_) => Err(invalid("client is deactivated")),
         None => Err(invalid("client authentication failed")),
@@ -83,6 +89,7 @@ fn load_active(tx: &mut dyn Tx, tenant: &str, client_id: &str) -> Result<ClientR
 /// Authenticates the caller with its registered method. Writes the assertion jti (single use).
 pub fn authenticate(
     tx: &mut dyn Tx,
+    clients: &DecodedCache<ClientRecord>,
     tenant: &str,
     issuer: &str,
     creds: &ClientCredentials,
@@ -92,9 +99,9 @@ pub fn authenticate(
     let (client, used) = match creds {
         ClientCredentials::Missing => return Err(invalid("client authentication is required")),
         ClientCredentials::Invalid => return Err(invalid("malformed or duplicated client credentials")),
-        ClientCredentials::PublicId(id) => (load_active(tx, tenant, id)?, ClientAuthMethod::None),
+        ClientCredentials::PublicId(id) => (load_active(tx, clients, tenant, id)?, ClientAuthMethod::None),
         ClientCredentials::Basic { client_id, secret } | ClientCredentials::Post { client_id, secret } => {
-            let c = load_active(tx, tenant, client_id)?;
+            let c = load_active(tx, clients, tenant, client_id)?;
             let ok = c.secret_hash.as_ref().is_some_and(|h: &SecretHash| h.matches(secret));
             if !ok {
                 return Err(invalid("client authentication failed"));
@@ -116,6 +123,7 @@ pub fn authenticate(
             }
             let c = verify_assertion(
                 tx,
+                clients,
                 tenant,
                 issuer,
                 client_id.as_deref(),
@@ -144,15 +152,17 @@ struct AssertionClaims {
     jti: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn verify_assertion(
     tx: &mut dyn Tx,
+    clients: &DecodedCache<ClientRecord>,
     tenant: &str,
     issuer: &str,
     body_client_id: Option<&str>,
     assertion: &str,
     now: UnixTime,
     max_lifetime: u64,
-) -> Result<ClientRecord> {
+) -> Result<Arc<ClientRecord>> {
     let compact = jose::decode(assertion).map_err(|_| invalid("client_assertion is not a compact JWS"))?;
     let claims: AssertionClaims = compact
         .claims()
@@ -164,7 +174,7 @@ fn verify_assertion(
     if claims.iss.as_deref() != Some(sub) || body_client_id.is_some_and(|b| b != sub) {
         return Err(invalid("client_assertion iss and sub must be the client_id"));
     }
-    let client = load_active(tx, tenant, sub)?;
+    let client = load_active(tx, clients, tenant, sub)?;
     if client.auth_method != ClientAuthMethod::PrivateKeyJwt {
         return Err(invalid(
             "client must authenticate with its registered token_endpoint_auth_method",

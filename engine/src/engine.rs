@@ -1,9 +1,10 @@
 //! The engine: configuration, store and key cache. Flow handlers live in their own modules
 //! as `impl Engine` blocks (`handle_*`).
 
+use crate::client::ClientRecord;
 use crate::config::EngineConfig;
 use crate::signing::Keyring;
-use crate::store::Store;
+use crate::store::{DecodedCache, Store};
 use std::sync::{Arc, OnceLock};
 
 /// The protocol engine over a store `S`.
@@ -11,6 +12,8 @@ pub struct Engine<S: Store> {
     pub(crate) store: S,
     pub(crate) config: EngineConfig,
     pub(crate) keys: Arc<Keyring>,
+    /// Client records, decoded once per stored value (read by every authenticated call).
+    pub(crate) clients: Arc<DecodedCache<ClientRecord>>,
     /// A password hash to verify against when the user does not exist (same cost either way).
     pub(crate) dummy_hash: OnceLock<String>,
 }
@@ -22,6 +25,7 @@ impl<S: Store> Engine<S> {
             store,
             config,
             keys: Arc::default(),
+            clients: Arc::default(),
             dummy_hash: OnceLock::new(),
         }
     }
@@ -33,6 +37,7 @@ impl<S: Store> Engine<S> {
             store,
             config: self.config.clone(),
             keys: self.keys.clone(),
+            clients: self.clients.clone(),
             dummy_hash: OnceLock::new(),
         }
     }

@@ -35,12 +35,15 @@ fn user_enabled(tx: &mut dyn Tx, tenant: &str, user_id: &str) -> Result<bool> {
     Ok(load::<UserRecord>(tx, &UserRecord::key(tenant, user_id))?.is_some_and(|u| !u.disabled))
 }
 
-/// A deactivated or deleted client's tokens die with it.
-fn client_active(tx: &mut dyn Tx, tenant: &str, client_id: &str) -> Result<bool> {
-    Ok(load::<ClientRecord>(tx, &ClientRecord::key(tenant, client_id))?.is_some_and(|c| c.active))
-}
-
 impl<S: Store> Engine<S> {
+    /// A deactivated or deleted client's tokens die with it.
+    fn client_active(&self, tx: &mut dyn Tx, tenant: &str, client_id: &str) -> Result<bool> {
+        Ok(self
+            .clients
+            .load(tx, &ClientRecord::key(tenant, client_id))?
+            .is_some_and(|c| c.active))
+    }
+
     /// Identifies `token` as an access token (JWT) or a refresh token (opaque) of `tenant`.
     pub(crate) fn resolve_token(&self, tx: &mut dyn Tx, tenant: &str, token: &str) -> Result<Resolved> {
         if token.is_empty() || token.len() > crate::jose::MAX_TOKEN_LEN {
@@ -111,7 +114,9 @@ impl<S: Store> Engine<S> {
         match token {
             Resolved::Unknown => Ok(false),
             Resolved::Access { record, .. } => {
-                if record.revoked || record.expires_at <= now || !client_active(tx, &record.tenant, &record.client_id)?
+                if record.revoked
+                    || record.expires_at <= now
+                    || !self.client_active(tx, &record.tenant, &record.client_id)?
                 {
                     return Ok(false);
                 }
@@ -129,7 +134,7 @@ impl<S: Store> Engine<S> {
                 Ok(current
                     && crate::grant::is_alive(tx, grant)?
                     && user_enabled(tx, &grant.tenant, &grant.user_id)?
-                    && client_active(tx, &grant.tenant, &grant.client_id)?)
+                    && self.client_active(tx, &grant.tenant, &grant.client_id)?)
             }
         }
     }
@@ -145,7 +150,15 @@ impl<S: Store> Engine<S> {
         let now = env.now;
         let iss = self.issuer(tenant);
         self.store.transact(|tx| {
-            let auth = authenticate(tx, tenant, &iss, creds, now, self.config.max_assertion_lifetime)?;
+            let auth = authenticate(
+                tx,
+                &self.clients,
+                tenant,
+                &iss,
+                creds,
+                now,
+                self.config.max_assertion_lifetime,
+            )?;
             let resolved = self.resolve_token(tx, tenant, token)?;
             if !self.is_active(tx, &resolved, now)? {
                 return Ok(Introspection::inactive());

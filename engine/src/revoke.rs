@@ -17,7 +17,15 @@ impl<S: Store> Engine<S> {
         let iss = self.issuer(tenant);
         let stamp = AuditStamp::draw(env);
         self.store.transact(|tx| {
-            let auth = authenticate(tx, tenant, &iss, creds, now, self.config.max_assertion_lifetime)?;
+            let auth = authenticate(
+                tx,
+                &self.clients,
+                tenant,
+                &iss,
+                creds,
+                now,
+                self.config.max_assertion_lifetime,
+            )?;
             let caller = &auth.client().client_id;
             let revoked = match self.resolve_token(tx, tenant, token)? {
                 Resolved::Access { claims, mut record } if &record.client_id == caller => {

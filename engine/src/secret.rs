@@ -30,7 +30,13 @@ pub fn mint_id(env: &mut Env<'_>) -> String {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
 }
 
 /// The SHA-256 hash of a secret, the only form in which secrets are stored.
@@ -54,6 +60,12 @@ impl SecretHash {
 mod tests {
     use super::*;
     use crate::env::{SeededRandom, UnixTime};
+
+    #[test]
+    fn hex_is_lower_case_two_digits_per_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");
+        assert_eq!(hex(&[]), "");
+    }
 
     #[test]
     fn minted_secrets_are_256_bit_and_hashes_compare() {

@@ -4,7 +4,7 @@
 use crate::env::UnixTime;
 use crate::error::{EngineError, Result};
 use crate::jose::{self, JoseError, KeyMaterial, SigningKey};
-use crate::store::{Record, Table, Tx};
+use crate::store::{DecodedCache, Record, Table, Tx};
 use serde::{Deserialize, Serialize};
 use spec::SigningAlg;
 use std::collections::HashMap;
@@ -37,34 +37,19 @@ impl Record for SigningKeysRecord {
 }
 
 /// A tenant's stored key list as bytes, and decoded.
-type DecodedKeys = (Vec<u8>, Arc<SigningKeysRecord>);
-
 /// Parsed keys, cached by (tenant, kid) so RSA keys are not re-parsed per token, and each
 /// tenant's decoded key list, reused while the stored bytes are unchanged (so no invalidation
 /// can be missed: a changed record is decoded again).
 #[derive(Default)]
 pub struct Keyring {
     cache: Mutex<HashMap<(String, String), Arc<SigningKey>>>,
-    records: Mutex<HashMap<String, DecodedKeys>>,
+    records: DecodedCache<SigningKeysRecord>,
 }
 
 impl Keyring {
     /// The tenant's stored keys (decoded once per distinct stored value).
     pub fn record(&self, tx: &mut dyn Tx, tenant: &str) -> Result<Arc<SigningKeysRecord>> {
-        let Some(raw) = tx.get(Table::SigningKeys, tenant)? else {
-            return Ok(Arc::default());
-        };
-        if let Some((bytes, rec)) = self.records.lock().unwrap_or_else(|p| p.into_inner()).get(tenant) {
-            if *bytes == raw {
-                return Ok(rec.clone());
-            }
-        }
-        let rec = Arc::new(crate::store::decode::<SigningKeysRecord>(&raw)?);
-        self.records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(tenant.to_string(), (raw, rec.clone()));
-        Ok(rec)
+        Ok(self.records.load(tx, tenant)?.unwrap_or_default())
     }
 
     /// Whether `kid` is one of the tenant's published keys.

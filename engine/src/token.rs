@@ -98,7 +98,15 @@ impl<S: Store> Engine<S> {
         let now = env.now;
         let iss = self.issuer(tenant);
         let plan = self.store.transact(|tx| {
-            let auth = authenticate(tx, tenant, &iss, creds, now, self.config.max_assertion_lifetime)?;
+            let auth = authenticate(
+                tx,
+                &self.clients,
+                tenant,
+                &iss,
+                creds,
+                now,
+                self.config.max_assertion_lifetime,
+            )?;
             if !auth.client().allows_grant(grant) {
                 return Ok(Err(pe(
                     ErrorCode::UnauthorizedClient,

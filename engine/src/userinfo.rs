@@ -35,7 +35,7 @@ impl<S: Store> Engine<S> {
         let now = env.now;
         self.store.transact(|tx| {
             let mut claims = claims.clone();
-            let client = load::<ClientRecord>(tx, &ClientRecord::key(tenant, &client_id))?;
+            let client = self.clients.load(tx, &ClientRecord::key(tenant, &client_id))?;
             let Some(alg) = client.and_then(|c| c.extras.userinfo_signed_response_alg) else {
                 return Ok(UserInfoResponse::Json(claims));
             };

@@ -4,8 +4,10 @@
 //! serializable transaction; the closure may be run again on conflict, so it must
 //! only touch the world through its `Tx` (draw randomness before, not inside).
 
+mod decoded;
 mod mem;
 
+pub use decoded::DecodedCache;
 pub use mem::MemStore;
 
 use crate::error::{EngineError, StoreError};

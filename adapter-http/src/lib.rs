@@ -273,6 +273,8 @@ pub struct Options {
     /// Let outbound fetches (request_uri, jwks_uri, sector_identifier_uri, back-channel logout)
     /// reach loopback and private addresses: for local development and tests only.
     pub allow_private_fetch: bool,
+    /// Days audit events are kept (`None`: forever).
+    pub audit_retention_days: Option<u64>,
 }
 
 impl Options {
@@ -287,6 +289,7 @@ impl Options {
             log_requests: false,
             purge_every: Some(Duration::from_secs(300)),
             allow_private_fetch: false,
+            audit_retention_days: Some(engine::config::DEFAULT_AUDIT_RETENTION_DAYS),
         }
     }
 }
@@ -307,7 +310,13 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         .to_string();
     let store = sled_store::SledStore::open_with_cache(&opts.data_dir, opts.cache_bytes)?;
     let state = Arc::new(AppState {
-        engine: Engine::new(store, EngineConfig::new(base.clone())),
+        engine: Engine::new(
+            store,
+            EngineConfig {
+                audit_retention: opts.audit_retention_days.map(|d| d * 86_400),
+                ..EngineConfig::new(base.clone())
+            },
+        ),
         pages: pages::Pages::default(),
         secure_cookies: !is_loopback_http(&base),
         limits: rate_limit::Limiters::new(opts.limits),

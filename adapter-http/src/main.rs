@@ -29,6 +29,9 @@ struct Cli {
     /// Seconds between purges of expired codes, sessions, tokens and dead refresh families (0: never).
     #[arg(long, env = "OP_PURGE_EVERY_S", default_value_t = 300, global = true)]
     purge_every_s: u64,
+    /// Days audit events are kept; older ones go at the next purge (0: keep them all).
+    #[arg(long, env = "OP_AUDIT_RETENTION_DAYS", default_value_t = engine::config::DEFAULT_AUDIT_RETENTION_DAYS, global = true)]
+    audit_retention_days: u64,
     /// sled page cache in MiB (memory used for hot records).
     #[arg(long, env = "OP_SLED_CACHE_MB", default_value_t = 16, global = true)]
     sled_cache_mb: u64,
@@ -171,6 +174,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         log_requests: cli.log_level >= tracing::Level::DEBUG,
         purge_every: (cli.purge_every_s > 0).then(|| std::time::Duration::from_secs(cli.purge_every_s)),
         allow_private_fetch: cli.allow_private_fetch,
+        audit_retention_days: (cli.audit_retention_days > 0).then_some(cli.audit_retention_days),
     };
     let server = adapter_http::start(&opts).await?;
     tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir.display(), "listening");

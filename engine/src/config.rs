@@ -2,6 +2,9 @@
 
 use crate::password::PasswordParams;
 
+/// Audit events are kept this many days unless configured otherwise.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u64 = 90;
+
 /// Settings that hold for every tenant.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -19,6 +22,8 @@ pub struct EngineConfig {
     pub password: PasswordParams,
     /// Write the audit log (models switch it off: every event would be a new state).
     pub audit: bool,
+    /// How long audit events are kept, in seconds (`None`: forever); the purge deletes older ones.
+    pub audit_retention: Option<u64>,
     /// Deliberate bugs for model checking (all off by default).
     #[cfg(feature = "mutants")]
     pub mutants: crate::mutants::Mutants,
@@ -35,6 +40,7 @@ impl EngineConfig {
             max_assertion_lifetime: 600,
             password: PasswordParams::default(),
             audit: true,
+            audit_retention: Some(DEFAULT_AUDIT_RETENTION_DAYS * 86_400),
             #[cfg(feature = "mutants")]
             mutants: Default::default(),
         }

@@ -6,8 +6,10 @@
 //! that long); refresh tokens and their grant once the family's refresh lifetime has passed.
 //! Each record is checked again inside the transaction that deletes it. A crash may lose a
 //! purge (the next one does it again), so these deletions do not wait for the disk.
-//! The audit log is kept (its retention is an operator's decision).
+//! Audit events go once they are older than `EngineConfig::audit_retention` (an operator's
+//! decision; `None` keeps them all).
 
+use crate::audit::AuditEvent;
 use crate::authorize::transaction::AuthTransactionRecord;
 use crate::client::ClientRecord;
 use crate::client_auth::AssertionJtiRecord;
@@ -18,7 +20,11 @@ use crate::error::Result;
 use crate::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
 use crate::registration::InitialAccessTokenRecord;
 use crate::session::SessionRecord;
-use crate::store::{decode, load, Record, Store, Table, Tx};
+use crate::store::{decode, for_each_page, load, Record, Store, Table, Tx};
+
+/// Records read per page while looking for dead ones (memory stays bounded by this, not by
+/// the table's size).
+const PURGE_PAGE: usize = 1024;
 
 /// How long after its expiry a code is still kept to recognise a replay.
 pub const CODE_REPLAY_GRACE_SECS: u64 = 600;
@@ -42,6 +48,8 @@ pub struct PurgeReport {
     pub assertion_jtis: usize,
     /// Initial access tokens.
     pub initial_access_tokens: usize,
+    /// Audit events older than the configured retention.
+    pub audit_events: usize,
 }
 
 impl PurgeReport {
@@ -55,6 +63,7 @@ impl PurgeReport {
             + self.grants
             + self.assertion_jtis
             + self.initial_access_tokens
+            + self.audit_events
     }
 }
 
@@ -80,7 +89,7 @@ impl<S: Store> Engine<S> {
         &self,
         table: Table,
         candidates: &[(String, C)],
-        dead: impl Fn(&mut dyn Tx, &str, &C) -> Result<bool>,
+        dead: &impl Fn(&mut dyn Tx, &str, &C) -> Result<bool>,
     ) -> Result<usize> {
         let mut deleted = 0;
         for chunk in candidates.chunks(256) {
@@ -99,18 +108,33 @@ impl<S: Store> Engine<S> {
         Ok(deleted)
     }
 
-    /// Deletes every record of `R` for which `dead` holds.
+    /// Deletes every record of `R` for which `dead` holds, reading the table a page at a time.
     fn purge_table<R: Record>(&self, dead: impl Fn(&R) -> bool) -> Result<usize> {
-        let candidates: Vec<(String, ())> = self
-            .store
-            .scan(R::TABLE, "")?
-            .into_iter()
-            .filter(|(_, bytes)| decode::<R>(bytes).is_ok_and(|r| dead(&r)))
-            .map(|(key, _)| (key, ()))
-            .collect();
-        self.delete_where(R::TABLE, &candidates, |tx, key, _| {
-            Ok(load::<R>(tx, key)?.is_some_and(|r| dead(&r)))
-        })
+        self.purge_pages(
+            R::TABLE,
+            |_, bytes| decode::<R>(bytes).is_ok_and(|r| dead(&r)).then_some(()),
+            |tx, key, _| Ok(load::<R>(tx, key)?.is_some_and(|r| dead(&r))),
+        )
+    }
+
+    /// Reads `table` a page at a time; `candidate` picks the keys worth checking (with what the
+    /// check needs) and `dead` checks each again inside the deleting transaction.
+    fn purge_pages<C>(
+        &self,
+        table: Table,
+        candidate: impl Fn(&str, &[u8]) -> Option<C>,
+        dead: impl Fn(&mut dyn Tx, &str, &C) -> Result<bool>,
+    ) -> Result<usize> {
+        let mut deleted = 0;
+        for_each_page(&self.store, table, "", PURGE_PAGE, |page| {
+            let candidates: Vec<(String, C)> = page
+                .iter()
+                .filter_map(|(key, bytes)| Some((key.clone(), candidate(key, bytes)?)))
+                .collect();
+            deleted += self.delete_where(table, &candidates, &dead)?;
+            Ok(())
+        })?;
+        Ok(deleted)
     }
 
     /// Deletes the records no request can use any more (see the module documentation).
@@ -124,25 +148,20 @@ impl<S: Store> Engine<S> {
             initial_access_tokens: self.purge_table::<InitialAccessTokenRecord>(|t| t.expires_at < now)?,
             ..Default::default()
         };
+        if let Some(keep) = self.config.audit_retention {
+            r.audit_events = self.purge_table::<AuditEvent>(|e| e.at.plus(keep) < now)?;
+        }
         // Refresh tokens of dead (or vanished) families, then the families themselves.
         let family_over = |tx: &mut dyn Tx, _: &str, grant_key: &String| family_dead(tx, grant_key, now);
-        let tokens: Vec<(String, String)> = self
-            .store
-            .scan(RefreshTokenRecord::TABLE, "")?
-            .into_iter()
-            .filter_map(|(key, bytes)| {
-                let rt = decode::<RefreshTokenRecord>(&bytes).ok()?;
-                Some((key, GrantRecord::key(&rt.tenant, &rt.grant_id)))
-            })
-            .collect();
-        r.refresh_tokens = self.delete_where(RefreshTokenRecord::TABLE, &tokens, family_over)?;
-        let grants: Vec<(String, String)> = self
-            .store
-            .scan(GrantRecord::TABLE, "")?
-            .into_iter()
-            .map(|(key, _)| (key.clone(), key))
-            .collect();
-        r.grants = self.delete_where(GrantRecord::TABLE, &grants, family_over)?;
+        r.refresh_tokens = self.purge_pages(
+            RefreshTokenRecord::TABLE,
+            |_, bytes| {
+                let rt = decode::<RefreshTokenRecord>(bytes).ok()?;
+                Some(GrantRecord::key(&rt.tenant, &rt.grant_id))
+            },
+            family_over,
+        )?;
+        r.grants = self.purge_pages(GrantRecord::TABLE, |key, _| Some(key.to_string()), family_over)?;
         Ok(r)
     }
 }

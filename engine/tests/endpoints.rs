@@ -4,6 +4,7 @@ mod common;
 use common::*;
 use engine::client_auth::ClientCredentials;
 use engine::logout::{EndSessionOutcome, EndSessionRequest};
+use engine::store::{Store, Table};
 use engine::token::TokenRequest;
 use engine::{fixtures, AuthorizationRequest, AuthorizeOutcome, Env};
 use serde_json::json;
@@ -631,6 +632,31 @@ fn purge_deletes_only_what_nothing_can_use_and_keeps_live_families() {
         w.token(&web, &refresh_request(&old_rt)).unwrap_err().code(),
         ErrorCode::InvalidGrant
     );
+}
+
+#[test]
+fn purge_drops_audit_events_past_their_retention_only() {
+    let mut w = World::new(92);
+    let count = |w: &World| w.engine.store().scan(Table::Audit, "").unwrap().len();
+    w.web_tokens("openid");
+    let first = count(&w);
+    assert!(first > 0, "a login and a token exchange are audited");
+    w.advance(89 * 86_400);
+    assert_eq!(
+        w.engine.purge_expired(w.now).unwrap().audit_events,
+        0,
+        "within the 90 days nothing goes"
+    );
+    w.web_tokens("openid");
+    let both = count(&w);
+    assert!(both > first);
+    w.advance(2 * 86_400);
+    let report = w.engine.purge_expired(w.now).unwrap();
+    assert_eq!(
+        report.audit_events, first,
+        "exactly the events older than 90 days: {report:?}"
+    );
+    assert_eq!(count(&w), both - first);
 }
 
 #[test]

@@ -6,6 +6,8 @@
 
 mod decoded;
 mod mem;
+#[doc(hidden)]
+pub mod paging_check;
 
 pub use decoded::DecodedCache;
 pub use mem::MemStore;
@@ -128,6 +130,48 @@ pub trait Store: Send + Sync {
 
     /// Every (key, value) of `table` whose key starts with `prefix`, outside any transaction.
     fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    /// At most `limit` (key, value) of `table` under `prefix` whose key sorts after `after`, in
+    /// key order, outside any transaction: a table read a page at a time, in bounded memory.
+    fn scan_after(
+        &self,
+        table: Table,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+}
+
+/// Calls `f` with each page (at most `page` records) of `table` under `prefix`, in key order.
+pub fn for_each_page<S: Store + ?Sized>(
+    store: &S,
+    table: Table,
+    prefix: &str,
+    page: usize,
+    mut f: impl FnMut(&[(String, Vec<u8>)]) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
+    let mut after: Option<String> = None;
+    loop {
+        let items = store.scan_after(table, prefix, after.as_deref(), page)?;
+        f(&items)?;
+        match items.last() {
+            Some((key, _)) if items.len() == page => advance(table, &mut after, key)?,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Moves a paged scan's cursor to `key`, refusing a store whose `scan_after` went backwards or
+/// stood still (it would page forever).
+fn advance(table: Table, after: &mut Option<String>, key: &str) -> Result<(), EngineError> {
+    if after.as_deref().is_some_and(|a| key <= a) {
+        return Err(EngineError::Storage(StoreError(format!(
+            "a paged scan of {} did not move past {key:?}",
+            table.name()
+        ))));
+    }
+    *after = Some(key.to_string());
+    Ok(())
 }
 
 /// A typed record living in one table.
@@ -188,25 +232,31 @@ pub fn list_page<S: Store, R: Record>(
     let limit = limit.clamp(1, 200);
     let mut items = Vec::new();
     let mut last: Option<String> = None;
-    for (key, bytes) in store.scan(R::TABLE, prefix)? {
-        if after.as_deref().is_some_and(|a| key.as_str() <= a) {
-            continue;
+    let mut after = after;
+    loop {
+        let batch = store.scan_after(R::TABLE, prefix, after.as_deref(), limit + 1)?;
+        for (key, bytes) in &batch {
+            let record = decode::<R>(bytes)?;
+            if !keep(&record) {
+                continue;
+            }
+            if items.len() == limit {
+                return Ok(Page {
+                    items,
+                    next_cursor: last.map(|k| crate::secret::b64url(k.as_bytes())),
+                });
+            }
+            items.push(record);
+            last = Some(key.clone());
         }
-        let record = decode::<R>(&bytes)?;
-        if !keep(&record) {
-            continue;
+        match batch.last() {
+            Some((key, _)) if batch.len() == limit + 1 => advance(R::TABLE, &mut after, key)?,
+            _ => {
+                return Ok(Page {
+                    items,
+                    next_cursor: None,
+                })
+            }
         }
-        if items.len() == limit {
-            return Ok(Page {
-                items,
-                next_cursor: last.map(|k| crate::secret::b64url(k.as_bytes())),
-            });
-        }
-        items.push(record);
-        last = Some(key);
     }
-    Ok(Page {
-        items,
-        next_cursor: None,
-    })
 }

@@ -6,7 +6,7 @@ use engine::client_auth::ClientCredentials;
 use engine::logout::{EndSessionOutcome, EndSessionRequest};
 use engine::store::{Store, Table};
 use engine::token::TokenRequest;
-use engine::{fixtures, AuthorizationRequest, AuthorizeOutcome, Env};
+use engine::{fixtures, AuthorizationRequest, AuthorizeOutcome, Env, UnixTime};
 use serde_json::json;
 use spec::ErrorCode;
 
@@ -632,6 +632,39 @@ fn purge_deletes_only_what_nothing_can_use_and_keeps_live_families() {
         w.token(&web, &refresh_request(&old_rt)).unwrap_err().code(),
         ErrorCode::InvalidGrant
     );
+}
+
+#[test]
+fn purge_goes_through_tables_larger_than_one_page() {
+    use engine::grant::AccessTokenRecord;
+    let w = World::new(93);
+    let record = |expires_at| AccessTokenRecord {
+        tenant: T.into(),
+        client_id: "web".into(),
+        grant_id: None,
+        expires_at,
+        revoked: false,
+        token_hash: None,
+    };
+    // 2,600 expired records (more than two pages) with a live one every 100th key.
+    w.engine
+        .store()
+        .transact(|tx| {
+            for i in 0..2_600 {
+                let at = if i % 100 == 0 {
+                    w.now.plus(3_600)
+                } else {
+                    UnixTime(w.now.0 - 1)
+                };
+                engine::store::save(tx, &AccessTokenRecord::key(T, &format!("jti-{i:05}")), &record(at))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let report = w.engine.purge_expired(w.now).unwrap();
+    assert_eq!(report.access_tokens, 2_574, "{report:?}");
+    let left = w.engine.store().scan(Table::AccessToken, "").unwrap();
+    assert_eq!(left.len(), 26, "the live ones stay");
 }
 
 #[test]

@@ -219,3 +219,25 @@ fn verify_assertion(
     )?;
     Ok(client)
 }
+
+impl<S: crate::store::Store> crate::engine::Engine<S> {
+    /// [`authenticate`] with this engine's client cache and assertion lifetime.
+    pub(crate) fn authenticate_client(
+        &self,
+        tx: &mut dyn Tx,
+        tenant: &str,
+        issuer: &str,
+        creds: &ClientCredentials,
+        now: UnixTime,
+    ) -> Result<ClientAuthenticated> {
+        authenticate(
+            tx,
+            &self.clients,
+            tenant,
+            issuer,
+            creds,
+            now,
+            self.config.max_assertion_lifetime,
+        )
+    }
+}

@@ -1,7 +1,7 @@
 //! Token lookup shared by introspection, revocation and UserInfo, and the introspection endpoint (RFC 7662).
 
 use crate::client::ClientRecord;
-use crate::client_auth::{authenticate, ClientCredentials};
+use crate::client_auth::ClientCredentials;
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
 use crate::error::Result;
@@ -150,15 +150,7 @@ impl<S: Store> Engine<S> {
         let now = env.now;
         let iss = self.issuer(tenant);
         self.store.transact(|tx| {
-            let auth = authenticate(
-                tx,
-                &self.clients,
-                tenant,
-                &iss,
-                creds,
-                now,
-                self.config.max_assertion_lifetime,
-            )?;
+            let auth = self.authenticate_client(tx, tenant, &iss, creds, now)?;
             let resolved = self.resolve_token(tx, tenant, token)?;
             if !self.is_active(tx, &resolved, now)? {
                 return Ok(Introspection::inactive());

@@ -1,7 +1,7 @@
 //! The revocation endpoint (RFC 7009).
 
 use crate::audit::{AuditKind, AuditStamp};
-use crate::client_auth::{authenticate, ClientCredentials};
+use crate::client_auth::ClientCredentials;
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::Result;
@@ -17,15 +17,7 @@ impl<S: Store> Engine<S> {
         let iss = self.issuer(tenant);
         let stamp = AuditStamp::draw(env);
         self.store.transact(|tx| {
-            let auth = authenticate(
-                tx,
-                &self.clients,
-                tenant,
-                &iss,
-                creds,
-                now,
-                self.config.max_assertion_lifetime,
-            )?;
+            let auth = self.authenticate_client(tx, tenant, &iss, creds, now)?;
             let caller = &auth.client().client_id;
             let revoked = match self.resolve_token(tx, tenant, token)? {
                 Resolved::Access { claims, mut record } if &record.client_id == caller => {

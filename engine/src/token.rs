@@ -2,7 +2,7 @@
 
 use crate::audit::AuditKind;
 use crate::client::ClientRecord;
-use crate::client_auth::{authenticate, ClientAuthenticated, ClientCredentials};
+use crate::client_auth::{ClientAuthenticated, ClientCredentials};
 use crate::code::{CodeRecord, CodeState};
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
@@ -98,15 +98,7 @@ impl<S: Store> Engine<S> {
         let now = env.now;
         let iss = self.issuer(tenant);
         let plan = self.store.transact(|tx| {
-            let auth = authenticate(
-                tx,
-                &self.clients,
-                tenant,
-                &iss,
-                creds,
-                now,
-                self.config.max_assertion_lifetime,
-            )?;
+            let auth = self.authenticate_client(tx, tenant, &iss, creds, now)?;
             if !auth.client().allows_grant(grant) {
                 return Ok(Err(pe(
                     ErrorCode::UnauthorizedClient,

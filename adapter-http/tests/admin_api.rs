@@ -752,3 +752,85 @@ async fn dynamic_registration_over_http() {
     assert!(disco.get("registration_endpoint").is_none());
     t.server.stop().await.unwrap();
 }
+
+/// Ending a user's sessions through the Admin API tells each client that registered a
+/// `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0), as RP-initiated logout does.
+#[tokio::test]
+async fn ending_sessions_as_an_admin_sends_back_channel_logout_tokens() {
+    use poem::{handler, post, web::Data, EndpointExt, Route};
+    use std::sync::{Arc, Mutex};
+    type Received = Arc<Mutex<Vec<String>>>;
+    #[handler]
+    fn receive(body: String, got: Data<&Received>) -> &'static str {
+        got.lock().unwrap().push(body);
+        "ok"
+    }
+    let got: Received = Arc::default();
+    use poem::listener::{Acceptor, Listener};
+    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let rp = format!("http://{}", acceptor.local_addr()[0].as_socket_addr().unwrap());
+    let app = Route::new().at("/bc", post(receive)).data(got.clone());
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+
+    let t = start_tuned(|o| o.allow_private_fetch = true).await;
+    let root = root_token(&t).await;
+    let created = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/demo/clients",
+        Some(&root),
+        Some(json!({"client_id": "bc-app", "name": "BC App", "redirect_uris": [CB],
+                    "backchannel_logout_uri": format!("{rp}/bc")})),
+    )
+    .await;
+    assert_eq!(created.0, 201, "{}", created.1);
+    let b = browser();
+    let url = authorize_url(&t.iss, "bc-app", CB, "openid", "");
+    let r = browse_to_redirect(&b, &t.iss, &url, &t.demo.username, &t.demo.password).await;
+    assert!(param(&location(&r), "code").is_some(), "{}", location(&r));
+    let users = call(&t, Method::GET, "/admin/v1/tenants/demo/users", Some(&root), None).await;
+    let user = users.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == t.demo.username.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        got.lock().unwrap().is_empty(),
+        "nothing is sent before the sessions end"
+    );
+    let ended = call(
+        &t,
+        Method::DELETE,
+        &format!("/admin/v1/tenants/demo/users/{user}/sessions"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(ended.0, 200, "{}", ended.1);
+    let posts = got.lock().unwrap().clone();
+    assert_eq!(
+        posts.len(),
+        1,
+        "one logout token for the one client in the session: {posts:?}"
+    );
+    let form: std::collections::BTreeMap<String, String> =
+        url::form_urlencoded::parse(posts[0].as_bytes()).into_owned().collect();
+    let token = form["logout_token"].as_str();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&<base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(payload).unwrap())
+            .unwrap();
+    assert_eq!(claims["iss"], t.iss.as_str());
+    assert_eq!(claims["aud"], "bc-app");
+    assert_eq!(claims["sub"], user.as_str());
+    assert!(claims["sid"].is_string() && claims.get("nonce").is_none(), "{claims}");
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    t.server.stop().await.unwrap();
+}

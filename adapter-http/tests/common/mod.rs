@@ -30,9 +30,14 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_with(limits: adapter_http::rate_limit::RateLimits) -> TestServer {
+    start_tuned(|o| o.limits = limits).await
+}
+
+/// A server whose options `tune` adjusts (e.g. outbound fetches to loopback for a fixture).
+pub async fn start_tuned(tune: impl FnOnce(&mut adapter_http::Options)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = adapter_http::Options::new("127.0.0.1:0", dir.path());
-    opts.limits = limits;
+    tune(&mut opts);
     let server = adapter_http::start(&opts).await.unwrap();
     let demo = server.demo.clone().unwrap();
     let iss = format!("{}/demo", server.base);

@@ -2,7 +2,8 @@
 //!
 //! A cached document (rendered under the current generation) is served with the headers the
 //! routed answer carries; anything else (a first request, a stale or unknown tenant, a CORS
-//! request with `Origin`, another method) goes the routed way, which renders and caches it.
+//! request with `Origin`, a body, oversized headers, another method) goes the routed way, which
+//! renders and caches it, or refuses it.
 
 use crate::doc_cache::Doc;
 use crate::state::AppState;
@@ -27,7 +28,13 @@ fn target(path: &str) -> Option<(&str, Doc)> {
 
 /// The answer from the cache, when `req` is a plain GET of a document the cache holds.
 pub fn answer(state: &AppState, req: &Request) -> Option<Response> {
-    if req.method() != Method::GET || req.headers().contains_key(header::ORIGIN) {
+    let h = req.headers();
+    let plain = req.method() == Method::GET
+        && !h.contains_key(header::ORIGIN)
+        && !h.contains_key(header::CONTENT_LENGTH)
+        && !h.contains_key(header::TRANSFER_ENCODING)
+        && !crate::headers_too_large(h);
+    if !plain {
         return None;
     }
     let (tenant, doc) = target(req.uri().path())?;

@@ -210,7 +210,7 @@ pub const MAX_ONE_HEADER_BYTES: usize = 8 * 1024;
 
 /// Whether the headers exceed [`MAX_HEADER_BYTES`] or one exceeds [`MAX_ONE_HEADER_BYTES`]
 /// (hyper alone accepts hundreds of KiB, which then reaches cookie and token parsing).
-fn headers_too_large(h: &poem::http::HeaderMap) -> bool {
+pub(crate) fn headers_too_large(h: &poem::http::HeaderMap) -> bool {
     let mut total = 0;
     for (k, v) in h {
         let one = k.as_str().len() + v.len();

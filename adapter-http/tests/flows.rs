@@ -43,6 +43,17 @@ async fn cached_documents_answer_like_routed_ones() {
         let cached = snapshot(url.clone()).await;
         assert_eq!(cached, routed, "{url}");
     }
+    let oversized = Client::new()
+        .get(format!("{}/jwks", t.iss))
+        .header("X-Padding", "a".repeat(9 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        oversized.status(),
+        431,
+        "a cached document does not bypass the header limit"
+    );
     let cors = Client::new()
         .get(format!("{}/jwks", t.iss))
         .header("Origin", "https://spa.example")

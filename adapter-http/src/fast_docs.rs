@@ -28,16 +28,19 @@ fn target(path: &str) -> Option<(&str, Doc)> {
 
 /// The answer from the cache, when `req` is a plain GET of a document the cache holds.
 pub fn answer(state: &AppState, req: &Request) -> Option<Response> {
+    if req.method() != Method::GET {
+        return None;
+    }
+    // The path first: every other GET (authorize, userinfo) leaves after a few comparisons.
+    let (tenant, doc) = target(req.uri().path())?;
     let h = req.headers();
-    let plain = req.method() == Method::GET
-        && !h.contains_key(header::ORIGIN)
+    let plain = !h.contains_key(header::ORIGIN)
         && !h.contains_key(header::CONTENT_LENGTH)
         && !h.contains_key(header::TRANSFER_ENCODING)
         && !crate::headers_too_large(h);
     if !plain {
         return None;
     }
-    let (tenant, doc) = target(req.uri().path())?;
     let bytes = state.docs.current(tenant, doc)?;
     let mut resp = Response::builder()
         .status(StatusCode::OK)

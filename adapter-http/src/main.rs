@@ -55,6 +55,9 @@ enum Command {
     Openapi,
     /// Register a client for a new app on a running provider and write the app, wired to it.
     NewApp(NewAppArgs),
+    /// Print the records and bytes each table of `--data-dir` holds, and its size on disk
+    /// (the server must be stopped: sled locks its directory).
+    StoreStats,
 }
 
 #[derive(clap::Args)]
@@ -145,6 +148,33 @@ async fn new_app(a: NewAppArgs) -> Result<(), adapter_http::StartError> {
     }
 }
 
+fn store_stats(dir: &std::path::Path, cache_mb: u64) -> Result<(), adapter_http::StartError> {
+    if !dir.join("conf").exists() {
+        eprintln!("store-stats: no sled data in {}", dir.display());
+        std::process::exit(2);
+    }
+    let store = adapter_http::sled_store::SledStore::open_with_cache(dir, cache_mb * 1024 * 1024)?;
+    let stats = store.stats().map_err(|e| e.0)?;
+    println!(
+        "{:<22} {:>10} {:>12} {:>14}",
+        "table", "records", "key bytes", "value bytes"
+    );
+    let (mut n, mut kb, mut vb) = (0, 0, 0);
+    for t in stats.tables.iter().filter(|t| t.records > 0) {
+        println!(
+            "{:<22} {:>10} {:>12} {:>14}",
+            t.table.name(),
+            t.records,
+            t.key_bytes,
+            t.value_bytes
+        );
+        (n, kb, vb) = (n + t.records, kb + t.key_bytes, vb + t.value_bytes);
+    }
+    println!("{:<22} {n:>10} {kb:>12} {vb:>14}", "total");
+    println!("on disk: {} bytes", stats.disk_bytes);
+    Ok(())
+}
+
 async fn serve() -> Result<(), adapter_http::StartError> {
     let cli = Cli::parse();
     match cli.command {
@@ -153,6 +183,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
             return Ok(());
         }
         Some(Command::NewApp(a)) => return new_app(a).await,
+        Some(Command::StoreStats) => return store_stats(&cli.data_dir, cli.sled_cache_mb),
         _ => {}
     }
     tracing_subscriber::fmt()

@@ -16,6 +16,28 @@ use std::sync::Mutex;
 /// The page cache used unless told otherwise: 16 MiB.
 pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// How many records a table holds and their size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableStats {
+    /// The table.
+    pub table: Table,
+    /// Its records.
+    pub records: u64,
+    /// Bytes of their keys (with the table prefix).
+    pub key_bytes: u64,
+    /// Bytes of their values.
+    pub value_bytes: u64,
+}
+
+/// What the store holds, per table, and its files' size.
+#[derive(Clone, Debug)]
+pub struct StoreStats {
+    /// Every table, in `Table::ALL` order.
+    pub tables: Vec<TableStats>,
+    /// sled's files on disk.
+    pub disk_bytes: u64,
+}
+
 /// A sled database holding every record.
 pub struct SledStore {
     db: sled::Db,
@@ -63,6 +85,34 @@ impl SledStore {
     /// The group-commit handle (requests run inside its `scope`).
     pub fn flusher(&self) -> &Flusher {
         &self.flusher
+    }
+
+    /// Records and bytes per table, read straight from the tree (streaming, in bounded memory),
+    /// and what sled's files take on disk (the log keeps garbage until it compacts a segment).
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let err = |e: sled::Error| StoreError(e.to_string());
+        let mut tables: Vec<TableStats> = Table::ALL
+            .iter()
+            .map(|&table| TableStats {
+                table,
+                records: 0,
+                key_bytes: 0,
+                value_bytes: 0,
+            })
+            .collect();
+        for kv in self.tree.iter() {
+            let (k, v) = kv.map_err(err)?;
+            let name = k.split(|b| *b == 0).next().unwrap_or_default();
+            if let Some(t) = tables.iter_mut().find(|t| t.table.name().as_bytes() == name) {
+                t.records += 1;
+                t.key_bytes += k.len() as u64;
+                t.value_bytes += v.len() as u64;
+            }
+        }
+        Ok(StoreStats {
+            tables,
+            disk_bytes: self.db.size_on_disk().map_err(err)?,
+        })
     }
 
     /// Flushes everything to disk (used at shutdown).
@@ -268,6 +318,29 @@ mod tests {
     use super::*;
     use engine::error::ProtocolError;
     use spec::ErrorCode;
+
+    #[test]
+    fn stats_count_each_tables_records_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        s.transact(|tx| {
+            tx.put(Table::User, "t/a", b"12345".to_vec())?;
+            tx.put(Table::User, "t/b", b"1".to_vec())?;
+            tx.put(Table::UserIndex, "t/u/a", b"ab".to_vec())?;
+            Ok(())
+        })
+        .unwrap();
+        s.transact(|tx| Ok(tx.delete(Table::User, "t/b")?)).unwrap();
+        let stats = s.stats().unwrap();
+        let of = |t: Table| stats.tables.iter().find(|s| s.table == t).unwrap().clone();
+        assert_eq!((of(Table::User).records, of(Table::User).value_bytes), (1, 5));
+        assert_eq!(of(Table::User).key_bytes, "user\0t/a".len() as u64);
+        assert_eq!((of(Table::UserIndex).records, of(Table::UserIndex).value_bytes), (1, 2));
+        assert_eq!(of(Table::UserIndex).key_bytes, "user_index\0t/u/a".len() as u64);
+        assert_eq!(of(Table::Code).records, 0);
+        assert_eq!(stats.tables.len(), Table::ALL.len());
+        assert!(stats.disk_bytes > 0);
+    }
 
     #[test]
     fn paged_scans_agree_with_whole_scans() {

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Does the store stay bounded? Runs FLOWS browser flows (live SSO session + remembered consent:
+# authorize -> code -> token -> userinfo, one refresh-token family each) against our server in
+# CHUNK-sized rounds. After each round the server is stopped, `adapter-http store-stats` counts
+# each table's records and bytes, the data dir is measured, and the server is started again on
+# the same data dir (so every round also checks a restart).
+#
+#   bench/store_growth.sh                    # 1,000,000 flows in 10 rounds (~40 min on 2 cores)
+#   FLOWS=200000 CHUNK=50000 bench/store_growth.sh
+#
+# The bench client's tokens are short-lived (ACCESS_TTL=60 s, REFRESH_TTL=120 s) and the purge
+# runs every PURGE_S=30 s, so every family is dead a few minutes after its flow and the live set is
+# bounded by (flow rate x lifetimes). Codes are kept CODE_REPLAY_GRACE (600 s) past their expiry
+# to recognise replays. Audit events are kept for the retention period (90 days by default), so
+# their table grows with every flow by design; the report shows it apart.
+#
+# Writes conformance-reports/store-growth.md and store-growth.json; raw output under target/bench/.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FLOWS=${FLOWS:-1000000}; CHUNK=${CHUNK:-100000}; CONC=${CONC:-16}
+ACCESS_TTL=${ACCESS_TTL:-60}; REFRESH_TTL=${REFRESH_TTL:-120}; PURGE_S=${PURGE_S:-30}
+PORT=${PORT:-8097}
+OUT=${OUT:-$ROOT/target/bench/growth-$(date +%Y%m%dT%H%M%S)}
+REPORT=${REPORT:-$ROOT/conformance-reports/store-growth}
+mkdir -p "$OUT"
+(cd "$ROOT" && cargo build --release -j2 -q -p adapter-http)
+BIN=$ROOT/target/release/adapter-http
+DATA=$(mktemp -d /tmp/store-growth.XXXXXX)
+BASE=http://127.0.0.1:$PORT
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$DATA"; }
+trap cleanup EXIT
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+start() {
+  taskset -c 0 "$BIN" --listen 127.0.0.1:$PORT --data-dir "$DATA" --purge-every-s "$PURGE_S" \
+    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 >> "$OUT/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 300); do curl -sf -m 1 -o /dev/null "$BASE/healthz" && return 0; sleep 0.1; done
+  echo "server did not come up" >&2; exit 1
+}
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+
+start
+sleep 0.5
+admin_secret=$(awk '/admin client_secret:/{print $3}' "$OUT/server.log")
+admin=$(curl -sf -u "admin:$admin_secret" -d grant_type=client_credentials -d scope=admin "$BASE/system/token" | json_field access_token)
+SECRET=$(curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+  -d "{\"client_id\":\"bench-client\",\"name\":\"Bench\",\"redirect_uris\":[\"http://127.0.0.1:9/cb\"],
+       \"grant_types\":[\"authorization_code\",\"refresh_token\"],\"require_consent\":true,
+       \"access_token_ttl\":$ACCESS_TTL,\"refresh_token_ttl\":$REFRESH_TTL,
+       \"id_token_signed_response_alg\":\"ES256\",\"access_token_signed_response_alg\":\"ES256\"}" \
+  "$BASE/admin/v1/tenants/demo/clients" | json_field client_secret)
+curl -sf -o /dev/null -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+  -d '{"username":"alice","password":"bench-password-1","email":"alice@example.com","name":"Alice Example"}' \
+  "$BASE/admin/v1/tenants/demo/users"
+
+ROUNDS=$(( (FLOWS + CHUNK - 1) / CHUNK ))
+: > "$OUT/rounds.jsonl"
+T0=$(date +%s)
+for r in $(seq 1 "$ROUNDS"); do
+  n=$(( r < ROUNDS ? CHUNK : FLOWS - (ROUNDS - 1) * CHUNK ))
+  taskset -c 1 node "$ROOT/bench/flows.mjs" --issuer "$BASE/demo" --client-id bench-client \
+    --client-secret="$SECRET" --username alice --password=bench-password-1 --mode sso \
+    --concurrency "$CONC" --flows "$n" --warmup 0 --server-pid "$PID" --label "round$r" > "$OUT/flows.$r.json"
+  rss_kb=$(awk '$1=="VmHWM:"{print $2}' "/proc/$PID/status")
+  stop
+  "$BIN" store-stats --data-dir "$DATA" > "$OUT/stats.$r.txt"
+  python3 - "$r" "$(date +%s)" "$T0" "$(du -sb "$DATA" | cut -f1)" "$rss_kb" "$OUT/flows.$r.json" "$OUT/stats.$r.txt" \
+    >> "$OUT/rounds.jsonl" <<'PY'
+import json, sys
+r, now, t0, du, rss, flows, stats = sys.argv[1:]
+f = json.load(open(flows))
+tables = {}
+for line in open(stats):
+    p = line.split()
+    if len(p) == 4 and p[1].isdigit() and p[0] != 'total':
+        tables[p[0]] = {"records": int(p[1]), "bytes": int(p[2]) + int(p[3])}
+print(json.dumps({"round": int(r), "elapsed_s": int(now) - int(t0), "flows": f["flows"], "errors": f["errors"],
+                  "flows_per_s": f["rps"], "data_dir_bytes": int(du), "peak_rss_mb": round(int(rss) / 1024, 1),
+                  "tables": tables}))
+PY
+  tail -1 "$OUT/rounds.jsonl" | cut -c1-160
+  start
+done
+stop
+
+python3 - "$OUT/rounds.jsonl" "$REPORT" "$FLOWS" "$CHUNK" "$CONC" "$ACCESS_TTL" "$REFRESH_TTL" "$PURGE_S" \
+  "$(git -C "$ROOT" rev-parse --short HEAD)" <<'PY'
+import json, sys, datetime, platform
+src, report, flows, chunk, conc, at, rt, purge, commit = sys.argv[1:]
+rounds = [json.loads(l) for l in open(src)]
+json.dump({"flows": int(flows), "chunk": int(chunk), "concurrency": int(conc), "access_ttl_s": int(at),
+           "refresh_ttl_s": int(rt), "purge_every_s": int(purge), "commit": commit, "rounds": rounds},
+          open(report + ".json", "w"), indent=1)
+mb = lambda b: f"{b / 1e6:,.1f}"
+total = 0
+lines = [
+    "# Store growth over many flows",
+    "",
+    f"Generated by `bench/store_growth.sh` on {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC at commit `{commit}`. "
+    f"{int(flows):,} browser flows (live SSO session + remembered consent: authorize → code → token → userinfo; "
+    f"each flow starts a refresh-token family), {conc} at a time, in rounds of {int(chunk):,}. The bench client's "
+    f"access tokens live {at} s and its refresh tokens {rt} s; the purge runs every {purge} s. After each round "
+    "the server is stopped, `adapter-http store-stats` counts every table, and the server starts again on the "
+    "same data dir.",
+    "",
+    "Reproduce: `bench/store_growth.sh` (or `FLOWS=200000 CHUNK=50000 bench/store_growth.sh`).",
+    "",
+    "| after flows | data dir MB | records (all) | bytes (all) MB | audit records | audit MB | everything else: records | MB | codes | refresh tokens | grants | access tokens | flows/s | errors | peak RSS MB |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+]
+for r in rounds:
+    total += r["flows"]
+    t = r["tables"]
+    g = lambda name, k: t.get(name, {}).get(k, 0)
+    recs = sum(v["records"] for v in t.values()); byts = sum(v["bytes"] for v in t.values())
+    lines.append("| " + " | ".join([
+        f"{total:,}", mb(r["data_dir_bytes"]), f"{recs:,}", mb(byts), f"{g('audit', 'records'):,}", mb(g("audit", "bytes")),
+        f"{recs - g('audit', 'records'):,}", mb(byts - g("audit", "bytes")), f"{g('code', 'records'):,}",
+        f"{g('refresh_token', 'records'):,}", f"{g('grant', 'records'):,}", f"{g('access_token', 'records'):,}",
+        f"{r['flows_per_s']:,.0f}", str(r["errors"]), f"{r['peak_rss_mb']}"]) + " |")
+open(report + ".md", "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY

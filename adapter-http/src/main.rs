@@ -58,6 +58,9 @@ enum Command {
     /// Print the records and bytes each table of `--data-dir` holds, and its size on disk
     /// (the server must be stopped: sled locks its directory).
     StoreStats,
+    /// Rewrite `--data-dir` with only its live records, giving back the space sled's log keeps
+    /// (the server must be stopped).
+    Compact,
 }
 
 #[derive(clap::Args)]
@@ -184,6 +187,17 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         }
         Some(Command::NewApp(a)) => return new_app(a).await,
         Some(Command::StoreStats) => return store_stats(&cli.data_dir, cli.sled_cache_mb),
+        Some(Command::Compact) => {
+            let c = adapter_http::sled_store::compact(&cli.data_dir).map_err(|e| e.0)?;
+            println!(
+                "compacted {}: {} entries, {} -> {} bytes",
+                cli.data_dir.display(),
+                c.entries,
+                c.before_bytes,
+                c.after_bytes
+            );
+            return Ok(());
+        }
         _ => {}
     }
     tracing_subscriber::fmt()

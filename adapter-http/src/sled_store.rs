@@ -69,6 +69,15 @@ impl SledStore {
     /// Opens (or creates) the database in `dir`, caching at most about `cache_bytes` of pages
     /// (sled's own default is 1 GiB, which a large store would fill).
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, sled::Error> {
+        if !dir.join("conf").exists() && set_aside(dir).exists() {
+            return Err(sled::Error::Unsupported(format!(
+                "{} holds no data but {} does: a compaction was interrupted between its two renames; \
+                 rename it back to {} and start again",
+                dir.display(),
+                set_aside(dir).display(),
+                dir.display()
+            )));
+        }
         let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).open()?;
         let tree = db.open_tree("records")?;
         finish_interrupted_commit(&tree)?;
@@ -119,6 +128,85 @@ impl SledStore {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| StoreError(e.to_string()))
     }
+}
+
+/// Where `compact` puts the old files while it swaps the new ones in: `{dir}.before-compact`.
+fn set_aside(dir: &Path) -> std::path::PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".before-compact");
+    dir.with_file_name(name)
+}
+
+/// Sizes of a data dir before and after `compact`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compacted {
+    /// sled's files before.
+    pub before_bytes: u64,
+    /// sled's files after.
+    pub after_bytes: u64,
+    /// Key-value pairs copied (every tree).
+    pub entries: u64,
+}
+
+/// Rewrites the (stopped) server's data dir with only its live records: sled 0.34 appends every
+/// write to its log and gives the space of dead ones back slowly, so a busy store's files keep
+/// growing while what it holds stays flat. Every tree is copied into `{dir}.compacting`, flushed,
+/// checked (same CRC32 of all keys and values), and swapped in; the old files are removed last.
+/// Nothing is lost if it stops part-way: before the swap the old dir is untouched, and a crash
+/// between the two renames leaves `{dir}.before-compact`, which `open` refuses to overlook.
+pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
+    let err = |e: sled::Error| StoreError(e.to_string());
+    let io = |e: std::io::Error| StoreError(e.to_string());
+    if set_aside(dir).exists() {
+        return Err(StoreError(format!(
+            "{} exists (an earlier compaction did not finish): check it and remove or restore it first",
+            set_aside(dir).display()
+        )));
+    }
+    if !dir.join("conf").exists() {
+        return Err(StoreError(format!("no sled data in {}", dir.display())));
+    }
+    let mut fresh_name = dir.file_name().unwrap_or_default().to_os_string();
+    fresh_name.push(".compacting");
+    let fresh_dir = dir.with_file_name(fresh_name);
+    if fresh_dir.exists() {
+        // A copy an earlier run did not finish: the old dir was not touched, start again.
+        std::fs::remove_dir_all(&fresh_dir).map_err(io)?;
+    }
+    let (before_bytes, entries) = {
+        let old = sled::Config::new().path(dir).open().map_err(err)?;
+        finish_interrupted_commit(&old.open_tree("records").map_err(err)?).map_err(err)?;
+        let fresh = sled::Config::new().path(&fresh_dir).open().map_err(err)?;
+        let mut entries = 0;
+        for name in old.tree_names() {
+            let (from, to) = (old.open_tree(&name).map_err(err)?, fresh.open_tree(&name).map_err(err)?);
+            for kv in from.iter() {
+                let (k, v) = kv.map_err(err)?;
+                to.insert(k, v).map_err(err)?;
+                entries += 1;
+            }
+        }
+        fresh.flush().map_err(err)?;
+        if old.checksum().map_err(err)? != fresh.checksum().map_err(err)? {
+            return Err(StoreError(
+                "the copy's checksum differs from the original; nothing was changed".into(),
+            ));
+        }
+        (old.size_on_disk().map_err(err)?, entries)
+    };
+    std::fs::rename(dir, set_aside(dir)).map_err(io)?;
+    std::fs::rename(&fresh_dir, dir).map_err(io)?;
+    std::fs::remove_dir_all(set_aside(dir)).map_err(io)?;
+    let after_bytes = sled::Config::new()
+        .path(dir)
+        .open()
+        .and_then(|db| db.size_on_disk())
+        .map_err(err)?;
+    Ok(Compacted {
+        before_bytes,
+        after_bytes,
+        entries,
+    })
 }
 
 /// Where a multi-write commit keeps its write set until every write is applied (outside every
@@ -340,6 +428,57 @@ mod tests {
         assert_eq!(of(Table::Code).records, 0);
         assert_eq!(stats.tables.len(), Table::ALL.len());
         assert!(stats.disk_bytes > 0);
+    }
+
+    #[test]
+    fn compaction_keeps_every_record_and_gives_the_space_back() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        let value = vec![7u8; 2048];
+        {
+            let s = SledStore::open(&dir).unwrap();
+            for round in 0..4 {
+                for i in 0..500 {
+                    s.transact(|tx| Ok(tx.put(Table::Code, &format!("t/{i}"), value.clone())?))
+                        .unwrap();
+                }
+                if round < 3 {
+                    for i in 0..500 {
+                        s.transact(|tx| Ok(tx.delete(Table::Code, &format!("t/{i}"))?)).unwrap();
+                    }
+                }
+            }
+            s.transact(|tx| {
+                tx.put(Table::User, "t/a", b"alice".to_vec())?;
+                tx.put(Table::UserIndex, "t/u/a", b"a".to_vec())?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let before: Vec<_> = {
+            let s = SledStore::open(&dir).unwrap();
+            s.tree.iter().map(|kv| kv.unwrap()).collect()
+        };
+        let c = compact(&dir).unwrap();
+        assert_eq!(c.entries, 502);
+        assert!(c.after_bytes < c.before_bytes, "{c:?}");
+        assert!(!set_aside(&dir).exists() && !root.path().join("data.compacting").exists());
+        let s = SledStore::open(&dir).unwrap();
+        assert_eq!(s.tree.iter().map(|kv| kv.unwrap()).collect::<Vec<_>>(), before);
+        assert_eq!(
+            s.transact(|tx| Ok(tx.get(Table::User, "t/a")?)).unwrap(),
+            Some(b"alice".to_vec())
+        );
+        drop(s);
+        // A crash between the two renames: the server refuses to start on an empty dir.
+        std::fs::rename(&dir, set_aside(&dir)).unwrap();
+        let refused = SledStore::open(&dir)
+            .err()
+            .expect("an empty dir beside a set-aside one is refused");
+        assert!(refused.to_string().contains("interrupted"), "{refused}");
+        assert!(compact(&dir).is_err(), "compaction will not run over a set-aside dir");
+        std::fs::rename(set_aside(&dir), &dir).unwrap();
+        assert!(SledStore::open(&dir).is_ok());
     }
 
     #[test]

@@ -27,23 +27,30 @@ pub struct CodeRecord {
     /// The user who authorized it.
     pub user_id: String,
     /// The redirect_uri of the authorization request.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub redirect_uri: String,
     /// The S256 challenge, if one was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge: Option<String>,
     /// The nonce for the ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     /// Granted scopes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
     /// When the user authenticated.
     pub auth_time: UnixTime,
     /// Authentication methods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
     /// Session id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sid: String,
     /// Store key of the browser session that authorized it (ended session: code refused).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub session_key: String,
     /// Individual claims asked for with the `claims` parameter.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::claims_request::RequestedClaims::is_empty")]
     pub claims: crate::claims_request::RequestedClaims,
     /// When the code was issued.
     pub issued_at: UnixTime,
@@ -58,6 +65,30 @@ impl Record for CodeRecord {
 }
 
 impl CodeRecord {
+    /// What is kept of a code once redeemed, until the purge: enough to recognise a replay and
+    /// revoke the grant it produced (RFC 6749 §4.1.2), and when it may go. Everything the
+    /// exchange needed (redirect_uri, PKCE challenge, nonce, scopes, session) is dropped, so the
+    /// ten minutes a redeemed code is kept cost a fraction of the bytes.
+    pub fn redeemed(&self, grant_id: String) -> CodeRecord {
+        CodeRecord {
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            user_id: self.user_id.clone(),
+            redirect_uri: String::new(),
+            code_challenge: None,
+            nonce: None,
+            scopes: Vec::new(),
+            auth_time: self.auth_time,
+            amr: Vec::new(),
+            sid: String::new(),
+            session_key: String::new(),
+            claims: Default::default(),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            state: CodeState::Redeemed { grant_id },
+        }
+    }
+
     /// Store key of the code `code`.
     pub fn key(tenant: &str, code: &str) -> String {
         format!("{tenant}/{}", SecretHash::of(code).0)

@@ -232,7 +232,7 @@ impl<S: Store> Engine<S> {
             return Ok(Err(pe(ErrorCode::InvalidRequest, "code is required")));
         };
         let key = CodeRecord::key(tenant, code);
-        let Some(mut rec) = load::<CodeRecord>(tx, &key)? else {
+        let Some(rec) = load::<CodeRecord>(tx, &key)? else {
             return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
         };
         // RFC6749-4.1.2-code-replay-revokes: commit the revocation, then refuse.
@@ -297,10 +297,7 @@ impl<S: Store> Engine<S> {
             };
             save(tx, &RefreshTokenRecord::key(tenant, &fresh.refresh_token), &rt)?;
         }
-        rec.state = CodeState::Redeemed {
-            grant_id: grant.grant_id.clone(),
-        };
-        save(tx, &key, &rec)?;
+        save(tx, &key, &rec.redeemed(grant.grant_id.clone()))?;
         let rt = issue_refresh.then(|| fresh.refresh_token.clone());
         let plan = self.plan_user_tokens(
             tx,

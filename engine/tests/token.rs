@@ -262,6 +262,48 @@ fn a_code_works_once_and_its_replay_revokes_what_it_issued() {
 }
 
 #[test]
+fn a_redeemed_code_keeps_only_what_recognising_a_replay_needs() {
+    spec::covers("RFC6749-4.1.2-code-replay-revokes");
+    use engine::code::{CodeRecord, CodeState};
+    use engine::store::{load, Store};
+    let mut w = World::new(39);
+    let (code, _) = w.code_for(&web_request(), None);
+    let key = CodeRecord::key(T, &code);
+    let read = |w: &World| {
+        w.engine
+            .store()
+            .transact(|tx| load::<CodeRecord>(tx, &key))
+            .unwrap()
+            .unwrap()
+    };
+    let issued = read(&w);
+    assert!(!issued.redirect_uri.is_empty() && issued.code_challenge.is_some() && !issued.scopes.is_empty());
+    let t = w.exchange(&code).unwrap();
+    let kept = read(&w);
+    let CodeState::Redeemed { grant_id } = &kept.state else {
+        panic!("the code is marked redeemed")
+    };
+    assert_eq!(kept, issued.redeemed(grant_id.clone()));
+    assert_eq!(
+        (kept.client_id.as_str(), kept.expires_at),
+        (issued.client_id.as_str(), issued.expires_at)
+    );
+    assert!(kept.redirect_uri.is_empty() && kept.code_challenge.is_none() && kept.nonce.is_none());
+    assert!(kept.scopes.is_empty() && kept.session_key.is_empty() && kept.claims.is_empty());
+    let size = |r: &CodeRecord| serde_json::to_vec(r).unwrap().len();
+    assert!(
+        size(&kept) * 2 < size(&issued),
+        "{} vs {} bytes",
+        size(&kept),
+        size(&issued)
+    );
+    // The slim record still does its one job: a replay revokes what the code issued.
+    let creds = w.web_creds();
+    assert_eq!(error_of(w.exchange(&code)).0, ErrorCode::InvalidGrant);
+    assert!(!w.introspect(&creds, &t.access_token).active);
+}
+
+#[test]
 fn a_code_is_bound_to_its_client() {
     spec::covers("RFC6749-4.1.3-code-client-binding");
     let mut w = World::new(37);

@@ -297,7 +297,19 @@ impl<S: Store> Engine<S> {
             };
             save(tx, &RefreshTokenRecord::key(tenant, &fresh.refresh_token), &rt)?;
         }
-        save(tx, &key, &rec.redeemed(grant.grant_id.clone()))?;
+        let kept = if self.mutant(|m| m.code_reuse) {
+            // The mutant forgets single use, so it keeps the whole code, as an engine without
+            // that check would.
+            CodeRecord {
+                state: CodeState::Redeemed {
+                    grant_id: grant.grant_id.clone(),
+                },
+                ..rec.clone()
+            }
+        } else {
+            rec.redeemed(grant.grant_id.clone())
+        };
+        save(tx, &key, &kept)?;
         let rt = issue_refresh.then(|| fresh.refresh_token.clone());
         let plan = self.plan_user_tokens(
             tx,

@@ -166,6 +166,8 @@ pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
     if !dir.join("conf").exists() {
         return Err(StoreError(format!("no sled data in {}", dir.display())));
     }
+    // `.`, `data/..` and the like have no name to put a sibling beside.
+    let dir = &dir.canonicalize().map_err(io)?;
     let mut fresh_name = dir.file_name().unwrap_or_default().to_os_string();
     fresh_name.push(".compacting");
     let fresh_dir = dir.with_file_name(fresh_name);
@@ -459,7 +461,9 @@ mod tests {
             let s = SledStore::open(&dir).unwrap();
             s.tree.iter().map(|kv| kv.unwrap()).collect()
         };
-        let c = compact(&dir).unwrap();
+        // Named through `..`, as an operator may: the siblings still go beside `data`.
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        let c = compact(&dir.join("sub").join("..")).unwrap();
         assert_eq!(c.entries, 502);
         assert!(c.after_bytes < c.before_bytes, "{c:?}");
         assert!(!set_aside(&dir).exists() && !root.path().join("data.compacting").exists());

@@ -132,8 +132,13 @@ impl SledStore {
 
 /// Where `compact` puts the old files while it swaps the new ones in: `{dir}.before-compact`.
 fn set_aside(dir: &Path) -> std::path::PathBuf {
+    beside(dir, ".before-compact")
+}
+
+/// `{dir}{suffix}`, next to `dir`.
+fn beside(dir: &Path, suffix: &str) -> std::path::PathBuf {
     let mut name = dir.file_name().unwrap_or_default().to_os_string();
-    name.push(".before-compact");
+    name.push(suffix);
     dir.with_file_name(name)
 }
 
@@ -168,9 +173,7 @@ pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
     }
     // `.`, `data/..` and the like have no name to put a sibling beside.
     let dir = &dir.canonicalize().map_err(io)?;
-    let mut fresh_name = dir.file_name().unwrap_or_default().to_os_string();
-    fresh_name.push(".compacting");
-    let fresh_dir = dir.with_file_name(fresh_name);
+    let fresh_dir = beside(dir, ".compacting");
     if fresh_dir.exists() {
         // A copy an earlier run did not finish: the old dir was not touched, start again.
         std::fs::remove_dir_all(&fresh_dir).map_err(io)?;

@@ -21,8 +21,20 @@ tokio::task_local! {
     static PENDING: Cell<u64>;
 }
 
+/// What the flush thread makes durable.
+pub trait Flush: Send + Sync + 'static {
+    /// Puts every write made before the call on disk.
+    fn flush(&self) -> Result<(), sled::Error>;
+}
+
+impl Flush for sled::Db {
+    fn flush(&self) -> Result<(), sled::Error> {
+        sled::Tree::flush(self).map(|_| ())
+    }
+}
+
 struct Inner {
-    db: sled::Db,
+    db: Arc<dyn Flush>,
     /// Number of the last committed write transaction.
     written: AtomicU64,
     /// Highest write number someone is waiting for.
@@ -35,13 +47,13 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// Runs flushes for one sled database.
+/// Runs flushes for a store.
 #[derive(Clone)]
 pub struct Flusher(Arc<Inner>);
 
 impl Flusher {
     /// Starts the flushing thread; `stop` ends it.
-    pub fn start(db: sled::Db) -> Self {
+    pub fn start(db: Arc<dyn Flush>) -> Self {
         let inner = Arc::new(Inner {
             db,
             written: AtomicU64::new(0),
@@ -156,7 +168,7 @@ mod tests {
     async fn a_request_waits_for_the_flush_covering_its_write_and_others_share_it() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path()).open().unwrap();
-        let f = Flusher::start(db.clone());
+        let f = Flusher::start(Arc::new(db.clone()));
         // Outside a request: flushed at once.
         db.insert("a", "1").unwrap();
         f.committed().unwrap();

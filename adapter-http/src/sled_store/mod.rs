@@ -1,17 +1,26 @@
-//! The engine's `Store` on sled: one tree, keys `{table}\0{key}`, serializable transactions
-//! (one at a time, each committed as one atomic batch),
-//! and every transaction that wrote flushed before the caller answers (by group commit inside
-//! a request, see `group_commit`; at once outside one).
+//! The engine's `Store` on sled: keys `{table}\0{key}` in one tree, audit events in a second
+//! database (`audit_db`), serializable transactions (one at a time, each committed as one atomic
+//! batch, see `commit`), and every transaction that wrote flushed before the caller answers (by
+//! group commit inside a request, see `group_commit`; at once outside one).
 //!
 //! Durability: sled's flush on Linux is `sync_file_range`, so acknowledged writes survive a
 //! killed process; surviving a power cut is not promised.
 
-use crate::group_commit::Flusher;
+mod audit_db;
+mod commit;
+mod compact;
+
+pub use compact::{compact, Compacted};
+
+use crate::group_commit::{Flush, Flusher};
+use audit_db::AuditDb;
+use commit::{commit, finish_interrupted_commit};
+use compact::set_aside;
 use engine::error::{EngineError, StoreError};
 use engine::store::{Store, Table, Tx};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The page cache used unless told otherwise: 16 MiB.
 pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -34,16 +43,41 @@ pub struct TableStats {
 pub struct StoreStats {
     /// Every table, in `Table::ALL` order.
     pub tables: Vec<TableStats>,
-    /// sled's files on disk.
+    /// sled's files on disk (both databases).
     pub disk_bytes: u64,
 }
 
-/// A sled database holding every record.
+/// A sled database holding every record but audit events, and one holding those.
 pub struct SledStore {
-    db: sled::Db,
-    tree: sled::Tree,
+    dbs: Arc<Databases>,
     flusher: Flusher,
     lock: Mutex<()>,
+}
+
+/// The two databases, shared with the flush thread.
+struct Databases {
+    db: sled::Db,
+    tree: sled::Tree,
+    audit: AuditDb,
+}
+
+impl Databases {
+    /// The tree a table's records live in.
+    fn tree_of(&self, table: Table) -> &sled::Tree {
+        match table {
+            Table::Audit => &self.audit.tree,
+            _ => &self.tree,
+        }
+    }
+}
+
+impl Flush for Databases {
+    /// The audit database first: the records' outbox copies of its writes go only once it is on disk.
+    fn flush(&self) -> Result<(), sled::Error> {
+        self.audit.flush(&self.tree)?;
+        self.db.flush()?;
+        Ok(())
+    }
 }
 
 fn full_key(table: Table, key: &str) -> Vec<u8> {
@@ -81,11 +115,12 @@ impl SledStore {
         let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).open()?;
         let tree = db.open_tree("records")?;
         finish_interrupted_commit(&tree)?;
+        let audit = AuditDb::open(&audit_db::dir_of(dir), cache_bytes / 4, &tree)?;
         db.flush()?;
-        let flusher = Flusher::start(db.clone());
+        let dbs = Arc::new(Databases { db, tree, audit });
+        let flusher = Flusher::start(dbs.clone());
         Ok(SledStore {
-            db,
-            tree,
+            dbs,
             flusher,
             lock: Mutex::new(()),
         })
@@ -109,7 +144,7 @@ impl SledStore {
                 value_bytes: 0,
             })
             .collect();
-        for kv in self.tree.iter() {
+        for kv in self.dbs.tree.iter().chain(self.dbs.audit.tree.iter()) {
             let (k, v) = kv.map_err(err)?;
             let name = k.split(|b| *b == 0).next().unwrap_or_default();
             if let Some(t) = tables.iter_mut().find(|t| t.table.name().as_bytes() == name) {
@@ -120,193 +155,20 @@ impl SledStore {
         }
         Ok(StoreStats {
             tables,
-            disk_bytes: self.db.size_on_disk().map_err(err)?,
+            disk_bytes: self.dbs.db.size_on_disk().map_err(err)? + self.dbs.audit.db.size_on_disk().map_err(err)?,
         })
     }
 
     /// Flushes everything to disk (used at shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(|e| StoreError(e.to_string()))
+        self.dbs.flush().map_err(|e| StoreError(e.to_string()))
     }
-}
-
-/// Where `compact` puts the old files while it swaps the new ones in: `{dir}.before-compact`.
-fn set_aside(dir: &Path) -> std::path::PathBuf {
-    beside(dir, ".before-compact")
-}
-
-/// `{dir}{suffix}`, next to `dir`.
-fn beside(dir: &Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = dir.file_name().unwrap_or_default().to_os_string();
-    name.push(suffix);
-    dir.with_file_name(name)
-}
-
-/// Sizes of a data dir before and after `compact`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Compacted {
-    /// sled's files before.
-    pub before_bytes: u64,
-    /// sled's files after.
-    pub after_bytes: u64,
-    /// Key-value pairs copied (every tree).
-    pub entries: u64,
-}
-
-/// Rewrites the (stopped) server's data dir with only its live records: sled 0.34 appends every
-/// write to its log and gives the space of dead ones back slowly, so a busy store's files keep
-/// growing while what it holds stays flat. Every tree is copied into `{dir}.compacting`, flushed,
-/// checked (same CRC32 of all keys and values), and swapped in; the old files are removed last.
-/// Nothing is lost if it stops part-way: before the swap the old dir is untouched, and a crash
-/// between the two renames leaves `{dir}.before-compact`, which `open` refuses to overlook.
-pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
-    let err = |e: sled::Error| StoreError(e.to_string());
-    let io = |e: std::io::Error| StoreError(e.to_string());
-    if set_aside(dir).exists() {
-        return Err(StoreError(format!(
-            "{} exists (an earlier compaction did not finish): check it and remove or restore it first",
-            set_aside(dir).display()
-        )));
-    }
-    if !dir.join("conf").exists() {
-        return Err(StoreError(format!("no sled data in {}", dir.display())));
-    }
-    // `.`, `data/..` and the like have no name to put a sibling beside.
-    let dir = &dir.canonicalize().map_err(io)?;
-    let fresh_dir = beside(dir, ".compacting");
-    if fresh_dir.exists() {
-        // A copy an earlier run did not finish: the old dir was not touched, start again.
-        std::fs::remove_dir_all(&fresh_dir).map_err(io)?;
-    }
-    let (before_bytes, entries) = {
-        let old = sled::Config::new().path(dir).open().map_err(err)?;
-        finish_interrupted_commit(&old.open_tree("records").map_err(err)?).map_err(err)?;
-        let fresh = sled::Config::new().path(&fresh_dir).open().map_err(err)?;
-        let mut entries = 0;
-        for name in old.tree_names() {
-            let (from, to) = (old.open_tree(&name).map_err(err)?, fresh.open_tree(&name).map_err(err)?);
-            for kv in from.iter() {
-                let (k, v) = kv.map_err(err)?;
-                to.insert(k, v).map_err(err)?;
-                entries += 1;
-            }
-        }
-        fresh.flush().map_err(err)?;
-        if old.checksum().map_err(err)? != fresh.checksum().map_err(err)? {
-            return Err(StoreError(
-                "the copy's checksum differs from the original; nothing was changed".into(),
-            ));
-        }
-        (old.size_on_disk().map_err(err)?, entries)
-    };
-    std::fs::rename(dir, set_aside(dir)).map_err(io)?;
-    std::fs::rename(&fresh_dir, dir).map_err(io)?;
-    std::fs::remove_dir_all(set_aside(dir)).map_err(io)?;
-    let after_bytes = sled::Config::new()
-        .path(dir)
-        .open()
-        .and_then(|db| db.size_on_disk())
-        .map_err(err)?;
-    Ok(Compacted {
-        before_bytes,
-        after_bytes,
-        entries,
-    })
-}
-
-/// Where a multi-write commit keeps its write set until every write is applied (outside every
-/// table's key range: table names are lowercase ASCII).
-const INTENT_KEY: &[u8] = b"\xffcommit-intent";
-
-/// Applies a transaction's writes atomically. One write is one sled insert. Several are first
-/// recorded as one intent value, then applied, then the intent is removed. sled recovers its
-/// log as a prefix of the writes made (its own SIGKILL test, `tests/test_crash_recovery.rs`,
-/// checks exactly that for single inserts), so after a crash either the intent survives (and
-/// `open` finishes the commit) or none of the writes do. (sled's own `apply_batch` would do, but it rolls and
-/// syncs the log buffer twice per batch: two synchronous disk writes per transaction.)
-fn commit(tree: &sled::Tree, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<(), sled::Error> {
-    if writes.len() > 1 {
-        tree.insert(INTENT_KEY, encode_writes(&writes))?;
-    }
-    for (k, v) in &writes {
-        match v {
-            Some(v) => tree.insert(k.as_slice(), v.as_slice())?,
-            None => tree.remove(k.as_slice())?,
-        };
-    }
-    if writes.len() > 1 {
-        tree.remove(INTENT_KEY)?;
-    }
-    Ok(())
-}
-
-/// Re-applies the writes of a commit a crash interrupted (they are idempotent).
-fn finish_interrupted_commit(tree: &sled::Tree) -> Result<(), sled::Error> {
-    let Some(intent) = tree.get(INTENT_KEY)? else {
-        return Ok(());
-    };
-    let writes = decode_writes(&intent)
-        .ok_or_else(|| sled::Error::Unsupported("unreadable commit intent in the data dir".into()))?;
-    tracing::warn!(writes = writes.len(), "finishing a commit interrupted by a crash");
-    for (k, v) in writes {
-        match v {
-            Some(v) => tree.insert(k, v)?,
-            None => tree.remove(k)?,
-        };
-    }
-    tree.remove(INTENT_KEY)?;
-    Ok(())
-}
-
-/// `[u32 key len][key][u8 1 + u32 len + value | u8 0]…`, little-endian lengths.
-fn encode_writes(writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (k, v) in writes {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(k);
-        match v {
-            Some(v) => {
-                out.push(1);
-                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                out.extend_from_slice(v);
-            }
-            None => out.push(0),
-        }
-    }
-    out
-}
-
-#[allow(clippy::type_complexity)]
-fn decode_writes(mut b: &[u8]) -> Option<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
-    fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-        let (head, tail) = (b.get(..n)?, b.get(n..)?);
-        *b = tail;
-        Some(head)
-    }
-    fn len(b: &mut &[u8]) -> Option<usize> {
-        Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?) as usize)
-    }
-    let mut writes = Vec::new();
-    while !b.is_empty() {
-        let n = len(&mut b)?;
-        let k = take(&mut b, n)?.to_vec();
-        let v = match take(&mut b, 1)?[0] {
-            1 => {
-                let n = len(&mut b)?;
-                Some(take(&mut b, n)?.to_vec())
-            }
-            0 => None,
-            _ => return None,
-        };
-        writes.push((k, v));
-    }
-    Some(writes)
 }
 
 /// One transaction: reads go to the tree (after this transaction's own writes), writes are
 /// buffered and applied as one atomic sled batch at commit.
 struct SledTx<'a> {
-    tree: &'a sled::Tree,
+    dbs: &'a Databases,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     relaxed: bool,
 }
@@ -317,7 +179,8 @@ impl Tx for SledTx<'_> {
         if let Some(w) = self.writes.get(&k) {
             return Ok(w.clone());
         }
-        self.tree
+        self.dbs
+            .tree_of(table)
             .get(k)
             .map(|v| v.map(|iv| iv.to_vec()))
             .map_err(|e| StoreError(e.to_string()))
@@ -346,7 +209,7 @@ impl Store for SledStore {
         let value = {
             let _serial = self.lock.lock().unwrap_or_else(|p| p.into_inner());
             let mut tx = SledTx {
-                tree: &self.tree,
+                dbs: &self.dbs,
                 writes: BTreeMap::new(),
                 relaxed: false,
             };
@@ -354,8 +217,11 @@ impl Store for SledStore {
             if tx.writes.is_empty() {
                 return Ok(value);
             }
-            let relaxed = tx.relaxed;
-            commit(&self.tree, tx.writes).map_err(|e| EngineError::Storage(StoreError(e.to_string())))?;
+            let (relaxed, mut writes) = (tx.relaxed, tx.writes);
+            let audit_writes = AuditDb::take_audit_writes(&mut writes);
+            let fail = |e: sled::Error| EngineError::Storage(StoreError(e.to_string()));
+            commit(&self.dbs.tree, writes).map_err(fail)?;
+            self.dbs.audit.apply_committed(&audit_writes).map_err(fail)?;
             if relaxed {
                 // On disk with sled's next periodic flush (every 500 ms) or any later flush.
                 return Ok(value);
@@ -371,7 +237,8 @@ impl Store for SledStore {
     fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let start = full_key(table, prefix);
         let skip = table.name().len() + 1;
-        self.tree
+        self.dbs
+            .tree_of(table)
             .scan_prefix(&start)
             .map(|kv| {
                 let (k, v) = kv.map_err(|e| StoreError(e.to_string()))?;
@@ -394,7 +261,8 @@ impl Store for SledStore {
             _ => Included(lower.clone()),
         };
         let skip = table.name().len() + 1;
-        self.tree
+        self.dbs
+            .tree_of(table)
             .range::<Vec<u8>, _>((start, Unbounded))
             .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&lower)))
             .take(limit)
@@ -408,6 +276,7 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests {
+    use super::commit::{decode_writes, encode_writes, INTENT_KEY};
     use super::*;
     use engine::error::ProtocolError;
     use spec::ErrorCode;
@@ -456,25 +325,30 @@ mod tests {
             s.transact(|tx| {
                 tx.put(Table::User, "t/a", b"alice".to_vec())?;
                 tx.put(Table::UserIndex, "t/u/a", b"a".to_vec())?;
+                tx.put(Table::Audit, "t/0001", b"user created".to_vec())?;
                 Ok(())
             })
             .unwrap();
         }
         let before: Vec<_> = {
             let s = SledStore::open(&dir).unwrap();
-            s.tree.iter().map(|kv| kv.unwrap()).collect()
+            s.dbs.tree.iter().map(|kv| kv.unwrap()).collect()
         };
         // Named through `..`, as an operator may: the siblings still go beside `data`.
         std::fs::create_dir(dir.join("sub")).unwrap();
         let c = compact(&dir.join("sub").join("..")).unwrap();
-        assert_eq!(c.entries, 502);
+        assert_eq!(c.entries, 503);
         assert!(c.after_bytes < c.before_bytes, "{c:?}");
         assert!(!set_aside(&dir).exists() && !root.path().join("data.compacting").exists());
         let s = SledStore::open(&dir).unwrap();
-        assert_eq!(s.tree.iter().map(|kv| kv.unwrap()).collect::<Vec<_>>(), before);
+        assert_eq!(s.dbs.tree.iter().map(|kv| kv.unwrap()).collect::<Vec<_>>(), before);
         assert_eq!(
             s.transact(|tx| Ok(tx.get(Table::User, "t/a")?)).unwrap(),
             Some(b"alice".to_vec())
+        );
+        assert_eq!(
+            s.scan(Table::Audit, "t/").unwrap(),
+            vec![("t/0001".to_string(), b"user created".to_vec())]
         );
         drop(s);
         // A crash between the two renames: the server refuses to start on an empty dir.
@@ -486,6 +360,111 @@ mod tests {
         assert!(compact(&dir).is_err(), "compaction will not run over a set-aside dir");
         std::fs::rename(set_aside(&dir), &dir).unwrap();
         assert!(SledStore::open(&dir).is_ok());
+    }
+
+    fn keys_under(tree: &sled::Tree, prefix: &[u8]) -> Vec<Vec<u8>> {
+        tree.scan_prefix(prefix).map(|kv| kv.unwrap().0.to_vec()).collect()
+    }
+
+    #[test]
+    fn audit_events_live_in_their_own_database_and_commit_with_their_action() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            s.transact(|tx| {
+                tx.put(Table::Code, "t/c", b"redeemed".to_vec())?;
+                tx.put(Table::Audit, "t/0001", b"code redeemed".to_vec())?;
+                Ok(())
+            })
+            .unwrap();
+            assert!(keys_under(&s.dbs.tree, audit_db::AUDIT_KEY_PREFIX).is_empty());
+            assert_eq!(
+                keys_under(&s.dbs.audit.tree, b""),
+                vec![full_key(Table::Audit, "t/0001")]
+            );
+            assert!(
+                keys_under(&s.dbs.tree, audit_db::OUTBOX_PREFIX).is_empty(),
+                "the outbox copy goes once the audit database is flushed"
+            );
+            assert_eq!(
+                s.transact(|tx| Ok(tx.get(Table::Audit, "t/0001")?)).unwrap(),
+                Some(b"code redeemed".to_vec())
+            );
+            // A failed transaction writes its event nowhere.
+            let r: Result<(), _> = s.transact(|tx| {
+                tx.put(Table::Audit, "t/0002", b"never".to_vec())?;
+                Err(EngineError::Misuse("abort".into()))
+            });
+            assert!(r.is_err());
+            s.transact(|tx| Ok(tx.delete(Table::Audit, "t/0001")?)).unwrap();
+            s.transact(|tx| Ok(tx.put(Table::Audit, "t/0003", b"later".to_vec())?))
+                .unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            s.scan(Table::Audit, "t/").unwrap(),
+            vec![("t/0003".to_string(), b"later".to_vec())]
+        );
+        let stats = s.stats().unwrap();
+        let audit = stats.tables.iter().find(|t| t.table == Table::Audit).unwrap();
+        assert_eq!((audit.records, audit.value_bytes), (1, 5));
+    }
+
+    #[test]
+    fn an_audit_write_a_crash_left_in_the_outbox_is_applied_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A crash after the action's batch committed, before the audit database had the event.
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let tree = db.open_tree("records").unwrap();
+            let mut writes = BTreeMap::new();
+            writes.insert(full_key(Table::Code, "t/c"), Some(b"redeemed".to_vec()));
+            writes.insert(full_key(Table::Audit, "t/0001"), Some(b"code redeemed".to_vec()));
+            writes.insert(full_key(Table::Audit, "t/0000"), None);
+            AuditDb::take_audit_writes(&mut writes);
+            commit::commit(&tree, writes).unwrap();
+            db.flush().unwrap();
+            let audit = sled::Config::new().path(audit_db::dir_of(dir.path())).open().unwrap();
+            audit
+                .open_tree("records")
+                .unwrap()
+                .insert(full_key(Table::Audit, "t/0000"), b"old".to_vec())
+                .unwrap();
+            audit.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            s.scan(Table::Audit, "").unwrap(),
+            vec![("t/0001".to_string(), b"code redeemed".to_vec())]
+        );
+        assert!(keys_under(&s.dbs.tree, audit_db::OUTBOX_PREFIX).is_empty());
+        assert_eq!(
+            s.transact(|tx| Ok(tx.get(Table::Code, "t/c")?)).unwrap(),
+            Some(b"redeemed".to_vec())
+        );
+    }
+
+    #[test]
+    fn audit_events_of_an_older_data_dir_move_to_their_own_database() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let tree = db.open_tree("records").unwrap();
+            tree.insert(full_key(Table::Audit, "t/0001"), b"e1".to_vec()).unwrap();
+            tree.insert(full_key(Table::Audit, "u/0002"), b"e2".to_vec()).unwrap();
+            tree.insert(full_key(Table::User, "t/a"), b"alice".to_vec()).unwrap();
+            db.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            s.scan(Table::Audit, "").unwrap(),
+            vec![
+                ("t/0001".to_string(), b"e1".to_vec()),
+                ("u/0002".to_string(), b"e2".to_vec())
+            ]
+        );
+        assert!(keys_under(&s.dbs.tree, audit_db::AUDIT_KEY_PREFIX).is_empty());
+        assert_eq!(s.scan(Table::User, "").unwrap().len(), 1);
     }
 
     #[test]
@@ -574,7 +553,7 @@ mod tests {
         assert_eq!(read(Table::Code, "t/c"), Some(b"redeemed".to_vec()));
         assert_eq!(read(Table::Grant, "t/g"), None);
         assert_eq!(read(Table::RefreshToken, "t/r"), Some(Vec::new()));
-        assert!(s.tree.get(INTENT_KEY).unwrap().is_none());
+        assert!(s.dbs.tree.get(INTENT_KEY).unwrap().is_none());
         assert!(decode_writes(&[1, 0, 0, 0]).is_none(), "a truncated intent is refused");
     }
 

@@ -362,6 +362,13 @@ mod tests {
         assert!(SledStore::open(&dir).is_ok());
     }
 
+    /// The records database opened bare, to lay out what a crash or an older version left.
+    fn raw_records(dir: &Path) -> (sled::Db, sled::Tree) {
+        let db = sled::Config::new().path(dir).open().unwrap();
+        let tree = db.open_tree("records").unwrap();
+        (db, tree)
+    }
+
     fn keys_under(tree: &sled::Tree, prefix: &[u8]) -> Vec<Vec<u8>> {
         tree.scan_prefix(prefix).map(|kv| kv.unwrap().0.to_vec()).collect()
     }
@@ -415,8 +422,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             // A crash after the action's batch committed, before the audit database had the event.
-            let db = sled::Config::new().path(dir.path()).open().unwrap();
-            let tree = db.open_tree("records").unwrap();
+            let (db, tree) = raw_records(dir.path());
             let mut writes = BTreeMap::new();
             writes.insert(full_key(Table::Code, "t/c"), Some(b"redeemed".to_vec()));
             writes.insert(full_key(Table::Audit, "t/0001"), Some(b"code redeemed".to_vec()));
@@ -448,8 +454,7 @@ mod tests {
     fn audit_events_of_an_older_data_dir_move_to_their_own_database() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let db = sled::Config::new().path(dir.path()).open().unwrap();
-            let tree = db.open_tree("records").unwrap();
+            let (db, tree) = raw_records(dir.path());
             tree.insert(full_key(Table::Audit, "t/0001"), b"e1".to_vec()).unwrap();
             tree.insert(full_key(Table::Audit, "u/0002"), b"e2".to_vec()).unwrap();
             tree.insert(full_key(Table::User, "t/a"), b"alice".to_vec()).unwrap();
@@ -532,8 +537,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             // What a crash in the middle of a two-write commit leaves: the intent, one write.
-            let db = sled::Config::new().path(dir.path()).open().unwrap();
-            let tree = db.open_tree("records").unwrap();
+            let (db, tree) = raw_records(dir.path());
             tree.insert(full_key(Table::Grant, "t/g"), b"old".to_vec()).unwrap();
             tree.insert(full_key(Table::Code, "t/c"), b"issued".to_vec()).unwrap();
             let mut writes = BTreeMap::new();

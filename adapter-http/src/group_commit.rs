@@ -25,6 +25,10 @@ tokio::task_local! {
 pub trait Flush: Send + Sync + 'static {
     /// Puts every write made before the call on disk.
     fn flush(&self) -> Result<(), sled::Error>;
+    /// Whether a flush is due even though no request waits for one (checked every 500 ms).
+    fn has_backlog(&self) -> bool {
+        false
+    }
 }
 
 impl Flush for sled::Db {
@@ -125,7 +129,7 @@ impl Flusher {
     }
 }
 
-/// The flush loop: wait for a request, flush everything committed so far, announce it.
+/// The flush loop: wait for a request (or a backlog), flush everything committed so far, announce it.
 fn run(inner: &Inner) {
     loop {
         let stopping = inner.stopped.load(Ordering::SeqCst);
@@ -140,7 +144,7 @@ fn run(inner: &Inner) {
                 .unwrap_or_else(|p| p.into_inner());
             *guard
         };
-        if wanted <= *inner.flushed.borrow() {
+        if wanted <= *inner.flushed.borrow() && !inner.db.has_backlog() {
             if stopping {
                 return;
             }

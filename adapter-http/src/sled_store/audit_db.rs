@@ -166,6 +166,11 @@ impl AuditDb {
         Ok(())
     }
 
+    /// Whether outbox copies wait for a flush.
+    pub(super) fn has_waiting(&self) -> bool {
+        !self.waiting.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+
     /// Flushes the audit database, then removes the outbox copies that flush covered (each only
     /// if it still holds the same write: a later write of the same key keeps its own copy).
     pub(super) fn flush(&self, records: &sled::Tree) -> Result<(), sled::Error> {

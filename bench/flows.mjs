@@ -10,11 +10,14 @@
 //            remembered consent) -> code -> token -> userinfo                 (scenario 6)
 //   refresh  each worker gets a refresh token once; then every "flow" is one refresh_token grant,
 //            using the newest refresh token returned                          (scenario 5)
+//            With --token-file F, worker i starts from line i of F when F has one (no login, so
+//            a restarted server can be measured without argon2id in its memory) and F is rewritten
+//            with each worker's newest refresh token at the end.
 //
 // Usage: node flows.mjs --issuer URL --client-id ID --client-secret S --username U --password P
 //          --mode sso --concurrency 4 --duration 10 --warmup 2 [--server-pid PID] [--label X]
 import * as crypto from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values: o } = parseArgs({
@@ -33,6 +36,7 @@ const { values: o } = parseArgs({
     'server-pid': { type: 'string' },
     label: { type: 'string', default: '' },
     flows: { type: 'string' }, // stop after this many flows in all (instead of --duration)
+    'token-file': { type: 'string' }, // refresh mode: start from (and save) one refresh token per worker
   },
 });
 for (const k of ['issuer', 'client-id', 'client-secret', 'username', 'password']) {
@@ -162,21 +166,29 @@ async function flow(jar, prompt) {
 }
 
 // One worker's state and its repeated unit of work.
-async function worker() {
+const savedTokens = o['token-file'] && existsSync(o['token-file'])
+  ? readFileSync(o['token-file'], 'utf8').split('\n').filter(Boolean) : [];
+const newestTokens = [];
+async function worker(i) {
   const jar = new Jar();
   if (o.mode === 'login') return async () => { await flow(new Jar(), 'consent'); };
+  if (o.mode === 'refresh' && savedTokens[i]) return refresher(jar, i, savedTokens[i]);
   const first = await flow(jar, 'consent');
   if (o.mode === 'sso') return async () => { await flow(jar); };
-  if (o.mode === 'refresh') {
-    let rt = first.refresh_token;
-    if (!rt) throw new Error('no refresh token issued');
-    return async () => {
-      const t = await tokenRequest(jar, { grant_type: 'refresh_token', refresh_token: rt });
-      if (!t.access_token) throw new Error('no access token on refresh');
-      rt = t.refresh_token ?? rt;
-    };
-  }
+  if (o.mode === 'refresh') return refresher(jar, i, first.refresh_token);
   throw new Error(`unknown mode ${o.mode}`);
+}
+// A refresh loop from `first`, remembering the newest token for --token-file.
+function refresher(jar, i, first) {
+  let rt = first;
+  if (!rt) throw new Error('no refresh token issued');
+  newestTokens[i] = rt;
+  return async () => {
+    const t = await tokenRequest(jar, { grant_type: 'refresh_token', refresh_token: rt });
+    if (!t.access_token) throw new Error('no access token on refresh');
+    rt = t.refresh_token ?? rt;
+    newestTokens[i] = rt;
+  };
 }
 
 const pid = o['server-pid'];
@@ -201,7 +213,7 @@ async function loop(unit, until, lat) {
 }
 
 const conc = Number(o.concurrency);
-const units = await Promise.all(Array.from({ length: conc }, () => worker()));
+const units = await Promise.all(Array.from({ length: conc }, (_, i) => worker(i)));
 await Promise.all(units.map((u) => loop(u, performance.now() + 1000 * Number(o.warmup))));
 done = 0;
 const lat = [];
@@ -211,6 +223,7 @@ const res = await Promise.all(units.map((u) => loop(u, until, lat)));
 const el = (performance.now() - t0) / 1000;
 const c1 = cpuS();
 const n = res.reduce((a, [x]) => a + x, 0); const errors = res.reduce((a, [, e]) => a + e, 0);
+if (o['token-file'] && o.mode === 'refresh') writeFileSync(o['token-file'], newestTokens.join('\n') + '\n');
 lat.sort((a, b) => a - b);
 const r2 = (x) => Math.round(x * 100) / 100;
 const pct = (p) => r2(lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0);

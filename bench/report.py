@@ -169,10 +169,14 @@ def main():
         target("peak RSS ≤ 1/4 of the peer's", f"{ro:.1f} vs {rp:.1f} MB", ro <= rp / 4)
     fam = next((r for r in rows if r.get("scenario") == "families"), None)
     if fam:
-        target(f"RSS ≤ 64 MiB with {fam['families']:,} live refresh-token families on disk",
-               f"{fam['rss_mb_peak_process']:.1f} MB peak after a restart and a refresh run "
-               f"(data dir {fam['data_dir_mb']:.0f} MB, fill errors {fam['fill_errors']})",
+        errors = fam["fill_errors"] + fam.get("refresh_errors", 0)
+        target(f"RSS ≤ 64 MiB with {fam['families']:,} live refresh-token families on disk (serving refreshes "
+               "after a restart, no login in the process)",
+               f"{fam['rss_mb_peak_process']:.1f} MiB peak (data dir {fam['data_dir_mb']:.0f} MB, errors {errors})",
                fam["rss_mb_peak_process"] <= 64)
+        if "rss_mb_peak_with_logins" in fam:
+            target("the same, after 16 logins in that process (argon2id keeps its 19 MiB working buffer)",
+                   f"{fam['rss_mb_peak_with_logins']:.1f} MiB peak", fam["rss_mb_peak_with_logins"] <= 64)
     w("")
 
     # --- floor ----------------------------------------------------------------------------

@@ -12,6 +12,8 @@
 #      DURATION=10 WARMUP=2  ALG=ES256|RS256 (ID token algorithm on both servers)
 #      SERVERS="ours peer"  FAMILIES=100000 (refresh-token families for the RSS check; 0 skips)
 #      PEER_HOME (../shared/peers/node-oidc-provider)  PEER_DIR (/tmp/peer, where npm installs it)
+#      FLOOR=0 (skip the floor micro-benchmark and the report: raw results only)
+#      OURS_ARGS (extra flags for our server, e.g. "--sled-cache-mb 4"; empty by default)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HERE=$ROOT/bench
@@ -30,6 +32,7 @@ OUT=${OUT:-$ROOT/target/bench/$(date +%Y%m%dT%H%M%S)}
 REPORT=${REPORT:-$ROOT/conformance-reports/performance}
 OURS_PORT=${OURS_PORT:-8090}; PEER_PORT=${PEER_PORT:-3000}
 SERVER_CPU=0; LOAD_CPU=1
+read -r -a OURS_EXTRA <<< "${OURS_ARGS:-}"
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl; : > "$RESULTS"
 
@@ -55,7 +58,7 @@ json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[
 start_ours() {
   OURS_DATA=$(mktemp -d /tmp/bench-ours.XXXXXX)
   taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$OURS_PORT --data-dir "$OURS_DATA" \
-    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 > "$OUT/ours.log" 2>&1 &
+    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 "${OURS_EXTRA[@]}" > "$OUT/ours.log" 2>&1 &
   OURS_PID=$!; PIDS+=("$OURS_PID")
   OURS_BASE=http://127.0.0.1:$OURS_PORT
   wait_up "$OURS_BASE/healthz"
@@ -162,27 +165,43 @@ for sc in $SCENARIOS; do
 done
 
 # --- 100,000 refresh-token families on disk: our RSS after a restart and under load ----------
+# The 16 refresh tokens the load starts from are taken before the restart, so the restarted
+# server first serves refreshes without logging anyone in (argon2id keeps a 19 MiB working
+# buffer after a login); a second run then starts from 16 logins in the same process.
 if [ "$FAMILIES" -gt 0 ] && [[ " $SERVERS " == *" ours "* ]]; then
   server_env ours
-  taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
-    --username alice --password bench-password-1 --mode sso --concurrency 16 --flows "$FAMILIES" --warmup 0 > "$OUT/fill.json"
+  fam_flows() { # mode extra-args...: one flows.mjs run against our server, JSON on stdout
+    local mode=$1; shift
+    taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
+      --username alice --password bench-password-1 --mode "$mode" --concurrency 16 --warmup 0 "$@"
+  }
+  fam_flows sso --flows "$FAMILIES" > "$OUT/fill.json"
+  TOKENS=$OUT/families.tokens; rm -f "$TOKENS"
+  fam_flows refresh --duration 1 --token-file "$TOKENS" > /dev/null
   kill "$OURS_PID"; wait "$OURS_PID" 2>/dev/null || true
   taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$OURS_PORT --data-dir "$OURS_DATA" \
-    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 >> "$OUT/ours.log" 2>&1 &
+    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 "${OURS_EXTRA[@]}" >> "$OUT/ours.log" 2>&1 &
   OURS_PID=$!; PIDS+=("$OURS_PID")
   wait_up "$OURS_BASE/healthz"
   server_env ours
-  flow_point ours refresh 16
-  python3 - "$OUT/fill.json" "$(du -sk "$OURS_DATA" | cut -f1)" "$(status_kb "$OURS_PID" VmHWM)" >> "$RESULTS" <<'PY'
+  fam_flows refresh --duration "$DURATION" --token-file "$TOKENS" --server-pid "$PID" > "$OUT/families-refresh.json"
+  hwm_no_login=$(status_kb "$OURS_PID" VmHWM)
+  fam_flows refresh --duration "$DURATION" --server-pid "$PID" > "$OUT/families-refresh-login.json"
+  python3 - "$OUT" "$(du -sk "$OURS_DATA" | cut -f1)" "$hwm_no_login" "$(status_kb "$OURS_PID" VmHWM)" >> "$RESULTS" <<'PY'
 import json, sys
-fill = json.load(open(sys.argv[1]))
+out, data_kb, hwm, hwm_login = sys.argv[1:]
+fill = json.load(open(f"{out}/fill.json"))
+runs = [json.load(open(f"{out}/families-{n}.json")) for n in ("refresh", "refresh-login")]
 print(json.dumps({"server": "ours", "scenario": "families", "families": fill["flows"], "fill_errors": fill["errors"],
-                  "data_dir_mb": round(int(sys.argv[2]) / 1024, 1), "rss_mb_peak_process": round(int(sys.argv[3]) / 1024, 1)}))
+                  "data_dir_mb": round(int(data_kb) / 1024, 1), "rss_mb_peak_process": round(int(hwm) / 1024, 1),
+                  "rss_mb_peak_with_logins": round(int(hwm_login) / 1024, 1),
+                  "refresh_rps": [r["rps"] for r in runs], "refresh_errors": sum(r["errors"] for r in runs)}))
 PY
   tail -n1 "$RESULTS" >&2
 fi
 
 # --- the floor: bare crypto and storage costs on this machine -------------------------------
+if [ "${FLOOR:-1}" = 0 ]; then echo "raw results: $RESULTS (FLOOR=0: no floor, no report)" >&2; exit 0; fi
 (cd "$ROOT" && taskset -c $SERVER_CPU cargo bench -q -j2 -p adapter-http --bench floor) | grep '^{' > "$OUT/floor.jsonl"
 
 python3 "$HERE/report.py" --results "$RESULTS" --floor "$OUT/floor.jsonl" --alg "$ALG" \

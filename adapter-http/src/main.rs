@@ -33,7 +33,7 @@ struct Cli {
     #[arg(long, env = "OP_AUDIT_RETENTION_DAYS", default_value_t = engine::config::DEFAULT_AUDIT_RETENTION_DAYS, global = true)]
     audit_retention_days: u64,
     /// sled page cache in MiB (memory used for hot records).
-    #[arg(long, env = "OP_SLED_CACHE_MB", default_value_t = 16, global = true)]
+    #[arg(long, env = "OP_SLED_CACHE_MB", default_value_t = adapter_http::sled_store::DEFAULT_CACHE_MB, global = true)]
     sled_cache_mb: u64,
     /// Login attempts per second per client IP (0: no limit).
     #[arg(long, env = "OP_LOGIN_RATE_PER_IP", default_value_t = 10, global = true)]

@@ -1216,7 +1216,7 @@ fn soak_steady_load_keeps_memory_descriptors_and_latency_bounded() {
     let (p99_first, p99_last) = (percentile(&mut lat[1], 0.99), percentile(&mut lat[3], 0.99));
     let p50_last = percentile(&mut lat[3], 0.5);
     // Bounds, against the warmed-up server (end of the first quarter): RSS within 48 MiB (the
-    // sled cache is 16 MiB; sled also keeps a page table that grows with the records, and every
+    // sled cache is 8 MiB; sled also keeps a page table that grows with the records, and every
     // unit adds a code, a refresh family and access-token records that live for an hour);
     // files, pipes and eventfds within 8; sockets within 24 (the clients keep at most 4 idle
     // connections each; the rest are requests in flight). p99 of the last quarter at most

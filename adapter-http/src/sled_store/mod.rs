@@ -22,8 +22,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// The page cache used unless told otherwise: 16 MiB.
-pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// The page cache used unless told otherwise: 8 MiB. sled keeps its page table and each
+/// cached node's decoded form beside this budget, so RSS grows by a few times the setting; at
+/// 16 MiB a server serving refreshes over 100,000 families on disk used ~64 MiB, at 8 MiB
+/// ~54 MiB, with no throughput difference the benchmark could see (`bench/profile-notes.md`).
+pub const DEFAULT_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+/// [`DEFAULT_CACHE_BYTES`] in MiB, for the command line.
+pub const DEFAULT_CACHE_MB: u64 = DEFAULT_CACHE_BYTES / (1024 * 1024);
 
 /// How many records a table holds and their size.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod doc_cache;
 pub mod fast_docs;
 pub mod group_commit;
+pub mod malloc;
 pub mod os_env;
 pub mod outbound;
 pub mod pages;
@@ -183,7 +184,12 @@ async fn purge_periodically(state: std::sync::Weak<AppState>, every: Option<Dura
         tick.tick().await;
         let Some(state) = state.upgrade() else { return };
         let started = std::time::Instant::now();
-        let done = tokio::task::spawn_blocking(move || state.engine.purge_expired(os_env::now())).await;
+        let done = tokio::task::spawn_blocking(move || {
+            let report = state.engine.purge_expired(os_env::now());
+            malloc::trim();
+            report
+        })
+        .await;
         match done {
             Ok(Ok(r)) if r.total() > 0 => {
                 tracing::info!(deleted = r.total(), report = ?r, took_ms = started.elapsed().as_millis() as u64, "purged expired records")

@@ -90,21 +90,8 @@ struct NewAppArgs {
     admin_tenant: String,
 }
 
-/// glibc's malloc raises its mmap threshold after the first large block is freed, so each
-/// argon2id hash (19 MiB) then comes from an arena that keeps the memory: RSS climbed past
-/// 800 MB under a login load. A fixed threshold returns those blocks to the system at once,
-/// and two arenas are plenty for a server that runs the engine on a few threads.
-fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; called before other threads start.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
 fn main() -> Result<(), adapter_http::StartError> {
-    tune_malloc();
+    adapter_http::malloc::tune();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -7,7 +7,9 @@
 //! Each record is checked again inside the transaction that deletes it. A crash may lose a
 //! purge (the next one does it again), so these deletions do not wait for the disk.
 //! Audit events go once they are older than `EngineConfig::audit_retention` (an operator's
-//! decision; `None` keeps them all).
+//! decision; `None` keeps them all). Their ids sort by time within a tenant, so that purge reads
+//! each tenant's expired events and stops at its first kept one instead of reading the whole log
+//! (the largest table, by far, of a long-running server) every few minutes.
 
 use crate::audit::AuditEvent;
 use crate::authorize::transaction::AuthTransactionRecord;
@@ -25,6 +27,9 @@ use crate::store::{decode, for_each_page, load, Record, Store, Table, Tx};
 /// Records read per page while looking for dead ones (memory stays bounded by this, not by
 /// the table's size).
 const PURGE_PAGE: usize = 1024;
+
+/// The first page of a tenant's audit events; pages double while every event read was expired.
+const AUDIT_FIRST_PAGE: usize = 16;
 
 /// How long after its expiry a code is still kept to recognise a replay.
 pub const CODE_REPLAY_GRACE_SECS: u64 = 600;
@@ -137,6 +142,52 @@ impl<S: Store> Engine<S> {
         Ok(deleted)
     }
 
+    /// Deletes the audit events for which `old` holds, tenant by tenant (keys are
+    /// `{tenant}/{id}`, ids in time order: `AuditStamp`). Each tenant's events are read from the
+    /// oldest until the first one `old` rejects; then the scan skips to the next tenant's keys.
+    /// Should the clock have stepped back, an older event after a kept one waits for a later
+    /// purge: nothing is deleted early.
+    fn purge_audit(&self, old: impl Fn(&AuditEvent) -> bool) -> Result<usize> {
+        let dead = |tx: &mut dyn Tx, key: &str, _: &()| Ok(load::<AuditEvent>(tx, key)?.is_some_and(|e| old(&e)));
+        let mut deleted = 0;
+        let mut past_tenant: Option<String> = None;
+        while let Some((first, _)) = self
+            .store
+            .scan_after(Table::Audit, "", past_tenant.as_deref(), 1)?
+            .pop()
+        {
+            let Some((tenant, _)) = first.split_once('/') else {
+                past_tenant = Some(first); // not an event's key: step over it
+                continue;
+            };
+            let prefix = format!("{tenant}/");
+            let (mut after, mut page) = (None::<String>, AUDIT_FIRST_PAGE);
+            loop {
+                let items = self.store.scan_after(Table::Audit, &prefix, after.as_deref(), page)?;
+                let (mut expired, mut kept_one) = (Vec::new(), false);
+                for (key, bytes) in &items {
+                    match decode::<AuditEvent>(bytes) {
+                        Ok(e) if old(&e) => expired.push((key.clone(), ())),
+                        Ok(_) => {
+                            kept_one = true;
+                            break;
+                        }
+                        Err(_) => {} // unreadable: left alone, as every purge leaves it
+                    }
+                }
+                deleted += self.delete_where(Table::Audit, &expired, &dead)?;
+                if kept_one || items.len() < page {
+                    break;
+                }
+                after = items.last().map(|(key, _)| key.clone());
+                page = (page * 2).min(PURGE_PAGE);
+            }
+            // Past every key under `{tenant}/`: ids are ASCII, below U+10FFFF.
+            past_tenant = Some(format!("{prefix}\u{10FFFF}"));
+        }
+        Ok(deleted)
+    }
+
     /// Deletes the records no request can use any more (see the module documentation).
     pub fn purge_expired(&self, now: UnixTime) -> Result<PurgeReport> {
         let mut r = PurgeReport {
@@ -149,7 +200,7 @@ impl<S: Store> Engine<S> {
             ..Default::default()
         };
         if let Some(keep) = self.config.audit_retention {
-            r.audit_events = self.purge_table::<AuditEvent>(|e| e.at.plus(keep) < now)?;
+            r.audit_events = self.purge_audit(|e| e.at.plus(keep) < now)?;
         }
         // Refresh tokens of dead (or vanished) families, then the families themselves.
         let family_over = |tx: &mut dyn Tx, _: &str, grant_key: &String| family_dead(tx, grant_key, now);
@@ -163,5 +214,111 @@ impl<S: Store> Engine<S> {
         )?;
         r.grants = self.purge_pages(GrantRecord::TABLE, |key, _| Some(key.to_string()), family_over)?;
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditKind;
+    use crate::error::{EngineError, StoreError};
+    use crate::store::{save, MemStore};
+    use crate::EngineConfig;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A `MemStore` that counts the audit records its scans hand out.
+    #[derive(Default)]
+    struct CountingStore {
+        inner: MemStore,
+        audit_rows_read: AtomicUsize,
+    }
+
+    impl CountingStore {
+        fn counted(&self, table: Table, rows: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+            if table == Table::Audit {
+                self.audit_rows_read.fetch_add(rows.len(), Ordering::Relaxed);
+            }
+            rows
+        }
+    }
+
+    impl Store for CountingStore {
+        fn transact<T, F>(&self, f: F) -> Result<T>
+        where
+            F: Fn(&mut dyn Tx) -> Result<T>,
+        {
+            self.inner.transact(f)
+        }
+        fn scan(&self, table: Table, prefix: &str) -> std::result::Result<Vec<(String, Vec<u8>)>, StoreError> {
+            Ok(self.counted(table, self.inner.scan(table, prefix)?))
+        }
+        fn scan_after(
+            &self,
+            table: Table,
+            prefix: &str,
+            after: Option<&str>,
+            limit: usize,
+        ) -> std::result::Result<Vec<(String, Vec<u8>)>, StoreError> {
+            Ok(self.counted(table, self.inner.scan_after(table, prefix, after, limit)?))
+        }
+    }
+
+    const DAY: u64 = 86_400;
+
+    fn event(at: u64, n: usize) -> AuditEvent {
+        AuditEvent {
+            id: format!("{at:012}-{n:012x}"),
+            at: UnixTime(at),
+            kind: AuditKind::TokenIssued,
+            actor: None,
+            subject: None,
+            client_id: None,
+            detail: "grant_type=client_credentials".into(),
+        }
+    }
+
+    #[test]
+    fn the_audit_purge_reads_the_expired_events_not_the_whole_log() {
+        let mut config = EngineConfig::new("https://id.example.com");
+        config.audit_retention = Some(90 * DAY);
+        let engine = Engine::new(CountingStore::default(), config);
+        let now = 200 * DAY;
+        // (tenant, expired events, kept events): "a" is a prefix of "ab"; "zz" has no tenant record.
+        let plan = [("a", 40, 3_000), ("ab", 2, 5), ("b", 0, 2_500), ("zz", 1, 0)];
+        engine
+            .store()
+            .transact(|tx| {
+                for (tenant, expired, kept) in plan {
+                    for n in 0..expired + kept {
+                        let at = if n < expired {
+                            now - 91 * DAY + n as u64
+                        } else {
+                            now - DAY + n as u64
+                        };
+                        let e = event(at, n);
+                        save(tx, &AuditEvent::key(tenant, &e.id), &e)?;
+                    }
+                }
+                tx.put(Table::Audit, "a/999999999999-unreadable", b"not json".to_vec())?;
+                Ok::<_, EngineError>(())
+            })
+            .unwrap();
+        let report = engine.purge_expired(UnixTime(now)).unwrap();
+        assert_eq!(report.audit_events, 43, "{report:?}");
+        let left = engine.store().inner.scan(Table::Audit, "").unwrap();
+        assert_eq!(
+            left.len(),
+            3_000 + 5 + 2_500 + 1,
+            "the kept events and the unreadable one stay"
+        );
+        assert!(left
+            .iter()
+            .filter_map(|(_, v)| decode::<AuditEvent>(v).ok())
+            .all(|e| e.at.0 > now - 90 * DAY));
+        let read = engine.store().audit_rows_read.load(Ordering::Relaxed);
+        assert!(
+            read <= 2 * 43 + 4 * (AUDIT_FIRST_PAGE + 1),
+            "{read} audit records read to purge 43 out of 5,548"
+        );
     }
 }

@@ -150,17 +150,21 @@ impl<S: Store> Engine<S> {
     fn purge_audit(&self, old: impl Fn(&AuditEvent) -> bool) -> Result<usize> {
         let dead = |tx: &mut dyn Tx, key: &str, _: &()| Ok(load::<AuditEvent>(tx, key)?.is_some_and(|e| old(&e)));
         let mut deleted = 0;
-        let mut past_tenant: Option<String> = None;
+        let (mut past_tenant, mut last_prefix) = (None::<String>, String::new());
         while let Some((first, _)) = self
             .store
             .scan_after(Table::Audit, "", past_tenant.as_deref(), 1)?
             .pop()
         {
-            let Some((tenant, _)) = first.split_once('/') else {
-                past_tenant = Some(first); // not an event's key: step over it
-                continue;
+            let prefix = match first.split_once('/') {
+                Some((tenant, _)) => format!("{tenant}/"),
+                None => String::new(),
             };
-            let prefix = format!("{tenant}/");
+            if prefix.is_empty() || prefix == last_prefix {
+                // Not an event's key, or one sorting past the skip below: step over it alone.
+                past_tenant = Some(first);
+                continue;
+            }
             let (mut after, mut page) = (None::<String>, AUDIT_FIRST_PAGE);
             loop {
                 let items = self.store.scan_after(Table::Audit, &prefix, after.as_deref(), page)?;
@@ -182,8 +186,9 @@ impl<S: Store> Engine<S> {
                 after = items.last().map(|(key, _)| key.clone());
                 page = (page * 2).min(PURGE_PAGE);
             }
-            // Past every key under `{tenant}/`: ids are ASCII, below U+10FFFF.
+            // Past every key under `{tenant}/` (event ids are ASCII, below U+10FFFF).
             past_tenant = Some(format!("{prefix}\u{10FFFF}"));
+            last_prefix = prefix;
         }
         Ok(deleted)
     }
@@ -300,6 +305,9 @@ mod tests {
                     }
                 }
                 tx.put(Table::Audit, "a/999999999999-unreadable", b"not json".to_vec())?;
+                // Sorts after the skip past tenant "ab" ("ab/" + U+10FFFF): stepped over, not a loop.
+                tx.put(Table::Audit, "ab/\u{10FFFF}\u{10FFFF}", b"not json either".to_vec())?;
+                tx.put(Table::Audit, "no-slash", b"not an event key".to_vec())?;
                 Ok::<_, EngineError>(())
             })
             .unwrap();
@@ -308,8 +316,8 @@ mod tests {
         let left = engine.store().inner.scan(Table::Audit, "").unwrap();
         assert_eq!(
             left.len(),
-            3_000 + 5 + 2_500 + 1,
-            "the kept events and the unreadable one stay"
+            3_000 + 5 + 2_500 + 3,
+            "the kept events and the unreadable records stay"
         );
         assert!(left
             .iter()

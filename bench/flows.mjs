@@ -13,9 +13,13 @@
 //            With --token-file F, worker i starts from line i of F when F has one (no login, so
 //            a restarted server can be measured without argon2id in its memory) and F is rewritten
 //            with each worker's newest refresh token at the end.
+//            With --metrics URL (our server's `--metrics-listen`), the password checks counted
+//            by the server during the measured part are reported with their CPU time: the argon2id
+//            share of a login flow, from the same process and the same run.
 //
 // Usage: node flows.mjs --issuer URL --client-id ID --client-secret S --username U --password P
 //          --mode sso --concurrency 4 --duration 10 --warmup 2 [--server-pid PID] [--label X]
+//          [--metrics URL]
 import * as crypto from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -37,6 +41,7 @@ const { values: o } = parseArgs({
     label: { type: 'string', default: '' },
     flows: { type: 'string' }, // stop after this many flows in all (instead of --duration)
     'token-file': { type: 'string' }, // refresh mode: start from (and save) one refresh token per worker
+    metrics: { type: 'string' }, // our server's GET /metrics: password checks and their CPU time
   },
 });
 for (const k of ['issuer', 'client-id', 'client-secret', 'username', 'password']) {
@@ -200,6 +205,14 @@ const cpuS = () => {
 };
 const statusKb = (k) => (pid ? Number(new RegExp(`${k}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) : null);
 
+// The server's own count of password checks and their thread CPU time (seconds), or null.
+const passwordChecks = async () => {
+  if (!o.metrics) return null;
+  const text = await (await fetch(o.metrics)).text();
+  const v = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { n: v('oidc_password_checks_total'), cpu: v('oidc_password_check_cpu_seconds_total') };
+};
+
 const limit = o.flows ? Number(o.flows) : 0;
 let done = 0;
 async function loop(unit, until, lat) {
@@ -217,11 +230,13 @@ const units = await Promise.all(Array.from({ length: conc }, (_, i) => worker(i)
 await Promise.all(units.map((u) => loop(u, performance.now() + 1000 * Number(o.warmup))));
 done = 0;
 const lat = [];
+const p0 = await passwordChecks();
 const req0 = requests; const c0 = cpuS(); const t0 = performance.now();
 const until = limit ? Infinity : t0 + 1000 * Number(o.duration);
 const res = await Promise.all(units.map((u) => loop(u, until, lat)));
 const el = (performance.now() - t0) / 1000;
 const c1 = cpuS();
+const p1 = await passwordChecks();
 const n = res.reduce((a, [x]) => a + x, 0); const errors = res.reduce((a, [, e]) => a + e, 0);
 if (o['token-file'] && o.mode === 'refresh') writeFileSync(o['token-file'], newestTokens.join('\n') + '\n');
 lat.sort((a, b) => a - b);
@@ -235,5 +250,10 @@ console.log(JSON.stringify({
     server_cpu_s: r2(c1 - c0),
     server_cpu_us_per_req: Math.round((1e6 * (c1 - c0)) / Math.max(n, 1)),
     rss_mb_after: r2(statusKb('VmRSS') / 1024), rss_mb_peak_process: r2(statusKb('VmHWM') / 1024),
+  } : {}),
+  ...(p0 && p1 ? {
+    password_checks: p1.n - p0.n,
+    password_check_cpu_us: Math.round((1e6 * (p1.cpu - p0.cpu)) / Math.max(p1.n - p0.n, 1)),
+    password_check_cpu_us_per_flow: Math.round((1e6 * (p1.cpu - p0.cpu)) / Math.max(n, 1)),
   } : {}),
 }));

@@ -30,11 +30,13 @@ ALG=${ALG:-ES256}
 FAMILIES=${FAMILIES:-100000}
 OUT=${OUT:-$ROOT/target/bench/$(date +%Y%m%dT%H%M%S)}
 REPORT=${REPORT:-$ROOT/conformance-reports/performance}
-OURS_PORT=${OURS_PORT:-8090}; PEER_PORT=${PEER_PORT:-3000}
+OURS_PORT=${OURS_PORT:-8090}; PEER_PORT=${PEER_PORT:-3000}; METRICS_PORT=${METRICS_PORT:-8091}
 SERVER_CPU=0; LOAD_CPU=1
 read -r -a OURS_EXTRA <<< "${OURS_ARGS:-}"
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl; : > "$RESULTS"
+dirty=false; [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] && dirty=true
+echo "{\"scenario\":\"meta\",\"commit\":\"$(git -C "$ROOT" rev-parse --short HEAD)\",\"dirty\":$dirty,\"started\":\"$(date -u '+%Y-%m-%d %H:%M UTC')\"}" >> "$RESULTS"
 
 # --- tools ---------------------------------------------------------------------------------
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -55,16 +57,22 @@ wait_up() { # url
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 # --- our server: fresh data dir, demo tenant; a bench client and user via the Admin API -------
-start_ours() {
-  OURS_DATA=$(mktemp -d /tmp/bench-ours.XXXXXX)
+run_ours() { # log file: our server on $OURS_DATA, appending to the log
   taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$OURS_PORT --data-dir "$OURS_DATA" \
-    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 "${OURS_EXTRA[@]}" > "$OUT/ours.log" 2>&1 &
+    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 --metrics-listen 127.0.0.1:$METRICS_PORT \
+    "${OURS_EXTRA[@]}" >> "$1" 2>&1 &
   OURS_PID=$!; PIDS+=("$OURS_PID")
   OURS_BASE=http://127.0.0.1:$OURS_PORT
   wait_up "$OURS_BASE/healthz"
+}
+
+start_ours() { # [log file]: a fresh data dir
+  local log=${1:-$OUT/ours.log}
+  OURS_DATA=$(mktemp -d /tmp/bench-ours.XXXXXX)
+  run_ours "$log"
   local admin_secret="" admin
   for _ in $(seq 1 50); do
-    admin_secret=$(awk '/admin client_secret:/{print $3}' "$OUT/ours.log"); [ -n "$admin_secret" ] && break; sleep 0.1
+    admin_secret=$(awk '/admin client_secret:/{print $3}' "$log"); [ -n "$admin_secret" ] && break; sleep 0.1
   done
   admin=$(curl -sf -u "admin:$admin_secret" -d grant_type=client_credentials -d scope=admin "$OURS_BASE/system/token" | json_field access_token)
   OURS_SECRET=$(curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
@@ -87,13 +95,14 @@ start_peer() {
   PEER_PID=$(pgrep -n -f "^node provider.mjs"); PIDS+=("$PEER_PID")
 }
 
-# server name -> issuer, pid, client id/secret, user, password, cc body
+# server name -> issuer, pid, client id/secret, user, password, cc body, metrics URL (ours only:
+# the server's own count of password checks and their CPU time, for the login flow's argon2id share)
 server_env() {
   case $1 in
     ours) ISSUER=$OURS_ISSUER PID=$OURS_PID CID=bench-client CSECRET=$OURS_SECRET USER_=alice PASS=bench-password-1
-          CC_BODY="grant_type=client_credentials" ;;
+          CC_BODY="grant_type=client_credentials" METRICS=http://127.0.0.1:$METRICS_PORT/metrics ;;
     peer) ISSUER=$PEER_ISSUER PID=$PEER_PID CID=peer-client CSECRET=peer-secret-0123456789abcdef USER_=alice PASS=x
-          CC_BODY="grant_type=client_credentials&scope=api%3Aread" ;;
+          CC_BODY="grant_type=client_credentials&scope=api%3Aread" METRICS= ;;
   esac
   AUTH="Basic $(printf '%s:%s' "$CID" "$CSECRET" | base64 -w0)"
   DISCOVERY=$(curl -sf "$ISSUER/.well-known/openid-configuration")
@@ -130,7 +139,7 @@ flow_point() { # server scenario conns
   local server=$1 scenario=$2 conns=$3
   taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
     --username "$USER_" --password="$PASS" --mode "$scenario" --concurrency "$conns" \
-    --duration "$DURATION" --warmup "$WARMUP" --server-pid "$PID" --label "$server/$scenario/$conns" |
+    --duration "$DURATION" --warmup "$WARMUP" --server-pid "$PID" --label "$server/$scenario/$conns" ${METRICS:+--metrics "$METRICS"} |
     python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.update(server=sys.argv[1], scenario=sys.argv[2]); print(json.dumps(d))' \
       "$server" "$scenario" >> "$RESULTS"
   tail -n1 "$RESULTS" >&2
@@ -168,36 +177,44 @@ done
 # The 16 refresh tokens the load starts from are taken before the restart, so the restarted
 # server first serves refreshes without logging anyone in (argon2id keeps a 19 MiB working
 # buffer after a login); a second run then starts from 16 logins in the same process.
-if [ "$FAMILIES" -gt 0 ] && [[ " $SERVERS " == *" ours "* ]]; then
+# Measured twice: on a fresh data dir holding the families (the target's condition), and on the
+# run's own data dir, which also holds every record the scenarios above left (stricter: sled's
+# memory at open follows the size of its files).
+families_check() { # dir-label log: fill, save tokens, restart on the same dir, measure
+  local label=$1 log=$2
   server_env ours
   fam_flows() { # mode extra-args...: one flows.mjs run against our server, JSON on stdout
     local mode=$1; shift
     taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
       --username alice --password bench-password-1 --mode "$mode" --concurrency 16 --warmup 0 "$@"
   }
-  fam_flows sso --flows "$FAMILIES" > "$OUT/fill.json"
-  TOKENS=$OUT/families.tokens; rm -f "$TOKENS"
-  fam_flows refresh --duration 1 --token-file "$TOKENS" > /dev/null
+  fam_flows sso --flows "$FAMILIES" > "$OUT/fill-$label.json"
+  local tokens=$OUT/families-$label.tokens; rm -f "$tokens"
+  fam_flows refresh --duration 1 --token-file "$tokens" > /dev/null
   kill "$OURS_PID"; wait "$OURS_PID" 2>/dev/null || true
-  taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$OURS_PORT --data-dir "$OURS_DATA" \
-    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 "${OURS_EXTRA[@]}" >> "$OUT/ours.log" 2>&1 &
-  OURS_PID=$!; PIDS+=("$OURS_PID")
-  wait_up "$OURS_BASE/healthz"
+  run_ours "$log"
   server_env ours
-  fam_flows refresh --duration "$DURATION" --token-file "$TOKENS" --server-pid "$PID" > "$OUT/families-refresh.json"
-  hwm_no_login=$(status_kb "$OURS_PID" VmHWM)
-  fam_flows refresh --duration "$DURATION" --server-pid "$PID" > "$OUT/families-refresh-login.json"
-  python3 - "$OUT" "$(du -sk "$OURS_DATA" | cut -f1)" "$hwm_no_login" "$(status_kb "$OURS_PID" VmHWM)" >> "$RESULTS" <<'PY'
+  fam_flows refresh --duration "$DURATION" --token-file "$tokens" --server-pid "$PID" > "$OUT/families-$label-refresh.json"
+  local hwm_no_login; hwm_no_login=$(status_kb "$OURS_PID" VmHWM)
+  fam_flows refresh --duration "$DURATION" --server-pid "$PID" > "$OUT/families-$label-refresh-login.json"
+  python3 - "$OUT" "$label" "$(du -sk "$OURS_DATA" | cut -f1)" "$hwm_no_login" "$(status_kb "$OURS_PID" VmHWM)" >> "$RESULTS" <<'PY'
 import json, sys
-out, data_kb, hwm, hwm_login = sys.argv[1:]
-fill = json.load(open(f"{out}/fill.json"))
-runs = [json.load(open(f"{out}/families-{n}.json")) for n in ("refresh", "refresh-login")]
-print(json.dumps({"server": "ours", "scenario": "families", "families": fill["flows"], "fill_errors": fill["errors"],
-                  "data_dir_mb": round(int(data_kb) / 1024, 1), "rss_mb_peak_process": round(int(hwm) / 1024, 1),
+out, label, data_kb, hwm, hwm_login = sys.argv[1:]
+fill = json.load(open(f"{out}/fill-{label}.json"))
+runs = [json.load(open(f"{out}/families-{label}-{n}.json")) for n in ("refresh", "refresh-login")]
+print(json.dumps({"server": "ours", "scenario": "families", "data_dir": label, "families": fill["flows"],
+                  "fill_errors": fill["errors"], "data_dir_mb": round(int(data_kb) / 1024, 1),
+                  "rss_mb_peak_process": round(int(hwm) / 1024, 1),
                   "rss_mb_peak_with_logins": round(int(hwm_login) / 1024, 1),
                   "refresh_rps": [r["rps"] for r in runs], "refresh_errors": sum(r["errors"] for r in runs)}))
 PY
   tail -n1 "$RESULTS" >&2
+}
+if [ "$FAMILIES" -gt 0 ] && [[ " $SERVERS " == *" ours "* ]]; then
+  families_check run "$OUT/ours.log"
+  kill "$OURS_PID"; wait "$OURS_PID" 2>/dev/null || true
+  start_ours "$OUT/ours-families.log"
+  families_check fresh "$OUT/ours-families.log"
 fi
 
 # --- the floor: bare crypto and storage costs on this machine -------------------------------

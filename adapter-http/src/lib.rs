@@ -13,6 +13,7 @@ pub mod doc_cache;
 pub mod fast_docs;
 pub mod group_commit;
 pub mod malloc;
+pub mod metrics;
 pub mod os_env;
 pub mod outbound;
 pub mod pages;
@@ -184,6 +185,7 @@ async fn purge_periodically(state: std::sync::Weak<AppState>, every: Option<Dura
         tick.tick().await;
         let Some(state) = state.upgrade() else { return };
         let started = std::time::Instant::now();
+        let metrics = state.metrics.clone();
         let done = tokio::task::spawn_blocking(move || {
             let report = state.engine.purge_expired(os_env::now());
             malloc::trim();
@@ -191,10 +193,12 @@ async fn purge_periodically(state: std::sync::Weak<AppState>, every: Option<Dura
         })
         .await;
         match done {
-            Ok(Ok(r)) if r.total() > 0 => {
-                tracing::info!(deleted = r.total(), report = ?r, took_ms = started.elapsed().as_millis() as u64, "purged expired records")
+            Ok(Ok(r)) => {
+                let took = started.elapsed();
+                metrics.record_purge(&r, took);
+                // Every purge is logged, those that delete nothing too: what it read is its cost.
+                tracing::info!(deleted = r.total(), read = r.read, report = ?r, took_ms = took.as_millis() as u64, "purged expired records")
             }
-            Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "purge failed"),
             Err(e) => tracing::error!(error = %e, "purge task failed"),
         }
@@ -251,9 +255,12 @@ pub struct Server {
     pub demo: Option<bootstrap::DemoCredentials>,
     /// The shared state (for provisioning in tests until the Admin API exists).
     pub state: Shared,
+    /// Where `GET /metrics` is served, when `Options::metrics_listen` asked for it.
+    pub metrics_addr: Option<SocketAddr>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     purger: tokio::task::JoinHandle<()>,
+    metrics_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Why the server could not start.
@@ -281,6 +288,8 @@ pub struct Options {
     pub allow_private_fetch: bool,
     /// Days audit events are kept (`None`: forever).
     pub audit_retention_days: Option<u64>,
+    /// Where to serve `GET /metrics` (Prometheus text), apart from the public port (`None`: not served).
+    pub metrics_listen: Option<String>,
 }
 
 impl Options {
@@ -296,6 +305,7 @@ impl Options {
             purge_every: Some(Duration::from_secs(300)),
             allow_private_fetch: false,
             audit_retention_days: Some(engine::config::DEFAULT_AUDIT_RETENTION_DAYS),
+            metrics_listen: None,
         }
     }
 }
@@ -303,11 +313,12 @@ impl Options {
 /// Opens the store, bootstraps the demo tenant on first start, and serves.
 pub async fn start(opts: &Options) -> Result<Server, StartError> {
     let acceptor = TcpListener::bind(opts.listen.clone()).into_acceptor().await?;
-    let addr = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or("listener has no socket address")?;
+    let addr = bound_addr(&acceptor)?;
+    let metrics_acceptor = match &opts.metrics_listen {
+        Some(listen) => Some(TcpListener::bind(listen.clone()).into_acceptor().await?),
+        None => None,
+    };
+    let metrics_addr = metrics_acceptor.as_ref().map(bound_addr).transpose()?;
     let base = opts
         .issuer_base
         .clone()
@@ -332,9 +343,14 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
             allow_private: opts.allow_private_fetch,
         },
         key_refresh: Default::default(),
+        metrics: Default::default(),
     });
     let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
     let purger = tokio::spawn(purge_periodically(Arc::downgrade(&state), opts.purge_every));
+    let metrics_task = metrics_acceptor.map(|a| {
+        let app = metrics::app(state.metrics.clone());
+        tokio::spawn(async move { poem::Server::new_with_acceptor(a).run(app).await })
+    });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let log_requests = opts.log_requests;
     let shared = state.clone();
@@ -358,16 +374,29 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         base,
         demo,
         state: shared,
+        metrics_addr,
         stop,
         task,
         purger,
+        metrics_task,
     })
+}
+
+fn bound_addr(acceptor: &impl Acceptor) -> Result<SocketAddr, StartError> {
+    Ok(acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or("listener has no socket address")?)
 }
 
 impl Server {
     /// Stops accepting, lets in-flight requests finish, flushes the store and closes it.
     pub async fn stop(self) -> std::io::Result<()> {
         self.purger.abort();
+        if let Some(m) = &self.metrics_task {
+            m.abort();
+        }
         drop(self.state);
         let _ = self.stop.send(());
         self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))

@@ -45,6 +45,10 @@ struct Cli {
     /// reach loopback and private addresses. For local development only: it opens SSRF.
     #[arg(long, env = "OP_ALLOW_PRIVATE_FETCH", global = true)]
     allow_private_fetch: bool,
+    /// Serve `GET /metrics` (Prometheus text: login checks and their CPU time, purges, RSS) on
+    /// this address, apart from the public port; not served unless given.
+    #[arg(long, env = "OP_METRICS_LISTEN", global = true)]
+    metrics_listen: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -207,9 +211,13 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         purge_every: (cli.purge_every_s > 0).then(|| std::time::Duration::from_secs(cli.purge_every_s)),
         allow_private_fetch: cli.allow_private_fetch,
         audit_retention_days: (cli.audit_retention_days > 0).then_some(cli.audit_retention_days),
+        metrics_listen: cli.metrics_listen.clone(),
     };
     let server = adapter_http::start(&opts).await?;
     tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir.display(), "listening");
+    if let Some(m) = server.metrics_addr {
+        tracing::info!(addr = %m, "metrics at http://{m}/metrics");
+    }
     if let Some(d) = &server.demo {
         println!("First start: created the demo tenant. These secrets are shown once.");
         println!("  issuer:              {}", d.issuer);

@@ -26,6 +26,8 @@ pub struct AppState {
     pub outbound: crate::outbound::Outbound,
     /// When clients' `jwks_uri`s were last fetched again.
     pub key_refresh: crate::client_keys::RefreshLog,
+    /// Counters for the metrics listener.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How many argon2id checks may run at once: the cores this process may use.

@@ -274,7 +274,9 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
         );
     };
     let out = tokio::task::spawn_blocking(move || {
-        shared.with_env(|e, env| e.handle_login(env, &t, &txn, &user, &pw, session.as_deref()))
+        shared.metrics.time_password_check(|| {
+            shared.with_env(|e, env| e.handle_login(env, &t, &txn, &user, &pw, session.as_deref()))
+        })
     })
     .await;
     match out {

@@ -433,3 +433,49 @@ async fn a_resource_indicator_sets_the_access_token_audience_over_http() {
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_target");
 }
+
+/// `--metrics-listen`: the login's argon2id check is counted with its CPU time, each purge with
+/// what it read, on a listener of its own; the public port does not answer `/metrics`.
+#[tokio::test]
+async fn metrics_count_the_password_checks_and_the_purges_on_their_own_listener() {
+    let t = start_tuned(|o| {
+        o.metrics_listen = Some("127.0.0.1:0".into());
+        o.purge_every = Some(std::time::Duration::from_millis(300));
+    })
+    .await;
+    let metrics_url = format!("http://{}/metrics", t.server.metrics_addr.expect("metrics listener"));
+    let scrape = || async {
+        let r = reqwest::get(&metrics_url).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        r.text().await.unwrap()
+    };
+    let value = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value(&scrape().await, "oidc_password_checks_total"), 0.0);
+    let b = browser();
+    demo_code(&t, &b, "openid").await;
+    let text = scrape().await;
+    assert_eq!(value(&text, "oidc_password_checks_total"), 1.0, "one login form");
+    // The default argon2id cost (19 MiB, 2 passes) takes milliseconds of CPU on any machine.
+    let cpu = value(&text, "oidc_password_check_cpu_seconds_total");
+    assert!(cpu > 0.001, "argon2id CPU {cpu} s");
+    // Purges run every 300 ms here; the login left a session, a code and audit events to read.
+    let mut text = text;
+    for _ in 0..50 {
+        if value(&text, "oidc_purge_records_read_total") > 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        text = scrape().await;
+    }
+    assert!(value(&text, "oidc_purges_total") >= 1.0, "{text}");
+    assert!(value(&text, "oidc_purge_records_read_total") > 0.0, "{text}");
+    let public = reqwest::get(format!("{}/metrics", t.server.base)).await.unwrap();
+    assert_eq!(public.status(), 404, "the public port does not serve metrics");
+}

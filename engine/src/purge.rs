@@ -55,6 +55,10 @@ pub struct PurgeReport {
     pub initial_access_tokens: usize,
     /// Audit events older than the configured retention.
     pub audit_events: usize,
+    /// Records the scans read to find these: what a purge costs, growing with every live record
+    /// of the tables scanned whole and only with the expired ones of the audit log. (Each
+    /// candidate is read once more inside its deleting transaction, a refresh token's family too.)
+    pub read: usize,
 }
 
 impl PurgeReport {
@@ -113,9 +117,11 @@ impl<S: Store> Engine<S> {
         Ok(deleted)
     }
 
-    /// Deletes every record of `R` for which `dead` holds, reading the table a page at a time.
-    fn purge_table<R: Record>(&self, dead: impl Fn(&R) -> bool) -> Result<usize> {
+    /// Deletes every record of `R` for which `dead` holds, reading the table a page at a time
+    /// (`read` counts the records read).
+    fn purge_table<R: Record>(&self, read: &mut usize, dead: impl Fn(&R) -> bool) -> Result<usize> {
         self.purge_pages(
+            read,
             R::TABLE,
             |_, bytes| decode::<R>(bytes).is_ok_and(|r| dead(&r)).then_some(()),
             |tx, key, _| Ok(load::<R>(tx, key)?.is_some_and(|r| dead(&r))),
@@ -126,12 +132,14 @@ impl<S: Store> Engine<S> {
     /// check needs) and `dead` checks each again inside the deleting transaction.
     fn purge_pages<C>(
         &self,
+        read: &mut usize,
         table: Table,
         candidate: impl Fn(&str, &[u8]) -> Option<C>,
         dead: impl Fn(&mut dyn Tx, &str, &C) -> Result<bool>,
     ) -> Result<usize> {
         let mut deleted = 0;
         for_each_page(&self.store, table, "", PURGE_PAGE, |page| {
+            *read += page.len();
             let candidates: Vec<(String, C)> = page
                 .iter()
                 .filter_map(|(key, bytes)| Some((key.clone(), candidate(key, bytes)?)))
@@ -147,7 +155,7 @@ impl<S: Store> Engine<S> {
     /// oldest until the first one `old` rejects; then the scan skips to the next tenant's keys.
     /// Should the clock have stepped back, an older event after a kept one waits for a later
     /// purge: nothing is deleted early.
-    fn purge_audit(&self, old: impl Fn(&AuditEvent) -> bool) -> Result<usize> {
+    fn purge_audit(&self, read: &mut usize, old: impl Fn(&AuditEvent) -> bool) -> Result<usize> {
         let dead = |tx: &mut dyn Tx, key: &str, _: &()| Ok(load::<AuditEvent>(tx, key)?.is_some_and(|e| old(&e)));
         let mut deleted = 0;
         let (mut past_tenant, mut last_prefix) = (None::<String>, String::new());
@@ -156,6 +164,7 @@ impl<S: Store> Engine<S> {
             .scan_after(Table::Audit, "", past_tenant.as_deref(), 1)?
             .pop()
         {
+            *read += 1;
             let prefix = match first.split_once('/') {
                 Some((tenant, _)) => format!("{tenant}/"),
                 None => String::new(),
@@ -168,6 +177,7 @@ impl<S: Store> Engine<S> {
             let (mut after, mut page) = (None::<String>, AUDIT_FIRST_PAGE);
             loop {
                 let items = self.store.scan_after(Table::Audit, &prefix, after.as_deref(), page)?;
+                *read += items.len();
                 let (mut expired, mut kept_one) = (Vec::new(), false);
                 for (key, bytes) in &items {
                     match decode::<AuditEvent>(bytes) {
@@ -195,21 +205,23 @@ impl<S: Store> Engine<S> {
 
     /// Deletes the records no request can use any more (see the module documentation).
     pub fn purge_expired(&self, now: UnixTime) -> Result<PurgeReport> {
+        let mut read = 0;
         let mut r = PurgeReport {
-            auth_transactions: self.purge_table::<AuthTransactionRecord>(|t| t.expires_at < now)?,
-            codes: self.purge_table::<CodeRecord>(|c| c.expires_at.plus(CODE_REPLAY_GRACE_SECS) < now)?,
-            sessions: self.purge_table::<SessionRecord>(|s| s.expires_at < now)?,
-            access_tokens: self.purge_table::<AccessTokenRecord>(|a| a.expires_at < now)?,
-            assertion_jtis: self.purge_table::<AssertionJtiRecord>(|j| j.expires_at < now)?,
-            initial_access_tokens: self.purge_table::<InitialAccessTokenRecord>(|t| t.expires_at < now)?,
+            auth_transactions: self.purge_table::<AuthTransactionRecord>(&mut read, |t| t.expires_at < now)?,
+            codes: self.purge_table::<CodeRecord>(&mut read, |c| c.expires_at.plus(CODE_REPLAY_GRACE_SECS) < now)?,
+            sessions: self.purge_table::<SessionRecord>(&mut read, |s| s.expires_at < now)?,
+            access_tokens: self.purge_table::<AccessTokenRecord>(&mut read, |a| a.expires_at < now)?,
+            assertion_jtis: self.purge_table::<AssertionJtiRecord>(&mut read, |j| j.expires_at < now)?,
+            initial_access_tokens: self.purge_table::<InitialAccessTokenRecord>(&mut read, |t| t.expires_at < now)?,
             ..Default::default()
         };
         if let Some(keep) = self.config.audit_retention {
-            r.audit_events = self.purge_audit(|e| e.at.plus(keep) < now)?;
+            r.audit_events = self.purge_audit(&mut read, |e| e.at.plus(keep) < now)?;
         }
         // Refresh tokens of dead (or vanished) families, then the families themselves.
         let family_over = |tx: &mut dyn Tx, _: &str, grant_key: &String| family_dead(tx, grant_key, now);
         r.refresh_tokens = self.purge_pages(
+            &mut read,
             RefreshTokenRecord::TABLE,
             |_, bytes| {
                 let rt = decode::<RefreshTokenRecord>(bytes).ok()?;
@@ -217,7 +229,13 @@ impl<S: Store> Engine<S> {
             },
             family_over,
         )?;
-        r.grants = self.purge_pages(GrantRecord::TABLE, |key, _| Some(key.to_string()), family_over)?;
+        r.grants = self.purge_pages(
+            &mut read,
+            GrantRecord::TABLE,
+            |key, _| Some(key.to_string()),
+            family_over,
+        )?;
+        r.read = read;
         Ok(r)
     }
 }
@@ -324,6 +342,7 @@ mod tests {
             .filter_map(|(_, v)| decode::<AuditEvent>(v).ok())
             .all(|e| e.at.0 > now - 90 * DAY));
         let read = engine.store().audit_rows_read.load(Ordering::Relaxed);
+        assert_eq!(report.read, read, "the report counts what the scans read");
         assert!(
             read <= 2 * 43 + 4 * (AUDIT_FIRST_PAGE + 1),
             "{read} audit records read to purge 43 out of 5,548"

@@ -14,6 +14,7 @@
 #      PEER_HOME (../shared/peers/node-oidc-provider)  PEER_DIR (/tmp/peer, where npm installs it)
 #      FLOOR=0 (skip the floor micro-benchmark and the report: raw results only)
 #      OURS_ARGS (extra flags for our server, e.g. "--sled-cache-mb 4"; empty by default)
+#      OURS_BIN (our server's executable, or a wrapper that execs it; the release build by default)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HERE=$ROOT/bench
@@ -44,7 +45,7 @@ if [[ " $SERVERS " == *" peer "* ]] && [ ! -d "$PEER_DIR/node_modules/oidc-provi
   mkdir -p "$PEER_DIR" && (cd "$PEER_DIR" && npm init -y >/dev/null && npm install --no-audit --no-fund "oidc-provider@$PEER_VERSION" >/dev/null)
 fi
 (cd "$ROOT" && cargo build --release -j2 -q -p adapter-http)
-BIN=$ROOT/target/release/adapter-http
+BIN=${OURS_BIN:-$ROOT/target/release/adapter-http}
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }

@@ -72,57 +72,63 @@ impl Metrics {
 
     /// The counters in the Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let secs = |c: &AtomicU64| n(c) as f64 / 1e9;
-        let mut out = String::with_capacity(1024);
-        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
-        };
-        metric(
-            "oidc_password_checks_total",
-            "counter",
-            "Login form submissions checked (one argon2id verification each).",
-            n(&self.password_checks).to_string(),
-        );
-        metric(
-            "oidc_password_check_cpu_seconds_total",
-            "counter",
-            "Thread CPU time of those checks: argon2id plus the user lookup and session write.",
-            secs(&self.password_check_cpu_ns).to_string(),
-        );
-        metric(
-            "oidc_purges_total",
-            "counter",
-            "Background purges of expired records run.",
-            n(&self.purges).to_string(),
-        );
-        metric(
-            "oidc_purge_records_read_total",
-            "counter",
-            "Records the purges' scans read.",
-            n(&self.purge_read).to_string(),
-        );
-        metric(
-            "oidc_purge_records_deleted_total",
-            "counter",
-            "Records the purges deleted.",
-            n(&self.purge_deleted).to_string(),
-        );
-        metric(
-            "oidc_purge_seconds_total",
-            "counter",
-            "Wall-clock time the purges took.",
-            secs(&self.purge_ns).to_string(),
-        );
-        metric(
-            "process_resident_memory_bytes",
-            "gauge",
-            "Resident memory size in bytes.",
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
+        let secs = |c: &AtomicU64| (c.load(Ordering::Relaxed) as f64 / 1e9).to_string();
+        let values = [
+            n(&self.password_checks),
+            secs(&self.password_check_cpu_ns),
+            n(&self.purges),
+            n(&self.purge_read),
+            n(&self.purge_deleted),
+            secs(&self.purge_ns),
             resident_bytes().to_string(),
-        );
+        ];
+        let mut out = String::with_capacity(1024);
+        for ((name, kind, help), value) in METRICS.iter().zip(values) {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
         out
     }
 }
+
+/// Name, type and help of each metric, in the order `Metrics::render` gives their values.
+const METRICS: [(&str, &str, &str); 7] = [
+    (
+        "oidc_password_checks_total",
+        "counter",
+        "Login form submissions checked (one argon2id verification each).",
+    ),
+    (
+        "oidc_password_check_cpu_seconds_total",
+        "counter",
+        "Thread CPU time of those checks: argon2id plus the user lookup and session write.",
+    ),
+    (
+        "oidc_purges_total",
+        "counter",
+        "Background purges of expired records run.",
+    ),
+    (
+        "oidc_purge_records_read_total",
+        "counter",
+        "Records the purges' scans read.",
+    ),
+    (
+        "oidc_purge_records_deleted_total",
+        "counter",
+        "Records the purges deleted.",
+    ),
+    (
+        "oidc_purge_seconds_total",
+        "counter",
+        "Wall-clock time the purges took.",
+    ),
+    (
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+    ),
+];
 
 #[handler]
 fn scrape(metrics: Data<&Arc<Metrics>>) -> Response {

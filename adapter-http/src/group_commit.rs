@@ -8,6 +8,7 @@
 //! flush. Outside a request (start-up, tests calling the engine directly) a write is flushed at
 //! once, as before.
 
+use engine::error::StoreError;
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +25,7 @@ tokio::task_local! {
 /// What the flush thread makes durable.
 pub trait Flush: Send + Sync + 'static {
     /// Puts every write made before the call on disk.
-    fn flush(&self) -> Result<(), sled::Error>;
+    fn flush(&self) -> Result<(), StoreError>;
     /// Whether a flush is due even though no request waits for one (checked every 500 ms).
     fn has_backlog(&self) -> bool {
         false
@@ -32,8 +33,10 @@ pub trait Flush: Send + Sync + 'static {
 }
 
 impl Flush for sled::Db {
-    fn flush(&self) -> Result<(), sled::Error> {
-        sled::Tree::flush(self).map(|_| ())
+    fn flush(&self) -> Result<(), StoreError> {
+        sled::Tree::flush(self)
+            .map(|_| ())
+            .map_err(|e| StoreError(e.to_string()))
     }
 }
 
@@ -69,7 +72,7 @@ impl Flusher {
         });
         let worker = inner.clone();
         let handle = std::thread::Builder::new()
-            .name("sled-group-commit".into())
+            .name("group-commit".into())
             .spawn(move || run(&worker))
             .expect("spawn the flush thread");
         *inner.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
@@ -90,7 +93,7 @@ impl Flusher {
     }
 
     /// Called by the store after a transaction that wrote has committed.
-    pub fn committed(&self) -> Result<(), sled::Error> {
+    pub fn committed(&self) -> Result<(), StoreError> {
         let n = self.0.written.fetch_add(1, Ordering::SeqCst) + 1;
         if self.0.stopped.load(Ordering::SeqCst) || PENDING.try_with(|p| p.set(n)).is_err() {
             self.0.db.flush()?;
@@ -157,7 +160,7 @@ fn run(inner: &Inner) {
                 inner.flushed.send_modify(|f| *f = (*f).max(upto));
             }
             Err(e) => {
-                tracing::error!(error = %e, "flush failed; retrying");
+                tracing::error!(error = %e.0, "flush failed; retrying");
                 std::thread::sleep(Duration::from_millis(100));
             }
         }

@@ -8,6 +8,7 @@ pub mod client_credentials;
 pub mod client_keys;
 pub mod cookies;
 pub mod cors;
+pub mod data_store;
 pub mod discovery;
 pub mod doc_cache;
 pub mod fast_docs;
@@ -20,6 +21,7 @@ pub mod pages;
 pub mod params;
 pub mod path_aliases;
 pub mod rate_limit;
+pub mod redb_store;
 pub mod registration_api;
 pub mod request_log;
 pub mod sled_store;
@@ -271,13 +273,15 @@ pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Options {
     /// Listen address (`127.0.0.1:0` picks a free port).
     pub listen: String,
-    /// sled data directory.
+    /// Data directory.
     pub data_dir: PathBuf,
+    /// The database a new data dir gets (an existing one must hold this kind).
+    pub store: data_store::StoreKind,
     /// Public base URL; default `http://{listen}`.
     pub issuer_base: Option<String>,
     /// Rate limits.
     pub limits: rate_limit::RateLimits,
-    /// sled page cache, bytes.
+    /// The store's page cache, bytes.
     pub cache_bytes: u64,
     /// Log one line per request.
     pub log_requests: bool,
@@ -298,6 +302,7 @@ impl Options {
         Options {
             listen: listen.into(),
             data_dir: data_dir.into(),
+            store: Default::default(),
             issuer_base: None,
             limits: Default::default(),
             cache_bytes: sled_store::DEFAULT_CACHE_BYTES,
@@ -325,7 +330,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_string();
-    let store = sled_store::SledStore::open_with_cache(&opts.data_dir, opts.cache_bytes)?;
+    let store = data_store::DataStore::open(opts.store, &opts.data_dir, opts.cache_bytes).map_err(|e| e.0)?;
     let state = Arc::new(AppState {
         engine: Engine::new(
             store,

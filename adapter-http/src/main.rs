@@ -11,9 +11,12 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, env = "OP_LISTEN", default_value = "127.0.0.1:8080", global = true)]
     listen: String,
-    /// Where sled keeps its data.
+    /// Where the store keeps its data.
     #[arg(long, env = "OP_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
+    /// The embedded database a new data dir gets; an existing data dir must hold this kind.
+    #[arg(long, env = "OP_STORE", value_enum, default_value_t = adapter_http::data_store::StoreKind::default(), global = true)]
+    store: adapter_http::data_store::StoreKind,
     /// Public base URL behind a proxy (issuers are `{base}/{tenant}`); default `http://{listen}`.
     #[arg(long, env = "OP_ISSUER_BASE", global = true)]
     issuer_base: Option<String>,
@@ -32,8 +35,8 @@ struct Cli {
     /// Days audit events are kept; older ones go at the next purge (0: keep them all).
     #[arg(long, env = "OP_AUDIT_RETENTION_DAYS", default_value_t = engine::config::DEFAULT_AUDIT_RETENTION_DAYS, global = true)]
     audit_retention_days: u64,
-    /// sled page cache in MiB (memory used for hot records).
-    #[arg(long, env = "OP_SLED_CACHE_MB", default_value_t = adapter_http::sled_store::DEFAULT_CACHE_MB, global = true)]
+    /// The store's page cache in MiB (memory used for hot records).
+    #[arg(long, alias = "cache-mb", env = "OP_SLED_CACHE_MB", default_value_t = adapter_http::sled_store::DEFAULT_CACHE_MB, global = true)]
     sled_cache_mb: u64,
     /// Login attempts per second per client IP (0: no limit).
     #[arg(long, env = "OP_LOGIN_RATE_PER_IP", default_value_t = 10, global = true)]
@@ -60,10 +63,10 @@ enum Command {
     /// Register a client for a new app on a running provider and write the app, wired to it.
     NewApp(NewAppArgs),
     /// Print the records and bytes each table of `--data-dir` holds, and its size on disk
-    /// (the server must be stopped: sled locks its directory).
+    /// (the server must be stopped: the store locks its files).
     StoreStats,
-    /// Rewrite `--data-dir` with only its live records, giving back the space sled's log keeps
-    /// (the server must be stopped).
+    /// Give back the space `--data-dir` holds beyond its live records: sled's log is rewritten,
+    /// redb's free pages are returned (the server must be stopped).
     Compact,
 }
 
@@ -143,11 +146,12 @@ async fn new_app(a: NewAppArgs) -> Result<(), adapter_http::StartError> {
 }
 
 fn store_stats(dir: &std::path::Path, cache_mb: u64) -> Result<(), adapter_http::StartError> {
-    if !dir.join("conf").exists() {
-        eprintln!("store-stats: no sled data in {}", dir.display());
+    let Some(store) =
+        adapter_http::data_store::DataStore::open_existing(dir, cache_mb * 1024 * 1024).map_err(|e| e.0)?
+    else {
+        eprintln!("store-stats: no store in {}", dir.display());
         std::process::exit(2);
-    }
-    let store = adapter_http::sled_store::SledStore::open_with_cache(dir, cache_mb * 1024 * 1024)?;
+    };
     let stats = store.stats().map_err(|e| e.0)?;
     println!(
         "{:<22} {:>10} {:>12} {:>14}",
@@ -179,7 +183,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         Some(Command::NewApp(a)) => return new_app(a).await,
         Some(Command::StoreStats) => return store_stats(&cli.data_dir, cli.sled_cache_mb),
         Some(Command::Compact) => {
-            let c = adapter_http::sled_store::compact(&cli.data_dir).map_err(|e| e.0)?;
+            let c = adapter_http::data_store::compact(&cli.data_dir).map_err(|e| e.0)?;
             println!(
                 "compacted {}: {} entries, {} -> {} bytes",
                 cli.data_dir.display(),
@@ -199,6 +203,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
     let opts = adapter_http::Options {
         listen: cli.listen.clone(),
         data_dir: cli.data_dir.clone(),
+        store: cli.store,
         issuer_base: cli.issuer_base.clone(),
         limits: adapter_http::rate_limit::RateLimits {
             token_per_ip: cli.token_rate_per_ip,

@@ -1,15 +1,15 @@
-//! What every handler shares: the engine over sled, the pages, and cookie policy.
+//! What every handler shares: the engine over its store, the pages, and cookie policy.
 
+use crate::data_store::DataStore;
 use crate::os_env::{now, OsRandom};
 use crate::pages::Pages;
-use crate::sled_store::SledStore;
 use engine::{Engine, Env};
 use std::sync::Arc;
 
 /// Server-wide state.
 pub struct AppState {
     /// The protocol engine.
-    pub engine: Engine<SledStore>,
+    pub engine: Engine<DataStore>,
     /// HTML templates.
     pub pages: Pages,
     /// Mark cookies `Secure` (false only for plain-http loopback development).
@@ -40,7 +40,7 @@ pub type Shared = Arc<AppState>;
 
 impl AppState {
     /// Runs `f` with a fresh real-world `Env`.
-    pub fn with_env<T>(&self, f: impl FnOnce(&Engine<SledStore>, &mut Env<'_>) -> T) -> T {
+    pub fn with_env<T>(&self, f: impl FnOnce(&Engine<DataStore>, &mut Env<'_>) -> T) -> T {
         let mut rng = OsRandom;
         let mut env = Env::new(now(), &mut rng);
         f(&self.engine, &mut env)

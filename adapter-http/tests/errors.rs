@@ -1,6 +1,7 @@
 //! The seeds' "Common Errors" tables and malformed input, over HTTP.
 
 mod common;
+use adapter_http::data_store::StoreKind;
 use common::*;
 use reqwest::Client;
 use serde_json::Value;
@@ -256,7 +257,16 @@ async fn malformed_input_gets_400_with_the_spec_error_never_500() {
 
 #[tokio::test]
 async fn refresh_families_survive_restarts() {
-    let t = start().await;
+    families_survive_restarts(StoreKind::Sled).await;
+}
+
+#[tokio::test]
+async fn refresh_families_survive_restarts_on_redb() {
+    families_survive_restarts(StoreKind::Redb).await;
+}
+
+async fn families_survive_restarts(store: StoreKind) {
+    let t = start_tuned(|o| o.store = store).await;
     let b = browser();
     let code = demo_code(&t, &b, "openid").await;
     let (_, tokens) = exchange(&t, &code).await;
@@ -264,7 +274,7 @@ async fn refresh_families_survive_restarts() {
     let TestServer { server, dir, demo, .. } = t;
     server.stop().await.unwrap();
     // Restart on the same data: rotate.
-    let server = restart(dir.path()).await;
+    let server = restart_on(dir.path(), store).await;
     assert!(server.demo.is_none(), "the demo tenant is created once");
     let t = TestServer {
         iss: format!("{}/demo", server.base),
@@ -277,8 +287,24 @@ async fn refresh_families_survive_restarts() {
     let rt2 = rotated["refresh_token"].as_str().unwrap().to_string();
     let TestServer { server, dir, demo, .. } = t;
     server.stop().await.unwrap();
+    // The other kind of store is refused, and the data stays as it was.
+    let other = match store {
+        StoreKind::Sled => StoreKind::Redb,
+        StoreKind::Redb => StoreKind::Sled,
+    };
+    let refused = adapter_http::start(&adapter_http::Options {
+        store: other,
+        ..adapter_http::Options::new("127.0.0.1:0", dir.path())
+    })
+    .await
+    .err()
+    .expect("a data dir holding the other store is refused");
+    assert!(
+        refused.to_string().contains(&format!("holds a {} store", store.name())),
+        "{refused}"
+    );
     // Restart again: the old token is refused and kills the family.
-    let server = restart(dir.path()).await;
+    let server = restart_on(dir.path(), store).await;
     let t = TestServer {
         iss: format!("{}/demo", server.base),
         server,

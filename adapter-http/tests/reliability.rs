@@ -676,15 +676,27 @@ async fn check_after_restart(
 
 #[test]
 fn crash_safety_every_acknowledged_write_survives_sigkill() {
+    crash_safety("sled", "crash", env_u64("CRASH_KILLS", 8));
+}
+
+#[test]
+fn crash_safety_every_acknowledged_write_survives_sigkill_on_redb() {
+    crash_safety("redb", "crash-redb", env_u64("CRASH_KILLS", 8));
+}
+
+/// Kills a server on a `store` data dir `kills` times at random moments under load, and checks
+/// after each restart that every acknowledged write is there; reported under `section`.
+fn crash_safety(store: &str, section: &str, kills: u64) {
     let _one = ONE_AT_A_TIME.blocking_lock();
     spec::covers("RELIABILITY-crash-durability");
-    let kills = env_u64("CRASH_KILLS", 8);
     let seed = seed();
     let mut rng = Rng::new(seed);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let logs = dir.path().join("logs");
     let no_limits = [
+        "--store",
+        store,
         "--login-rate-per-ip",
         "0",
         "--token-rate-per-ip",
@@ -793,7 +805,7 @@ fn crash_safety_every_acknowledged_write_survives_sigkill() {
     assert!(g.violations.is_empty(), "final check: {:#?}", g.violations);
     restart_ms.sort();
     let text = format!(
-        "| SIGKILL at random moments (seed {seed}) | {kills} kills survived | {} acknowledged operations | {} checks after restarts | {} violations | restart to first accepted connection: median {} ms, max {} ms; {} s in all |",
+        "| SIGKILL at random moments ({store}, seed {seed}) | {kills} kills survived | {} acknowledged operations | {} checks after restarts | {} violations | restart to first accepted connection: median {} ms, max {} ms; {} s in all |",
         g.acknowledged,
         g.checked,
         g.violations.len(),
@@ -801,7 +813,7 @@ fn crash_safety_every_acknowledged_write_survives_sigkill() {
         restart_ms.last().unwrap(),
         started.elapsed().as_secs()
     );
-    report_section("crash", &text);
+    report_section(section, &text);
     assert!(g.acknowledged > kills, "the workers did too little to test anything");
 }
 

@@ -15,7 +15,7 @@ pub use tenants::AdminTenantsApi;
 pub use users::AdminUsersApi;
 
 use crate::api::OAuthError;
-use crate::sled_store::SledStore;
+use crate::data_store::DataStore;
 use crate::state::Shared;
 use engine::admin::AdminPrincipal;
 use engine::{Engine, EngineError, Env};
@@ -145,7 +145,7 @@ pub(crate) fn bearer(req: &Request) -> Option<String> {
 pub(crate) fn as_admin<T>(
     state: &Shared,
     req: &Request,
-    f: impl FnOnce(&Engine<SledStore>, &mut Env<'_>, &AdminPrincipal) -> Result<T, EngineError>,
+    f: impl FnOnce(&Engine<DataStore>, &mut Env<'_>, &AdminPrincipal) -> Result<T, EngineError>,
 ) -> Result<T, EngineError> {
     let token = bearer(req);
     let result = state.with_env(|engine, env| {

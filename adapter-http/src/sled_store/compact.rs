@@ -1,6 +1,7 @@
 //! Offline compaction of a data dir: both databases copied, checked and swapped in.
 
 use super::audit_db;
+use crate::data_store::Compacted;
 use engine::error::StoreError;
 use std::path::Path;
 
@@ -14,17 +15,6 @@ fn beside(dir: &Path, suffix: &str) -> std::path::PathBuf {
     let mut name = dir.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);
     dir.with_file_name(name)
-}
-
-/// Sizes of a data dir before and after `compact`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Compacted {
-    /// sled's files before.
-    pub before_bytes: u64,
-    /// sled's files after.
-    pub after_bytes: u64,
-    /// Key-value pairs copied (every tree).
-    pub entries: u64,
 }
 
 /// Rewrites the (stopped) server's data dir with only its live records: sled 0.34 appends every

@@ -10,8 +10,9 @@ mod audit_db;
 mod commit;
 mod compact;
 
-pub use compact::{compact, Compacted};
+pub use compact::compact;
 
+use crate::data_store::{StoreStats, TableStats};
 use crate::group_commit::{Flush, Flusher};
 use audit_db::AuditDb;
 use commit::{commit, finish_interrupted_commit};
@@ -29,28 +30,6 @@ use std::sync::{Arc, Mutex};
 pub const DEFAULT_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 /// [`DEFAULT_CACHE_BYTES`] in MiB, for the command line.
 pub const DEFAULT_CACHE_MB: u64 = DEFAULT_CACHE_BYTES / (1024 * 1024);
-
-/// How many records a table holds and their size.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TableStats {
-    /// The table.
-    pub table: Table,
-    /// Its records.
-    pub records: u64,
-    /// Bytes of their keys (with the table prefix).
-    pub key_bytes: u64,
-    /// Bytes of their values.
-    pub value_bytes: u64,
-}
-
-/// What the store holds, per table, and its files' size.
-#[derive(Clone, Debug)]
-pub struct StoreStats {
-    /// Every table, in `Table::ALL` order.
-    pub tables: Vec<TableStats>,
-    /// sled's files on disk (both databases).
-    pub disk_bytes: u64,
-}
 
 /// A sled database holding every record but audit events, and one holding those.
 pub struct SledStore {
@@ -78,9 +57,10 @@ impl Databases {
 
 impl Flush for Databases {
     /// The audit database first: the records' outbox copies of its writes go only once it is on disk.
-    fn flush(&self) -> Result<(), sled::Error> {
-        self.audit.flush(&self.tree)?;
-        self.db.flush()?;
+    fn flush(&self) -> Result<(), StoreError> {
+        let err = |e: sled::Error| StoreError(e.to_string());
+        self.audit.flush(&self.tree).map_err(err)?;
+        sled::Tree::flush(&self.db).map_err(err)?;
         Ok(())
     }
     /// Writes that need no flush before their answer (`relax_durability`) still leave outbox
@@ -126,7 +106,7 @@ impl SledStore {
         let tree = db.open_tree("records")?;
         finish_interrupted_commit(&tree)?;
         let audit = AuditDb::open(&audit_db::dir_of(dir), cache_bytes / 4, &tree)?;
-        db.flush()?;
+        sled::Tree::flush(&db)?;
         let dbs = Arc::new(Databases { db, tree, audit });
         let flusher = Flusher::start(dbs.clone());
         Ok(SledStore {
@@ -171,7 +151,7 @@ impl SledStore {
 
     /// Flushes everything to disk (used at shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.dbs.flush().map_err(|e| StoreError(e.to_string()))
+        self.dbs.flush()
     }
 }
 
@@ -238,9 +218,7 @@ impl Store for SledStore {
             }
             value
         };
-        self.flusher
-            .committed()
-            .map_err(|e| EngineError::Storage(StoreError(e.to_string())))?;
+        self.flusher.committed().map_err(EngineError::Storage)?;
         Ok(value)
     }
 

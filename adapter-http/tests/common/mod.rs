@@ -1,4 +1,4 @@
-//! A real server on an ephemeral port with a temporary sled directory, and a browser-like client.
+//! A real server on an ephemeral port with a temporary data directory, and a browser-like client.
 #![allow(dead_code)]
 
 use adapter_http::bootstrap::DemoCredentials;
@@ -45,9 +45,17 @@ pub async fn start_tuned(tune: impl FnOnce(&mut adapter_http::Options)) -> TestS
 }
 
 pub async fn restart(dir: &Path) -> Server {
-    adapter_http::start(&adapter_http::Options::new("127.0.0.1:0", dir))
-        .await
-        .unwrap()
+    restart_on(dir, Default::default()).await
+}
+
+/// Starts again on `dir`, which holds a `store`.
+pub async fn restart_on(dir: &Path, store: adapter_http::data_store::StoreKind) -> Server {
+    adapter_http::start(&adapter_http::Options {
+        store,
+        ..adapter_http::Options::new("127.0.0.1:0", dir)
+    })
+    .await
+    .unwrap()
 }
 
 /// A browser-like client: cookie jar, no automatic redirects.

@@ -1,0 +1,234 @@
+//! The engine's `Store` on redb: one file (`{dir}/store.redb`) holding one redb table per engine
+//! table. redb is a copy-on-write B-tree whose freed pages are reused by later commits, so under
+//! steady churn the file stays near the high-water mark of what is live, where sled 0.34's log
+//! keeps growing (`conformance-reports/store-growth.md`).
+//!
+//! Transactions (see `tx`) read from a snapshot and buffer their writes; only a transaction that
+//! wrote takes redb's single writer, checks that what it read is still what is stored (else it
+//! runs again), and commits. Reads never wait for a writer or for the disk.
+//!
+//! Durability: a commit goes to redb without an fsync (`Durability::None`); the group-commit
+//! thread (`group_commit`) then makes every commit so far durable with one `Durability::Immediate`
+//! commit, and a request answers only after that covers its writes. redb's durable commit ends
+//! in `fsync`, so acknowledged writes survive a killed process and a power cut.
+
+mod tx;
+
+use crate::data_store::{StoreStats, TableStats};
+use crate::group_commit::{Flush, Flusher};
+use engine::error::{EngineError, StoreError};
+use engine::store::{Store, Table};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tx::RedbTx;
+
+/// The database file inside a data dir.
+pub const FILE_NAME: &str = "store.redb";
+
+/// The redb table holding an engine table's records: keys as the engine writes them.
+fn table_def(table: Table) -> TableDefinition<'static, &'static str, &'static [u8]> {
+    TableDefinition::new(table.name())
+}
+
+/// Any redb error, as the engine's storage error.
+fn fail(e: impl Into<redb::Error>) -> StoreError {
+    StoreError(e.into().to_string())
+}
+
+/// The redb database in a data dir.
+pub struct RedbStore {
+    db: Arc<Db>,
+    flusher: Flusher,
+}
+
+/// The database, shared with the group-commit thread.
+struct Db {
+    db: Database,
+    path: PathBuf,
+    /// Set by a commit that no request waits to see on disk (`relax_durability`).
+    backlog: AtomicBool,
+}
+
+impl Flush for Db {
+    /// One durable commit: it puts every commit made before it on disk and ends in `fsync`.
+    fn flush(&self) -> Result<(), StoreError> {
+        self.backlog.store(false, Ordering::SeqCst);
+        let mut w = self.db.begin_write().map_err(fail)?;
+        w.set_durability(Durability::Immediate).map_err(fail)?;
+        w.commit().map_err(fail)
+    }
+    /// Relaxed commits go to disk at the flush thread's next round (within 500 ms).
+    fn has_backlog(&self) -> bool {
+        self.backlog.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        self.flusher.stop();
+    }
+}
+
+impl RedbStore {
+    /// Opens (or creates) `{dir}/store.redb`, caching at most `cache_bytes` of pages.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(FILE_NAME);
+        let db = redb::Builder::new()
+            .set_cache_size(usize::try_from(cache_bytes).unwrap_or(usize::MAX))
+            .create(&path)
+            .map_err(|e| StoreError(format!("{}: {}", path.display(), redb::Error::from(e))))?;
+        // Every table exists from the start, so a read never meets a missing one.
+        let w = db.begin_write().map_err(fail)?;
+        for table in Table::ALL {
+            w.open_table(table_def(table)).map_err(fail)?;
+        }
+        w.commit().map_err(fail)?;
+        let db = Arc::new(Db {
+            db,
+            path,
+            backlog: AtomicBool::new(false),
+        });
+        let flusher = Flusher::start(db.clone());
+        Ok(RedbStore { db, flusher })
+    }
+
+    /// The group-commit handle (requests run inside its `scope`).
+    pub fn flusher(&self) -> &Flusher {
+        &self.flusher
+    }
+
+    /// Makes every commit so far durable (used at shutdown).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()
+    }
+
+    /// Records and bytes per table, from one snapshot, and the file's size.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let r = self.db.db.begin_read().map_err(fail)?;
+        let mut tables = Vec::with_capacity(Table::ALL.len());
+        for table in Table::ALL {
+            let mut s = TableStats {
+                table,
+                records: 0,
+                key_bytes: 0,
+                value_bytes: 0,
+            };
+            for kv in r.open_table(table_def(table)).map_err(fail)?.iter().map_err(fail)? {
+                let (k, v) = kv.map_err(fail)?;
+                s.records += 1;
+                s.key_bytes += k.value().len() as u64;
+                s.value_bytes += v.value().len() as u64;
+            }
+            tables.push(s);
+        }
+        Ok(StoreStats {
+            tables,
+            disk_bytes: file_size(&self.db.path)?,
+        })
+    }
+
+    /// Scans `table` from `start`, keeping keys under `prefix`, at most `limit` of them.
+    fn range(
+        &self,
+        table: Table,
+        prefix: &str,
+        start: std::ops::Bound<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let r = self.db.db.begin_read().map_err(fail)?;
+        let t = r.open_table(table_def(table)).map_err(fail)?;
+        let mut out = Vec::new();
+        for kv in t.range::<&str>((start, std::ops::Bound::Unbounded)).map_err(fail)? {
+            if out.len() == limit {
+                break;
+            }
+            let (k, v) = kv.map_err(fail)?;
+            let key = k.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push((key.to_string(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+fn file_size(path: &Path) -> Result<u64, StoreError> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| StoreError(format!("{}: {e}", path.display())))
+}
+
+/// Gives back the file's free pages (the server must be stopped). redb reuses freed pages while
+/// it runs, so this only shrinks a file after a peak that will not come back.
+pub fn compact(dir: &Path) -> Result<crate::data_store::Compacted, StoreError> {
+    let path = dir.join(FILE_NAME);
+    let before_bytes = file_size(&path)?;
+    let mut db = Database::open(&path).map_err(fail)?;
+    while db.compact().map_err(fail)? {}
+    let r = db.begin_read().map_err(fail)?;
+    let mut entries = 0;
+    for table in Table::ALL {
+        entries += redb::ReadableTableMetadata::len(&r.open_table(table_def(table)).map_err(fail)?).map_err(fail)?;
+    }
+    drop(r);
+    drop(db);
+    Ok(crate::data_store::Compacted {
+        before_bytes,
+        after_bytes: file_size(&path)?,
+        entries,
+    })
+}
+
+impl Store for RedbStore {
+    /// Runs `f` on a snapshot; if it wrote, commits under redb's single writer after checking
+    /// that every value it read is unchanged, else runs it again on a new snapshot. That makes
+    /// the transactions serializable: each one's effect is as if it ran at its commit.
+    fn transact<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        F: Fn(&mut dyn engine::store::Tx) -> Result<T, EngineError>,
+    {
+        loop {
+            let snapshot = self.db.db.begin_read().map_err(|e| EngineError::Storage(fail(e)))?;
+            let mut tx = RedbTx::new(snapshot);
+            let value = f(&mut tx)?;
+            if !tx.wrote() {
+                return Ok(value);
+            }
+            let relaxed = tx.relaxed();
+            if !tx.commit(&self.db.db)? {
+                continue;
+            }
+            if relaxed {
+                self.db.backlog.store(true, Ordering::SeqCst);
+            } else {
+                self.flusher.committed().map_err(EngineError::Storage)?;
+            }
+            return Ok(value);
+        }
+    }
+
+    fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.range(table, prefix, std::ops::Bound::Included(prefix), usize::MAX)
+    }
+
+    fn scan_after(
+        &self,
+        table: Table,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let start = match after {
+            Some(a) if a >= prefix => std::ops::Bound::Excluded(a),
+            _ => std::ops::Bound::Included(prefix),
+        };
+        self.range(table, prefix, start, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests;

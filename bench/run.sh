@@ -37,7 +37,7 @@ read -r -a OURS_EXTRA <<< "${OURS_ARGS:-}"
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl; : > "$RESULTS"
 dirty=false; [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] && dirty=true
-echo "{\"scenario\":\"meta\",\"commit\":\"$(git -C "$ROOT" rev-parse --short HEAD)\",\"dirty\":$dirty,\"started\":\"$(date -u '+%Y-%m-%d %H:%M UTC')\"}" >> "$RESULTS"
+echo "{\"scenario\":\"meta\",\"commit\":\"$(git -C "$ROOT" rev-parse --short HEAD)\",\"dirty\":$dirty,\"started\":\"$(date -u '+%Y-%m-%d %H:%M UTC')\",\"ours_args\":\"${OURS_ARGS:-}\"}" >> "$RESULTS"
 
 # --- tools ---------------------------------------------------------------------------------
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

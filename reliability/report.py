@@ -136,10 +136,11 @@ print("`secrets_never_appear_in_clear_in_the_data_dir_or_the_logs`: the real bin
       "a client and a user are created, the user mistypes the password then logs in, the code is exchanged, "
       "the refresh token rotated, the access token introspected and used at UserInfo (also as a query "
       "parameter), the refresh token revoked, a client-credentials token issued, the client secret "
-      "rotated, and RP-initiated logout called with the ID token in the query. Then every byte of the sled "
-      "directory and of the logs is searched for each secret. Positive controls: the client's name is found "
+      "rotated, and RP-initiated logout called with the ID token in the query. Then every byte of the data "
+      "directory (sled, and in a second run redb) and of the logs is searched for each secret. Positive controls: the client's name is found "
       "in the data and request paths in the logs. The first start's banner, which shows the demo secrets "
       "once by design, is the only text left out of the scan.\n")
 print("| secrets | scanned | found in clear |")
 print("|---|---|---|")
 print(row("secrets", 3))
+print(row("secrets-redb", 3))

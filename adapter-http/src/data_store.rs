@@ -59,6 +59,9 @@ pub struct StoreStats {
     pub tables: Vec<TableStats>,
     /// The store's files on disk.
     pub disk_bytes: u64,
+    /// Of those, the pages in use (redb: the rest are free pages later commits reuse; sled keeps
+    /// no such count).
+    pub used_bytes: Option<u64>,
 }
 
 /// Sizes of a data dir before and after `compact`.

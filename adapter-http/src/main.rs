@@ -170,6 +170,9 @@ fn store_stats(dir: &std::path::Path, cache_mb: u64) -> Result<(), adapter_http:
     }
     println!("{:<22} {n:>10} {kb:>12} {vb:>14}", "total");
     println!("on disk: {} bytes", stats.disk_bytes);
+    if let Some(used) = stats.used_bytes {
+        println!("in use: {used} bytes");
+    }
     Ok(())
 }
 

@@ -844,12 +844,27 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 
 #[test]
 fn secrets_never_appear_in_clear_in_the_data_dir_or_the_logs() {
+    secrets_never_appear_in_clear("sled", "secrets");
+}
+
+#[test]
+fn secrets_never_appear_in_clear_in_the_data_dir_or_the_logs_on_redb() {
+    secrets_never_appear_in_clear("redb", "secrets-redb");
+}
+
+/// A full run on a `store` data dir, then every secret it handled is looked for in the data
+/// dir's files and the debug logs; reported under `section`.
+fn secrets_never_appear_in_clear(store: &str, section: &str) {
     let _one = ONE_AT_A_TIME.blocking_lock();
     spec::covers("SECRETS-hashed-at-rest");
     spec::covers("SECRETS-not-in-logs");
     let dir = tempfile::tempdir().unwrap();
     let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
-    let mut server = ChildServer::start(&data, &logs, &["--log-level", "debug", "--purge-every-s", "0"]);
+    let mut server = ChildServer::start(
+        &data,
+        &logs,
+        &["--store", store, "--log-level", "debug", "--purge-every-s", "0"],
+    );
     let printed = server.printed();
     let (base, iss) = (server.base.clone(), format!("{}/demo", server.base));
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -1031,9 +1046,9 @@ fn secrets_never_appear_in_clear_in_the_data_dir_or_the_logs() {
         }
     }
     report_section(
-        "secrets",
+        section,
         &format!(
-            "| {} secrets of a full run (client secrets, passwords incl. a mistyped one, code, access and refresh tokens, admin token) | {} data files ({} KiB) and {} log files ({} KiB, debug level) | {} found in clear |",
+            "| {} secrets of a full run on {store} (client secrets, passwords incl. a mistyped one, code, access and refresh tokens, admin token) | {} data files ({} KiB) and {} log files ({} KiB, debug level) | {} found in clear |",
             secrets.len(),
             data_files.len(),
             data_files.iter().map(|(_, b)| b.len()).sum::<usize>() / 1024,

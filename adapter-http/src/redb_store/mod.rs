@@ -124,9 +124,13 @@ impl RedbStore {
             }
             tables.push(s);
         }
+        let w = self.db.db.begin_write().map_err(fail)?;
+        let pages = w.stats().map_err(fail)?;
+        w.abort().map_err(fail)?;
         Ok(StoreStats {
             tables,
             disk_bytes: file_size(&self.db.path)?,
+            used_bytes: Some(pages.allocated_pages() * pages.page_size() as u64),
         })
     }
 

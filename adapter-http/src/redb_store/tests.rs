@@ -203,6 +203,8 @@ fn stats_count_each_tables_records_and_bytes() {
     assert_eq!(of(Table::Code).records, 0);
     assert_eq!(stats.tables.len(), Table::ALL.len());
     assert!(stats.disk_bytes > 0);
+    let used = stats.used_bytes.expect("redb counts its pages in use");
+    assert!(used > 0 && used <= stats.disk_bytes, "{used} of {}", stats.disk_bytes);
 }
 
 #[test]

@@ -146,6 +146,7 @@ impl SledStore {
         Ok(StoreStats {
             tables,
             disk_bytes: self.dbs.db.size_on_disk().map_err(err)? + self.dbs.audit.db.size_on_disk().map_err(err)?,
+            used_bytes: None,
         })
     }
 

@@ -117,7 +117,7 @@ def main():
               f"| {fmt(g(p, 'server_cpu_us_per_req'))} | {lat(o)} | {lat(p)} | {err(o)} / {err(p)} |")
         w("")
         split = [(c, point("ours", key, c), point("peer", key, c)) for c in concs]
-        split = [(c, o, p) for c, o, p in split if o and "password_check_cpu_us_per_flow" in o]
+        split = [(c, o, p) for c, o, p in split if o and o.get("password_checks") and "password_check_cpu_us_per_flow" in o]
         if split:
             w("The login flow's CPU split by the server's own timing of the login form's check "
               "(`--metrics-listen`: thread CPU of argon2id with the user lookup and session write around it, "

@@ -4,6 +4,7 @@
 //!
 //! `cargo bench -p adapter-http --bench floor`
 
+use adapter_http::redb_store::RedbStore;
 use adapter_http::sled_store::SledStore;
 use engine::jose::SigningKey;
 use engine::password::{self, PasswordParams};
@@ -63,7 +64,35 @@ fn main() {
         raw.flush().expect("flush");
     });
     let store = SledStore::open(&dir.join("store")).expect("store");
-    measure("store_transaction_put_flush", budget, |i| {
+    measure("sled_store_transaction_put_flush", budget, |i| {
+        store
+            .transact(|tx| Ok(tx.put(Table::Code, &format!("t/{i}"), value.clone())?))
+            .expect("transaction");
+    });
+    drop((raw, store));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // redb: a commit without fsync (what a request's own commit costs), one with (what the
+    // group-commit thread's flush costs), and a store transaction outside a request (both).
+    let dir = std::env::temp_dir().join(format!("floor-redb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let raw = redb::Database::create(dir.join("raw.redb")).expect("redb");
+    let table: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("floor");
+    let commit = |i: u64, durability: redb::Durability| {
+        let mut w = raw.begin_write().expect("begin");
+        w.set_durability(durability).expect("durability");
+        w.open_table(table)
+            .expect("table")
+            .insert(i, value.as_slice())
+            .expect("insert");
+        w.commit().expect("commit");
+    };
+    measure("redb_commit_no_fsync", budget, |i| commit(i, redb::Durability::None));
+    measure("redb_commit_fsync", budget, |i| {
+        commit(u64::MAX - i, redb::Durability::Immediate)
+    });
+    let store = RedbStore::open(&dir.join("store"), adapter_http::sled_store::DEFAULT_CACHE_BYTES).expect("store");
+    measure("redb_store_transaction_put_flush", budget, |i| {
         store
             .transact(|tx| Ok(tx.put(Table::Code, &format!("t/{i}"), value.clone())?))
             .expect("transaction");

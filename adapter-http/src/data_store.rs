@@ -19,11 +19,12 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
-    /// What `dir` already holds, if anything.
+    /// What `dir` already holds, if anything (a sled dir whose compaction was interrupted
+    /// between its two renames counts as sled: sled's `open` explains what to do).
     pub fn found_in(dir: &Path) -> Option<StoreKind> {
         if dir.join(redb_store::FILE_NAME).exists() {
             Some(StoreKind::Redb)
-        } else if dir.join("conf").exists() {
+        } else if dir.join("conf").exists() || sled_store::set_aside(dir).exists() {
             Some(StoreKind::Sled)
         } else {
             None
@@ -176,5 +177,41 @@ impl Store for DataStore {
             DataStore::Sled(s) => s.scan_after(table, prefix, after, limit),
             DataStore::Redb(s) => s.scan_after(table, prefix, after, limit),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(kind: StoreKind, dir: &Path) -> String {
+        match DataStore::open(kind, dir, 1 << 20) {
+            Err(e) => e.0,
+            Ok(_) => panic!("{} opened as {}", dir.display(), kind.name()),
+        }
+    }
+
+    #[test]
+    fn a_data_dir_opens_only_as_the_store_it_holds() {
+        let root = tempfile::tempdir().unwrap();
+        let (sled_dir, redb_dir) = (root.path().join("s"), root.path().join("r"));
+        drop(DataStore::open(StoreKind::Sled, &sled_dir, 1 << 20).unwrap());
+        drop(DataStore::open(StoreKind::Redb, &redb_dir, 1 << 20).unwrap());
+        assert_eq!(StoreKind::found_in(&sled_dir), Some(StoreKind::Sled));
+        assert_eq!(StoreKind::found_in(&redb_dir), Some(StoreKind::Redb));
+        assert!(refusal(StoreKind::Redb, &sled_dir).contains("holds a sled store, not redb"));
+        assert!(refusal(StoreKind::Sled, &redb_dir).contains("holds a redb store, not sled"));
+        assert!(DataStore::open_existing(&root.path().join("none"), 1 << 20)
+            .unwrap()
+            .is_none());
+        // A sled compaction interrupted between its renames leaves the dir empty: still sled's.
+        std::fs::rename(&sled_dir, sled_store::set_aside(&sled_dir)).unwrap();
+        std::fs::create_dir(&sled_dir).unwrap();
+        assert!(refusal(StoreKind::Redb, &sled_dir).contains("holds a sled store"));
+        assert!(refusal(StoreKind::Sled, &sled_dir).contains("interrupted"));
+        assert!(
+            !sled_dir.join(redb_store::FILE_NAME).exists(),
+            "no redb file was made beside it"
+        );
     }
 }

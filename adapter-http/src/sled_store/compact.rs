@@ -6,7 +6,7 @@ use engine::error::StoreError;
 use std::path::Path;
 
 /// Where `compact` puts the old files while it swaps the new ones in: `{dir}.before-compact`.
-pub(super) fn set_aside(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn set_aside(dir: &Path) -> std::path::PathBuf {
     beside(dir, ".before-compact")
 }
 

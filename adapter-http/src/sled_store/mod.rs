@@ -16,7 +16,7 @@ use crate::data_store::{StoreStats, TableStats};
 use crate::group_commit::{Flush, Flusher};
 use audit_db::AuditDb;
 use commit::{commit, finish_interrupted_commit};
-use compact::set_aside;
+pub(crate) use compact::set_aside;
 use engine::error::{EngineError, StoreError};
 use engine::store::{Store, Table, Tx};
 use std::collections::BTreeMap;

@@ -1,6 +1,4 @@
 use super::*;
-use engine::error::ProtocolError;
-use spec::ErrorCode;
 use std::sync::atomic::AtomicUsize;
 
 fn open(dir: &Path) -> RedbStore {
@@ -14,33 +12,12 @@ fn read(s: &RedbStore, table: Table, key: &str) -> Option<Vec<u8>> {
 #[test]
 fn commits_aborts_scans_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let s = open(dir.path());
-        s.transact(|tx| {
-            tx.put(Table::User, "t/a", b"1".to_vec())?;
-            tx.put(Table::UserIndex, "t/u/a", b"2".to_vec())?;
-            assert_eq!(tx.get(Table::User, "t/a")?, Some(b"1".to_vec()), "reads its own writes");
-            Ok(())
-        })
-        .unwrap();
-        let r: Result<(), _> = s.transact(|tx| {
-            tx.put(Table::User, "t/b", b"3".to_vec())?;
-            Err(EngineError::Protocol(ProtocolError::new(
-                ErrorCode::InvalidGrant,
-                "abort",
-            )))
-        });
-        assert!(r.is_err());
-        assert_eq!(
-            s.scan(Table::User, "t/").unwrap(),
-            vec![("t/a".to_string(), b"1".to_vec())]
-        );
-        s.transact(|tx| Ok(tx.delete(Table::UserIndex, "t/u/a")?)).unwrap();
-    }
+    engine::store::contract_check::assert_commits_and_aborts(&open(dir.path()));
     let s = open(dir.path());
-    assert_eq!(read(&s, Table::User, "t/a"), Some(b"1".to_vec()));
-    assert_eq!(read(&s, Table::User, "t/b"), None);
-    assert_eq!(read(&s, Table::UserIndex, "t/u/a"), None);
+    assert_eq!(
+        s.scan(Table::User, "contract/").unwrap(),
+        vec![("contract/a".to_string(), b"1".to_vec())]
+    );
 }
 
 #[test]
@@ -100,56 +77,13 @@ fn a_read_of_an_absent_key_is_checked_too() {
 #[test]
 fn concurrent_single_use_has_one_winner() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Arc::new(open(dir.path()));
-    for round in 0..20 {
-        let key = format!("t/{round}");
-        s.transact(|tx| Ok(tx.put(Table::Code, &key, b"issued".to_vec())?))
-            .unwrap();
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                let (s, key) = (s.clone(), key.clone());
-                std::thread::spawn(move || {
-                    s.transact(|tx| match tx.get(Table::Code, &key)? {
-                        Some(v) if v == b"issued" => {
-                            tx.put(Table::Code, &key, b"redeemed".to_vec())?;
-                            Ok(true)
-                        }
-                        _ => Ok(false),
-                    })
-                    .unwrap()
-                })
-            })
-            .collect();
-        let wins = handles.into_iter().map(|h| h.join().unwrap()).filter(|w| *w).count();
-        assert_eq!(wins, 1, "round {round}");
-    }
+    engine::store::contract_check::assert_single_use_has_one_winner(Arc::new(open(dir.path())));
 }
 
 #[test]
-fn concurrent_increments_are_never_lost() {
+fn concurrent_read_modify_writes_are_never_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Arc::new(open(dir.path()));
-    let handles: Vec<_> = (0..4)
-        .map(|_| {
-            let s = s.clone();
-            std::thread::spawn(move || {
-                for _ in 0..200 {
-                    s.transact(|tx| {
-                        let n = tx
-                            .get(Table::Grant, "t/n")?
-                            .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap()));
-                        tx.put(Table::Grant, "t/n", (n + 1).to_le_bytes().to_vec())?;
-                        Ok(())
-                    })
-                    .unwrap();
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    assert_eq!(read(&s, Table::Grant, "t/n"), Some(800u64.to_le_bytes().to_vec()));
+    engine::store::contract_check::assert_no_lost_updates(Arc::new(open(dir.path())));
 }
 
 #[test]

@@ -123,6 +123,14 @@ mod tests {
     }
 
     #[test]
+    fn passes_the_store_contract() {
+        use crate::store::contract_check::*;
+        assert_commits_and_aborts(&MemStore::new());
+        assert_single_use_has_one_winner(std::sync::Arc::new(MemStore::new()));
+        assert_no_lost_updates(std::sync::Arc::new(MemStore::new()));
+    }
+
+    #[test]
     fn aborted_transactions_write_nothing() {
         let s = MemStore::new();
         let r: Result<(), _> = s.transact(|tx| {

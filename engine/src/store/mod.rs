@@ -4,6 +4,8 @@
 //! serializable transaction; the closure may be run again on conflict, so it must
 //! only touch the world through its `Tx` (draw randomness before, not inside).
 
+#[doc(hidden)]
+pub mod contract_check;
 mod decoded;
 mod mem;
 #[doc(hidden)]

@@ -15,6 +15,8 @@
 #      FLOOR=0 (skip the floor micro-benchmark and the report: raw results only)
 #      OURS_ARGS (extra flags for our server, e.g. "--sled-cache-mb 4"; empty by default)
 #      OURS_BIN (our server's executable, or a wrapper that execs it; the release build by default)
+#      FLOW_DRIVER (the browser-flow driver: the release build of bench/driver by default;
+#                   "node bench/flows.mjs" is the first driver, kept to compare: it saturates its core)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HERE=$ROOT/bench
@@ -44,8 +46,9 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 if [[ " $SERVERS " == *" peer "* ]] && [ ! -d "$PEER_DIR/node_modules/oidc-provider" ]; then
   mkdir -p "$PEER_DIR" && (cd "$PEER_DIR" && npm init -y >/dev/null && npm install --no-audit --no-fund "oidc-provider@$PEER_VERSION" >/dev/null)
 fi
-(cd "$ROOT" && cargo build --release -j2 -q -p adapter-http)
+(cd "$ROOT" && cargo build --release -j2 -q -p adapter-http -p flow-driver)
 BIN=${OURS_BIN:-$ROOT/target/release/adapter-http}
+read -r -a DRIVER <<< "${FLOW_DRIVER:-$ROOT/target/release/flow-driver}"
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -111,24 +114,30 @@ server_env() {
 }
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# The load generator's core: "busy total" jiffies from /proc/stat (idle and iowait are not busy).
+# A point whose generator core is ~100 % busy measured the generator, not the server.
+load_ticks() { awk -v c="cpu$LOAD_CPU" '$1==c{t=0; for(i=2;i<=NF;i++) t+=$i; print t-$5-$6, t}' /proc/stat; }
+load_busy() { # "busy0 total0" "busy1 total1" -> percent
+  python3 -c 'import sys; b0,t0=map(int,sys.argv[1].split()); b1,t1=map(int,sys.argv[2].split()); print(round(100*(b1-b0)/max(t1-t0,1)))' "$1" "$2"
+}
 status_kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status"; }
 
 # One wrk point: server scenario conns url [VAR=val ...]
 wrk_point() {
   local server=$1 scenario=$2 conns=$3 url=$4; shift 4
   env "$@" LABEL=warmup taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${WARMUP}s" -s "$HERE/wrk_report.lua" "$url" > /dev/null
-  local c0 c1 raw
-  c0=$(cpu_ticks "$PID")
+  local c0 c1 l0 l1 raw
+  c0=$(cpu_ticks "$PID"); l0=$(load_ticks)
   raw=$(env "$@" LABEL="$server/$scenario/$conns" taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s \
     -s "$HERE/wrk_report.lua" "$url" | grep '^WRK_JSON ' | cut -d' ' -f2-)
-  c1=$(cpu_ticks "$PID")
+  c1=$(cpu_ticks "$PID"); l1=$(load_ticks)
   python3 - "$raw" "$server" "$scenario" "$conns" "$c0" "$c1" "$(getconf CLK_TCK)" \
-    "$(status_kb "$PID" VmRSS)" "$(status_kb "$PID" VmHWM)" >> "$RESULTS" <<'PY'
+    "$(status_kb "$PID" VmRSS)" "$(status_kb "$PID" VmHWM)" "$(load_busy "$l0" "$l1")" >> "$RESULTS" <<'PY'
 import json, sys
-raw, server, scenario, conns, c0, c1, clk, rss, hwm = sys.argv[1:]
+raw, server, scenario, conns, c0, c1, clk, rss, hwm, load = sys.argv[1:]
 d = json.loads(raw)
 cpu = (int(c1) - int(c0)) / int(clk)
-d.update(server=server, scenario=scenario, concurrency=int(conns), server_cpu_s=round(cpu, 2),
+d.update(server=server, scenario=scenario, concurrency=int(conns), server_cpu_s=round(cpu, 2), load_core_busy_pct=int(load),
          server_cpu_us_per_req=round(cpu / max(d["requests"], 1) * 1e6, 1),
          rss_mb_after=round(int(rss) / 1024, 1), rss_mb_peak_process=round(int(hwm) / 1024, 1))
 print(json.dumps(d))
@@ -137,12 +146,14 @@ PY
 }
 
 flow_point() { # server scenario conns
-  local server=$1 scenario=$2 conns=$3
-  taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
+  local server=$1 scenario=$2 conns=$3 l0 raw
+  # The generator's core is sampled around the whole run (warm-up included: both load it alike).
+  l0=$(load_ticks)
+  raw=$(taskset -c $LOAD_CPU "${DRIVER[@]}" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
     --username "$USER_" --password="$PASS" --mode "$scenario" --concurrency "$conns" \
-    --duration "$DURATION" --warmup "$WARMUP" --server-pid "$PID" --label "$server/$scenario/$conns" ${METRICS:+--metrics "$METRICS"} |
-    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.update(server=sys.argv[1], scenario=sys.argv[2]); print(json.dumps(d))' \
-      "$server" "$scenario" >> "$RESULTS"
+    --duration "$DURATION" --warmup "$WARMUP" --server-pid "$PID" --label "$server/$scenario/$conns" ${METRICS:+--metrics "$METRICS"})
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(server=sys.argv[2], scenario=sys.argv[3], load_core_busy_pct=int(sys.argv[4])); print(json.dumps(d))' \
+      "$raw" "$server" "$scenario" "$(load_busy "$l0" "$(load_ticks)")" >> "$RESULTS"
   tail -n1 "$RESULTS" >&2
 }
 
@@ -186,7 +197,7 @@ families_check() { # dir-label log: fill, save tokens, restart on the same dir, 
   server_env ours
   fam_flows() { # mode extra-args...: one flows.mjs run against our server, JSON on stdout
     local mode=$1; shift
-    taskset -c $LOAD_CPU node "$HERE/flows.mjs" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
+    taskset -c $LOAD_CPU "${DRIVER[@]}" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
       --username alice --password bench-password-1 --mode "$mode" --concurrency 16 --warmup 0 "$@"
   }
   fam_flows sso --flows "$FAMILIES" > "$OUT/fill-$label.json"

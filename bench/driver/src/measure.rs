@@ -1,0 +1,113 @@
+//! What the driver reads from the server around the measured part: its CPU time and RSS from
+//! /proc, and (our server only) its own count of password checks and their CPU time.
+
+use serde_json::{json, Value};
+use url::Url;
+
+use crate::http::{Call, Conn, Jar};
+
+pub fn r2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The value at fraction `p` of sorted `lat` (0 when empty), as flows.mjs picks it.
+pub fn percentile(lat: &[f64], p: f64) -> f64 {
+    let i = ((lat.len() as f64 * p).floor() as usize).min(lat.len().saturating_sub(1));
+    lat.get(i).map_or(0.0, |v| r2(*v))
+}
+
+/// One reading of the server.
+pub struct Sample {
+    pid: Option<u32>,
+    cpu_s: Option<f64>,
+    /// (checks, CPU seconds) from the metrics endpoint.
+    password: Option<(f64, f64)>,
+}
+
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let clk = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(ticks / clk)
+}
+
+fn status_mb(pid: u32, key: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(key) && l[key.len()..].starts_with(':'))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(r2(kb / 1024.0))
+}
+
+async fn password_checks(metrics: &str) -> Option<(f64, f64)> {
+    let url = Url::parse(metrics).ok()?;
+    let r = Conn::new(&url)
+        .ok()?
+        .send(&mut Jar::default(), Call::get(&url))
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&r.body);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+    };
+    Some((
+        value("oidc_password_checks_total")?,
+        value("oidc_password_check_cpu_seconds_total")?,
+    ))
+}
+
+impl Sample {
+    pub async fn take(pid: Option<u32>, metrics: Option<&str>) -> Sample {
+        let password = match metrics {
+            Some(m) => password_checks(m).await,
+            None => None,
+        };
+        Sample {
+            pid,
+            cpu_s: pid.and_then(cpu_seconds),
+            password,
+        }
+    }
+
+    /// Adds the server's CPU per flow, RSS and password-check share to `out`.
+    pub fn report(before: &Sample, after: &Sample, flows: u64, out: &mut Value) {
+        let per_flow = flows.max(1) as f64;
+        if let (Some(pid), Some(c0), Some(c1)) = (after.pid, before.cpu_s, after.cpu_s) {
+            out["server_cpu_s"] = json!(r2(c1 - c0));
+            out["server_cpu_us_per_req"] = json!((1e6 * (c1 - c0) / per_flow).round() as i64);
+            out["rss_mb_after"] = json!(status_mb(pid, "VmRSS"));
+            out["rss_mb_peak_process"] = json!(status_mb(pid, "VmHWM"));
+        }
+        if let (Some((n0, s0)), Some((n1, s1))) = (before.password, after.password) {
+            let checks = n1 - n0;
+            out["password_checks"] = json!(checks as i64);
+            out["password_check_cpu_us"] = json!((1e6 * (s1 - s0) / checks.max(1.0)).round() as i64);
+            out["password_check_cpu_us_per_flow"] = json!((1e6 * (s1 - s0) / per_flow).round() as i64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_as_flows_mjs_does() {
+        let lat: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&lat, 0.5), 51.0);
+        assert_eq!(percentile(&lat, 0.99), 100.0);
+        assert_eq!(percentile(&[], 0.99), 0.0);
+    }
+
+    #[test]
+    fn this_process_cpu_and_rss_are_read_from_proc() {
+        let me = std::process::id();
+        assert!(cpu_seconds(me).is_some_and(|s| s >= 0.0));
+        assert!(status_mb(me, "VmRSS").is_some_and(|mb| mb > 0.0));
+        assert_eq!(status_mb(me, "NoSuchKey"), None);
+    }
+}

@@ -353,7 +353,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
     let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
     let purger = tokio::spawn(purge_periodically(Arc::downgrade(&state), opts.purge_every));
     let metrics_task = metrics_acceptor.map(|a| {
-        let app = metrics::app(state.metrics.clone());
+        let app = metrics::app(state.metrics.clone(), state.engine.store().flusher().clone());
         tokio::spawn(async move { poem::Server::new_with_acceptor(a).run(app).await })
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -6,6 +6,7 @@
 //! benchmark can tell the argon2id share of a login flow from the same process, in the same
 //! run, rather than from a separate micro-benchmark.
 
+use crate::group_commit::{FlushStats, Flusher};
 use engine::purge::PurgeReport;
 use poem::http::StatusCode;
 use poem::{handler, web::Data, Response};
@@ -70,8 +71,8 @@ impl Metrics {
             .fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
-    /// The counters in the Prometheus text exposition format.
-    pub fn render(&self) -> String {
+    /// The counters in the Prometheus text exposition format, with the store's group commit's.
+    pub fn render(&self, flush: FlushStats) -> String {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
         let secs = |c: &AtomicU64| (c.load(Ordering::Relaxed) as f64 / 1e9).to_string();
         let values = [
@@ -82,6 +83,9 @@ impl Metrics {
             n(&self.purge_deleted),
             secs(&self.purge_ns),
             resident_bytes().to_string(),
+            flush.flushes.to_string(),
+            (flush.flush_ns as f64 / 1e9).to_string(),
+            flush.waits.to_string(),
         ];
         let mut out = String::with_capacity(1024);
         for ((name, kind, help), value) in METRICS.iter().zip(values) {
@@ -92,7 +96,7 @@ impl Metrics {
 }
 
 /// Name, type and help of each metric, in the order `Metrics::render` gives their values.
-const METRICS: [(&str, &str, &str); 7] = [
+const METRICS: [(&str, &str, &str); 10] = [
     (
         "oidc_password_checks_total",
         "counter",
@@ -128,20 +132,38 @@ const METRICS: [(&str, &str, &str); 7] = [
         "gauge",
         "Resident memory size in bytes.",
     ),
+    (
+        "oidc_store_flushes_total",
+        "counter",
+        "Group-commit flushes of the store (each covers every write committed before it began).",
+    ),
+    (
+        "oidc_store_flush_seconds_total",
+        "counter",
+        "Wall-clock time of those flushes.",
+    ),
+    (
+        "oidc_store_flush_waits_total",
+        "counter",
+        "Requests that waited for a flush before answering (waits / flushes: requests per flush).",
+    ),
 ];
 
 #[handler]
-fn scrape(metrics: Data<&Arc<Metrics>>) -> Response {
+fn scrape(metrics: Data<&Arc<Metrics>>, flusher: Data<&Flusher>) -> Response {
     Response::builder()
         .status(StatusCode::OK)
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render())
+        .body(metrics.render(flusher.stats()))
 }
 
 /// The metrics listener's application: `GET /metrics`, nothing else.
-pub fn app(metrics: Arc<Metrics>) -> impl poem::Endpoint {
+pub fn app(metrics: Arc<Metrics>, flusher: Flusher) -> impl poem::Endpoint {
     use poem::EndpointExt;
-    poem::Route::new().at("/metrics", poem::get(scrape)).data(metrics)
+    poem::Route::new()
+        .at("/metrics", poem::get(scrape))
+        .data(metrics)
+        .data(flusher)
 }
 
 #[cfg(test)]
@@ -161,14 +183,14 @@ mod tests {
         let m = Metrics::default();
         let sum = m.time_password_check(|| (0..20_000_000u64).fold(0u64, |a, i| a ^ i.wrapping_mul(31)));
         std::hint::black_box(sum);
-        let text = m.render();
+        let text = m.render(FlushStats::default());
         assert_eq!(value(&text, "oidc_password_checks_total"), 1.0);
         assert!(value(&text, "oidc_password_check_cpu_seconds_total") > 0.0, "{text}");
         assert!(value(&text, "process_resident_memory_bytes") > 0.0, "{text}");
     }
 
     #[test]
-    fn purges_add_up() {
+    fn purges_and_flushes_add_up() {
         let m = Metrics::default();
         let report = PurgeReport {
             codes: 3,
@@ -178,7 +200,15 @@ mod tests {
         };
         m.record_purge(&report, Duration::from_millis(1500));
         m.record_purge(&report, Duration::from_millis(500));
-        let text = m.render();
+        let flush = FlushStats {
+            flushes: 3,
+            flush_ns: 1_500_000_000,
+            waits: 7,
+        };
+        let text = m.render(flush);
+        assert_eq!(value(&text, "oidc_store_flushes_total"), 3.0);
+        assert_eq!(value(&text, "oidc_store_flush_seconds_total"), 1.5);
+        assert_eq!(value(&text, "oidc_store_flush_waits_total"), 7.0);
         assert_eq!(value(&text, "oidc_purges_total"), 2.0);
         assert_eq!(value(&text, "oidc_purge_records_read_total"), 200.0);
         assert_eq!(value(&text, "oidc_purge_records_deleted_total"), 14.0);

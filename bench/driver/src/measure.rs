@@ -20,8 +20,8 @@ pub fn percentile(lat: &[f64], p: f64) -> f64 {
 pub struct Sample {
     pid: Option<u32>,
     cpu_s: Option<f64>,
-    /// (checks, CPU seconds) from the metrics endpoint.
-    password: Option<(f64, f64)>,
+    /// The counters from our server's metrics endpoint.
+    counters: Option<Counters>,
 }
 
 fn cpu_seconds(pid: u32) -> Option<f64> {
@@ -42,7 +42,17 @@ fn status_mb(pid: u32, key: &str) -> Option<f64> {
     Some(r2(kb / 1024.0))
 }
 
-async fn password_checks(metrics: &str) -> Option<(f64, f64)> {
+/// Password checks and their CPU seconds; group-commit flushes, their seconds, and the requests
+/// that waited for one.
+struct Counters {
+    checks: f64,
+    check_cpu_s: f64,
+    flushes: f64,
+    flush_s: f64,
+    flush_waits: f64,
+}
+
+async fn counters(metrics: &str) -> Option<Counters> {
     let url = Url::parse(metrics).ok()?;
     let r = Conn::new(&url)
         .ok()?
@@ -54,26 +64,29 @@ async fn password_checks(metrics: &str) -> Option<(f64, f64)> {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
     };
-    Some((
-        value("oidc_password_checks_total")?,
-        value("oidc_password_check_cpu_seconds_total")?,
-    ))
+    Some(Counters {
+        checks: value("oidc_password_checks_total")?,
+        check_cpu_s: value("oidc_password_check_cpu_seconds_total")?,
+        flushes: value("oidc_store_flushes_total")?,
+        flush_s: value("oidc_store_flush_seconds_total")?,
+        flush_waits: value("oidc_store_flush_waits_total")?,
+    })
 }
 
 impl Sample {
     pub async fn take(pid: Option<u32>, metrics: Option<&str>) -> Sample {
-        let password = match metrics {
-            Some(m) => password_checks(m).await,
+        let counters = match metrics {
+            Some(m) => counters(m).await,
             None => None,
         };
         Sample {
             pid,
             cpu_s: pid.and_then(cpu_seconds),
-            password,
+            counters,
         }
     }
 
-    /// Adds the server's CPU per flow, RSS and password-check share to `out`.
+    /// Adds the server's CPU per flow, RSS, password-check share and flushes to `out`.
     pub fn report(before: &Sample, after: &Sample, flows: u64, out: &mut Value) {
         let per_flow = flows.max(1) as f64;
         if let (Some(pid), Some(c0), Some(c1)) = (after.pid, before.cpu_s, after.cpu_s) {
@@ -82,11 +95,15 @@ impl Sample {
             out["rss_mb_after"] = json!(status_mb(pid, "VmRSS"));
             out["rss_mb_peak_process"] = json!(status_mb(pid, "VmHWM"));
         }
-        if let (Some((n0, s0)), Some((n1, s1))) = (before.password, after.password) {
-            let checks = n1 - n0;
+        if let (Some(b), Some(a)) = (&before.counters, &after.counters) {
+            let (checks, check_s) = (a.checks - b.checks, a.check_cpu_s - b.check_cpu_s);
             out["password_checks"] = json!(checks as i64);
-            out["password_check_cpu_us"] = json!((1e6 * (s1 - s0) / checks.max(1.0)).round() as i64);
-            out["password_check_cpu_us_per_flow"] = json!((1e6 * (s1 - s0) / per_flow).round() as i64);
+            out["password_check_cpu_us"] = json!((1e6 * check_s / checks.max(1.0)).round() as i64);
+            out["password_check_cpu_us_per_flow"] = json!((1e6 * check_s / per_flow).round() as i64);
+            let flushes: f64 = a.flushes - b.flushes;
+            out["store_flushes"] = json!(flushes as i64);
+            out["store_flush_waits"] = json!((a.flush_waits - b.flush_waits) as i64);
+            out["store_flush_us_each"] = json!((1e6 * (a.flush_s - b.flush_s) / flushes.max(1.0)).round() as i64);
         }
     }
 }

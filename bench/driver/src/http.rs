@@ -197,7 +197,7 @@ mod tests {
         let both = jar.header("/demo/authorize");
         assert!(both.contains("sid=abc") && both.contains("root=1"), "{both}");
         assert!(!jar.header("/demonstration").contains("sid"));
-        jar.store(&HeaderValue::from_static("sid=; Path=/demo; Max-Age=0"));
+        jar.store(&HeaderValue::from_static("sid=gone; Path=/demo; Max-Age=0"));
         assert_eq!(jar.header("/demo/authorize"), "root=1");
         jar.store(&HeaderValue::from_static(
             "root=gone; Expires=Thu, 01 Jan 1970 00:00:00 GMT",

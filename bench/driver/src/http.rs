@@ -67,26 +67,26 @@ impl Conn {
         })
     }
 
+    /// The connection's sender once it can take a request: the open one if the server kept it,
+    /// else a new connection.
     async fn ready(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, String> {
-        if let Some(s) = self.sender.as_mut() {
-            if s.ready().await.is_err() {
-                self.sender = None;
-            }
-        }
-        if self.sender.is_none() {
+        let alive = match self.sender.as_mut() {
+            Some(s) => s.ready().await.is_ok(),
+            None => false,
+        };
+        if !alive {
             let stream = TcpStream::connect(&self.authority)
                 .await
                 .map_err(|e| format!("connect {}: {e}", self.authority))?;
             stream.set_nodelay(true).map_err(|e| e.to_string())?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(|e| e.to_string())?;
             tokio::task::spawn_local(conn);
+            sender.ready().await.map_err(|e| e.to_string())?;
             self.sender = Some(sender);
         }
-        let s = self.sender.as_mut().expect("opened above");
-        s.ready().await.map_err(|e| e.to_string())?;
-        Ok(s)
+        Ok(self.sender.as_mut().expect("alive or just opened"))
     }
 
     /// Sends `call` with the jar's cookies for its path, stores the cookies it sets, and reads the

@@ -7,7 +7,8 @@ use crate::discovery;
 use crate::doc_cache::{Doc, RawJson};
 use crate::params;
 use crate::rate_limit;
-use crate::state::Shared;
+use crate::state::{AppState, Shared};
+use engine::introspect::Introspection;
 use engine::token::TokenRequest;
 use engine::userinfo::UserInfoResponse;
 use engine::{ClientCredentials, EngineError};
@@ -103,7 +104,7 @@ pub struct TokenManagementForm {
 
 impl TokenManagementForm {
     /// The caller's credentials and the token it asks about.
-    fn into_request(self, req: &Request) -> (ClientCredentials, Option<String>) {
+    pub(crate) fn into_request(self, req: &Request) -> (ClientCredentials, Option<String>) {
         let creds = credentials(
             req,
             self.client_id,
@@ -407,6 +408,39 @@ async fn refresh_assertion_keys(state: &Shared, tenant: &str, creds: &ClientCred
     }
 }
 
+/// The engine's introspection answer to `creds` asking about `token`, or the error response:
+/// the routed endpoint's and the fast path's (`fast_introspect`), so the two cannot differ.
+pub(crate) fn introspection(
+    state: &AppState,
+    tenant: &str,
+    creds: &ClientCredentials,
+    token: Option<&str>,
+) -> Result<Introspection, Box<OAuthResult<IntrospectionBody>>> {
+    let Some(token) = token else {
+        return Err(Box::new(OAuthResult::missing_token()));
+    };
+    state
+        .with_env(|e, env| e.handle_introspect(env, tenant, creds, token))
+        .map_err(|e| Box::new(OAuthResult::from_error(&e, tenant)))
+}
+
+impl From<Introspection> for IntrospectionBody {
+    fn from(i: Introspection) -> Self {
+        IntrospectionBody {
+            active: i.active,
+            scope: i.scope,
+            client_id: i.client_id,
+            sub: i.sub,
+            aud: i.aud,
+            iss: i.iss,
+            exp: i.exp,
+            iat: i.iat,
+            jti: i.jti,
+            token_type: i.token_type.map(str::to_owned),
+        }
+    }
+}
+
 fn credentials(
     req: &Request,
     client_id: Option<String>,
@@ -536,23 +570,9 @@ impl Api {
     ) -> OAuthResult<IntrospectionBody> {
         let (creds, token) = form.0.into_request(req);
         refresh_assertion_keys(&state, &tenant, &creds).await;
-        let Some(token) = token else {
-            return OAuthResult::missing_token();
-        };
-        match state.with_env(|e, env| e.handle_introspect(env, &tenant, &creds, &token)) {
-            Ok(i) => OAuthResult::ok(IntrospectionBody {
-                active: i.active,
-                scope: i.scope,
-                client_id: i.client_id,
-                sub: i.sub,
-                aud: i.aud,
-                iss: i.iss,
-                exp: i.exp,
-                iat: i.iat,
-                jti: i.jti,
-                token_type: i.token_type.map(str::to_owned),
-            }),
-            Err(e) => OAuthResult::from_error(&e, &tenant),
+        match introspection(&state, &tenant, &creds, token.as_deref()) {
+            Ok(i) => OAuthResult::ok(i.into()),
+            Err(e) => *e,
         }
     }
 

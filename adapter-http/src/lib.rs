@@ -12,6 +12,7 @@ pub mod data_store;
 pub mod discovery;
 pub mod doc_cache;
 pub mod fast_docs;
+pub mod fast_introspect;
 pub mod group_commit;
 pub mod malloc;
 pub mod metrics;
@@ -83,7 +84,8 @@ fn healthz() -> &'static str {
 pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
     let flusher = state.engine.store().flusher().clone();
     let cors_state = state.clone();
-    let docs_state = state.clone();
+    let fast_state = state.clone();
+    let fast_flusher = flusher.clone();
     Route::new()
         .at("/healthz", get(healthz))
         .at("/:tenant/authorize", get(web::authorize).post(web::authorize))
@@ -118,7 +120,7 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
                         let is_form = req
                             .content_type()
                             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-                        let mut resp = match declared {
+                        let resp = match declared {
                             _ if headers_too_large(req.headers()) => headers_too_large_response(),
                             _ if preflight.is_some() => preflight.expect("checked"),
                             Some(Some(n)) if n > MAX_BODY_BYTES => too_large(),
@@ -137,27 +139,46 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
                                 Err(_) => too_large(),
                             },
                         };
-                        if resp.status() == StatusCode::METHOD_NOT_ALLOWED
-                            && !resp.headers().contains_key(header::ALLOW)
-                        {
-                            resp = allow::method_not_allowed(&path);
-                        }
-                        cors::decorate(&state, &path, origin.as_ref(), resp.headers_mut());
-                        security_headers(resp.headers_mut());
-                        Ok(resp.into_response())
+                        Ok(finish(&state, &path, origin.as_ref(), resp))
                     })
                     .await
             }
         })
-        .around(move |ep, req| {
-            let state = docs_state.clone();
+        .around(move |ep, mut req| {
+            let state = fast_state.clone();
+            let flusher = fast_flusher.clone();
             async move {
-                match fast_docs::answer(&state, &req) {
-                    Some(resp) if !log_requests => Ok(resp),
-                    _ => Ok(ep.get_response(req).await),
+                if log_requests {
+                    return Ok(ep.get_response(req).await);
                 }
+                if let Some(resp) = fast_docs::answer(&state, &req) {
+                    return Ok(resp);
+                }
+                if fast_introspect::is_candidate(&req) {
+                    let Ok(body) = req.take_body().into_bytes_limit(MAX_BODY_BYTES).await else {
+                        return Ok(finish(&state, req.uri().path(), None, too_large()));
+                    };
+                    if let Some(resp) = flusher
+                        .scope(async { fast_introspect::answer(&state, &req, &body) })
+                        .await
+                    {
+                        return Ok(finish(&state, req.uri().path(), None, resp));
+                    }
+                    req.set_body(body);
+                }
+                Ok(ep.get_response(req).await)
             }
         })
+}
+
+/// What every answer gets on its way out: `Allow` on a 405, CORS headers, the security headers.
+fn finish(state: &Shared, path: &str, origin: Option<&header::HeaderValue>, mut resp: Response) -> Response {
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && !resp.headers().contains_key(header::ALLOW) {
+        resp = allow::method_not_allowed(path);
+    }
+    cors::decorate(state, path, origin, resp.headers_mut());
+    security_headers(resp.headers_mut());
+    resp
 }
 
 /// The headers every answer carries (`Cache-Control: no-store` unless it has one).

@@ -23,6 +23,7 @@ pub struct Metrics {
     purge_read: AtomicU64,
     purge_deleted: AtomicU64,
     purge_ns: AtomicU64,
+    introspections_before_routing: AtomicU64,
 }
 
 /// CPU time the calling thread has used, in nanoseconds (0 where the OS cannot tell).
@@ -71,6 +72,16 @@ impl Metrics {
             .fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// Counts one introspection answered before routing (`fast_introspect`).
+    pub fn count_introspection_before_routing(&self) {
+        self.introspections_before_routing.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Introspections answered before routing so far.
+    pub fn introspections_before_routing(&self) -> u64 {
+        self.introspections_before_routing.load(Ordering::Relaxed)
+    }
+
     /// The counters in the Prometheus text exposition format, with the store's group commit's.
     pub fn render(&self, flush: FlushStats) -> String {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
@@ -86,6 +97,7 @@ impl Metrics {
             flush.flushes.to_string(),
             (flush.flush_ns as f64 / 1e9).to_string(),
             flush.waits.to_string(),
+            n(&self.introspections_before_routing),
         ];
         let mut out = String::with_capacity(1024);
         for ((name, kind, help), value) in METRICS.iter().zip(values) {
@@ -96,7 +108,7 @@ impl Metrics {
 }
 
 /// Name, type and help of each metric, in the order `Metrics::render` gives their values.
-const METRICS: [(&str, &str, &str); 10] = [
+const METRICS: [(&str, &str, &str); 11] = [
     (
         "oidc_password_checks_total",
         "counter",
@@ -146,6 +158,11 @@ const METRICS: [(&str, &str, &str); 10] = [
         "oidc_store_flush_waits_total",
         "counter",
         "Requests that waited for a flush before answering (waits / flushes: requests per flush).",
+    ),
+    (
+        "oidc_introspections_before_routing_total",
+        "counter",
+        "Introspection requests answered before routing (the rest went the routed way).",
     ),
 ];
 

@@ -68,6 +68,122 @@ async fn cached_documents_answer_like_routed_ones() {
     t.server.stop().await.unwrap();
 }
 
+/// Introspection is answered before routing when it can be (`fast_introspect`); every answer
+/// must equal the routed one (the same app with the fast paths off) in all but `date` and the
+/// order of the JSON object's members.
+#[tokio::test]
+async fn introspection_answers_like_the_routed_endpoint() {
+    use poem::EndpointExt;
+    let t = start().await;
+    let state = t.server.state.clone();
+    let fast = adapter_http::app(state.clone(), false).map_to_response().boxed();
+    let routed = adapter_http::app(state, true).map_to_response().boxed();
+    let (_, cc) = token(&t, &[("grant_type", "client_credentials"), ("scope", "openid")]).await;
+    let at = cc["access_token"].as_str().unwrap().to_string();
+    let (_, revoked) = token(&t, &[("grant_type", "client_credentials")]).await;
+    let revoked = revoked["access_token"].as_str().unwrap().to_string();
+    assert_eq!(token_management(&t, "revoke", &revoked).await.0, 200);
+    let code = demo_code(&t, &browser(), "openid").await;
+    let (_, tokens) = exchange(&t, &code).await;
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    use base64ct::Encoding;
+    let basic_of = |id: &str, secret: &str| {
+        format!(
+            "Basic {}",
+            base64ct::Base64::encode_string(format!("{id}:{secret}").as_bytes())
+        )
+    };
+    let basic = basic_of(&t.demo.client_id, &t.demo.client_secret);
+    let wrong = basic_of(&t.demo.client_id, "nope");
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let cases: Vec<(Option<&str>, String)> = vec![
+        (Some(&basic), format!("token={}", enc(&at))),
+        (
+            Some(&basic),
+            format!("token={}&token_type_hint=refresh_token", enc(&at)),
+        ),
+        (Some(&basic), format!("token={}", enc(&rt))),
+        (Some(&basic), format!("token={}", enc(&revoked))),
+        (Some(&basic), "token=never-issued".into()),
+        (Some(&basic), "token=a.b.c".into()),
+        (Some(&basic), "token=".into()),
+        (Some(&basic), "token_type_hint=access_token".into()),
+        (Some(&basic), format!("token={0}&token={0}", enc(&at))),
+        (Some(&basic), format!("token={}&client_secret=x", enc(&at))),
+        (Some(&wrong), format!("token={}", enc(&at))),
+        (Some("Bearer x"), format!("token={}", enc(&at))),
+        (
+            None,
+            format!(
+                "token={}&client_id={}&client_secret={}",
+                enc(&at),
+                t.demo.client_id,
+                t.demo.client_secret
+            ),
+        ),
+        (None, format!("token={}", enc(&at))),
+        (None, format!("token={}&client_id=demo-client", enc(&at))),
+        (Some(&basic), "token=%ff".into()),
+        (
+            None,
+            format!(
+                "token={}&client_assertion_type={}&client_assertion=a.b.c",
+                enc(&at),
+                enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            ),
+        ),
+    ];
+    let mut statuses = Vec::new();
+    let before = t.server.state.metrics.introspections_before_routing();
+    for (auth, body) in &cases {
+        let f = poem_answer(&fast, *auth, body).await;
+        let r = poem_answer(&routed, *auth, body).await;
+        assert_eq!(f, r, "{auth:?} {body}");
+        statuses.push(f.0.as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 200, 200, 400, 400, 401, 401, 401, 401, 401, 401, 400, 401]
+    );
+    // All but the repeated `token`, the undecodable body and the client assertion were answered
+    // before routing.
+    let fast_answers = t.server.state.metrics.introspections_before_routing() - before;
+    assert_eq!(fast_answers, cases.len() as u64 - 3);
+    let active = poem_answer(&fast, Some(&basic), &format!("token={}", enc(&at))).await;
+    assert_eq!(active.2["active"], true, "{}", active.2);
+    assert_eq!(active.2["client_id"], t.demo.client_id.as_str(), "{}", active.2);
+    t.server.stop().await.unwrap();
+}
+
+/// A form POST to `/demo/introspect` through `ep`: status, headers but `date` (sorted), body.
+async fn poem_answer(
+    ep: &poem::endpoint::BoxEndpoint<'static, poem::Response>,
+    auth: Option<&str>,
+    body: &str,
+) -> (poem::http::StatusCode, Vec<(String, String)>, Value) {
+    use poem::Endpoint;
+    let mut b = poem::Request::builder()
+        .method(poem::http::Method::POST)
+        .uri("/demo/introspect".parse().unwrap())
+        .content_type("application/x-www-form-urlencoded")
+        .header("content-length", body.len().to_string());
+    if let Some(a) = auth {
+        b = b.header("authorization", a);
+    }
+    let r = ep.get_response(b.body(body.to_string())).await;
+    let mut headers: Vec<(String, String)> = r
+        .headers()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "date")
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    headers.sort();
+    let status = r.status();
+    let body = r.into_body().into_string().await.unwrap();
+    let json = serde_json::from_str::<Value>(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (status, headers, json)
+}
+
 #[tokio::test]
 async fn discovery_and_jwks_are_truthful() {
     let t = start().await;

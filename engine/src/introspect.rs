@@ -8,15 +8,42 @@ use crate::error::Result;
 use crate::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
 use crate::store::{load, Store, Tx};
 use crate::user::UserRecord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The claims of one of our access tokens that token management reads (decoded into fields,
+/// not a JSON map: introspection decodes one per request).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct AccessClaims {
+    /// Issuer.
+    pub iss: Option<String>,
+    /// Subject.
+    pub sub: Option<String>,
+    /// Audience: a string, or an array of them.
+    pub aud: Option<Value>,
+    /// Granted scope.
+    pub scope: Option<String>,
+    /// Token id.
+    pub jti: Option<String>,
+    /// Expiry.
+    pub exp: Option<u64>,
+    /// Issued at.
+    pub iat: Option<u64>,
+}
+
+impl AccessClaims {
+    /// Whether the granted scope includes `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.as_deref().is_some_and(|s| s.split(' ').any(|x| x == scope))
+    }
+}
 
 /// A presented token, identified.
 pub(crate) enum Resolved {
     /// One of our access tokens (signature and issuer verified).
     Access {
         /// Its verified claims.
-        claims: Value,
+        claims: AccessClaims,
         /// Its record.
         record: AccessTokenRecord,
     },
@@ -53,14 +80,15 @@ impl<S: Store> Engine<S> {
             let Ok(compact) = crate::jose::decode(token) else {
                 return Ok(Resolved::Unknown);
             };
-            let Ok(claims) = compact.claims::<Value>() else {
+            let Ok(claims) = compact.claims::<AccessClaims>() else {
                 return Ok(Resolved::Unknown);
             };
             let typ = compact.header.typ.clone();
             let named;
             let tenant = if self.mutant(|m| m.trust_token_issuer) {
-                named = claims["iss"]
-                    .as_str()
+                named = claims
+                    .iss
+                    .as_deref()
                     .and_then(|i| i.rsplit('/').next())
                     .unwrap_or(tenant)
                     .to_string();
@@ -68,10 +96,10 @@ impl<S: Store> Engine<S> {
             } else {
                 tenant
             };
-            if typ.as_deref() != Some("at+jwt") || claims["iss"] != self.issuer(tenant).as_str() {
+            if typ.as_deref() != Some("at+jwt") || claims.iss.as_deref() != Some(self.issuer(tenant).as_str()) {
                 return Ok(Resolved::Unknown);
             }
-            let Some(jti) = claims["jti"].as_str() else {
+            let Some(jti) = claims.jti.as_deref() else {
                 return Ok(Resolved::Unknown);
             };
             let Some(record) = load::<AccessTokenRecord>(tx, &AccessTokenRecord::key(tenant, jti))? else {
@@ -159,14 +187,14 @@ impl<S: Store> Engine<S> {
             Ok(match resolved {
                 Resolved::Access { claims, record } if &record.client_id == caller => Introspection {
                     active: true,
-                    scope: claims["scope"].as_str().map(str::to_owned),
+                    aud: claims.aud.as_ref().and_then(Value::as_str).map(str::to_owned),
+                    scope: claims.scope,
                     client_id: Some(record.client_id),
-                    sub: claims["sub"].as_str().map(str::to_owned),
-                    aud: claims["aud"].as_str().map(str::to_owned),
+                    sub: claims.sub,
                     iss: Some(iss.clone()),
-                    exp: claims["exp"].as_u64(),
-                    iat: claims["iat"].as_u64(),
-                    jti: claims["jti"].as_str().map(str::to_owned),
+                    exp: claims.exp,
+                    iat: claims.iat,
+                    jti: claims.jti,
                     token_type: Some("Bearer"),
                 },
                 Resolved::Refresh { grant, .. } if &grant.client_id == caller => Introspection {

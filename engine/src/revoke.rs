@@ -22,9 +22,9 @@ impl<S: Store> Engine<S> {
             let revoked = match self.resolve_token(tx, tenant, token)? {
                 Resolved::Access { claims, mut record } if &record.client_id == caller => {
                     record.revoked = true;
-                    let jti = claims["jti"].as_str().unwrap_or_default();
+                    let jti = claims.jti.as_deref().unwrap_or_default();
                     save(tx, &AccessTokenRecord::key(tenant, jti), &record)?;
-                    let sub = claims["sub"].as_str().unwrap_or_default().to_string();
+                    let sub = claims.sub.unwrap_or_default();
                     Some((format!("access_token jti={jti}"), sub))
                 }
                 Resolved::Refresh { grant, .. } if &grant.client_id == caller => {

@@ -68,8 +68,9 @@ impl<S: Store> Engine<S> {
                 return Err(err(ErrorCode::InvalidToken, "client credentials tokens carry no user"));
             };
             let grant = load::<GrantRecord>(tx, &GrantRecord::key(tenant, grant_id))?.ok_or_else(invalid)?;
-            let granted: Vec<String> = claims["scope"]
-                .as_str()
+            let granted: Vec<String> = claims
+                .scope
+                .as_deref()
                 .unwrap_or("")
                 .split(' ')
                 .map(str::to_owned)

@@ -113,9 +113,7 @@ impl<S: Store> Engine<S> {
             let Resolved::Access { claims, record } = resolved else {
                 return Err(invalid());
             };
-            let has_admin = claims["scope"]
-                .as_str()
-                .is_some_and(|s| s.split(' ').any(|x| x == scopes::ADMIN));
+            let has_admin = claims.has_scope(scopes::ADMIN);
             let client = load::<ClientRecord>(tx, &ClientRecord::key(&tenant, &record.client_id))?;
             let client_allows = client.is_some_and(|c| c.allowed_scopes.iter().any(|s| s == scopes::ADMIN));
             if record.grant_id.is_some() || !has_admin || !client_allows {

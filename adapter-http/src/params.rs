@@ -29,6 +29,12 @@ impl ParamError {
 }
 
 fn percent_decode(s: &[u8]) -> Result<String, ParamError> {
+    // Most names and values (tokens, ids, base64url secrets) have nothing to decode.
+    if !s.iter().any(|b| matches!(b, b'+' | b'%')) {
+        return std::str::from_utf8(s)
+            .map(str::to_owned)
+            .map_err(|_| ParamError::BadEncoding);
+    }
     let plus: Vec<u8> = s.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
     percent_encoding::percent_decode(&plus)
         .decode_utf8()
@@ -79,5 +85,11 @@ mod tests {
         assert_eq!(parse(&vec![b'a'; MAX_PARAMS_BYTES + 1], &[]), Err(ParamError::TooLarge));
         assert_eq!(parse(b"a=%4", &[]).unwrap()["a"], "%4");
         assert_eq!(parse(b"a=%", &[]).unwrap()["a"], "%");
+        // Nothing to decode: still UTF-8 only.
+        assert_eq!(parse(b"a=\xff", &[]), Err(ParamError::BadEncoding));
+        assert_eq!(
+            parse(b"\xe2\x9c\x93=\xe2\x9c\x93", &[]).unwrap()["\u{2713}"],
+            "\u{2713}"
+        );
     }
 }

@@ -7,6 +7,17 @@ use reqwest::Client;
 use serde_json::Value;
 use spec::{ClientAuthMethod, GrantType};
 
+/// A response's headers but `date`, as sorted (name, value) pairs.
+fn headers_but_date(h: &poem::http::HeaderMap) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = h
+        .iter()
+        .filter(|(k, _)| k.as_str() != "date")
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    headers.sort();
+    headers
+}
+
 /// The first GET of a document is routed (and renders it); later ones are answered from the
 /// cache before routing, and must not differ in anything but `date`.
 #[tokio::test]
@@ -15,13 +26,7 @@ async fn cached_documents_answer_like_routed_ones() {
     let snapshot = |url: String| async move {
         let r = reqwest::get(url).await.unwrap();
         let status = r.status();
-        let mut headers: Vec<(String, String)> = r
-            .headers()
-            .iter()
-            .filter(|(k, _)| k.as_str() != "date")
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
-            .collect();
-        headers.sort();
+        let headers = headers_but_date(r.headers());
         (status, headers, r.bytes().await.unwrap())
     };
     for url in [
@@ -171,13 +176,7 @@ async fn poem_answer(
         b = b.header("authorization", a);
     }
     let r = ep.get_response(b.body(body.to_string())).await;
-    let mut headers: Vec<(String, String)> = r
-        .headers()
-        .iter()
-        .filter(|(k, _)| k.as_str() != "date")
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
-        .collect();
-    headers.sort();
+    let headers = headers_but_date(r.headers());
     let status = r.status();
     let body = r.into_body().into_string().await.unwrap();
     let json = serde_json::from_str::<Value>(&body).unwrap_or_else(|e| panic!("{e}: {body}"));

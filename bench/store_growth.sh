@@ -34,8 +34,10 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)
 OUT=${OUT:-$ROOT/target/bench/growth-$(date +%Y%m%dT%H%M%S)}
 REPORT=${REPORT:-$ROOT/conformance-reports/store-growth$([ "$STORE" = sled ] || echo "-$STORE")}
 mkdir -p "$OUT"
-(cd "$ROOT" && cargo build --release -j2 -q -p adapter-http)
+(cd "$ROOT" && cargo build --release -j2 -q -p adapter-http -p flow-driver)
 BIN=$ROOT/target/release/adapter-http
+# The browser-flow driver: the release build of bench/driver ("node bench/flows.mjs" also works).
+read -r -a DRIVER <<< "${FLOW_DRIVER:-$ROOT/target/release/flow-driver}"
 DATA=$(mktemp -d /tmp/store-growth.XXXXXX)
 BASE=http://127.0.0.1:$PORT
 PID=""
@@ -71,16 +73,20 @@ ROUNDS=$(( (FLOWS + CHUNK - 1) / CHUNK ))
 T0=$(date +%s)
 for r in $(seq 1 "$ROUNDS"); do
   n=$(( r < ROUNDS ? CHUNK : FLOWS - (ROUNDS - 1) * CHUNK ))
-  taskset -c 1 node "$ROOT/bench/flows.mjs" --issuer "$BASE/demo" --client-id bench-client \
+  taskset -c 1 "${DRIVER[@]}" --issuer "$BASE/demo" --client-id bench-client \
     --client-secret="$SECRET" --username alice --password=bench-password-1 --mode sso \
     --concurrency "$CONC" --flows "$n" --warmup 0 --server-pid "$PID" --label "round$r" > "$OUT/flows.$r.json"
   rss_kb=$(awk '$1=="VmHWM:"{print $2}' "/proc/$PID/status")
   stop
   "$BIN" store-stats --data-dir "$DATA" > "$OUT/stats.$r.txt"
   python3 - "$r" "$(date +%s)" "$T0" "$(du -sb "$DATA" | cut -f1)" "$rss_kb" "$OUT/flows.$r.json" "$OUT/stats.$r.txt" \
-    "$( [ -d "$DATA/audit" ] && du -sb "$DATA/audit" | cut -f1 || echo 0)" >> "$OUT/rounds.jsonl" <<'PY'
-import json, sys
-r, now, t0, du, rss, flows, stats, audit_du = sys.argv[1:]
+    "$( [ -d "$DATA/audit" ] && du -sb "$DATA/audit" | cut -f1 || echo 0)" "$OUT/server.log" >> "$OUT/rounds.jsonl" <<'PY'
+import json, re, sys
+r, now, t0, du, rss, flows, stats, audit_du, log = sys.argv[1:]
+# Online compactions so far (the server's log lines; ANSI colour codes stripped).
+online = [l for l in (re.sub(r"\x1b\[[0-9;]*m", "", l) for l in open(log, errors="replace"))
+          if "compacted the records database online" in l]
+field = lambda l, k: int(re.search(k + r"=(\d+)", l)[1])
 f = json.load(open(flows))
 tables, used = {}, None
 for line in open(stats):
@@ -91,7 +97,9 @@ for line in open(stats):
         used = int(p[2])
 print(json.dumps({"round": int(r), "elapsed_s": int(now) - int(t0), "flows": f["flows"], "errors": f["errors"],
                   "flows_per_s": f["rps"], "data_dir_bytes": int(du), "in_use_bytes": used, "audit_db_bytes": int(audit_du), "peak_rss_mb": round(int(rss) / 1024, 1),
-                  "tables": tables}))
+                  "tables": tables, "online_compactions": len(online),
+                  "longest_switch_ms": max((field(l, "switch_ms") for l in online), default=None),
+                  "longest_compaction_ms": max((field(l, "took_ms") for l in online), default=None)}))
 PY
   tail -1 "$OUT/rounds.jsonl" | cut -c1-160
   start
@@ -104,7 +112,7 @@ if [ "$COMPACT" = 1 ]; then
   t1=$(date +%s.%N)
   "$BIN" store-stats --data-dir "$DATA" > "$OUT/stats.compacted.txt"
   start
-  taskset -c 1 node "$ROOT/bench/flows.mjs" --issuer "$BASE/demo" --client-id bench-client \
+  taskset -c 1 "${DRIVER[@]}" --issuer "$BASE/demo" --client-id bench-client \
     --client-secret="$SECRET" --username alice --password=bench-password-1 --mode sso \
     --concurrency "$CONC" --flows "$CHUNK" --warmup 0 --server-pid "$PID" --label after-compact > "$OUT/flows.compacted.json"
   rss_kb=$(awk '$1=="VmHWM:"{print $2}' "/proc/$PID/status")
@@ -144,8 +152,8 @@ lines = [
     "",
     f"Reproduce: `{'' if store == 'sled' else 'STORE=' + store + ' '}bench/store_growth.sh` (or with `FLOWS=200000 CHUNK=50000`).",
     "",
-    "| after flows | data dir MB | in use MB | of which audit db MB | records (all) | bytes (all) MB | audit records | audit MB | everything else: records | MB | codes | refresh tokens | grants | access tokens | flows/s | errors | peak RSS MB |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| after flows | data dir MB | in use MB | of which audit db MB | records (all) | bytes (all) MB | audit records | audit MB | everything else: records | MB | codes | refresh tokens | grants | access tokens | flows/s | errors | peak RSS MB | online compactions so far (longest switch / whole, ms) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 for r in rounds:
     total += r["flows"]
@@ -156,7 +164,8 @@ for r in rounds:
         f"{total:,}", mb(r["data_dir_bytes"]), mb(r["in_use_bytes"]) if r.get("in_use_bytes") else "–", mb(r["audit_db_bytes"]) if r.get("audit_db_bytes") else "–", f"{recs:,}", mb(byts), f"{g('audit', 'records'):,}", mb(g("audit", "bytes")),
         f"{recs - g('audit', 'records'):,}", mb(byts - g("audit", "bytes")), f"{g('code', 'records'):,}",
         f"{g('refresh_token', 'records'):,}", f"{g('grant', 'records'):,}", f"{g('access_token', 'records'):,}",
-        f"{r['flows_per_s']:,.0f}", str(r["errors"]), f"{r['peak_rss_mb']}"]) + " |")
+        f"{r['flows_per_s']:,.0f}", str(r["errors"]), f"{r['peak_rss_mb']}",
+        f"{r['online_compactions']} ({r['longest_switch_ms']:,} / {r['longest_compaction_ms']:,})" if r.get("online_compactions") else "0"]) + " |")
 if compact:
     how = ("rewrote the stopped server's data dir with only its live records" if store == "sled"
            else "gave back the free pages of the stopped server's file")
@@ -166,7 +175,12 @@ if compact:
               f"dir, {compact['flows_after']:,} more flows ran at {compact['flows_per_s_after']:,.0f} flows/s "
               f"({compact['errors_after']} errors) with a peak RSS of {compact['peak_rss_mb_after']} MB."]
 lines += ["", "In use: the pages redb's file holds records in (`adapter-http store-stats`); the rest are free "
-          "pages that later commits reuse. sled keeps no such count (–)."]
+          "pages that later commits reuse. sled keeps no such count (–).",
+          "", "Online compactions (sled only): after a purge, once the records database's files have doubled since "
+          "the last compaction, the server copies the live records into a new generation and switches to it while "
+          "it serves (`adapter-http/src/sled_store/online_compact.rs`). The switch is how long transactions waited; "
+          "the whole compaction ran beside them. The count and the longest times are read from the server's log "
+          "since the run began."]
 open(report + ".md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

@@ -24,7 +24,7 @@ impl StoreKind {
     pub fn found_in(dir: &Path) -> Option<StoreKind> {
         if dir.join(redb_store::FILE_NAME).exists() {
             Some(StoreKind::Redb)
-        } else if dir.join("conf").exists() || sled_store::set_aside(dir).exists() {
+        } else if sled_store::holds_data(dir) || sled_store::set_aside(dir).exists() {
             Some(StoreKind::Sled)
         } else {
             None
@@ -127,6 +127,15 @@ impl DataStore {
         match self {
             DataStore::Sled(s) => s.flush(),
             DataStore::Redb(s) => s.flush(),
+        }
+    }
+
+    /// Compacts the store while it runs if its files have grown enough to need it (sled: see
+    /// `sled_store::online_compact`; redb reuses its freed pages and never needs it).
+    pub fn compact_if_grown(&self) -> Result<Option<sled_store::OnlineCompaction>, StoreError> {
+        match self {
+            DataStore::Sled(s) => s.compact_if_grown(),
+            DataStore::Redb(_) => Ok(None),
         }
     }
 

@@ -173,20 +173,23 @@ impl AuditDb {
 
     /// Flushes the audit database, then removes the outbox copies that flush covered (each only
     /// if it still holds the same write: a later write of the same key keeps its own copy).
-    pub(super) fn flush(&self, records: &sled::Tree) -> Result<(), sled::Error> {
+    /// Returns the outbox keys it may have removed from `records`.
+    pub(super) fn flush(&self, records: &sled::Tree) -> Result<Vec<Vec<u8>>, sled::Error> {
         let covered = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
         if covered.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         if let Err(e) = self.db.flush() {
             self.waiting.lock().unwrap_or_else(|p| p.into_inner()).extend(covered);
             return Err(e);
         }
+        let mut removed = Vec::with_capacity(covered.len());
         for (k, v) in covered {
             // Err(CompareAndSwapError) means another write of the key replaced the copy: keep it.
-            let _ = records.compare_and_swap(k, Some(v), None::<Vec<u8>>)?;
+            let _ = records.compare_and_swap(&k, Some(v), None::<Vec<u8>>)?;
+            removed.push(k);
         }
-        Ok(())
+        Ok(removed)
     }
 }
 

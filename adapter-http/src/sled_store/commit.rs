@@ -13,11 +13,11 @@ pub(super) const INTENT_KEY: &[u8] = b"\xffcommit-intent";
 /// checks exactly that for single inserts), so after a crash either the intent survives (and
 /// `open` finishes the commit) or none of the writes do. (sled's own `apply_batch` would do, but it rolls and
 /// syncs the log buffer twice per batch: two synchronous disk writes per transaction.)
-pub(super) fn commit(tree: &sled::Tree, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<(), sled::Error> {
+pub(super) fn commit(tree: &sled::Tree, writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<(), sled::Error> {
     if writes.len() > 1 {
-        tree.insert(INTENT_KEY, encode_writes(&writes))?;
+        tree.insert(INTENT_KEY, encode_writes(writes))?;
     }
-    for (k, v) in &writes {
+    for (k, v) in writes {
         match v {
             Some(v) => tree.insert(k.as_slice(), v.as_slice())?,
             None => tree.remove(k.as_slice())?,

@@ -33,7 +33,7 @@ pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
             set_aside(dir).display()
         )));
     }
-    if !dir.join("conf").exists() {
+    if !super::holds_data(dir) {
         return Err(StoreError(format!("no sled data in {}", dir.display())));
     }
     // `.`, `data/..` and the like have no name to put a sibling beside.
@@ -45,7 +45,9 @@ pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
     }
     // Finishes an interrupted commit and the audit outbox, so the copies need not know of them.
     drop(super::SledStore::open(dir).map_err(err)?);
-    let (records_before, records) = copy_checked(dir, &fresh_dir)?;
+    // The copy holds the records database in the dir itself, whichever generation it was in.
+    let records_dir = super::generations::current(dir).map_err(io)?.dir(dir);
+    let (records_before, records) = copy_checked(&records_dir, &fresh_dir)?;
     let (audit_before, audit) = copy_checked(&audit_db::dir_of(dir), &audit_db::dir_of(&fresh_dir))?;
     std::fs::rename(dir, set_aside(dir)).map_err(io)?;
     std::fs::rename(&fresh_dir, dir).map_err(io)?;

@@ -1,7 +1,9 @@
 //! The engine's `Store` on sled: keys `{table}\0{key}` in one tree, audit events in a second
 //! database (`audit_db`), serializable transactions (one at a time, each committed as one atomic
 //! batch, see `commit`), and every transaction that wrote flushed before the caller answers (by
-//! group commit inside a request, see `group_commit`; at once outside one).
+//! group commit inside a request, see `group_commit`; at once outside one). The records database
+//! is compacted while the server runs once its files have grown (`online_compact`), into a new
+//! generation of the data dir (`generations`).
 //!
 //! Durability: sled's flush on Linux is `sync_file_range`, so acknowledged writes survive a
 //! killed process; surviving a power cut is not promised.
@@ -9,8 +11,12 @@
 mod audit_db;
 mod commit;
 mod compact;
+mod generations;
+mod online_compact;
 
 pub use compact::compact;
+pub(crate) use generations::holds_data;
+pub use online_compact::OnlineCompaction;
 
 use crate::data_store::{StoreStats, TableStats};
 use crate::group_commit::{Flush, Flusher};
@@ -19,9 +25,10 @@ use commit::{commit, finish_interrupted_commit};
 pub(crate) use compact::set_aside;
 use engine::error::{EngineError, StoreError};
 use engine::store::{Store, Table, Tx};
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use generations::Generation;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The page cache used unless told otherwise: 8 MiB. sled keeps its page table and each
 /// cached node's decoded form beside this budget, so RSS grows by a few times the setting; at
@@ -33,34 +40,68 @@ pub const DEFAULT_CACHE_MB: u64 = DEFAULT_CACHE_BYTES / (1024 * 1024);
 
 /// A sled database holding every record but audit events, and one holding those.
 pub struct SledStore {
-    dbs: Arc<Databases>,
+    shared: Arc<Shared>,
     flusher: Flusher,
+    /// Held by each transaction from its first read to its commit, and by an online compaction
+    /// while it switches generations.
     lock: Mutex<()>,
+    data_dir: PathBuf,
+    cache_bytes: u64,
+    /// The records database's size after the last online compaction (`None`: none yet).
+    compacted_size: Mutex<Option<u64>>,
 }
 
-/// The two databases, shared with the flush thread.
-struct Databases {
+/// What the transactions, the flush thread and an online compaction share.
+struct Shared {
+    /// The current generation of the records database (replaced by an online compaction).
+    records: RwLock<Arc<Records>>,
+    audit: AuditDb,
+    /// While an online compaction copies: the keys written to the records tree since it began.
+    written: Mutex<Option<HashSet<Vec<u8>>>>,
+}
+
+/// One generation of the records database.
+struct Records {
     db: sled::Db,
     tree: sled::Tree,
-    audit: AuditDb,
+    generation: Generation,
 }
 
-impl Databases {
-    /// The tree a table's records live in.
-    fn tree_of(&self, table: Table) -> &sled::Tree {
-        match table {
-            Table::Audit => &self.audit.tree,
-            _ => &self.tree,
+impl Records {
+    fn open(data_dir: &Path, generation: Generation, cache_bytes: u64) -> Result<Self, sled::Error> {
+        let db = sled::Config::new()
+            .path(generation.dir(data_dir))
+            .cache_capacity(cache_bytes)
+            .open()?;
+        let tree = db.open_tree("records")?;
+        Ok(Records { db, tree, generation })
+    }
+}
+
+impl Shared {
+    /// The current records database.
+    fn records(&self) -> Arc<Records> {
+        self.records.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Notes keys just written to the records tree, if an online compaction is copying it.
+    fn note_written<'k>(&self, keys: impl IntoIterator<Item = &'k Vec<u8>>) {
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = written.as_mut() {
+            set.extend(keys.into_iter().cloned());
         }
     }
 }
 
-impl Flush for Databases {
-    /// The audit database first: the records' outbox copies of its writes go only once it is on disk.
+impl Flush for Shared {
+    /// The audit database first: the records' outbox copies of its writes go only once it is on
+    /// disk. Holds the current generation for the whole flush, so a switch waits for it.
     fn flush(&self) -> Result<(), StoreError> {
         let err = |e: sled::Error| StoreError(e.to_string());
-        self.audit.flush(&self.tree).map_err(err)?;
-        sled::Tree::flush(&self.db).map_err(err)?;
+        let records = self.records.read().unwrap_or_else(|p| p.into_inner());
+        let removed = self.audit.flush(&records.tree).map_err(err)?;
+        self.note_written(&removed);
+        sled::Tree::flush(&records.db).map_err(err)?;
         Ok(())
     }
     /// Writes that need no flush before their answer (`relax_durability`) still leave outbox
@@ -93,7 +134,7 @@ impl SledStore {
     /// Opens (or creates) the database in `dir`, caching at most about `cache_bytes` of pages
     /// (sled's own default is 1 GiB, which a large store would fill).
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, sled::Error> {
-        if !dir.join("conf").exists() && set_aside(dir).exists() {
+        if !holds_data(dir) && set_aside(dir).exists() {
             return Err(sled::Error::Unsupported(format!(
                 "{} holds no data but {} does: a compaction was interrupted between its two renames; \
                  rename it back to {} and start again",
@@ -102,17 +143,25 @@ impl SledStore {
                 dir.display()
             )));
         }
-        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).open()?;
-        let tree = db.open_tree("records")?;
-        finish_interrupted_commit(&tree)?;
-        let audit = AuditDb::open(&audit_db::dir_of(dir), cache_bytes / 4, &tree)?;
-        sled::Tree::flush(&db)?;
-        let dbs = Arc::new(Databases { db, tree, audit });
-        let flusher = Flusher::start(dbs.clone());
+        let generation = generations::current(dir)?;
+        let records = Records::open(dir, generation, cache_bytes)?;
+        generations::remove_all_but(dir, generation)?;
+        finish_interrupted_commit(&records.tree)?;
+        let audit = AuditDb::open(&audit_db::dir_of(dir), cache_bytes / 4, &records.tree)?;
+        sled::Tree::flush(&records.db)?;
+        let shared = Arc::new(Shared {
+            records: RwLock::new(Arc::new(records)),
+            audit,
+            written: Mutex::new(None),
+        });
+        let flusher = Flusher::start(shared.clone());
         Ok(SledStore {
-            dbs,
+            shared,
             flusher,
             lock: Mutex::new(()),
+            data_dir: dir.to_path_buf(),
+            cache_bytes,
+            compacted_size: Mutex::new(None),
         })
     }
 
@@ -134,7 +183,8 @@ impl SledStore {
                 value_bytes: 0,
             })
             .collect();
-        for kv in self.dbs.tree.iter().chain(self.dbs.audit.tree.iter()) {
+        let records = self.shared.records();
+        for kv in records.tree.iter().chain(self.shared.audit.tree.iter()) {
             let (k, v) = kv.map_err(err)?;
             let name = k.split(|b| *b == 0).next().unwrap_or_default();
             if let Some(t) = tables.iter_mut().find(|t| t.table.name().as_bytes() == name) {
@@ -145,21 +195,31 @@ impl SledStore {
         }
         Ok(StoreStats {
             tables,
-            disk_bytes: self.dbs.db.size_on_disk().map_err(err)? + self.dbs.audit.db.size_on_disk().map_err(err)?,
+            disk_bytes: records.db.size_on_disk().map_err(err)? + self.shared.audit.db.size_on_disk().map_err(err)?,
             used_bytes: None,
         })
     }
 
     /// Flushes everything to disk (used at shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.dbs.flush()
+        self.shared.flush()
+    }
+
+    /// Runs `f` on the tree a table's records live in (the records tree of the current
+    /// generation, held until `f` returns so that an online compaction does not close it).
+    fn with_tree<T>(&self, table: Table, f: impl FnOnce(&sled::Tree) -> T) -> T {
+        match table {
+            Table::Audit => f(&self.shared.audit.tree),
+            _ => f(&self.shared.records().tree),
+        }
     }
 }
 
 /// One transaction: reads go to the tree (after this transaction's own writes), writes are
 /// buffered and applied as one atomic sled batch at commit.
 struct SledTx<'a> {
-    dbs: &'a Databases,
+    records: &'a sled::Tree,
+    audit: &'a sled::Tree,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     relaxed: bool,
 }
@@ -170,9 +230,11 @@ impl Tx for SledTx<'_> {
         if let Some(w) = self.writes.get(&k) {
             return Ok(w.clone());
         }
-        self.dbs
-            .tree_of(table)
-            .get(k)
+        let tree = match table {
+            Table::Audit => self.audit,
+            _ => self.records,
+        };
+        tree.get(k)
             .map(|v| v.map(|iv| iv.to_vec()))
             .map_err(|e| StoreError(e.to_string()))
     }
@@ -199,8 +261,11 @@ impl Store for SledStore {
     {
         let value = {
             let _serial = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            // No switch of generations while the lock is held: the guard can be dropped.
+            let records = self.shared.records();
             let mut tx = SledTx {
-                dbs: &self.dbs,
+                records: &records.tree,
+                audit: &self.shared.audit.tree,
                 writes: BTreeMap::new(),
                 relaxed: false,
             };
@@ -211,8 +276,13 @@ impl Store for SledStore {
             let (relaxed, mut writes) = (tx.relaxed, tx.writes);
             let audit_writes = AuditDb::take_audit_writes(&mut writes);
             let fail = |e: sled::Error| EngineError::Storage(StoreError(e.to_string()));
-            commit(&self.dbs.tree, writes).map_err(fail)?;
-            self.dbs.audit.apply_committed(&audit_writes).map_err(fail)?;
+            let many = writes.len() > 1;
+            commit(&records.tree, &writes).map_err(fail)?;
+            self.shared.note_written(writes.keys());
+            if many {
+                self.shared.note_written(&[commit::INTENT_KEY.to_vec()]);
+            }
+            self.shared.audit.apply_committed(&audit_writes).map_err(fail)?;
             if relaxed {
                 // On disk with sled's next periodic flush (every 500 ms) or any later flush.
                 return Ok(value);
@@ -226,14 +296,14 @@ impl Store for SledStore {
     fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let start = full_key(table, prefix);
         let skip = table.name().len() + 1;
-        self.dbs
-            .tree_of(table)
-            .scan_prefix(&start)
-            .map(|kv| {
-                let (k, v) = kv.map_err(|e| StoreError(e.to_string()))?;
-                Ok((String::from_utf8_lossy(&k[skip..]).into_owned(), v.to_vec()))
-            })
-            .collect()
+        self.with_tree(table, |tree| {
+            tree.scan_prefix(&start)
+                .map(|kv| {
+                    let (k, v) = kv.map_err(|e| StoreError(e.to_string()))?;
+                    Ok((String::from_utf8_lossy(&k[skip..]).into_owned(), v.to_vec()))
+                })
+                .collect()
+        })
     }
 
     fn scan_after(
@@ -250,16 +320,16 @@ impl Store for SledStore {
             _ => Included(lower.clone()),
         };
         let skip = table.name().len() + 1;
-        self.dbs
-            .tree_of(table)
-            .range::<Vec<u8>, _>((start, Unbounded))
-            .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&lower)))
-            .take(limit)
-            .map(|kv| {
-                let (k, v) = kv.map_err(|e| StoreError(e.to_string()))?;
-                Ok((String::from_utf8_lossy(&k[skip..]).into_owned(), v.to_vec()))
-            })
-            .collect()
+        self.with_tree(table, |tree| {
+            tree.range::<Vec<u8>, _>((start, Unbounded))
+                .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&lower)))
+                .take(limit)
+                .map(|kv| {
+                    let (k, v) = kv.map_err(|e| StoreError(e.to_string()))?;
+                    Ok((String::from_utf8_lossy(&k[skip..]).into_owned(), v.to_vec()))
+                })
+                .collect()
+        })
     }
 }
 
@@ -319,7 +389,7 @@ mod tests {
         }
         let before: Vec<_> = {
             let s = SledStore::open(&dir).unwrap();
-            s.dbs.tree.iter().map(|kv| kv.unwrap()).collect()
+            s.shared.records().tree.iter().map(|kv| kv.unwrap()).collect()
         };
         // Named through `..`, as an operator may: the siblings still go beside `data`.
         std::fs::create_dir(dir.join("sub")).unwrap();
@@ -328,7 +398,10 @@ mod tests {
         assert!(c.after_bytes < c.before_bytes, "{c:?}");
         assert!(!set_aside(&dir).exists() && !root.path().join("data.compacting").exists());
         let s = SledStore::open(&dir).unwrap();
-        assert_eq!(s.dbs.tree.iter().map(|kv| kv.unwrap()).collect::<Vec<_>>(), before);
+        assert_eq!(
+            s.shared.records().tree.iter().map(|kv| kv.unwrap()).collect::<Vec<_>>(),
+            before
+        );
         assert_eq!(
             s.transact(|tx| Ok(tx.get(Table::User, "t/a")?)).unwrap(),
             Some(b"alice".to_vec())
@@ -371,13 +444,13 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            assert!(keys_under(&s.dbs.tree, audit_db::AUDIT_KEY_PREFIX).is_empty());
+            assert!(keys_under(&s.shared.records().tree, audit_db::AUDIT_KEY_PREFIX).is_empty());
             assert_eq!(
-                keys_under(&s.dbs.audit.tree, b""),
+                keys_under(&s.shared.audit.tree, b""),
                 vec![full_key(Table::Audit, "t/0001")]
             );
             assert!(
-                keys_under(&s.dbs.tree, audit_db::OUTBOX_PREFIX).is_empty(),
+                keys_under(&s.shared.records().tree, audit_db::OUTBOX_PREFIX).is_empty(),
                 "the outbox copy goes once the audit database is flushed"
             );
             assert_eq!(
@@ -415,7 +488,7 @@ mod tests {
             writes.insert(full_key(Table::Audit, "t/0001"), Some(b"code redeemed".to_vec()));
             writes.insert(full_key(Table::Audit, "t/0000"), None);
             AuditDb::take_audit_writes(&mut writes);
-            commit::commit(&tree, writes).unwrap();
+            commit::commit(&tree, &writes).unwrap();
             db.flush().unwrap();
             let audit = sled::Config::new().path(audit_db::dir_of(dir.path())).open().unwrap();
             audit
@@ -430,7 +503,7 @@ mod tests {
             s.scan(Table::Audit, "").unwrap(),
             vec![("t/0001".to_string(), b"code redeemed".to_vec())]
         );
-        assert!(keys_under(&s.dbs.tree, audit_db::OUTBOX_PREFIX).is_empty());
+        assert!(keys_under(&s.shared.records().tree, audit_db::OUTBOX_PREFIX).is_empty());
         assert_eq!(
             s.transact(|tx| Ok(tx.get(Table::Code, "t/c")?)).unwrap(),
             Some(b"redeemed".to_vec())
@@ -455,7 +528,7 @@ mod tests {
                 ("u/0002".to_string(), b"e2".to_vec())
             ]
         );
-        assert!(keys_under(&s.dbs.tree, audit_db::AUDIT_KEY_PREFIX).is_empty());
+        assert!(keys_under(&s.shared.records().tree, audit_db::AUDIT_KEY_PREFIX).is_empty());
         assert_eq!(s.scan(Table::User, "").unwrap().len(), 1);
     }
 
@@ -490,7 +563,8 @@ mod tests {
         }
         // No request waits for a flush; the flush thread's next round (every 500 ms) takes them.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while s.dbs.audit.has_waiting() || !keys_under(&s.dbs.tree, audit_db::OUTBOX_PREFIX).is_empty() {
+        while s.shared.audit.has_waiting() || !keys_under(&s.shared.records().tree, audit_db::OUTBOX_PREFIX).is_empty()
+        {
             assert!(
                 std::time::Instant::now() < deadline,
                 "outbox copies of relaxed writes piled up"
@@ -547,7 +621,7 @@ mod tests {
         assert_eq!(read(Table::Code, "t/c"), Some(b"redeemed".to_vec()));
         assert_eq!(read(Table::Grant, "t/g"), None);
         assert_eq!(read(Table::RefreshToken, "t/r"), Some(Vec::new()));
-        assert!(s.dbs.tree.get(INTENT_KEY).unwrap().is_none());
+        assert!(s.shared.records().tree.get(INTENT_KEY).unwrap().is_none());
         assert!(decode_writes(&[1, 0, 0, 0]).is_none(), "a truncated intent is refused");
     }
 

@@ -144,6 +144,13 @@ impl SledStore {
             )));
         }
         let generation = generations::current(dir)?;
+        if generation.0 > 0 && !generation.dir(dir).join("conf").exists() {
+            return Err(sled::Error::Unsupported(format!(
+                "{} names {}, which holds no sled database: restore it (or the pointer) before starting",
+                dir.join("records.current").display(),
+                generation.dir(dir).display()
+            )));
+        }
         let records = Records::open(dir, generation, cache_bytes)?;
         generations::remove_all_but(dir, generation)?;
         finish_interrupted_commit(&records.tree)?;

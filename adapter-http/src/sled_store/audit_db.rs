@@ -74,7 +74,7 @@ impl AuditDb {
     /// Opens the audit database in `dir`, finishes what a crash left in `records`' outbox, and
     /// moves audit records an older data dir kept in `records` over.
     pub(super) fn open(dir: &std::path::Path, cache_bytes: u64, records: &sled::Tree) -> Result<Self, sled::Error> {
-        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).open()?;
+        let db = super::open_db(dir, cache_bytes)?;
         let tree = db.open_tree("records")?;
         let audit = AuditDb {
             db,

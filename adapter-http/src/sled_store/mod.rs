@@ -67,12 +67,26 @@ struct Records {
     generation: Generation,
 }
 
+/// Opens the sled database in `dir`. sled locks its `db` file, and a database this process
+/// has just closed may keep that lock a moment longer (its flush thread lets go of the file after
+/// the drop returns), so a lock held elsewhere is waited for up to 5 s before it is an error.
+pub(super) fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::Config::new().path(dir).cache_capacity(cache_bytes).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            opened => return opened,
+        }
+    }
+}
+
 impl Records {
     fn open(data_dir: &Path, generation: Generation, cache_bytes: u64) -> Result<Self, sled::Error> {
-        let db = sled::Config::new()
-            .path(generation.dir(data_dir))
-            .cache_capacity(cache_bytes)
-            .open()?;
+        let db = open_db(&generation.dir(data_dir), cache_bytes)?;
         let tree = db.open_tree("records")?;
         Ok(Records { db, tree, generation })
     }

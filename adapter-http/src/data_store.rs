@@ -11,7 +11,8 @@ use std::path::Path;
 /// Which embedded database holds a data dir.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
-    /// sled 0.34: an append-only log; a busy store's files keep growing until `compact`.
+    /// sled 0.34: an append-only log, whose records database the server rewrites into a new
+    /// generation once its files have doubled (`sled_store::online_compact`).
     #[default]
     Sled,
     /// redb: a copy-on-write B-tree that reuses freed pages; its file stays bounded under churn.

@@ -66,7 +66,8 @@ enum Command {
     /// (the server must be stopped: the store locks its files).
     StoreStats,
     /// Give back the space `--data-dir` holds beyond its live records: sled's log is rewritten,
-    /// redb's free pages are returned (the server must be stopped).
+    /// redb's free pages are returned (the server must be stopped; a running sled server also
+    /// rewrites its records on its own once their files have doubled).
     Compact,
 }
 

@@ -5,7 +5,7 @@
 # each table's records and bytes, the data dir is measured, and the server is started again on
 # the same data dir (so every round also checks a restart).
 #
-#   bench/store_growth.sh                    # 1,000,000 flows in 10 rounds (~40 min on 2 cores)
+#   bench/store_growth.sh                    # 1,000,000 flows in 10 rounds (~35 min on 2 cores)
 #   FLOWS=200000 CHUNK=50000 bench/store_growth.sh
 #   STORE=redb bench/store_growth.sh         # the same on a redb data dir (--store redb)
 #
@@ -20,8 +20,10 @@
 # come back to.
 #
 # On sled the data dir holds two databases: the records, and the audit log in `audit/` (apart so
-# that sled gives back the records' dead space; see adapter-http/src/sled_store/audit_db.rs). On
-# redb it holds one file, `store.redb`, whose freed pages later commits reuse.
+# that sled gives back the records' dead space; see adapter-http/src/sled_store/audit_db.rs). The
+# server rewrites the records database into a new generation (`records.N/`) once its files have
+# doubled (online_compact.rs); the report counts those compactions from the server's log. On
+# redb the data dir holds one file, `store.redb`, whose freed pages later commits reuse.
 #
 # Writes conformance-reports/store-growth.md and store-growth.json (store-growth-redb.* for redb);
 # raw output under target/bench/.

@@ -327,6 +327,30 @@ mod tests {
     }
 
     #[test]
+    fn the_offline_compaction_reads_the_current_generation() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        let want = {
+            let s = SledStore::open(&dir).unwrap();
+            for i in 0..300 {
+                s.transact(|tx| Ok(tx.put(Table::Code, &format!("t/{i:04}"), vec![1u8; 64])?))
+                    .unwrap();
+            }
+            s.compact_online().unwrap();
+            s.transact(|tx| Ok(tx.put(Table::User, "t/alice", b"after the switch".to_vec())?))
+                .unwrap();
+            contents(&s)
+        };
+        assert_eq!(want.len(), 301);
+        let c = super::super::compact(&dir).unwrap();
+        assert!(c.entries >= 301, "{c:?}");
+        assert!(!dir.join("records.current").exists(), "the copy is in the first layout");
+        let s = SledStore::open(&dir).unwrap();
+        assert_eq!(s.shared.records().generation, Generation(0));
+        assert_eq!(contents(&s), want);
+    }
+
+    #[test]
     fn it_compacts_once_the_files_have_doubled_since_the_last_time() {
         let root = tempfile::tempdir().unwrap();
         let s = SledStore::open(root.path()).unwrap();

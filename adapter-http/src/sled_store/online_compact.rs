@@ -327,6 +327,47 @@ mod tests {
     }
 
     #[test]
+    fn read_modify_writes_and_single_use_hold_across_switches() {
+        let root = tempfile::tempdir().unwrap();
+        let s = Arc::new(SledStore::open(root.path()).unwrap());
+        let checks = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                engine::store::contract_check::assert_no_lost_updates(s.clone());
+                engine::store::contract_check::assert_single_use_has_one_winner(s.clone());
+                // Slow transactions: each holds its generation across a switch's start.
+                let slow: Vec<_> = (0..4)
+                    .map(|_| {
+                        let s = s.clone();
+                        std::thread::spawn(move || {
+                            for _ in 0..100 {
+                                s.transact(|tx| {
+                                    let n = tx.get(Table::Grant, "slow/n")?.map_or(0, |v| v.len());
+                                    std::thread::sleep(Duration::from_micros(300));
+                                    Ok(tx.put(Table::Grant, "slow/n", vec![0; n + 1])?)
+                                })
+                                .unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for t in slow {
+                    t.join().unwrap();
+                }
+                let n = s.transact(|tx| Ok(tx.get(Table::Grant, "slow/n")?)).unwrap();
+                assert_eq!(n.map(|v| v.len()), Some(400), "no increment lost");
+            })
+        };
+        let mut switches = 0;
+        while !checks.is_finished() {
+            s.compact_online().unwrap();
+            switches += 1;
+        }
+        checks.join().expect("the contract held");
+        assert!(switches > 1, "{switches} switches");
+    }
+
+    #[test]
     fn the_offline_compaction_reads_the_current_generation() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("data");

@@ -99,10 +99,11 @@ impl Shared {
     }
 
     /// Notes keys just written to the records tree, if an online compaction is copying it.
-    fn note_written<'k>(&self, keys: impl IntoIterator<Item = &'k Vec<u8>>) {
+    /// (No copy is made while none runs: this is on every write's path.)
+    fn note_written<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(set) = written.as_mut() {
-            set.extend(keys.into_iter().cloned());
+            set.extend(keys.into_iter().map(<[u8]>::to_vec));
         }
     }
 }
@@ -114,7 +115,7 @@ impl Flush for Shared {
         let err = |e: sled::Error| StoreError(e.to_string());
         let records = self.records.read().unwrap_or_else(|p| p.into_inner());
         let removed = self.audit.flush(&records.tree).map_err(err)?;
-        self.note_written(&removed);
+        self.note_written(removed.iter().map(Vec::as_slice));
         sled::Tree::flush(&records.db).map_err(err)?;
         Ok(())
     }
@@ -299,10 +300,9 @@ impl Store for SledStore {
             let fail = |e: sled::Error| EngineError::Storage(StoreError(e.to_string()));
             let many = writes.len() > 1;
             commit(&records.tree, &writes).map_err(fail)?;
-            self.shared.note_written(writes.keys());
-            if many {
-                self.shared.note_written(&[commit::INTENT_KEY.to_vec()]);
-            }
+            // A commit of several writes also wrote (and removed) its intent.
+            let intent = many.then_some(commit::INTENT_KEY);
+            self.shared.note_written(writes.keys().map(Vec::as_slice).chain(intent));
             self.shared.audit.apply_committed(&audit_writes).map_err(fail)?;
             if relaxed {
                 // On disk with sled's next periodic flush (every 500 ms) or any later flush.

@@ -67,6 +67,9 @@ pub struct AssertionJtiRecord {
 
 impl Record for AssertionJtiRecord {
     const TABLE: Table = Table::AssertionJti;
+    fn purge_at(&self) -> Option<UnixTime> {
+        Some(self.expires_at)
+    }
 }
 
 fn invalid(d: &'static str) -> EngineError {

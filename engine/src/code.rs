@@ -62,6 +62,9 @@ pub struct CodeRecord {
 
 impl Record for CodeRecord {
     const TABLE: Table = Table::Code;
+    fn purge_at(&self) -> Option<UnixTime> {
+        Some(self.expires_at.plus(crate::purge::CODE_REPLAY_GRACE_SECS))
+    }
 }
 
 impl CodeRecord {

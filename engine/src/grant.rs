@@ -83,6 +83,11 @@ pub struct GrantRecord {
 
 impl Record for GrantRecord {
     const TABLE: Table = Table::Grant;
+    /// A family with refresh tokens may be over once its refresh token expires (the purge adds
+    /// the client's access-token lifetime); one without is never purged.
+    fn purge_at(&self) -> Option<UnixTime> {
+        self.refresh.map(|r| r.expires_at)
+    }
 }
 
 impl GrantRecord {
@@ -135,6 +140,9 @@ pub struct AccessTokenRecord {
 
 impl Record for AccessTokenRecord {
     const TABLE: Table = Table::AccessToken;
+    fn purge_at(&self) -> Option<UnixTime> {
+        Some(self.expires_at)
+    }
 }
 
 impl AccessTokenRecord {

@@ -6,6 +6,9 @@
 //! that long); refresh tokens and their grant once the family's refresh lifetime has passed.
 //! Each record is checked again inside the transaction that deletes it. A crash may lose a
 //! purge (the next one does it again), so these deletions do not wait for the disk.
+//! The purge finds them through the expiry index (`store::expiry`), read in time order up to
+//! now: it reads what may have expired, not every record of every table (at 100,000 live
+//! families, that was hundreds of thousands of records every few minutes).
 //! Audit events go once they are older than `EngineConfig::audit_retention` (an operator's
 //! decision; `None` keeps them all). Their ids sort by time within a tenant, so that purge reads
 //! each tenant's expired events and stops at its first kept one instead of reading the whole log
@@ -22,14 +25,16 @@ use crate::error::Result;
 use crate::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
 use crate::registration::InitialAccessTokenRecord;
 use crate::session::SessionRecord;
-use crate::store::{decode, for_each_page, load, Record, Store, Table, Tx};
+use crate::store::{decode, expiry, for_each_page, load, Record, Store, Table, Tx};
 
 /// Records read per page while looking for dead ones (memory stays bounded by this, not by
 /// the table's size).
 const PURGE_PAGE: usize = 1024;
 
-/// The first page of a tenant's audit events; pages double while every event read was expired.
-const AUDIT_FIRST_PAGE: usize = 16;
+/// The first page of a scan in time order (the expiry index, a tenant's audit events); pages
+/// double while every record read was due, so a purge reads at most about as many records not
+/// yet due as it found due.
+const FIRST_PAGE: usize = 16;
 
 /// How long after its expiry a code is still kept to recognise a replay.
 pub const CODE_REPLAY_GRACE_SECS: u64 = 600;
@@ -55,9 +60,10 @@ pub struct PurgeReport {
     pub initial_access_tokens: usize,
     /// Audit events older than the configured retention.
     pub audit_events: usize,
-    /// Records the scans read to find these: what a purge costs, growing with every live record
-    /// of the tables scanned whole and only with the expired ones of the audit log. (Each
-    /// candidate is read once more inside its deleting transaction, a refresh token's family too.)
+    /// Records and expiry entries the scans read to find these: what a purge costs, growing with
+    /// what expired, not with what lives (but once per store, to index what was written before
+    /// the expiry index existed). (Each candidate is read once more inside its deleting
+    /// transaction, a refresh token's family too.)
     pub read: usize,
 }
 
@@ -76,19 +82,88 @@ impl PurgeReport {
     }
 }
 
-/// Whether a family is over: it can no longer be refreshed, and the last access token it can
-/// have issued (at most the client's access-token lifetime before the refresh expiry) expired.
+/// When a record may be deleted, as the purge checks it inside the deleting transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// Nothing is stored under the key any more.
+    Gone,
+    /// Kept until a purge finds it past this time.
+    DiesAfter(UnixTime),
+    /// Never purged: a family without refresh tokens, or a record that does not decode (every
+    /// purge leaves it alone).
+    Kept,
+}
+
+/// Reads `R` under `key` and says when it dies; `None` if nothing is stored.
+fn read_fate<R: Record>(tx: &mut dyn Tx, key: &str, dies: impl Fn(&R) -> Fate) -> Result<Fate> {
+    Ok(match tx.get(R::TABLE, key)? {
+        None => Fate::Gone,
+        Some(bytes) => decode::<R>(&bytes).map_or(Fate::Kept, |r| dies(&r)),
+    })
+}
+
+/// When a family is over: it can no longer be refreshed, and the last access token it can have
+/// issued (at most the client's access-token lifetime before the refresh expiry) expired.
 /// Families without refresh tokens are left alone.
-fn family_dead(tx: &mut dyn Tx, grant_key: &str, now: UnixTime) -> Result<bool> {
-    let Some(g) = load::<GrantRecord>(tx, grant_key)? else {
-        return Ok(true);
+fn family_fate(tx: &mut dyn Tx, grant_key: &str) -> Result<Fate> {
+    let Some(bytes) = tx.get(Table::Grant, grant_key)? else {
+        return Ok(Fate::Gone);
     };
-    let Some(refresh) = g.refresh else {
-        return Ok(false);
+    let Some(refresh) = decode::<GrantRecord>(&bytes)
+        .ok()
+        .and_then(|g| g.refresh.map(|r| (g, r)))
+    else {
+        return Ok(Fate::Kept);
     };
+    let (g, refresh) = refresh;
     let access_ttl =
         load::<ClientRecord>(tx, &ClientRecord::key(&g.tenant, &g.client_id))?.map_or(0, |c| c.access_token_ttl);
-    Ok(refresh.expires_at.plus(access_ttl) < now)
+    Ok(Fate::DiesAfter(refresh.expires_at.plus(access_ttl)))
+}
+
+/// When the record under an expiry entry dies (see the module documentation for each table).
+fn fate(tx: &mut dyn Tx, table: Table, key: &str) -> Result<Fate> {
+    let at = Fate::DiesAfter;
+    match table {
+        Table::AuthTransaction => read_fate::<AuthTransactionRecord>(tx, key, |t| at(t.expires_at)),
+        Table::Code => read_fate::<CodeRecord>(tx, key, |c| at(c.expires_at.plus(CODE_REPLAY_GRACE_SECS))),
+        Table::Session => read_fate::<SessionRecord>(tx, key, |s| at(s.expires_at)),
+        Table::AccessToken => read_fate::<AccessTokenRecord>(tx, key, |a| at(a.expires_at)),
+        Table::AssertionJti => read_fate::<AssertionJtiRecord>(tx, key, |j| at(j.expires_at)),
+        Table::InitialAccessToken => read_fate::<InitialAccessTokenRecord>(tx, key, |t| at(t.expires_at)),
+        Table::Grant => family_fate(tx, key),
+        Table::RefreshToken => {
+            let Some(bytes) = tx.get(Table::RefreshToken, key)? else {
+                return Ok(Fate::Gone);
+            };
+            let Ok(rt) = decode::<RefreshTokenRecord>(&bytes) else {
+                return Ok(Fate::Kept);
+            };
+            // A refresh token dies with its family, at once if the family is gone.
+            Ok(match family_fate(tx, &GrantRecord::key(&rt.tenant, &rt.grant_id))? {
+                Fate::Gone => at(UnixTime(0)),
+                fate => fate,
+            })
+        }
+        _ => Ok(Fate::Kept),
+    }
+}
+
+impl PurgeReport {
+    /// Counts one deleted record of `table`.
+    fn count(&mut self, table: Table) {
+        match table {
+            Table::AuthTransaction => self.auth_transactions += 1,
+            Table::Code => self.codes += 1,
+            Table::Session => self.sessions += 1,
+            Table::AccessToken => self.access_tokens += 1,
+            Table::AssertionJti => self.assertion_jtis += 1,
+            Table::InitialAccessToken => self.initial_access_tokens += 1,
+            Table::RefreshToken => self.refresh_tokens += 1,
+            Table::Grant => self.grants += 1,
+            _ => {}
+        }
+    }
 }
 
 impl<S: Store> Engine<S> {
@@ -117,37 +192,87 @@ impl<S: Store> Engine<S> {
         Ok(deleted)
     }
 
-    /// Deletes every record of `R` for which `dead` holds, reading the table a page at a time
-    /// (`read` counts the records read).
-    fn purge_table<R: Record>(&self, read: &mut usize, dead: impl Fn(&R) -> bool) -> Result<usize> {
-        self.purge_pages(
-            read,
-            R::TABLE,
-            |_, bytes| decode::<R>(bytes).is_ok_and(|r| dead(&r)).then_some(()),
-            |tx, key, _| Ok(load::<R>(tx, key)?.is_some_and(|r| dead(&r))),
-        )
+    /// Gives every record of the indexed tables an expiry entry due at once, unless the store
+    /// says it was done: a store written before the index existed holds records without one.
+    /// The first indexed purge then checks each of them once and moves its entry to its real
+    /// deadline. Records written meanwhile have entries of their own.
+    fn backfill_expiry_index(&self, read: &mut usize) -> Result<()> {
+        if self
+            .store
+            .transact(|tx| Ok(tx.get(Table::Expiry, expiry::BACKFILLED)?.is_some()))?
+        {
+            return Ok(());
+        }
+        for table in expiry::INDEXED {
+            for_each_page(&self.store, table, "", PURGE_PAGE, |page| {
+                *read += page.len();
+                for chunk in page.chunks(256) {
+                    self.store.transact(|tx| {
+                        tx.relax_durability();
+                        for (key, _) in chunk {
+                            if tx.get(table, key)?.is_some() {
+                                expiry::note(tx, UnixTime(0), table, key)?;
+                            }
+                        }
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?;
+        }
+        // Durable, and after the entries: a store that keeps the marker keeps them.
+        self.store
+            .transact(|tx| Ok(tx.put(Table::Expiry, expiry::BACKFILLED, Vec::new())?))
     }
 
-    /// Reads `table` a page at a time; `candidate` picks the keys worth checking (with what the
-    /// check needs) and `dead` checks each again inside the deleting transaction.
-    fn purge_pages<C>(
-        &self,
-        read: &mut usize,
-        table: Table,
-        candidate: impl Fn(&str, &[u8]) -> Option<C>,
-        dead: impl Fn(&mut dyn Tx, &str, &C) -> Result<bool>,
-    ) -> Result<usize> {
-        let mut deleted = 0;
-        for_each_page(&self.store, table, "", PURGE_PAGE, |page| {
+    /// Reads the expiry index in time order up to `now` and checks each record an entry names
+    /// inside the transaction that deletes it: dead, it goes; alive, its entry moves to when it
+    /// dies; gone, the entry goes. Live records are not read, except the page the scan stops in.
+    fn purge_indexed(&self, now: UnixTime, report: &mut PurgeReport, read: &mut usize) -> Result<()> {
+        let (mut after, mut size) = (None::<String>, FIRST_PAGE);
+        loop {
+            let page = self.store.scan_after(Table::Expiry, "", after.as_deref(), size)?;
             *read += page.len();
-            let candidates: Vec<(String, C)> = page
-                .iter()
-                .filter_map(|(key, bytes)| Some((key.clone(), candidate(key, bytes)?)))
-                .collect();
-            deleted += self.delete_where(table, &candidates, &dead)?;
-            Ok(())
-        })?;
-        Ok(deleted)
+            let mut due = Vec::new();
+            let mut reached_now = false;
+            for (key, _) in &page {
+                match expiry::parse(key) {
+                    Some(e) if e.at >= now => {
+                        reached_now = true;
+                        break;
+                    }
+                    Some(_) => due.push(key.as_str()),
+                    None => {} // the marker, or an entry this version does not know: stepped over
+                }
+            }
+            for chunk in due.chunks(256) {
+                let deleted = self.store.transact(|tx| {
+                    tx.relax_durability();
+                    let mut deleted = Vec::new();
+                    for entry_key in chunk {
+                        let Some(e) = expiry::parse(entry_key) else { continue };
+                        match fate(tx, e.table, e.key)? {
+                            Fate::DiesAfter(t) if t < now => {
+                                tx.delete(e.table, e.key)?;
+                                deleted.push(e.table);
+                            }
+                            Fate::DiesAfter(t) => expiry::note(tx, t, e.table, e.key)?,
+                            Fate::Gone | Fate::Kept => {}
+                        }
+                        tx.delete(Table::Expiry, entry_key)?;
+                    }
+                    Ok(deleted)
+                })?;
+                deleted.into_iter().for_each(|t| report.count(t));
+            }
+            match page.last() {
+                Some((key, _)) if !reached_now && page.len() == size => {
+                    after = Some(key.clone());
+                    size = (size * 2).min(PURGE_PAGE);
+                }
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// Deletes the audit events for which `old` holds, tenant by tenant (keys are
@@ -174,7 +299,7 @@ impl<S: Store> Engine<S> {
                 past_tenant = Some(first);
                 continue;
             }
-            let (mut after, mut page) = (None::<String>, AUDIT_FIRST_PAGE);
+            let (mut after, mut page) = (None::<String>, FIRST_PAGE);
             loop {
                 let items = self.store.scan_after(Table::Audit, &prefix, after.as_deref(), page)?;
                 *read += items.len();
@@ -205,38 +330,14 @@ impl<S: Store> Engine<S> {
 
     /// Deletes the records no request can use any more (see the module documentation).
     pub fn purge_expired(&self, now: UnixTime) -> Result<PurgeReport> {
-        let mut read = 0;
-        let mut r = PurgeReport {
-            auth_transactions: self.purge_table::<AuthTransactionRecord>(&mut read, |t| t.expires_at < now)?,
-            codes: self.purge_table::<CodeRecord>(&mut read, |c| c.expires_at.plus(CODE_REPLAY_GRACE_SECS) < now)?,
-            sessions: self.purge_table::<SessionRecord>(&mut read, |s| s.expires_at < now)?,
-            access_tokens: self.purge_table::<AccessTokenRecord>(&mut read, |a| a.expires_at < now)?,
-            assertion_jtis: self.purge_table::<AssertionJtiRecord>(&mut read, |j| j.expires_at < now)?,
-            initial_access_tokens: self.purge_table::<InitialAccessTokenRecord>(&mut read, |t| t.expires_at < now)?,
-            ..Default::default()
-        };
+        let (mut report, mut read) = (PurgeReport::default(), 0);
+        self.backfill_expiry_index(&mut read)?;
+        self.purge_indexed(now, &mut report, &mut read)?;
         if let Some(keep) = self.config.audit_retention {
-            r.audit_events = self.purge_audit(&mut read, |e| e.at.plus(keep) < now)?;
+            report.audit_events = self.purge_audit(&mut read, |e| e.at.plus(keep) < now)?;
         }
-        // Refresh tokens of dead (or vanished) families, then the families themselves.
-        let family_over = |tx: &mut dyn Tx, _: &str, grant_key: &String| family_dead(tx, grant_key, now);
-        r.refresh_tokens = self.purge_pages(
-            &mut read,
-            RefreshTokenRecord::TABLE,
-            |_, bytes| {
-                let rt = decode::<RefreshTokenRecord>(bytes).ok()?;
-                Some(GrantRecord::key(&rt.tenant, &rt.grant_id))
-            },
-            family_over,
-        )?;
-        r.grants = self.purge_pages(
-            &mut read,
-            GrantRecord::TABLE,
-            |key, _| Some(key.to_string()),
-            family_over,
-        )?;
-        r.read = read;
-        Ok(r)
+        report.read = read;
+        Ok(report)
     }
 }
 
@@ -249,11 +350,14 @@ mod tests {
     use crate::EngineConfig;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A `MemStore` that counts the audit records its scans hand out.
+    /// A `MemStore` that counts the records its scans hand out (the audit log's apart) and
+    /// the records its transactions read.
     #[derive(Default)]
     struct CountingStore {
         inner: MemStore,
         audit_rows_read: AtomicUsize,
+        rows_read: AtomicUsize,
+        gets: AtomicUsize,
     }
 
     impl CountingStore {
@@ -261,7 +365,30 @@ mod tests {
             if table == Table::Audit {
                 self.audit_rows_read.fetch_add(rows.len(), Ordering::Relaxed);
             }
+            self.rows_read.fetch_add(rows.len(), Ordering::Relaxed);
             rows
+        }
+        /// Records read by scans and transactions since the last call.
+        fn take_read(&self) -> usize {
+            self.rows_read.swap(0, Ordering::Relaxed) + self.gets.swap(0, Ordering::Relaxed)
+        }
+    }
+
+    struct CountingTx<'a> {
+        inner: &'a mut dyn Tx,
+        gets: &'a AtomicUsize,
+    }
+
+    impl Tx for CountingTx<'_> {
+        fn get(&mut self, table: Table, key: &str) -> std::result::Result<Option<Vec<u8>>, StoreError> {
+            self.gets.fetch_add(1, Ordering::Relaxed);
+            self.inner.get(table, key)
+        }
+        fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> std::result::Result<(), StoreError> {
+            self.inner.put(table, key, value)
+        }
+        fn delete(&mut self, table: Table, key: &str) -> std::result::Result<(), StoreError> {
+            self.inner.delete(table, key)
         }
     }
 
@@ -270,7 +397,12 @@ mod tests {
         where
             F: Fn(&mut dyn Tx) -> Result<T>,
         {
-            self.inner.transact(f)
+            self.inner.transact(|tx| {
+                f(&mut CountingTx {
+                    inner: tx,
+                    gets: &self.gets,
+                })
+            })
         }
         fn scan(&self, table: Table, prefix: &str) -> std::result::Result<Vec<(String, Vec<u8>)>, StoreError> {
             Ok(self.counted(table, self.inner.scan(table, prefix)?))
@@ -342,10 +474,157 @@ mod tests {
             .filter_map(|(_, v)| decode::<AuditEvent>(v).ok())
             .all(|e| e.at.0 > now - 90 * DAY));
         let read = engine.store().audit_rows_read.load(Ordering::Relaxed);
-        assert_eq!(report.read, read, "the report counts what the scans read");
+        assert_eq!(
+            report.read,
+            engine.store().rows_read.load(Ordering::Relaxed),
+            "the report counts what the scans read"
+        );
         assert!(
-            read <= 2 * 43 + 4 * (AUDIT_FIRST_PAGE + 1),
+            read <= 2 * 43 + 4 * (FIRST_PAGE + 1),
             "{read} audit records read to purge 43 out of 5,548"
         );
+    }
+
+    fn access_token(expires_at: UnixTime) -> AccessTokenRecord {
+        AccessTokenRecord {
+            tenant: "t".into(),
+            client_id: "c".into(),
+            grant_id: None,
+            expires_at,
+            revoked: false,
+            token_hash: None,
+        }
+    }
+
+    fn session(expires_at: UnixTime) -> SessionRecord {
+        SessionRecord {
+            tenant: "t".into(),
+            user_id: "u".into(),
+            sid: "s".into(),
+            auth_time: UnixTime(0),
+            amr: vec!["pwd".into()],
+            expires_at,
+            state: crate::session::SessionState::Active,
+            clients: Vec::new(),
+        }
+    }
+
+    fn engine() -> Engine<CountingStore> {
+        Engine::new(CountingStore::default(), EngineConfig::new("https://id.example.com"))
+    }
+
+    const NOW: UnixTime = UnixTime(1_000_000);
+
+    #[test]
+    fn the_purge_reads_what_expired_not_the_live_records() {
+        let engine = engine();
+        engine.purge_expired(NOW).unwrap(); // indexes the empty store: nothing to backfill later
+        engine
+            .store()
+            .transact(|tx| {
+                for i in 0..5_000 {
+                    save(tx, &format!("t/live-{i}"), &access_token(NOW.plus(3_600)))?;
+                    save(tx, &format!("t/live-{i}"), &session(NOW.plus(7_200)))?;
+                }
+                for i in 0..100 {
+                    save(tx, &format!("t/old-{i}"), &access_token(UnixTime(NOW.0 - 1 - i)))?;
+                }
+                for i in 0..50 {
+                    save(tx, &format!("t/old-{i}"), &session(UnixTime(NOW.0 - 60)))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        engine.store().take_read();
+        let report = engine.purge_expired(NOW).unwrap();
+        assert_eq!((report.access_tokens, report.sessions), (100, 50), "{report:?}");
+        let read = engine.store().take_read();
+        assert!(
+            read <= 4 * 150 + FIRST_PAGE,
+            "{read} records and entries read to purge 150 out of 10,150"
+        );
+        assert_eq!(engine.store().inner.scan(Table::AccessToken, "").unwrap().len(), 5_000);
+        assert_eq!(engine.store().inner.scan(Table::Session, "").unwrap().len(), 5_000);
+        assert_eq!(engine.purge_expired(NOW).unwrap().total(), 0);
+        // Their time comes: they go too, and their entries with them.
+        let report = engine.purge_expired(NOW.plus(7_201)).unwrap();
+        assert_eq!((report.access_tokens, report.sessions), (5_000, 5_000), "{report:?}");
+        let left = engine.store().inner.scan(Table::Expiry, "").unwrap();
+        assert_eq!(
+            left.len(),
+            1,
+            "only the marker is left: {:?}",
+            &left[..left.len().min(3)]
+        );
+    }
+
+    #[test]
+    fn records_written_before_the_index_existed_are_purged_too() {
+        let engine = engine();
+        engine
+            .store()
+            .transact(|tx| {
+                // As an earlier version wrote them: the record alone, no expiry entry.
+                for i in 0..30 {
+                    let bytes = serde_json::to_vec(&access_token(UnixTime(NOW.0 - 5))).unwrap();
+                    tx.put(Table::AccessToken, &format!("t/old-{i}"), bytes)?;
+                }
+                for i in 0..20 {
+                    let bytes = serde_json::to_vec(&access_token(NOW.plus(60))).unwrap();
+                    tx.put(Table::AccessToken, &format!("t/live-{i}"), bytes)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(engine.purge_expired(NOW).unwrap().access_tokens, 30);
+        assert_eq!(engine.store().inner.scan(Table::AccessToken, "").unwrap().len(), 20);
+        engine.store().take_read();
+        assert_eq!(engine.purge_expired(NOW).unwrap().total(), 0);
+        assert!(
+            engine.store().take_read() <= FIRST_PAGE + 1,
+            "indexed once, not at every purge"
+        );
+        assert_eq!(engine.purge_expired(NOW.plus(61)).unwrap().access_tokens, 20);
+    }
+
+    #[test]
+    fn a_refresh_token_due_before_its_family_ends_waits_for_the_family() {
+        let engine = engine();
+        let grant = GrantRecord {
+            tenant: "t".into(),
+            grant_id: "g".into(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            scopes: vec!["openid".into()],
+            sid: "s".into(),
+            auth_time: UnixTime(0),
+            amr: Vec::new(),
+            state: crate::grant::GrantState::Active,
+            refresh: Some(crate::grant::RefreshState {
+                generation: 1,
+                expires_at: NOW.plus(1_000),
+            }),
+            epoch: 0,
+            claims: Default::default(),
+        };
+        engine
+            .store()
+            .transact(|tx| {
+                save(tx, &GrantRecord::key("t", "g"), &grant)?;
+                // Generation 0, noted when the family's refresh expiry was earlier (it rotated since).
+                let rt = RefreshTokenRecord {
+                    tenant: "t".into(),
+                    grant_id: "g".into(),
+                    generation: 0,
+                };
+                save(tx, "t/rt0", &rt)?;
+                expiry::note(tx, UnixTime(NOW.0 - 10), Table::RefreshToken, "t/rt0")?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(engine.purge_expired(NOW).unwrap().total(), 0, "the family lives");
+        assert!(engine.store().inner.scan(Table::RefreshToken, "").unwrap().len() == 1);
+        let report = engine.purge_expired(NOW.plus(1_001)).unwrap();
+        assert_eq!((report.refresh_tokens, report.grants), (1, 1), "{report:?}");
     }
 }

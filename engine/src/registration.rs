@@ -294,6 +294,9 @@ pub struct InitialAccessTokenRecord {
 
 impl Record for InitialAccessTokenRecord {
     const TABLE: Table = Table::InitialAccessToken;
+    fn purge_at(&self) -> Option<UnixTime> {
+        Some(self.expires_at)
+    }
 }
 
 impl InitialAccessTokenRecord {

@@ -40,6 +40,9 @@ pub struct SessionRecord {
 
 impl Record for SessionRecord {
     const TABLE: Table = Table::Session;
+    fn purge_at(&self) -> Option<UnixTime> {
+        Some(self.expires_at)
+    }
 }
 
 impl SessionRecord {

@@ -12,7 +12,7 @@ use crate::grant::{
 };
 use crate::secret::{mint, mint_id};
 use crate::session::{SessionRecord, SessionState};
-use crate::store::{load, save, Store, Tx};
+use crate::store::{expiry, load, save, Store, Table, Tx};
 use crate::tokens::{access_claims, id_claims, Subject, TokenPlan, TokenResponse};
 use crate::user::UserRecord;
 use crate::{pkce, scope};
@@ -295,7 +295,11 @@ impl<S: Store> Engine<S> {
                 grant_id: grant.grant_id.clone(),
                 generation: 0,
             };
-            save(tx, &RefreshTokenRecord::key(tenant, &fresh.refresh_token), &rt)?;
+            let rt_key = RefreshTokenRecord::key(tenant, &fresh.refresh_token);
+            save(tx, &rt_key, &rt)?;
+            if let Some(r) = grant.refresh {
+                expiry::note(tx, r.expires_at, Table::RefreshToken, &rt_key)?;
+            }
         }
         let kept = if self.mutant(|m| m.code_reuse) {
             // The mutant forgets single use, so it keeps the whole code, as an engine without

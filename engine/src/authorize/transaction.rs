@@ -36,6 +36,9 @@ pub struct AuthTransactionRecord {
 
 impl Record for AuthTransactionRecord {
     const TABLE: Table = Table::AuthTransaction;
+    fn purge_at(&self) -> Option<UnixTime> {
+        Some(self.expires_at)
+    }
 }
 
 impl AuthTransactionRecord {

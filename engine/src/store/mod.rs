@@ -7,6 +7,7 @@
 #[doc(hidden)]
 pub mod contract_check;
 mod decoded;
+pub mod expiry;
 mod mem;
 #[doc(hidden)]
 pub mod paging_check;
@@ -57,11 +58,13 @@ pub enum Table {
     Audit,
     /// Initial access tokens for dynamic registration, by (tenant, hash of token).
     InitialAccessToken,
+    /// The expiry index: which record may be dead by when (`expiry`).
+    Expiry,
 }
 
 impl Table {
     /// Every table, for stores that lay them out up front.
-    pub const ALL: [Table; 18] = [
+    pub const ALL: [Table; 19] = [
         Table::Tenant,
         Table::Client,
         Table::User,
@@ -80,6 +83,7 @@ impl Table {
         Table::OrganizationIndex,
         Table::Audit,
         Table::InitialAccessToken,
+        Table::Expiry,
     ];
 
     /// A short stable name, usable as a key prefix or tree name.
@@ -103,6 +107,7 @@ impl Table {
             Table::OrganizationIndex => "organization_index",
             Table::Audit => "audit",
             Table::InitialAccessToken => "initial_access_token",
+            Table::Expiry => "expiry",
         }
     }
 }
@@ -180,6 +185,11 @@ fn advance(table: Table, after: &mut Option<String>, key: &str) -> Result<(), En
 pub trait Record: Serialize + DeserializeOwned {
     /// Its table.
     const TABLE: Table;
+    /// When the record may be dead, for records the background purge removes: `save` notes it
+    /// in the expiry index. It may be early (the purge then checks again later), never late.
+    fn purge_at(&self) -> Option<crate::env::UnixTime> {
+        None
+    }
 }
 
 /// Reads and decodes a record.
@@ -196,6 +206,9 @@ pub fn load<R: Record>(tx: &mut dyn Tx, key: &str) -> Result<Option<R>, EngineEr
 pub fn save<R: Record>(tx: &mut dyn Tx, key: &str, record: &R) -> Result<(), EngineError> {
     let bytes = serde_json::to_vec(record).map_err(|e| EngineError::Misuse(format!("encode: {e}")))?;
     tx.put(R::TABLE, key, bytes)?;
+    if let Some(at) = record.purge_at() {
+        expiry::note(tx, at, R::TABLE, key)?;
+    }
     Ok(())
 }
 

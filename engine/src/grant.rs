@@ -12,7 +12,7 @@
 use crate::env::UnixTime;
 use crate::error::Result;
 use crate::secret::SecretHash;
-use crate::store::{load, save, Record, Table, Tx};
+use crate::store::{load, resave, save, Record, Table, Tx};
 use serde::{Deserialize, Serialize};
 
 /// Why a grant was revoked.
@@ -79,14 +79,22 @@ pub struct GrantRecord {
     /// Individual claims asked for with the `claims` parameter.
     #[serde(default)]
     pub claims: crate::claims_request::RequestedClaims,
+    /// For a family without refresh tokens: when the access token its code bought expires, after
+    /// which nothing can use the family. (Families written before this field are kept.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_until: Option<UnixTime>,
 }
 
 impl Record for GrantRecord {
     const TABLE: Table = Table::Grant;
-    /// A family with refresh tokens may be over once its refresh token expires (the purge adds
-    /// the client's access-token lifetime); one without is never purged.
+    /// A family with refresh tokens is noted through them (each refresh token's entry stands
+    /// for its family, which the purge deletes with its last token); one without, by when its
+    /// access token expires.
     fn purge_at(&self) -> Option<UnixTime> {
-        self.refresh.map(|r| r.expires_at)
+        match self.refresh {
+            Some(_) => None,
+            None => self.tokens_until,
+        }
     }
 }
 
@@ -178,7 +186,7 @@ pub fn revoke(tx: &mut dyn Tx, tenant: &str, grant_id: &str, reason: RevocationR
     if let Some(mut g) = load::<GrantRecord>(tx, &key)? {
         if g.state == GrantState::Active {
             g.state = GrantState::Revoked(reason);
-            save(tx, &key, &g)?;
+            resave(tx, &key, &g)?;
         }
     }
     Ok(())

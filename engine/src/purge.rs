@@ -83,12 +83,15 @@ impl PurgeReport {
 }
 
 /// When a record may be deleted, as the purge checks it inside the deleting transaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Fate {
     /// Nothing is stored under the key any more.
     Gone,
     /// Kept until a purge finds it past this time.
     DiesAfter(UnixTime),
+    /// A refresh token: kept until a purge finds it past this time, when its family (the grant
+    /// under this key) goes with it.
+    EndsFamilyAfter(UnixTime, String),
     /// Never purged: a family without refresh tokens, or a record that does not decode (every
     /// purge leaves it alone).
     Kept,
@@ -103,19 +106,19 @@ fn read_fate<R: Record>(tx: &mut dyn Tx, key: &str, dies: impl Fn(&R) -> Fate) -
 }
 
 /// When a family is over: it can no longer be refreshed, and the last access token it can have
-/// issued (at most the client's access-token lifetime before the refresh expiry) expired.
-/// Families without refresh tokens are left alone.
+/// issued (at most the client's access-token lifetime before the refresh expiry) expired. A
+/// family without refresh tokens is over when the access token its code bought expires (one
+/// written before that was recorded is left alone).
 fn family_fate(tx: &mut dyn Tx, grant_key: &str) -> Result<Fate> {
     let Some(bytes) = tx.get(Table::Grant, grant_key)? else {
         return Ok(Fate::Gone);
     };
-    let Some(refresh) = decode::<GrantRecord>(&bytes)
-        .ok()
-        .and_then(|g| g.refresh.map(|r| (g, r)))
-    else {
+    let Ok(g) = decode::<GrantRecord>(&bytes) else {
         return Ok(Fate::Kept);
     };
-    let (g, refresh) = refresh;
+    let Some(refresh) = g.refresh else {
+        return Ok(g.tokens_until.map_or(Fate::Kept, Fate::DiesAfter));
+    };
     let access_ttl =
         load::<ClientRecord>(tx, &ClientRecord::key(&g.tenant, &g.client_id))?.map_or(0, |c| c.access_token_ttl);
     Ok(Fate::DiesAfter(refresh.expires_at.plus(access_ttl)))
@@ -139,9 +142,12 @@ fn fate(tx: &mut dyn Tx, table: Table, key: &str) -> Result<Fate> {
             let Ok(rt) = decode::<RefreshTokenRecord>(&bytes) else {
                 return Ok(Fate::Kept);
             };
-            // A refresh token dies with its family, at once if the family is gone.
-            Ok(match family_fate(tx, &GrantRecord::key(&rt.tenant, &rt.grant_id))? {
-                Fate::Gone => at(UnixTime(0)),
+            // A refresh token dies with its family (at once if the family is gone), and its
+            // family with it.
+            let grant_key = GrantRecord::key(&rt.tenant, &rt.grant_id);
+            Ok(match family_fate(tx, &grant_key)? {
+                Fate::Gone => Fate::EndsFamilyAfter(UnixTime(0), grant_key),
+                Fate::DiesAfter(t) => Fate::EndsFamilyAfter(t, grant_key),
                 fate => fate,
             })
         }
@@ -252,11 +258,21 @@ impl<S: Store> Engine<S> {
                     for entry_key in chunk {
                         let Some(e) = expiry::parse(entry_key) else { continue };
                         match fate(tx, e.table, e.key)? {
-                            Fate::DiesAfter(t) if t < now => {
+                            Fate::DiesAfter(t) | Fate::EndsFamilyAfter(t, _) if t >= now => {
+                                expiry::note(tx, t, e.table, e.key)?
+                            }
+                            Fate::DiesAfter(_) => {
                                 tx.delete(e.table, e.key)?;
                                 deleted.push(e.table);
                             }
-                            Fate::DiesAfter(t) => expiry::note(tx, t, e.table, e.key)?,
+                            Fate::EndsFamilyAfter(_, grant_key) => {
+                                tx.delete(e.table, e.key)?;
+                                deleted.push(e.table);
+                                if tx.get(Table::Grant, &grant_key)?.is_some() {
+                                    tx.delete(Table::Grant, &grant_key)?;
+                                    deleted.push(Table::Grant);
+                                }
+                            }
                             Fate::Gone | Fate::Kept => {}
                         }
                         tx.delete(Table::Expiry, entry_key)?;
@@ -606,6 +622,7 @@ mod tests {
             }),
             epoch: 0,
             claims: Default::default(),
+            tokens_until: None,
         };
         engine
             .store()

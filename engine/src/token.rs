@@ -12,7 +12,7 @@ use crate::grant::{
 };
 use crate::secret::{mint, mint_id};
 use crate::session::{SessionRecord, SessionState};
-use crate::store::{expiry, load, save, Store, Table, Tx};
+use crate::store::{expiry, load, resave, save, Store, Table, Tx};
 use crate::tokens::{access_claims, id_claims, Subject, TokenPlan, TokenResponse};
 use crate::user::UserRecord;
 use crate::{pkce, scope};
@@ -287,6 +287,7 @@ impl<S: Store> Engine<S> {
             }),
             epoch: grant::epoch_for_new_grant(tx, tenant, &user.id, &client.client_id)?,
             claims: rec.claims.clone(),
+            tokens_until: (!issue_refresh).then(|| now.plus(client.access_token_ttl)),
         };
         save(tx, &GrantRecord::key(tenant, &grant.grant_id), &grant)?;
         if issue_refresh {
@@ -313,7 +314,7 @@ impl<S: Store> Engine<S> {
         } else {
             rec.redeemed(grant.grant_id.clone())
         };
-        save(tx, &key, &kept)?;
+        resave(tx, &key, &kept)?;
         let rt = issue_refresh.then(|| fresh.refresh_token.clone());
         let plan = self.plan_user_tokens(
             tx,

@@ -637,6 +637,41 @@ fn purge_deletes_only_what_nothing_can_use_and_keeps_live_families() {
 }
 
 #[test]
+fn a_family_without_refresh_tokens_goes_once_its_access_token_expires() {
+    let mut w = World::new(94);
+    assert_eq!(w.engine.purge_expired(w.now).unwrap().total(), 0);
+    let grants = |w: &World| w.engine.store().scan(Table::Grant, "").unwrap().len();
+    // A client that gets refresh tokens only with offline_access (the web client always does).
+    w.engine
+        .store()
+        .transact(|tx| {
+            let key = engine::client::ClientRecord::key(T, "web");
+            let mut web = engine::store::load::<engine::client::ClientRecord>(tx, &key)?.unwrap();
+            web.refresh_without_offline_access = false;
+            engine::store::save(tx, &key, &web)
+        })
+        .unwrap();
+    let (t, _) = w.web_tokens("openid");
+    assert!(t.refresh_token.is_none(), "no offline_access, no refresh token");
+    assert_eq!(grants(&w), 1);
+    let ttl = t.expires_in;
+    w.advance(ttl - 1);
+    assert_eq!(w.engine.purge_expired(w.now).unwrap().grants, 0);
+    assert!(
+        w.userinfo(&t.access_token).is_ok(),
+        "the family lives as long as its token"
+    );
+    w.advance(2);
+    let report = w.engine.purge_expired(w.now).unwrap();
+    assert_eq!((report.grants, report.access_tokens), (1, 1), "{report:?}");
+    assert_eq!(
+        grants(&w),
+        0,
+        "one grant left behind per login would grow the store for ever"
+    );
+}
+
+#[test]
 fn purge_goes_through_tables_larger_than_one_page() {
     use engine::grant::AccessTokenRecord;
     let w = World::new(93);

@@ -202,13 +202,21 @@ pub fn load<R: Record>(tx: &mut dyn Tx, key: &str) -> Result<Option<R>, EngineEr
     }
 }
 
-/// Encodes and writes a record.
+/// Encodes and writes a record, and notes when it may be purged (`Record::purge_at`).
 pub fn save<R: Record>(tx: &mut dyn Tx, key: &str, record: &R) -> Result<(), EngineError> {
-    let bytes = serde_json::to_vec(record).map_err(|e| EngineError::Misuse(format!("encode: {e}")))?;
-    tx.put(R::TABLE, key, bytes)?;
+    resave(tx, key, record)?;
     if let Some(at) = record.purge_at() {
         expiry::note(tx, at, R::TABLE, key)?;
     }
+    Ok(())
+}
+
+/// Writes a record again under the key it was saved under, with the same `purge_at`: the
+/// expiry entry of its first save still stands, so none is written (one write fewer where a
+/// state flips: a code redeemed, a session ended, a token or grant revoked).
+pub fn resave<R: Record>(tx: &mut dyn Tx, key: &str, record: &R) -> Result<(), EngineError> {
+    let bytes = serde_json::to_vec(record).map_err(|e| EngineError::Misuse(format!("encode: {e}")))?;
+    tx.put(R::TABLE, key, bytes)?;
     Ok(())
 }
 

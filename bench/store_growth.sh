@@ -26,7 +26,7 @@
 # redb the data dir holds one file, `store.redb`, whose freed pages later commits reuse.
 #
 # Writes conformance-reports/store-growth.md and store-growth.json (store-growth-redb.* for redb);
-# raw output under target/bench/.
+# raw output under target/bench/. BIN=path runs another build of the server (a before/after).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FLOWS=${FLOWS:-1000000}; CHUNK=${CHUNK:-100000}; CONC=${CONC:-16}
@@ -37,7 +37,7 @@ OUT=${OUT:-$ROOT/target/bench/growth-$(date +%Y%m%dT%H%M%S)}
 REPORT=${REPORT:-$ROOT/conformance-reports/store-growth$([ "$STORE" = sled ] || echo "-$STORE")}
 mkdir -p "$OUT"
 (cd "$ROOT" && cargo build --release -j2 -q -p adapter-http -p flow-driver)
-BIN=$ROOT/target/release/adapter-http
+BIN=${BIN:-$ROOT/target/release/adapter-http}
 # The browser-flow driver: the release build of bench/driver ("node bench/flows.mjs" also works).
 read -r -a DRIVER <<< "${FLOW_DRIVER:-$ROOT/target/release/flow-driver}"
 DATA=$(mktemp -d /tmp/store-growth.XXXXXX)

@@ -390,6 +390,9 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         key_refresh: Default::default(),
         metrics: Default::default(),
     });
+    // A new store is covered by the expiry index from its first record; one written by a version
+    // before it is indexed by its first purge.
+    state.engine.prepare_expiry_index().map_err(|e| e.to_string())?;
     let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
     let purger = tokio::spawn(purge_periodically(Arc::downgrade(&state), opts.purge_every));
     let metrics_task = metrics_acceptor.map(|a| {

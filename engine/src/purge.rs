@@ -198,6 +198,28 @@ impl<S: Store> Engine<S> {
         Ok(deleted)
     }
 
+    /// Marks a store in which none of the indexed tables holds a record (a new one) as covered
+    /// by the expiry index, so its first purge indexes nothing again; a store with records
+    /// keeps them for the first purge to index. Call it when the store opens. Returns whether
+    /// the store is covered.
+    pub fn prepare_expiry_index(&self) -> Result<bool> {
+        if self
+            .store
+            .transact(|tx| Ok(tx.get(Table::Expiry, expiry::BACKFILLED)?.is_some()))?
+        {
+            return Ok(true);
+        }
+        for table in expiry::INDEXED {
+            if !self.store.scan_after(table, "", None, 1)?.is_empty() {
+                return Ok(false);
+            }
+        }
+        // Records written between the check and the mark have entries of their own.
+        self.store
+            .transact(|tx| Ok(tx.put(Table::Expiry, expiry::BACKFILLED, Vec::new())?))?;
+        Ok(true)
+    }
+
     /// Gives every record of the indexed tables an expiry entry due at once, unless the store
     /// says it was done: a store written before the index existed holds records without one.
     /// The first indexed purge then checks each of them once and moves its entry to its real
@@ -534,7 +556,7 @@ mod tests {
     #[test]
     fn the_purge_reads_what_expired_not_the_live_records() {
         let engine = engine();
-        engine.purge_expired(NOW).unwrap(); // indexes the empty store: nothing to backfill later
+        assert!(engine.prepare_expiry_index().unwrap(), "a new store is covered at once");
         engine
             .store()
             .transact(|tx| {
@@ -592,7 +614,12 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+        assert!(
+            !engine.prepare_expiry_index().unwrap(),
+            "records without entries: not covered yet"
+        );
         assert_eq!(engine.purge_expired(NOW).unwrap().access_tokens, 30);
+        assert!(engine.prepare_expiry_index().unwrap());
         assert_eq!(engine.store().inner.scan(Table::AccessToken, "").unwrap().len(), 20);
         engine.store().take_read();
         assert_eq!(engine.purge_expired(NOW).unwrap().total(), 0);

@@ -38,7 +38,8 @@ METHOD=POST AUTH="Basic $(printf 'purge-bench:%s' "$secret" | base64 -w0)" BODY=
   taskset -c 1 wrk -t1 -c16 -d"${SECONDS_OF_LOAD}s" -s "$ROOT/bench/wrk_report.lua" $B/demo/token |
   python3 -c 'import json,sys; d=json.loads(sys.stdin.read().split("WRK_JSON ",1)[1]); print("load: {:,} tokens issued".format(d["requests"]))'
 before=$(rss); ticks=$(cpu_ticks)
-echo "data dir before the purge: $(du -sm "$DATA" | cut -f1) MB, of which audit db $(du -sm "$DATA/audit" | cut -f1) MB (past 64 MiB of records, the server's first compaction check also reads them once)"
+audit_mb=$([ -d "$DATA/audit" ] && du -sm "$DATA/audit" | cut -f1 || echo 0)
+echo "data dir before the purge: $(du -sm "$DATA" | cut -f1) MB, of which sled's audit db $audit_mb MB (on sled, past 64 MiB of records, the server's first compaction check also reads them once)"
 while [ $(( $(date +%s) - T0 )) -lt $(( PURGE_S + 6 )) ]; do sleep 3; echo "  t=$(( $(date +%s) - T0 )) s: $(rss) MiB"; done
 echo "RSS after the load: $before MiB; after the first purge (t≈${PURGE_S} s): $(rss) MiB"
 echo "server CPU from the end of the load to now (the purge, and nothing else running): $(( ($(cpu_ticks) - ticks) * 1000 / $(getconf CLK_TCK) )) ms"

@@ -618,6 +618,22 @@ mod tests {
             !engine.prepare_expiry_index().unwrap(),
             "records without entries: not covered yet"
         );
+        // Whatever else the index holds is stepped over or dropped, never an error: a key that is
+        // no entry, a table the index does not cover, a record that does not decode.
+        engine
+            .store()
+            .transact(|tx| {
+                tx.put(Table::Expiry, "garbage", Vec::new())?;
+                tx.put(
+                    Table::Expiry,
+                    &expiry::entry_key(UnixTime(1), Table::User, "t/u"),
+                    Vec::new(),
+                )?;
+                tx.put(Table::Code, "t/corrupt", b"not json".to_vec())?;
+                expiry::note(tx, UnixTime(1), Table::Code, "t/corrupt")?;
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(engine.purge_expired(NOW).unwrap().access_tokens, 30);
         assert!(engine.prepare_expiry_index().unwrap());
         assert_eq!(engine.store().inner.scan(Table::AccessToken, "").unwrap().len(), 20);
@@ -628,6 +644,11 @@ mod tests {
             "indexed once, not at every purge"
         );
         assert_eq!(engine.purge_expired(NOW.plus(61)).unwrap().access_tokens, 20);
+        assert_eq!(
+            engine.store().inner.scan(Table::Code, "").unwrap().len(),
+            1,
+            "an unreadable record stays, as every purge leaves it"
+        );
     }
 
     #[test]

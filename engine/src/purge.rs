@@ -92,12 +92,12 @@ enum Fate {
     /// A refresh token: kept until a purge finds it past this time, when its family (the grant
     /// under this key) goes with it.
     EndsFamilyAfter(UnixTime, String),
-    /// Never purged: a family without refresh tokens, or a record that does not decode (every
-    /// purge leaves it alone).
+    /// Never purged: a family without refresh tokens written before `tokens_until` existed, or a
+    /// record that does not decode (every purge leaves it alone).
     Kept,
 }
 
-/// Reads `R` under `key` and says when it dies; `None` if nothing is stored.
+/// Reads `R` under `key` and says when it dies (`Gone` if nothing is stored).
 fn read_fate<R: Record>(tx: &mut dyn Tx, key: &str, dies: impl Fn(&R) -> Fate) -> Result<Fate> {
     Ok(match tx.get(R::TABLE, key)? {
         None => Fate::Gone,
@@ -203,10 +203,7 @@ impl<S: Store> Engine<S> {
     /// keeps them for the first purge to index. Call it when the store opens. Returns whether
     /// the store is covered.
     pub fn prepare_expiry_index(&self) -> Result<bool> {
-        if self
-            .store
-            .transact(|tx| Ok(tx.get(Table::Expiry, expiry::BACKFILLED)?.is_some()))?
-        {
+        if self.expiry_index_covers_all()? {
             return Ok(true);
         }
         for table in expiry::INDEXED {
@@ -215,9 +212,20 @@ impl<S: Store> Engine<S> {
             }
         }
         // Records written between the check and the mark have entries of their own.
-        self.store
-            .transact(|tx| Ok(tx.put(Table::Expiry, expiry::BACKFILLED, Vec::new())?))?;
+        self.mark_expiry_index_covering_all()?;
         Ok(true)
+    }
+
+    /// Whether every record the purge may delete has an expiry entry (the store's marker).
+    fn expiry_index_covers_all(&self) -> Result<bool> {
+        self.store
+            .transact(|tx| Ok(tx.get(Table::Expiry, expiry::BACKFILLED)?.is_some()))
+    }
+
+    /// Writes the marker, durably: a store that keeps it keeps the entries written before it.
+    fn mark_expiry_index_covering_all(&self) -> Result<()> {
+        self.store
+            .transact(|tx| Ok(tx.put(Table::Expiry, expiry::BACKFILLED, Vec::new())?))
     }
 
     /// Gives every record of the indexed tables an expiry entry due at once, unless the store
@@ -225,10 +233,7 @@ impl<S: Store> Engine<S> {
     /// The first indexed purge then checks each of them once and moves its entry to its real
     /// deadline. Records written meanwhile have entries of their own.
     fn backfill_expiry_index(&self, read: &mut usize) -> Result<()> {
-        if self
-            .store
-            .transact(|tx| Ok(tx.get(Table::Expiry, expiry::BACKFILLED)?.is_some()))?
-        {
+        if self.expiry_index_covers_all()? {
             return Ok(());
         }
         for table in expiry::INDEXED {
@@ -248,9 +253,7 @@ impl<S: Store> Engine<S> {
                 Ok(())
             })?;
         }
-        // Durable, and after the entries: a store that keeps the marker keeps them.
-        self.store
-            .transact(|tx| Ok(tx.put(Table::Expiry, expiry::BACKFILLED, Vec::new())?))
+        self.mark_expiry_index_covering_all()
     }
 
     /// Reads the expiry index in time order up to `now` and checks each record an entry names

@@ -12,7 +12,7 @@
 use crate::env::UnixTime;
 use crate::error::Result;
 use crate::secret::SecretHash;
-use crate::store::{load, resave, save, Record, Table, Tx};
+use crate::store::{expiry, load, resave, save, Record, Table, Tx};
 use serde::{Deserialize, Serialize};
 
 /// Why a grant was revoked.
@@ -178,6 +178,24 @@ impl UserClientEpochRecord {
     pub fn key(tenant: &str, user_id: &str, client_id: &str) -> String {
         format!("{tenant}/{user_id}/{client_id}")
     }
+}
+
+/// Writes `token` as the current refresh token of `family` (the generation its refresh state
+/// names) and notes it in the expiry index at the family's refresh expiry: refresh tokens stand
+/// for their family there (`GrantRecord::purge_at`). A family without refresh state gets none.
+pub fn save_refresh_token(tx: &mut dyn Tx, family: &GrantRecord, token: &str) -> Result<()> {
+    let Some(refresh) = family.refresh else {
+        return Ok(());
+    };
+    let key = RefreshTokenRecord::key(&family.tenant, token);
+    let record = RefreshTokenRecord {
+        tenant: family.tenant.clone(),
+        grant_id: family.grant_id.clone(),
+        generation: refresh.generation,
+    };
+    save(tx, &key, &record)?;
+    expiry::note(tx, refresh.expires_at, Table::RefreshToken, &key)?;
+    Ok(())
 }
 
 /// Marks a grant revoked (idempotent; the first reason is kept).

@@ -5,7 +5,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::grant::{self, GrantRecord, RefreshState, RefreshTokenRecord, RevocationReason};
 use crate::scope;
-use crate::store::{expiry, load, save, Store, Table, Tx};
+use crate::store::{load, save, Store, Tx};
 use crate::token::{pe, Committed, GrantCall};
 use crate::tokens::TokenPlan;
 use crate::user::UserRecord;
@@ -88,16 +88,7 @@ impl<S: Store> Engine<S> {
             expires_at: now.plus(client.refresh_token_ttl),
         });
         save(tx, &gkey, &family)?;
-        let next = RefreshTokenRecord {
-            tenant: tenant.into(),
-            grant_id: family.grant_id.clone(),
-            generation: current.generation + 1,
-        };
-        let next_key = RefreshTokenRecord::key(tenant, &fresh.refresh_token);
-        save(tx, &next_key, &next)?;
-        if let Some(r) = family.refresh {
-            expiry::note(tx, r.expires_at, Table::RefreshToken, &next_key)?;
-        }
+        grant::save_refresh_token(tx, &family, &fresh.refresh_token)?;
         let plan = self.plan_user_tokens(
             tx,
             iss,

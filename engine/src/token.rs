@@ -7,12 +7,10 @@ use crate::code::{CodeRecord, CodeState};
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
 use crate::error::{ProtocolError, Result};
-use crate::grant::{
-    self, AccessTokenRecord, GrantRecord, GrantState, RefreshState, RefreshTokenRecord, RevocationReason,
-};
+use crate::grant::{self, AccessTokenRecord, GrantRecord, GrantState, RefreshState, RevocationReason};
 use crate::secret::{mint, mint_id};
 use crate::session::{SessionRecord, SessionState};
-use crate::store::{expiry, load, resave, save, Store, Table, Tx};
+use crate::store::{load, resave, save, Store, Tx};
 use crate::tokens::{access_claims, id_claims, Subject, TokenPlan, TokenResponse};
 use crate::user::UserRecord;
 use crate::{pkce, scope};
@@ -290,18 +288,7 @@ impl<S: Store> Engine<S> {
             tokens_until: (!issue_refresh).then(|| now.plus(client.access_token_ttl)),
         };
         save(tx, &GrantRecord::key(tenant, &grant.grant_id), &grant)?;
-        if issue_refresh {
-            let rt = RefreshTokenRecord {
-                tenant: tenant.into(),
-                grant_id: grant.grant_id.clone(),
-                generation: 0,
-            };
-            let rt_key = RefreshTokenRecord::key(tenant, &fresh.refresh_token);
-            save(tx, &rt_key, &rt)?;
-            if let Some(r) = grant.refresh {
-                expiry::note(tx, r.expires_at, Table::RefreshToken, &rt_key)?;
-            }
-        }
+        grant::save_refresh_token(tx, &grant, &fresh.refresh_token)?;
         let kept = if self.mutant(|m| m.code_reuse) {
             // The mutant forgets single use, so it keeps the whole code, as an engine without
             // that check would.

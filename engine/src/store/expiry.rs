@@ -4,7 +4,7 @@
 //! One entry per (time, table, key), keyed `{time:020}/{table}/{key}` in [`Table::Expiry`] with
 //! an empty value, so the table sorts by time. [`save`](super::save) writes one for every record
 //! whose [`Record::purge_at`](super::Record::purge_at) is set; refresh tokens, which carry no
-//! time of their own, are noted where they are written.
+//! time of their own, are noted by `grant::save_refresh_token`, the one place they are written.
 //!
 //! The rule the purge relies on: every record that can die has an entry at or before the time
 //! it dies. An entry may be early (the purge finds the record alive and moves the entry to its

@@ -27,7 +27,8 @@ pub const MIN_BYTES: u64 = 64 * 1024 * 1024;
 /// The files are compacted once they are this many times their size after the last compaction.
 pub const GROWTH: u64 = 2;
 /// Before the first compaction, the size one would leave is taken as this many times the live
-/// keys and values (an offline compaction left 1,012 MB of files for 432 MB of them).
+/// keys and values (an offline compaction left 1,012 MB of files for 432 MB of them). A store
+/// created empty records 0 at once (`baseline`), so it compacts first once past the floor.
 const FRESH_FILES_PER_LIVE_BYTE: u64 = 3;
 /// Catch-up rounds stop once a round has at most this many keys to copy again (the rest are
 /// copied with the lock held).
@@ -100,7 +101,9 @@ impl SledStore {
                         .map(|kv| kv.map(|(k, v)| (k.len() + v.len()) as u64))
                         .sum::<Result<u64, _>>()
                         .map_err(sled_err)?;
-                    *last.insert(live * FRESH_FILES_PER_LIVE_BYTE)
+                    let estimate = live * FRESH_FILES_PER_LIVE_BYTE;
+                    super::baseline::write(&self.shared.records().db, estimate).map_err(sled_err)?;
+                    *last.insert(estimate)
                 }
             }
         };
@@ -137,8 +140,13 @@ impl SledStore {
                 return Err(e);
             }
         };
-        let after_bytes = self.shared.records().db.size_on_disk().map_err(sled_err)?;
+        let current = self.shared.records();
+        let after_bytes = current.db.size_on_disk().map_err(sled_err)?;
         *compacted_size = Some(after_bytes);
+        if let Err(e) = super::baseline::write(&current.db, after_bytes) {
+            tracing::warn!(error = %e, "could not record the compacted size; the next start estimates it");
+        }
+        drop(current);
         self.retire(old, next);
         Ok(OnlineCompaction {
             before_bytes,
@@ -383,55 +391,112 @@ mod tests {
             contents(&s)
         };
         assert_eq!(want.len(), 301);
+        {
+            // A baseline far above what the copy leaves, which it must replace.
+            let db = super::super::open_db(&generations::current(&dir).unwrap().dir(&dir), 1 << 20).unwrap();
+            super::super::baseline::write(&db, u64::MAX / 4).unwrap();
+            db.flush().unwrap();
+        }
         let c = super::super::compact(&dir).unwrap();
         assert!(c.entries >= 301, "{c:?}");
         assert!(!dir.join("records.current").exists(), "the copy is in the first layout");
         let s = SledStore::open(&dir).unwrap();
         assert_eq!(s.shared.records().generation, Generation(0));
         assert_eq!(contents(&s), want);
+        let baseline = recorded(&s).unwrap();
+        assert!(
+            baseline > 0 && baseline <= s.shared.records().db.size_on_disk().unwrap(),
+            "the copy's own size: {baseline}"
+        );
+    }
+
+    /// The server's churn: new keys (codes, tokens) written, the expired ones deleted; 200 live.
+    fn churn_codes(s: &SledStore, next: &mut u64, n: u64) {
+        let value = vec![7u8; 1024];
+        for _ in 0..n {
+            let i = *next;
+            *next += 1;
+            s.transact(|tx| {
+                tx.put(Table::Code, &format!("t/{i:08}"), value.clone())?;
+                Ok(tx.delete(Table::Code, &format!("t/{:08}", i.wrapping_sub(200)))?)
+            })
+            .unwrap();
+        }
+    }
+
+    /// Churns until `compact_if_grown_past(floor)` compacts (at most 40,000 writes).
+    fn churn_until_compacted(s: &SledStore, next: &mut u64, floor: u64) -> OnlineCompaction {
+        for _ in 0..400 {
+            churn_codes(s, next, 100);
+            if let Some(c) = s.compact_if_grown_past(floor).unwrap() {
+                return c;
+            }
+        }
+        panic!("no compaction: the files never grew past twice the baseline")
+    }
+
+    fn recorded(s: &SledStore) -> Option<u64> {
+        super::super::baseline::read(&s.shared.records().db).unwrap()
     }
 
     #[test]
     fn it_compacts_once_the_files_have_doubled_since_the_last_time() {
         let root = tempfile::tempdir().unwrap();
         let s = SledStore::open(root.path()).unwrap();
-        let value = vec![7u8; 1024];
-        // The server's churn: new keys (codes, tokens) written, the expired ones deleted; 200 live.
-        let next = std::cell::Cell::new(0u64);
-        let churn = |n: u64| {
-            for _ in 0..n {
-                let i = next.get();
-                next.set(i + 1);
-                s.transact(|tx| {
-                    tx.put(Table::Code, &format!("t/{i:08}"), value.clone())?;
-                    Ok(tx.delete(Table::Code, &format!("t/{:08}", i.wrapping_sub(200)))?)
-                })
-                .unwrap();
-            }
-        };
-        churn(200);
+        assert_eq!(recorded(&s), Some(0), "a new store starts from nothing");
+        let mut next = 0;
+        churn_codes(&s, &mut next, 200);
         let size = || s.shared.records().db.size_on_disk().unwrap();
-        assert!(s.compact_if_grown_past(size()).unwrap().is_none(), "not past the floor");
-        let mut done = None;
-        for _ in 0..400 {
-            churn(100);
-            if let Some(c) = s.compact_if_grown_past(0).unwrap() {
-                done = Some(c);
-                break;
-            }
-        }
-        let c = done.expect("the files grew past twice the baseline");
+        let floor = size();
+        assert!(s.compact_if_grown_past(floor).unwrap().is_none(), "not past the floor");
+        // A new store compacts first once past the floor.
+        let c = churn_until_compacted(&s, &mut next, floor);
         assert_eq!(c.records, 200);
-        assert!(c.after_bytes < c.before_bytes, "{c:?}");
-        assert!(c.before_bytes > 2 * 3 * c.live_bytes, "{c:?}");
+        assert!(c.before_bytes > floor && c.after_bytes < c.before_bytes, "{c:?}");
+        assert_eq!(recorded(&s), Some(c.after_bytes), "the copy's size is kept");
         assert!(
             s.compact_if_grown_past(0).unwrap().is_none(),
             "the new baseline is the copy's size"
         );
-        let last = format!("t/{:08}", next.get() - 1);
+        let c2 = churn_until_compacted(&s, &mut next, 0);
+        assert!(c2.before_bytes > 2 * c.after_bytes, "{c:?} {c2:?}");
+        let last = format!("t/{:08}", next - 1);
         assert_eq!(
             s.transact(|tx| Ok(tx.get(Table::Code, &last)?)).unwrap(),
-            Some(value.clone())
+            Some(vec![7u8; 1024])
         );
+    }
+
+    #[test]
+    fn the_baseline_outlives_the_process_and_a_store_without_one_estimates_it_once() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        let mut next = 0;
+        let after = {
+            let s = SledStore::open(dir).unwrap();
+            churn_codes(&s, &mut next, 200);
+            churn_until_compacted(&s, &mut next, 0).after_bytes
+        };
+        {
+            let s = SledStore::open(dir).unwrap();
+            assert_eq!(*s.compacted_size.lock().unwrap(), Some(after), "read back at open");
+        }
+        // A store written before the baseline was kept: none recorded, records present.
+        {
+            let db = super::super::open_db(&generations::current(dir).unwrap().dir(dir), 1 << 20).unwrap();
+            db.remove(super::super::baseline::KEY).unwrap();
+            db.flush().unwrap();
+        }
+        let s = SledStore::open(dir).unwrap();
+        assert_eq!(*s.compacted_size.lock().unwrap(), None);
+        assert!(s.compact_if_grown_past(0).unwrap().is_none(), "just opened: not grown");
+        let estimate = recorded(&s).expect("the estimate is kept");
+        let live = 200 * (1024 + super::super::full_key(Table::Code, "t/00000000").len() as u64);
+        assert!(
+            estimate >= 3 * live && estimate < 4 * live,
+            "{estimate} for {live} live bytes"
+        );
+        let c = churn_until_compacted(&s, &mut next, 0);
+        assert!(c.before_bytes > 2 * estimate, "{c:?}");
     }
 }

@@ -146,7 +146,6 @@ impl SledStore {
         if let Err(e) = super::baseline::write(&current.db, after_bytes) {
             tracing::warn!(error = %e, "could not record the compacted size; the next start estimates it");
         }
-        drop(current);
         self.retire(old, next);
         Ok(OnlineCompaction {
             before_bytes,

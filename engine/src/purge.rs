@@ -8,7 +8,9 @@
 //! purge (the next one does it again), so these deletions do not wait for the disk.
 //! The purge finds them through the expiry index (`store::expiry`), read in time order up to
 //! now: it reads what may have expired, not every record of every table (at 100,000 live
-//! families, that was hundreds of thousands of records every few minutes).
+//! families, that was hundreds of thousands of records every few minutes). A store that keeps no
+//! index (`Store::keeps_expiry_index`: sled) is read whole instead, each record judged from its
+//! scanned bytes first, so only the ones that may be dead are read again in a transaction.
 //! Audit events go once they are older than `EngineConfig::audit_retention` (an operator's
 //! decision; `None` keeps them all). Their ids sort by time within a tenant, so that purge reads
 //! each tenant's expired events and stops at its first kept one instead of reading the whole log
@@ -21,7 +23,7 @@ use crate::client_auth::AssertionJtiRecord;
 use crate::code::CodeRecord;
 use crate::engine::Engine;
 use crate::env::UnixTime;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
 use crate::registration::InitialAccessTokenRecord;
 use crate::session::SessionRecord;
@@ -155,7 +157,80 @@ fn fate(tx: &mut dyn Tx, table: Table, key: &str) -> Result<Fate> {
     }
 }
 
+/// Deletes `table`'s `key` if its fate, read inside `tx`, says it is dead by `now` (a refresh
+/// token's family with it), noting each table deleted from in `deleted`. Returns when it dies
+/// if it is still alive.
+fn delete_if_dead(
+    tx: &mut dyn Tx,
+    table: Table,
+    key: &str,
+    now: UnixTime,
+    deleted: &mut Vec<Table>,
+) -> Result<Option<UnixTime>> {
+    match fate(tx, table, key)? {
+        Fate::DiesAfter(t) | Fate::EndsFamilyAfter(t, _) if t >= now => return Ok(Some(t)),
+        Fate::DiesAfter(_) => {
+            tx.delete(table, key)?;
+            deleted.push(table);
+        }
+        Fate::EndsFamilyAfter(_, grant_key) => {
+            tx.delete(table, key)?;
+            deleted.push(table);
+            if tx.get(Table::Grant, &grant_key)?.is_some() {
+                tx.delete(Table::Grant, &grant_key)?;
+                deleted.push(Table::Grant);
+            }
+        }
+        Fate::Gone | Fate::Kept => {}
+    }
+    Ok(None)
+}
+
+/// A record as a scan read it, seen as a store holding only it: the purge without an index asks
+/// [`fate`] of it before opening a transaction. A fate that needs another record (a family's
+/// grant or client) fails to read it and is checked in a transaction.
+struct Scanned<'a> {
+    table: Table,
+    bytes: &'a [u8],
+}
+
+impl Tx for Scanned<'_> {
+    fn get(&mut self, table: Table, _key: &str) -> std::result::Result<Option<Vec<u8>>, StoreError> {
+        if table == self.table {
+            Ok(Some(self.bytes.to_vec()))
+        } else {
+            Err(StoreError(format!(
+                "{} is not in a scanned {} record",
+                table.name(),
+                self.table.name()
+            )))
+        }
+    }
+    fn put(&mut self, _: Table, _: &str, _: Vec<u8>) -> std::result::Result<(), StoreError> {
+        Err(StoreError("a scanned record is read-only".into()))
+    }
+    fn delete(&mut self, _: Table, _: &str) -> std::result::Result<(), StoreError> {
+        Err(StoreError("a scanned record is read-only".into()))
+    }
+}
+
+/// Whether a scanned record may be dead by `now`: certainly alive (or kept) records are not
+/// read again in a transaction.
+fn may_be_dead(table: Table, bytes: &[u8], now: UnixTime) -> bool {
+    match fate(&mut Scanned { table, bytes }, table, "") {
+        Ok(Fate::DiesAfter(t)) => t < now,
+        Ok(Fate::Kept) => false,
+        Ok(Fate::Gone | Fate::EndsFamilyAfter(..)) | Err(_) => true,
+    }
+}
+
 impl PurgeReport {
+    /// The same report with another `read` (tests compare what two purges deleted).
+    #[cfg(test)]
+    fn with_read(self, read: usize) -> Self {
+        PurgeReport { read, ..self }
+    }
+
     /// Counts one deleted record of `table`.
     fn count(&mut self, table: Table) {
         match table {
@@ -201,9 +276,9 @@ impl<S: Store> Engine<S> {
     /// Marks a store in which none of the indexed tables holds a record (a new one) as covered
     /// by the expiry index, so its first purge indexes nothing again; a store with records
     /// keeps them for the first purge to index. Call it when the store opens. Returns whether
-    /// the store is covered.
+    /// the store is covered (a store that keeps no index has nothing to prepare: `true`).
     pub fn prepare_expiry_index(&self) -> Result<bool> {
-        if self.expiry_index_covers_all()? {
+        if !self.store.keeps_expiry_index() || self.expiry_index_covers_all()? {
             return Ok(true);
         }
         for table in expiry::INDEXED {
@@ -282,23 +357,8 @@ impl<S: Store> Engine<S> {
                     let mut deleted = Vec::new();
                     for entry_key in chunk {
                         let Some(e) = expiry::parse(entry_key) else { continue };
-                        match fate(tx, e.table, e.key)? {
-                            Fate::DiesAfter(t) | Fate::EndsFamilyAfter(t, _) if t >= now => {
-                                expiry::note(tx, t, e.table, e.key)?
-                            }
-                            Fate::DiesAfter(_) => {
-                                tx.delete(e.table, e.key)?;
-                                deleted.push(e.table);
-                            }
-                            Fate::EndsFamilyAfter(_, grant_key) => {
-                                tx.delete(e.table, e.key)?;
-                                deleted.push(e.table);
-                                if tx.get(Table::Grant, &grant_key)?.is_some() {
-                                    tx.delete(Table::Grant, &grant_key)?;
-                                    deleted.push(Table::Grant);
-                                }
-                            }
-                            Fate::Gone | Fate::Kept => {}
+                        if let Some(t) = delete_if_dead(tx, e.table, e.key, now, &mut deleted)? {
+                            expiry::note(tx, t, e.table, e.key)?;
                         }
                         tx.delete(Table::Expiry, entry_key)?;
                     }
@@ -314,6 +374,36 @@ impl<S: Store> Engine<S> {
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// For a store without the expiry index: reads every record of the tables the index would
+    /// cover, a page at a time, and deletes the dead ones, each checked again inside the
+    /// deleting transaction. Refresh tokens and grants are all checked there (their fate is
+    /// their family's, which needs the grant and the client).
+    fn purge_by_reading(&self, now: UnixTime, report: &mut PurgeReport, read: &mut usize) -> Result<()> {
+        for table in expiry::INDEXED {
+            for_each_page(&self.store, table, "", PURGE_PAGE, |page| {
+                *read += page.len();
+                let candidates: Vec<&str> = page
+                    .iter()
+                    .filter(|(_, bytes)| may_be_dead(table, bytes, now))
+                    .map(|(key, _)| key.as_str())
+                    .collect();
+                for chunk in candidates.chunks(256) {
+                    let deleted = self.store.transact(|tx| {
+                        tx.relax_durability();
+                        let mut deleted = Vec::new();
+                        for key in chunk {
+                            delete_if_dead(tx, table, key, now, &mut deleted)?;
+                        }
+                        Ok(deleted)
+                    })?;
+                    deleted.into_iter().for_each(|t| report.count(t));
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
     }
 
     /// Deletes the audit events for which `old` holds, tenant by tenant (keys are
@@ -372,8 +462,12 @@ impl<S: Store> Engine<S> {
     /// Deletes the records no request can use any more (see the module documentation).
     pub fn purge_expired(&self, now: UnixTime) -> Result<PurgeReport> {
         let (mut report, mut read) = (PurgeReport::default(), 0);
-        self.backfill_expiry_index(&mut read)?;
-        self.purge_indexed(now, &mut report, &mut read)?;
+        if self.store.keeps_expiry_index() {
+            self.backfill_expiry_index(&mut read)?;
+            self.purge_indexed(now, &mut report, &mut read)?;
+        } else {
+            self.purge_by_reading(now, &mut report, &mut read)?;
+        }
         if let Some(keep) = self.config.audit_retention {
             report.audit_events = self.purge_audit(&mut read, |e| e.at.plus(keep) < now)?;
         }
@@ -399,6 +493,8 @@ mod tests {
         audit_rows_read: AtomicUsize,
         rows_read: AtomicUsize,
         gets: AtomicUsize,
+        /// Keeps no expiry index (as sled): entries written are dropped.
+        no_index: bool,
     }
 
     impl CountingStore {
@@ -418,17 +514,33 @@ mod tests {
     struct CountingTx<'a> {
         inner: &'a mut dyn Tx,
         gets: &'a AtomicUsize,
+        no_index: bool,
+    }
+
+    impl CountingTx<'_> {
+        fn dropped(&self, table: Table) -> bool {
+            self.no_index && table == Table::Expiry
+        }
     }
 
     impl Tx for CountingTx<'_> {
         fn get(&mut self, table: Table, key: &str) -> std::result::Result<Option<Vec<u8>>, StoreError> {
             self.gets.fetch_add(1, Ordering::Relaxed);
+            if self.dropped(table) {
+                return Ok(None);
+            }
             self.inner.get(table, key)
         }
         fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> std::result::Result<(), StoreError> {
+            if self.dropped(table) {
+                return Ok(());
+            }
             self.inner.put(table, key, value)
         }
         fn delete(&mut self, table: Table, key: &str) -> std::result::Result<(), StoreError> {
+            if self.dropped(table) {
+                return Ok(());
+            }
             self.inner.delete(table, key)
         }
     }
@@ -442,6 +554,7 @@ mod tests {
                 f(&mut CountingTx {
                     inner: tx,
                     gets: &self.gets,
+                    no_index: self.no_index,
                 })
             })
         }
@@ -456,6 +569,9 @@ mod tests {
             limit: usize,
         ) -> std::result::Result<Vec<(String, Vec<u8>)>, StoreError> {
             Ok(self.counted(table, self.inner.scan_after(table, prefix, after, limit)?))
+        }
+        fn keeps_expiry_index(&self) -> bool {
+            !self.no_index
         }
     }
 
@@ -694,5 +810,126 @@ mod tests {
         assert!(engine.store().inner.scan(Table::RefreshToken, "").unwrap().len() == 1);
         let report = engine.purge_expired(NOW.plus(1_001)).unwrap();
         assert_eq!((report.refresh_tokens, report.grants), (1, 1), "{report:?}");
+    }
+
+    /// Every kind of record the purge handles, some dead at `NOW` and some alive.
+    fn fill_every_kind(tx: &mut dyn Tx) -> Result<()> {
+        let family = |id: &str, refresh_until: Option<UnixTime>, tokens_until: Option<UnixTime>| GrantRecord {
+            tenant: "t".into(),
+            grant_id: id.into(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            scopes: vec!["openid".into()],
+            sid: "s".into(),
+            auth_time: UnixTime(0),
+            amr: Vec::new(),
+            state: crate::grant::GrantState::Active,
+            refresh: refresh_until.map(|expires_at| crate::grant::RefreshState {
+                generation: 1,
+                expires_at,
+            }),
+            epoch: 0,
+            claims: Default::default(),
+            tokens_until,
+        };
+        for i in 0..300 {
+            save(tx, &format!("t/live-{i}"), &access_token(NOW.plus(3_600)))?;
+            save(tx, &format!("t/live-{i}"), &session(NOW.plus(7_200)))?;
+        }
+        for i in 0..40 {
+            save(tx, &format!("t/old-{i}"), &access_token(UnixTime(NOW.0 - 1 - i)))?;
+            save(tx, &format!("t/old-{i}"), &session(UnixTime(NOW.0 - 60)))?;
+        }
+        for (id, refresh, tokens) in [
+            ("over", Some(UnixTime(NOW.0 - 10)), None),
+            ("alive", Some(NOW.plus(1_000)), None),
+            ("no-refresh-over", None, Some(UnixTime(NOW.0 - 1))),
+            ("no-refresh-alive", None, Some(NOW.plus(60))),
+            ("written-before-tokens-until", None, None),
+        ] {
+            save(tx, &GrantRecord::key("t", id), &family(id, refresh, tokens))?;
+        }
+        // Each noted when its family's refresh expiry was what it is now (`save_refresh_token`).
+        for (key, grant_id, generation, at) in [
+            ("t/rt-over-0", "over", 0, UnixTime(NOW.0 - 10)),
+            ("t/rt-over-1", "over", 1, UnixTime(NOW.0 - 10)),
+            ("t/rt-alive-0", "alive", 0, NOW.plus(1_000)),
+            ("t/rt-alive-1", "alive", 1, NOW.plus(1_000)),
+            ("t/rt-orphan", "vanished", 0, UnixTime(NOW.0 - 100)),
+        ] {
+            let rt = RefreshTokenRecord {
+                tenant: "t".into(),
+                grant_id: grant_id.into(),
+                generation,
+            };
+            save(tx, key, &rt)?;
+            expiry::note(tx, at, Table::RefreshToken, key)?;
+        }
+        tx.put(Table::Code, "t/corrupt", b"not json".to_vec())?;
+        Ok(())
+    }
+
+    /// Each purged table's (key, value) pairs.
+    type Contents = Vec<(Table, Vec<(String, Vec<u8>)>)>;
+
+    fn contents(store: &MemStore) -> Contents {
+        expiry::INDEXED
+            .into_iter()
+            .map(|t| (t, store.scan(t, "").unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_store_without_the_index_is_read_whole_and_purged_the_same() {
+        let indexed = engine();
+        let whole = Engine::new(
+            CountingStore {
+                no_index: true,
+                ..Default::default()
+            },
+            EngineConfig::new("https://id.example.com"),
+        );
+        assert!(
+            whole.prepare_expiry_index().unwrap(),
+            "nothing to prepare without an index"
+        );
+        assert!(indexed.prepare_expiry_index().unwrap());
+        for e in [&indexed, &whole] {
+            e.store().transact(fill_every_kind).unwrap();
+        }
+        assert!(whole.store().inner.scan(Table::Expiry, "").unwrap().is_empty());
+        assert_eq!(contents(&indexed.store().inner), contents(&whole.store().inner));
+        whole.store().gets.swap(0, Ordering::Relaxed);
+        let report = whole.purge_expired(NOW).unwrap();
+        assert_eq!(report, indexed.purge_expired(NOW).unwrap().with_read(report.read));
+        assert_eq!(
+            (
+                report.access_tokens,
+                report.sessions,
+                report.grants,
+                report.refresh_tokens
+            ),
+            (40, 40, 2, 3),
+            "{report:?}"
+        );
+        assert_eq!(contents(&indexed.store().inner), contents(&whole.store().inner));
+        // Every record of the purged tables, once; the family that ended went with its refresh
+        // tokens, read before the grants.
+        assert_eq!(report.read, 600 + 80 + 1 + 5 + (5 - 1));
+        // Live access tokens and sessions are judged from the scan: only the 80 dead ones and the
+        // ten family records are read again (each with its family's grant and client).
+        let gets = whole.store().gets.swap(0, Ordering::Relaxed);
+        assert!(gets <= 80 + 10 * 4, "{gets} reads in transactions");
+        // Later, the rest goes the same way on both.
+        let later = NOW.plus(2 * DAY);
+        let report = whole.purge_expired(later).unwrap();
+        assert_eq!(report, indexed.purge_expired(later).unwrap().with_read(report.read));
+        assert_eq!(contents(&indexed.store().inner), contents(&whole.store().inner));
+        let left: Vec<usize> = contents(&whole.store().inner).iter().map(|(_, r)| r.len()).collect();
+        assert_eq!(
+            left.iter().sum::<usize>(),
+            2,
+            "the unreadable code and the family written before `tokens_until`: {left:?}"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! batch, see `commit`), and every transaction that wrote flushed before the caller answers (by
 //! group commit inside a request, see `group_commit`; at once outside one). The records database
 //! is compacted while the server runs once its files have grown (`online_compact`), into a new
-//! generation of the data dir (`generations`).
+//! generation of the data dir (`generations`). It keeps no expiry index
+//! (`Store::keeps_expiry_index`): see [`SledStore::keeps_expiry_index`].
 //!
 //! Durability: sled's flush on Linux is `sync_file_range`, so acknowledged writes survive a
 //! killed process; surviving a power cut is not promised.
@@ -128,6 +129,21 @@ impl Flush for Shared {
     }
 }
 
+/// Removes the expiry entries an earlier version kept in the records tree (this store keeps none:
+/// [`SledStore::keeps_expiry_index`]).
+fn drop_expiry_entries(records: &sled::Tree) -> Result<(), sled::Error> {
+    let prefix = full_key(Table::Expiry, "");
+    let mut dropped = 0usize;
+    for kv in records.scan_prefix(&prefix) {
+        records.remove(kv?.0)?;
+        dropped += 1;
+    }
+    if dropped > 0 {
+        tracing::info!(entries = dropped, "dropped the expiry entries of an earlier version");
+    }
+    Ok(())
+}
+
 fn full_key(table: Table, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(table.name().len() + 1 + key.len());
     k.extend_from_slice(table.name().as_bytes());
@@ -171,6 +187,7 @@ impl SledStore {
         let records = Records::open(dir, generation, cache_bytes)?;
         generations::remove_all_but(dir, generation)?;
         finish_interrupted_commit(&records.tree)?;
+        drop_expiry_entries(&records.tree)?;
         let mut compacted_size = baseline::read(&records.db)?;
         if compacted_size.is_none() && records.tree.is_empty() {
             // A new store: what the estimate would find, without the read.
@@ -269,11 +286,15 @@ impl Tx for SledTx<'_> {
             .map_err(|e| StoreError(e.to_string()))
     }
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
-        self.writes.insert(full_key(table, key), Some(value));
+        if table != Table::Expiry {
+            self.writes.insert(full_key(table, key), Some(value));
+        }
         Ok(())
     }
     fn delete(&mut self, table: Table, key: &str) -> Result<(), StoreError> {
-        self.writes.insert(full_key(table, key), None);
+        if table != Table::Expiry {
+            self.writes.insert(full_key(table, key), None);
+        }
         Ok(())
     }
     fn relax_durability(&mut self) {
@@ -320,6 +341,16 @@ impl Store for SledStore {
         };
         self.flusher.committed().map_err(EngineError::Storage)?;
         Ok(value)
+    }
+
+    /// No: on sled 0.34 the index's time-ordered keys cost ~2.3 KB of file per flow beside the
+    /// records, and ~30 bytes of memory per entry once the database is opened, in a database of
+    /// their own too (it is how many pages sled tracks). At 100,000 families that was 10–16 MiB
+    /// more RSS and 20–30 % fewer refreshes per second; the purge reads every record instead
+    /// (`bench/profile-notes.md`, eighth session of 2026-11-27). Expiry entries the engine writes
+    /// are dropped, and reads of them find nothing.
+    fn keeps_expiry_index(&self) -> bool {
+        false
     }
 
     fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
@@ -559,6 +590,41 @@ mod tests {
         );
         assert!(keys_under(&s.shared.records().tree, audit_db::AUDIT_KEY_PREFIX).is_empty());
         assert_eq!(s.scan(Table::User, "").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn it_keeps_no_expiry_index_and_drops_the_entries_an_earlier_version_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = engine::store::expiry::entry_key(engine::env::UnixTime(100), Table::Code, "t/c");
+        {
+            let (db, tree) = raw_records(dir.path());
+            tree.insert(full_key(Table::Code, "t/c"), b"issued".to_vec()).unwrap();
+            tree.insert(full_key(Table::Expiry, &entry), Vec::new()).unwrap();
+            tree.insert(full_key(Table::Expiry, "~backfilled"), Vec::new()).unwrap();
+            db.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert!(!s.keeps_expiry_index());
+        assert!(keys_under(&s.shared.records().tree, &full_key(Table::Expiry, "")).is_empty());
+        assert_eq!(s.scan(Table::Code, "").unwrap().len(), 1, "the record stays");
+        s.transact(|tx| {
+            tx.put(Table::Expiry, &entry, Vec::new())?;
+            tx.put(Table::Code, "t/d", b"issued".to_vec())?;
+            tx.delete(Table::Expiry, "~backfilled")?;
+            assert_eq!(
+                tx.get(Table::Expiry, &entry)?,
+                None,
+                "an entry is dropped as it is written"
+            );
+            Ok(())
+        })
+        .unwrap();
+        assert!(s.scan(Table::Expiry, "").unwrap().is_empty());
+        assert_eq!(
+            s.scan(Table::Code, "").unwrap().len(),
+            2,
+            "the rest of the transaction commits"
+        );
     }
 
     #[test]

@@ -147,6 +147,14 @@ pub trait Store: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    /// Whether the store keeps the expiry index (`expiry`). One that does not drops the
+    /// entries written to [`Table::Expiry`] (reads there find nothing), and the purge reads
+    /// every record of the tables it purges instead: the trade for a store whose files and
+    /// memory grow with the index's time-ordered keys (sled 0.34, `bench/profile-notes.md`).
+    fn keeps_expiry_index(&self) -> bool {
+        true
+    }
 }
 
 /// Calls `f` with each page (at most `page` records) of `table` under `prefix`, in key order.

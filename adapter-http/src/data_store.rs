@@ -188,11 +188,52 @@ impl Store for DataStore {
             DataStore::Redb(s) => s.scan_after(table, prefix, after, limit),
         }
     }
+
+    fn keeps_expiry_index(&self) -> bool {
+        match self {
+            DataStore::Sled(s) => s.keeps_expiry_index(),
+            DataStore::Redb(s) => s.keeps_expiry_index(),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::env::UnixTime;
+    use engine::grant::AccessTokenRecord;
+
+    #[test]
+    fn the_purge_deletes_what_expired_on_either_store() {
+        let root = tempfile::tempdir().unwrap();
+        let now = UnixTime(1_000_000);
+        for (kind, indexed) in [(StoreKind::Sled, false), (StoreKind::Redb, true)] {
+            let store = DataStore::open(kind, &root.path().join(kind.name()), 1 << 20).unwrap();
+            assert_eq!(store.keeps_expiry_index(), indexed, "{}", kind.name());
+            let engine = engine::Engine::new(store, engine::EngineConfig::new("https://id.example.com"));
+            engine.prepare_expiry_index().unwrap();
+            let token = |expires_at| AccessTokenRecord {
+                tenant: "t".into(),
+                client_id: "c".into(),
+                grant_id: None,
+                expires_at,
+                revoked: false,
+                token_hash: None,
+            };
+            engine
+                .store()
+                .transact(|tx| {
+                    engine::store::save(tx, "t/old", &token(UnixTime(now.0 - 1)))?;
+                    engine::store::save(tx, "t/live", &token(now.plus(60)))
+                })
+                .unwrap();
+            for (at, deleted, left) in [(now, 1, 1), (now, 0, 1), (now.plus(61), 1, 0)] {
+                let report = engine.purge_expired(at).unwrap();
+                assert_eq!(report.access_tokens, deleted, "{}: {report:?}", kind.name());
+                assert_eq!(engine.store().scan(Table::AccessToken, "").unwrap().len(), left);
+            }
+        }
+    }
 
     fn refusal(kind: StoreKind, dir: &Path) -> String {
         match DataStore::open(kind, dir, 1 << 20) {

@@ -111,7 +111,7 @@ fn read_fate<R: Record>(tx: &mut dyn Tx, key: &str, dies: impl Fn(&R) -> Fate) -
 /// issued (at most the client's access-token lifetime before the refresh expiry) expired. A
 /// family without refresh tokens is over when the access token its code bought expires (one
 /// written before that was recorded is left alone).
-fn family_fate(tx: &mut dyn Tx, grant_key: &str) -> Result<Fate> {
+fn family_fate(tx: &mut dyn Tx, grant_key: &str, ttls: &mut AccessTtls) -> Result<Fate> {
     let Some(bytes) = tx.get(Table::Grant, grant_key)? else {
         return Ok(Fate::Gone);
     };
@@ -121,13 +121,43 @@ fn family_fate(tx: &mut dyn Tx, grant_key: &str) -> Result<Fate> {
     let Some(refresh) = g.refresh else {
         return Ok(g.tokens_until.map_or(Fate::Kept, Fate::DiesAfter));
     };
-    let access_ttl =
-        load::<ClientRecord>(tx, &ClientRecord::key(&g.tenant, &g.client_id))?.map_or(0, |c| c.access_token_ttl);
+    let access_ttl = ttls.get(tx, &ClientRecord::key(&g.tenant, &g.client_id))?;
     Ok(Fate::DiesAfter(refresh.expires_at.plus(access_ttl)))
 }
 
+/// Clients' access-token lifetimes (0 for a client that is gone), by client key, so that a
+/// purge decodes each client once per transaction (or once per purge, for [`may_be_dead`])
+/// instead of once per family.
+#[derive(Default)]
+struct AccessTtls(std::collections::HashMap<String, u64>);
+
+impl AccessTtls {
+    fn get(&mut self, tx: &mut dyn Tx, client_key: &str) -> Result<u64> {
+        if let Some(ttl) = self.0.get(client_key) {
+            return Ok(*ttl);
+        }
+        let ttl = load::<ClientRecord>(tx, client_key)?.map_or(0, |c| c.access_token_ttl);
+        self.0.insert(client_key.to_string(), ttl);
+        Ok(ttl)
+    }
+
+    /// Every client's, read a page at a time.
+    fn of_every_client<S: Store + ?Sized>(store: &S) -> Result<Self> {
+        let mut ttls = AccessTtls::default();
+        for_each_page(store, Table::Client, "", PURGE_PAGE, |page| {
+            for (key, bytes) in page {
+                if let Ok(c) = decode::<ClientRecord>(bytes) {
+                    ttls.0.insert(key.clone(), c.access_token_ttl);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(ttls)
+    }
+}
+
 /// When the record under an expiry entry dies (see the module documentation for each table).
-fn fate(tx: &mut dyn Tx, table: Table, key: &str) -> Result<Fate> {
+fn fate(tx: &mut dyn Tx, table: Table, key: &str, ttls: &mut AccessTtls) -> Result<Fate> {
     let at = Fate::DiesAfter;
     match table {
         Table::AuthTransaction => read_fate::<AuthTransactionRecord>(tx, key, |t| at(t.expires_at)),
@@ -136,7 +166,7 @@ fn fate(tx: &mut dyn Tx, table: Table, key: &str) -> Result<Fate> {
         Table::AccessToken => read_fate::<AccessTokenRecord>(tx, key, |a| at(a.expires_at)),
         Table::AssertionJti => read_fate::<AssertionJtiRecord>(tx, key, |j| at(j.expires_at)),
         Table::InitialAccessToken => read_fate::<InitialAccessTokenRecord>(tx, key, |t| at(t.expires_at)),
-        Table::Grant => family_fate(tx, key),
+        Table::Grant => family_fate(tx, key, ttls),
         Table::RefreshToken => {
             let Some(bytes) = tx.get(Table::RefreshToken, key)? else {
                 return Ok(Fate::Gone);
@@ -147,7 +177,7 @@ fn fate(tx: &mut dyn Tx, table: Table, key: &str) -> Result<Fate> {
             // A refresh token dies with its family (at once if the family is gone), and its
             // family with it.
             let grant_key = GrantRecord::key(&rt.tenant, &rt.grant_id);
-            Ok(match family_fate(tx, &grant_key)? {
+            Ok(match family_fate(tx, &grant_key, ttls)? {
                 Fate::Gone => Fate::EndsFamilyAfter(UnixTime(0), grant_key),
                 Fate::DiesAfter(t) => Fate::EndsFamilyAfter(t, grant_key),
                 fate => fate,
@@ -166,8 +196,9 @@ fn delete_if_dead(
     key: &str,
     now: UnixTime,
     deleted: &mut Vec<Table>,
+    ttls: &mut AccessTtls,
 ) -> Result<Option<UnixTime>> {
-    match fate(tx, table, key)? {
+    match fate(tx, table, key, ttls)? {
         Fate::DiesAfter(t) | Fate::EndsFamilyAfter(t, _) if t >= now => return Ok(Some(t)),
         Fate::DiesAfter(_) => {
             tx.delete(table, key)?;
@@ -215,9 +246,11 @@ impl Tx for Scanned<'_> {
 }
 
 /// Whether a scanned record may be dead by `now`: certainly alive (or kept) records are not
-/// read again in a transaction.
-fn may_be_dead(table: Table, bytes: &[u8], now: UnixTime) -> bool {
-    match fate(&mut Scanned { table, bytes }, table, "") {
+/// read again in a transaction. `ttls` holds every client's, read at the start of the purge: a
+/// lifetime changed since can only make a family a candidate early or late by one purge, and
+/// each candidate is judged again in its transaction.
+fn may_be_dead(table: Table, bytes: &[u8], now: UnixTime, ttls: &mut AccessTtls) -> bool {
+    match fate(&mut Scanned { table, bytes }, table, "", ttls) {
         Ok(Fate::DiesAfter(t)) => t < now,
         Ok(Fate::Kept) => false,
         Ok(Fate::Gone | Fate::EndsFamilyAfter(..)) | Err(_) => true,
@@ -354,10 +387,10 @@ impl<S: Store> Engine<S> {
             for chunk in due.chunks(256) {
                 let deleted = self.store.transact(|tx| {
                     tx.relax_durability();
-                    let mut deleted = Vec::new();
+                    let (mut deleted, mut ttls) = (Vec::new(), AccessTtls::default());
                     for entry_key in chunk {
                         let Some(e) = expiry::parse(entry_key) else { continue };
-                        if let Some(t) = delete_if_dead(tx, e.table, e.key, now, &mut deleted)? {
+                        if let Some(t) = delete_if_dead(tx, e.table, e.key, now, &mut deleted, &mut ttls)? {
                             expiry::note(tx, t, e.table, e.key)?;
                         }
                         tx.delete(Table::Expiry, entry_key)?;
@@ -381,20 +414,21 @@ impl<S: Store> Engine<S> {
     /// deleting transaction. Refresh tokens and grants are all checked there (their fate is
     /// their family's, which needs the grant and the client).
     fn purge_by_reading(&self, now: UnixTime, report: &mut PurgeReport, read: &mut usize) -> Result<()> {
+        let mut scan_ttls = AccessTtls::of_every_client(&self.store)?;
         for table in expiry::INDEXED {
             for_each_page(&self.store, table, "", PURGE_PAGE, |page| {
                 *read += page.len();
                 let candidates: Vec<&str> = page
                     .iter()
-                    .filter(|(_, bytes)| may_be_dead(table, bytes, now))
+                    .filter(|(_, bytes)| may_be_dead(table, bytes, now, &mut scan_ttls))
                     .map(|(key, _)| key.as_str())
                     .collect();
                 for chunk in candidates.chunks(256) {
                     let deleted = self.store.transact(|tx| {
                         tx.relax_durability();
-                        let mut deleted = Vec::new();
+                        let (mut deleted, mut ttls) = (Vec::new(), AccessTtls::default());
                         for key in chunk {
-                            delete_if_dead(tx, table, key, now, &mut deleted)?;
+                            delete_if_dead(tx, table, key, now, &mut deleted, &mut ttls)?;
                         }
                         Ok(deleted)
                     })?;

@@ -700,6 +700,28 @@ mod tests {
         }
     }
 
+    /// A family of client `c`, refreshable until `refresh_until` (none: no refresh tokens).
+    fn family(id: &str, refresh_until: Option<UnixTime>, tokens_until: Option<UnixTime>) -> GrantRecord {
+        GrantRecord {
+            tenant: "t".into(),
+            grant_id: id.into(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            scopes: vec!["openid".into()],
+            sid: "s".into(),
+            auth_time: UnixTime(0),
+            amr: Vec::new(),
+            state: crate::grant::GrantState::Active,
+            refresh: refresh_until.map(|expires_at| crate::grant::RefreshState {
+                generation: 1,
+                expires_at,
+            }),
+            epoch: 0,
+            claims: Default::default(),
+            tokens_until,
+        }
+    }
+
     fn engine() -> Engine<CountingStore> {
         Engine::new(CountingStore::default(), EngineConfig::new("https://id.example.com"))
     }
@@ -807,24 +829,7 @@ mod tests {
     #[test]
     fn a_refresh_token_due_before_its_family_ends_waits_for_the_family() {
         let engine = engine();
-        let grant = GrantRecord {
-            tenant: "t".into(),
-            grant_id: "g".into(),
-            client_id: "c".into(),
-            user_id: "u".into(),
-            scopes: vec!["openid".into()],
-            sid: "s".into(),
-            auth_time: UnixTime(0),
-            amr: Vec::new(),
-            state: crate::grant::GrantState::Active,
-            refresh: Some(crate::grant::RefreshState {
-                generation: 1,
-                expires_at: NOW.plus(1_000),
-            }),
-            epoch: 0,
-            claims: Default::default(),
-            tokens_until: None,
-        };
+        let grant = family("g", Some(NOW.plus(1_000)), None);
         engine
             .store()
             .transact(|tx| {
@@ -848,24 +853,6 @@ mod tests {
 
     /// Every kind of record the purge handles, some dead at `NOW` and some alive.
     fn fill_every_kind(tx: &mut dyn Tx) -> Result<()> {
-        let family = |id: &str, refresh_until: Option<UnixTime>, tokens_until: Option<UnixTime>| GrantRecord {
-            tenant: "t".into(),
-            grant_id: id.into(),
-            client_id: "c".into(),
-            user_id: "u".into(),
-            scopes: vec!["openid".into()],
-            sid: "s".into(),
-            auth_time: UnixTime(0),
-            amr: Vec::new(),
-            state: crate::grant::GrantState::Active,
-            refresh: refresh_until.map(|expires_at| crate::grant::RefreshState {
-                generation: 1,
-                expires_at,
-            }),
-            epoch: 0,
-            claims: Default::default(),
-            tokens_until,
-        };
         for i in 0..300 {
             save(tx, &format!("t/live-{i}"), &access_token(NOW.plus(3_600)))?;
             save(tx, &format!("t/live-{i}"), &session(NOW.plus(7_200)))?;

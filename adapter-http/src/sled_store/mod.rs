@@ -344,7 +344,7 @@ impl Store for SledStore {
     }
 
     /// No: on sled 0.34 the index's time-ordered keys cost ~2.3 KB of file per flow beside the
-    /// records, and ~30 bytes of memory per entry once the database is opened, in a database of
+    /// records, and ~35 bytes of memory per entry once the database is opened, in a database of
     /// their own too (it is how many pages sled tracks). At 100,000 families that was 10–16 MiB
     /// more RSS and 20–30 % fewer refreshes per second; the purge reads every record instead
     /// (`bench/profile-notes.md`, eighth session of 2026-11-27). Expiry entries the engine writes

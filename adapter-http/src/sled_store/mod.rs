@@ -300,6 +300,9 @@ impl Tx for SledTx<'_> {
     fn relax_durability(&mut self) {
         self.relaxed = true;
     }
+    fn keeps_expiry_index(&self) -> bool {
+        false
+    }
 }
 
 impl Store for SledStore {
@@ -608,6 +611,7 @@ mod tests {
         assert!(keys_under(&s.shared.records().tree, &full_key(Table::Expiry, "")).is_empty());
         assert_eq!(s.scan(Table::Code, "").unwrap().len(), 1, "the record stays");
         s.transact(|tx| {
+            assert!(!tx.keeps_expiry_index(), "so the engine's saves note nothing");
             tx.put(Table::Expiry, &entry, Vec::new())?;
             tx.put(Table::Code, "t/d", b"issued".to_vec())?;
             tx.delete(Table::Expiry, "~backfilled")?;

@@ -37,8 +37,12 @@ pub fn entry_key(at: UnixTime, table: Table, key: &str) -> String {
     format!("{:020}/{}/{key}", at.0, table.name())
 }
 
-/// Notes that `table`'s `key` may be dead after `at`.
+/// Notes that `table`'s `key` may be dead after `at`; nothing on a store that keeps no index
+/// ([`Tx::keeps_expiry_index`]), so its saves format no entry.
 pub fn note(tx: &mut dyn Tx, at: UnixTime, table: Table, key: &str) -> Result<(), StoreError> {
+    if !tx.keeps_expiry_index() {
+        return Ok(());
+    }
     tx.put(Table::Expiry, &entry_key(at, table, key), Vec::new())
 }
 

@@ -125,6 +125,11 @@ pub trait Tx {
     /// not wait for them to reach the disk. By default every write is durable before the
     /// caller answers; single-use and rotation writes never call this.
     fn relax_durability(&mut self) {}
+    /// Whether the store behind this transaction keeps the expiry index
+    /// ([`Store::keeps_expiry_index`]): when it does not, [`expiry::note`] writes nothing.
+    fn keeps_expiry_index(&self) -> bool {
+        true
+    }
 }
 
 /// A transactional store of records.

@@ -20,7 +20,9 @@ use crate::error::StoreError;
 /// every entry (entries start with a digit), so a scan in time order never reaches it.
 pub const BACKFILLED: &str = "~backfilled";
 
-/// The tables whose records the index covers, by the name their entries carry.
+/// The tables whose records the index covers, by the name their entries carry. Grants come
+/// before refresh tokens: a purge without the index reads them in this order, and judges a
+/// refresh token by the family its scan of grants found alive.
 pub const INDEXED: [Table; 8] = [
     Table::AuthTransaction,
     Table::Code,
@@ -28,8 +30,8 @@ pub const INDEXED: [Table; 8] = [
     Table::AccessToken,
     Table::AssertionJti,
     Table::InitialAccessToken,
-    Table::RefreshToken,
     Table::Grant,
+    Table::RefreshToken,
 ];
 
 /// The key of the entry saying `table`'s `key` may be dead after `at`.

@@ -84,14 +84,15 @@ struct NewAppArgs {
     /// The port the app will listen on (default: react 5173, flask 3001, nextjs 3000).
     #[arg(long)]
     port: Option<u16>,
-    /// An Admin API bearer token; or give an admin client's id and secret.
-    #[arg(long, env = "OP_ADMIN_TOKEN")]
+    /// An Admin API bearer token; or give an admin client's id and secret. (These take values
+    /// starting with `-`: a generated secret or token is base64url, and one in 64 starts so.)
+    #[arg(long, env = "OP_ADMIN_TOKEN", allow_hyphen_values = true)]
     admin_token: Option<String>,
     /// Admin client id (client_credentials with scope admin).
-    #[arg(long, env = "OP_ADMIN_CLIENT_ID")]
+    #[arg(long, env = "OP_ADMIN_CLIENT_ID", allow_hyphen_values = true)]
     admin_client_id: Option<String>,
     /// Admin client secret.
-    #[arg(long, env = "OP_ADMIN_CLIENT_SECRET")]
+    #[arg(long, env = "OP_ADMIN_CLIENT_SECRET", allow_hyphen_values = true)]
     admin_client_secret: Option<String>,
     /// The admin client's tenant (`system` for the platform admin).
     #[arg(long, default_value = "system")]
@@ -252,4 +253,36 @@ async fn serve() -> Result<(), adapter_http::StartError> {
     tracing::info!("shutting down");
     server.stop().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_app_takes_credentials_that_start_with_a_hyphen() {
+        let cli = Cli::try_parse_from([
+            "adapter-http",
+            "new-app",
+            "my-app",
+            "--framework",
+            "flask",
+            "--issuer",
+            "http://127.0.0.1:8080/demo",
+            "--admin-client-id",
+            "-id",
+            "--admin-client-secret",
+            "-r9x_secret",
+            "--admin-token",
+            "-tok",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Some(Command::NewApp(a)) = cli.command else {
+            panic!("not new-app")
+        };
+        assert_eq!(
+            (a.admin_client_id, a.admin_client_secret, a.admin_token),
+            (Some("-id".into()), Some("-r9x_secret".into()), Some("-tok".into()))
+        );
+    }
 }

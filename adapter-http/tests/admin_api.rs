@@ -534,6 +534,151 @@ async fn organizations_invites_and_licences_follow_the_calimatic_rules() {
     t.server.stop().await.unwrap();
 }
 
+/// POSTs `body` to an invite route with an app's `x-client-id` / `x-client-secret`.
+async fn app_invite(t: &TestServer, path: &str, id: &str, secret: &str, body: Value) -> (u16, Value) {
+    let r = Client::new()
+        .post(format!("{}{path}", t.server.base))
+        .header("x-client-id", id)
+        .header("x-client-secret", secret)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_app_cannot_make_anyone_an_organization_admin() {
+    // The reproduction of the privilege escalation: a client registered anonymously, and the
+    // static demo client that the organization never enabled, invite an existing member as admin.
+    let t = start().await;
+    let root = root_token(&t).await;
+    let org = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/demo/organizations",
+        Some(&root),
+        Some(json!({"name": "Org"})),
+    )
+    .await;
+    let org_id = org.1["id"].as_str().unwrap().to_string();
+    let users = format!("/admin/v1/organizations/{org_id}/users");
+    let bulk = format!("{users}/bulk-invite");
+    let member = call(
+        &t,
+        Method::POST,
+        &users,
+        Some(&root),
+        Some(json!({"email": "member@example.com", "role": "member"})),
+    )
+    .await;
+    assert_eq!(member.0, 201, "{}", member.1);
+    let members_path = format!("/admin/v1/organizations/{org_id}/members");
+    let members = || call(&t, Method::GET, &members_path, Some(&root), None);
+    let before = members().await.1;
+    let reg: Value = Client::new()
+        .post(format!("{}/register", t.iss))
+        .json(&json!({"redirect_uris": ["https://rp.example/cb"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (dyn_id, dyn_secret) = (
+        reg["client_id"].as_str().unwrap(),
+        reg["client_secret"].as_str().unwrap(),
+    );
+    let admin_row = json!({"email": "member@example.com", "role": "admin"});
+    for (id, secret) in [
+        (dyn_id, dyn_secret),
+        (t.demo.client_id.as_str(), t.demo.client_secret.as_str()),
+    ] {
+        assert_error(
+            &app_invite(&t, &users, id, secret, admin_row.clone()).await,
+            403,
+            "forbidden",
+        );
+        let rows = json!({"users": [admin_row, {"email": "brand-new@example.com", "role": "member"}]});
+        assert_error(&app_invite(&t, &bulk, id, secret, rows).await, 403, "forbidden");
+        let demote = json!({"users": [{"email": "member@example.com", "role": "guest"}]});
+        assert_error(&app_invite(&t, &bulk, id, secret, demote).await, 403, "forbidden");
+    }
+    assert_eq!(members().await.1, before, "no role changed, no account created");
+    // Enabled, the demo client still cannot give `admin`, and leaves a member as they are.
+    let enable = format!("/admin/v1/organizations/{org_id}/apps/{}", t.demo.client_id);
+    let on = call(&t, Method::PUT, &enable, Some(&root), Some(json!({"isEnabled": true}))).await;
+    assert_eq!(on.1["app_roles"], json!(["member"]), "{}", on.1);
+    let (id, secret) = (t.demo.client_id.as_str(), t.demo.client_secret.as_str());
+    assert_error(
+        &app_invite(&t, &users, id, secret, admin_row.clone()).await,
+        403,
+        "forbidden",
+    );
+    let rows =
+        json!({"users": [admin_row, {"email": "member@example.com"}, {"email": "new@example.com", "role": "member"}]});
+    let report = app_invite(&t, &bulk, id, secret, rows).await;
+    assert_eq!(report.0, 200, "{}", report.1);
+    let results = &report.1["results"];
+    assert_eq!(results[0]["error"], "forbidden", "{report:?}");
+    assert_eq!(results[1]["result"]["status"], "existing");
+    assert_eq!(results[1]["result"]["licenses"], json!([]));
+    assert_eq!(results[2]["result"]["status"], "created");
+    assert_eq!(results[2]["result"]["licenses"], json!([t.demo.client_id]));
+    let after = members().await.1;
+    let role_of = |m: &Value, email: &str| {
+        m.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["user"]["email"] == email)
+            .map(|x| x["role"].clone())
+    };
+    assert_eq!(role_of(&after, "member@example.com"), Some(json!("member")));
+    assert_eq!(role_of(&after, "new@example.com"), Some(json!("member")));
+    // The audit log names the app on each of its invites, refused ones included.
+    let log = call(
+        &t,
+        Method::GET,
+        "/admin/v1/tenants/demo/audit?limit=200",
+        Some(&root),
+        None,
+    )
+    .await;
+    let invites: Vec<&Value> = log.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "organization_invite")
+        .collect();
+    let by = |client: &str| invites.iter().filter(|e| e["client_id"] == client).count();
+    assert_eq!(by(dyn_id), 3, "{invites:#?}");
+    assert_eq!(by(&t.demo.client_id), 3 + 4, "{invites:#?}");
+    // An admin widens what apps may give; the admin's own invites still change roles.
+    let patch = call(
+        &t,
+        Method::PATCH,
+        &format!("/admin/v1/organizations/{org_id}"),
+        Some(&root),
+        Some(json!({"app_roles": ["member", "teacher"]})),
+    )
+    .await;
+    assert_eq!(patch.1["app_roles"], json!(["member", "teacher"]), "{}", patch.1);
+    assert_eq!(patch.1["name"], "Org", "a patch leaves out what it does not name");
+    let teacher = app_invite(
+        &t,
+        &users,
+        id,
+        secret,
+        json!({"email": "t@example.com", "role": "teacher"}),
+    )
+    .await;
+    assert_eq!(teacher.0, 201, "{}", teacher.1);
+    let promoted = call(&t, Method::POST, &users, Some(&root), Some(admin_row.clone())).await;
+    assert_eq!(promoted.1["status"], "added", "{}", promoted.1);
+    assert_eq!(role_of(&members().await.1, "member@example.com"), Some(json!("admin")));
+    t.server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn keys_rotate_and_the_audit_log_pages() {
     let t = start().await;

@@ -35,6 +35,8 @@ pub enum AuditKind {
     ClientRegistration,
     /// An administrator changed something.
     AdminChange,
+    /// A user was invited into an organization, or an app's invite was refused.
+    OrganizationInvite,
 }
 
 /// One audit event.

@@ -3,7 +3,14 @@
 
 use crate::store::{Record, Table};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The role an invite gives when it names none, and the only role apps may grant by default.
+pub const DEFAULT_ROLE: &str = "member";
+
+fn default_app_roles() -> BTreeSet<String> {
+    BTreeSet::from([DEFAULT_ROLE.to_string()])
+}
 
 /// An organization of a tenant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +24,9 @@ pub struct OrganizationRecord {
     /// App enablement: client id → isEnabled.
     #[serde(default)]
     pub app_access: BTreeMap<String, bool>,
+    /// The roles an enabled app may give when it invites a user (administrators give any role).
+    #[serde(default = "default_app_roles")]
+    pub app_roles: BTreeSet<String>,
     /// When it was created (seconds).
     pub created_at: u64,
 }
@@ -39,6 +49,23 @@ impl OrganizationRecord {
     /// Whether `client_id` is enabled for this organization.
     pub fn is_enabled(&self, client_id: &str) -> bool {
         self.app_access.get(client_id).copied().unwrap_or(false)
+    }
+
+    /// Whether an app may give `role` when it invites.
+    pub fn app_may_grant(&self, role: &str) -> bool {
+        self.app_roles.contains(role)
+    }
+
+    /// A new organization: no apps enabled, apps may grant `member` only.
+    pub fn new(tenant: &str, id: String, name: String, created_at: u64) -> Self {
+        OrganizationRecord {
+            tenant: tenant.into(),
+            id,
+            name,
+            app_access: BTreeMap::new(),
+            app_roles: default_app_roles(),
+            created_at,
+        }
     }
 }
 

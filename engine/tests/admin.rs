@@ -4,76 +4,16 @@
 mod common;
 
 use common::*;
-use engine::admin::{AdminPrincipal, AdminScope, Invite, InviteCaller, InviteStatus, UserPatch};
+use engine::admin::{AdminPrincipal, AdminScope, UserPatch};
 use engine::audit::AuditKind;
 use engine::client::ClientPatch;
 use engine::client_auth::ClientCredentials;
 use engine::registration::ClientMetadata;
 use engine::store::Store;
 use engine::tenant::{RegistrationPolicy, SYSTEM_TENANT};
-use engine::token::TokenRequest;
 use engine::{fixtures, AuthorizeOutcome, ClientSpec, Env, TenantRecord, UserProfile};
 use serde_json::json;
 use spec::{ClientAuthMethod, ErrorCode, GrantType};
-
-/// Creates an admin client in `tenant` (creating the tenant if needed) and returns an admin token.
-fn admin_token(w: &mut World, tenant: &str) -> String {
-    let id = format!("admin-{}", w.rng_id());
-    let mut env = Env::new(w.now, &mut w.rng);
-    if w.engine.tenant(tenant).unwrap().is_none() {
-        w.engine
-            .create_tenant(TenantRecord::new(tenant.into(), tenant.into()))
-            .unwrap();
-        w.engine
-            .install_signing_key(&mut env, tenant, fixtures::rsa_key())
-            .unwrap();
-    }
-    let mut spec = ClientSpec::new("Admin", ClientAuthMethod::ClientSecretBasic, &[]);
-    spec.client_id = Some(id.clone());
-    spec.grant_types = vec![GrantType::ClientCredentials];
-    spec.allowed_scopes = Some(vec!["admin".into()]);
-    let (_, secret) = w.engine.create_client(&mut env, tenant, spec).unwrap();
-    cc_token(w, tenant, &id, &secret.unwrap(), "admin").unwrap()
-}
-
-fn cc_token(w: &mut World, tenant: &str, id: &str, secret: &str, scope: &str) -> engine::Result<String> {
-    let creds = ClientCredentials::Basic {
-        client_id: id.into(),
-        secret: secret.into(),
-    };
-    cc_token_with(w, tenant, creds, scope)
-}
-
-fn cc_token_with(w: &mut World, tenant: &str, creds: ClientCredentials, scope: &str) -> engine::Result<String> {
-    let mut env = Env::new(w.now, &mut w.rng);
-    let req = TokenRequest {
-        grant_type: Some("client_credentials".into()),
-        scope: Some(scope.into()),
-        ..Default::default()
-    };
-    w.engine
-        .handle_token(&mut env, tenant, &creds, &req)
-        .map(|t| t.access_token)
-}
-
-trait Ids {
-    fn rng_id(&mut self) -> String;
-}
-impl Ids for World {
-    fn rng_id(&mut self) -> String {
-        let mut env = self.env();
-        engine::secret::mint_id(&mut env)[..8].to_string()
-    }
-}
-
-fn principal(w: &mut World, token: &str) -> engine::Result<AdminPrincipal> {
-    let mut env = Env::new(w.now, &mut w.rng);
-    w.engine.authenticate_admin(&mut env, Some(token))
-}
-
-fn code(r: engine::Result<impl std::fmt::Debug>) -> ErrorCode {
-    r.expect_err("expected an error").code()
-}
 
 #[test]
 fn admin_calls_need_an_admin_scoped_client_credentials_token() {
@@ -368,78 +308,6 @@ fn users_are_created_updated_listed_and_deleted_with_unique_names() {
         w.login(&page.transaction, "caroline", "a new password", None),
         engine::LoginOutcome::LoggedIn { .. }
     ));
-}
-
-#[test]
-fn invites_assign_licences_by_the_seed_rules_and_rows_apply_whole() {
-    spec::covers("ADMIN-invite-licensing");
-    let mut w = World::new(7);
-    let token = admin_token(&mut w, T);
-    let p = principal(&mut w, &token).unwrap();
-    let mut env = Env::new(w.now, &mut w.rng);
-    let admin = w.engine.tenant_admin(&p, T).unwrap();
-    let org = admin.create_organization(&mut env, "Springfield Elementary").unwrap();
-    admin.set_app_access(&mut env, &org.id, "web", true).unwrap();
-    admin.set_app_access(&mut env, &org.id, "portal", true).unwrap();
-    admin.set_app_access(&mut env, &org.id, "spa", false).unwrap();
-    assert_eq!(
-        code(admin.set_app_access(&mut env, &org.id, "ghost", true)),
-        ErrorCode::NotFound
-    );
-    let invite = |email: &str, apps: Option<Vec<&str>>| Invite {
-        email: email.into(),
-        first_name: Some("Jane".into()),
-        last_name: Some("Smith".into()),
-        role: Some("teacher".into()),
-        applications: apps.map(|a| a.into_iter().map(String::from).collect()),
-    };
-    // Admin, no apps: every enabled app.
-    let all = admin
-        .invite(&mut env, &org.id, &InviteCaller::Admin, &invite("a@x.com", None))
-        .unwrap();
-    assert_eq!(all.licenses, vec!["portal", "web"]);
-    assert_eq!(all.status, InviteStatus::Created);
-    // Admin, explicit apps: filtered to enabled ones.
-    let some = admin
-        .invite(
-            &mut env,
-            &org.id,
-            &InviteCaller::Admin,
-            &invite("b@x.com", Some(vec!["spa", "web", "ghost"])),
-        )
-        .unwrap();
-    assert_eq!(some.licenses, vec!["web"]);
-    drop(admin);
-    // App client: its own licence, plus explicit enabled ones; wrong secret refused.
-    let secret = w.first_secret.clone();
-    let mut env = Env::new(w.now, &mut w.rng);
-    let rows = [
-        invite("c@x.com", None),
-        invite("not-an-email", None),
-        invite("a@x.com", Some(vec!["web"])),
-    ];
-    assert_eq!(
-        code(w.engine.app_invite(&mut env, &org.id, "portal", "wrong", &rows)),
-        ErrorCode::InvalidClient
-    );
-    let out = w
-        .engine
-        .app_invite(&mut env, &org.id, "portal", &secret, &rows)
-        .unwrap();
-    assert_eq!(out[0].as_ref().unwrap().licenses, vec!["portal"]);
-    assert_eq!(out[1].as_ref().unwrap_err().code(), ErrorCode::InvalidRequest);
-    let again = out[2].as_ref().unwrap();
-    assert_eq!(again.status, InviteStatus::Added);
-    assert_eq!(again.licenses, vec!["portal", "web"]);
-    assert_eq!(again.user.id, all.user.id);
-    // The failed row wrote nothing; the others are members with their role.
-    let admin = w.engine.tenant_admin(&p, T).unwrap();
-    let members = admin.members(&org.id).unwrap();
-    assert_eq!(members.len(), 3);
-    assert!(members
-        .iter()
-        .all(|(u, role)| role == "teacher" && u.profile.organization_id.as_deref() == Some(org.id.as_str())));
-    assert!(members.iter().all(|(u, _)| u.profile.username != "not-an-email"));
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Admin API request and response bodies (their OpenAPI schemas) and their translation to and
 //! from engine types. No rule lives here: only shapes.
 
-use engine::admin::{Invite, InviteOutcome, InviteStatus, KeyInfo, SessionInfo, TenantPatch, UserPatch};
+use engine::admin::{
+    Invite, InviteOutcome, InviteStatus, KeyInfo, OrganizationPatch, SessionInfo, TenantPatch, UserPatch,
+};
 use engine::audit::AuditEvent;
 use engine::client::ClientPatch;
 use engine::organization::OrganizationRecord;
@@ -847,6 +849,8 @@ pub struct Organization {
     pub name: String,
     /// Apps and whether each is enabled (`organization_app_access`).
     pub app_access: Vec<AppAccess>,
+    /// The roles an enabled app may give when it invites (administrators give any); default `member`.
+    pub app_roles: Vec<String>,
     /// Created at (seconds).
     pub created_at: u64,
 }
@@ -861,6 +865,7 @@ impl From<OrganizationRecord> for Organization {
                 .into_iter()
                 .map(|(client_id, is_enabled)| AppAccess { client_id, is_enabled })
                 .collect(),
+            app_roles: o.app_roles.into_iter().collect(),
             created_at: o.created_at,
         }
     }
@@ -875,6 +880,7 @@ impl Example for Organization {
                 client_id: "partners-portal".into(),
                 is_enabled: true,
             }],
+            app_roles: vec!["member".into()],
             created_at: 1_750_000_000,
         }
     }
@@ -898,6 +904,35 @@ pub struct AppAccess {
 pub struct OrganizationInput {
     /// Name.
     pub name: String,
+}
+
+/// A change to an organization: fields left out stay as they are.
+#[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
+#[oai(example)]
+pub struct OrganizationUpdate {
+    /// New name.
+    pub name: Option<String>,
+    /// The roles an enabled app may give when it invites (replaces the set; `[]`: apps invite no one).
+    pub app_roles: Option<Vec<String>>,
+}
+
+impl From<OrganizationUpdate> for OrganizationPatch {
+    fn from(u: OrganizationUpdate) -> Self {
+        OrganizationPatch {
+            name: u.name,
+            app_roles: u.app_roles.map(|r| r.into_iter().collect()),
+        }
+    }
+}
+
+impl Example for OrganizationUpdate {
+    fn example() -> Self {
+        OrganizationUpdate {
+            name: None,
+            app_roles: Some(vec!["member".into(), "student".into()]),
+        }
+    }
 }
 
 /// Enable or disable an app for an organization.
@@ -982,7 +1017,8 @@ pub struct Invited {
     pub user_id: String,
     /// Email.
     pub email: String,
-    /// `created` (new user, no password yet) or `added` (existing user joined the organization).
+    /// `created` (new user, no password yet), `added` (an existing user of the tenant joined the
+    /// organization) or `existing` (an app invited someone already a member: nothing changed).
     pub status: String,
     /// Licences this invite assigned.
     pub licenses: Vec<String>,
@@ -996,6 +1032,7 @@ impl From<InviteOutcome> for Invited {
             status: match o.status {
                 InviteStatus::Created => "created",
                 InviteStatus::Added => "added",
+                InviteStatus::Existing => "existing",
             }
             .into(),
             licenses: o.licenses,
@@ -1084,7 +1121,7 @@ pub struct AuditEntry {
     pub at: u64,
     /// `login_succeeded`, `login_failed`, `consent_granted`, `consent_denied`, `token_issued`,
     /// `token_refreshed`, `refresh_reuse_detected`, `token_revoked`, `logout`, `client_registration`,
-    /// `admin_change`.
+    /// `admin_change`, `organization_invite`.
     pub kind: String,
     /// Who.
     pub actor: Option<String>,

@@ -4,11 +4,11 @@
 
 use super::models::{
     AppAccessInput, BulkInviteInput, BulkInviteReport, BulkInviteRow, InviteInput, Invited, Member, Organization,
-    OrganizationInput, OrganizationPage, RoleInput, User,
+    OrganizationInput, OrganizationPage, OrganizationUpdate, RoleInput, User,
 };
 use super::{as_admin, bearer, AdminResult, AdminTag};
 use crate::state::Shared;
-use engine::admin::{Invite, InviteCaller, InviteOutcome};
+use engine::admin::{Invite, InviteCaller, InviteOutcome, OrganizationPatch};
 use engine::EngineError;
 use poem::web::Data;
 use poem::Request;
@@ -102,19 +102,20 @@ impl AdminOrganizationsApi {
         }))
     }
 
-    /// Rename an organization.
+    /// Rename an organization, or set the roles its enabled apps may give when they invite.
     #[oai(path = "/organizations/:org_id", method = "patch", tag = "AdminTag::Organizations")]
     async fn update_organization(
         &self,
         org_id: Path<String>,
-        body: Json<OrganizationInput>,
+        body: Json<OrganizationUpdate>,
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Organization> {
+        let patch = OrganizationPatch::from(body.0);
         AdminResult::ok(as_admin(&state, req, |e, env, p| {
             let tenant = e.tenant_of_organization(&org_id)?;
             Ok(e.tenant_admin(p, &tenant)?
-                .rename_organization(env, &org_id, &body.name)?
+                .update_organization(env, &org_id, &patch)?
                 .into())
         }))
     }
@@ -201,9 +202,11 @@ impl AdminOrganizationsApi {
         }))
     }
 
-    /// Invite a user into the organization. An app client (`x-client-id`, `x-client-secret`) gives
-    /// the user its own licence; explicit `applications` are filtered to the organization's enabled
-    /// apps; an admin call with neither licenses every enabled app.
+    /// Invite a user into the organization. An app client (`x-client-id`, `x-client-secret`) must be
+    /// enabled for the organization (403), may give only the organization's `app_roles` (403) and
+    /// leaves an existing member unchanged (`status: existing`); it gives the user its own licence.
+    /// Explicit `applications` are filtered to the organization's enabled apps; an admin call with
+    /// neither licenses every enabled app. Every invite is in the audit log.
     #[oai(
         path = "/organizations/:org_id/users",
         method = "post",

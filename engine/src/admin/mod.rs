@@ -7,14 +7,16 @@
 //! which only [`Engine::tenant_admin`] makes, after that check.
 
 mod clients;
+mod invites;
 mod keys;
 mod organizations;
 mod tenants;
 mod users;
 
 pub use clients::ClientCreated;
+pub use invites::{Invite, InviteCaller, InviteOutcome, InviteStatus};
 pub use keys::KeyInfo;
-pub use organizations::{Invite, InviteCaller, InviteOutcome, InviteStatus};
+pub use organizations::OrganizationPatch;
 pub use tenants::TenantPatch;
 pub use users::{SessionInfo, UserPatch};
 

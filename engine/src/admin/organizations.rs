@@ -1,7 +1,6 @@
 //! Organizations (Calimatic sense): create, list, update; app enablement; memberships and roles;
 //! app licences; and inviting users, with the seed's auto-licence rules.
 
-use super::users::reindex;
 use super::{not_found, TenantAdmin};
 use crate::client::ClientRecord;
 use crate::engine::Engine;
@@ -10,92 +9,44 @@ use crate::error::{err, Result};
 use crate::organization::{OrganizationIndexRecord, OrganizationRecord};
 use crate::secret::mint_id;
 use crate::store::{decode, list_page, load, save, Page, Store, Table, Tx};
-use crate::user::{Membership, UserIndexRecord, UserProfile, UserRecord};
+use crate::user::{Membership, UserProfile, UserRecord};
 use spec::ErrorCode;
 use std::collections::BTreeSet;
 
-/// Who is inviting.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InviteCaller {
-    /// An app client, authenticated by its secret: its own licence is always included.
-    App(String),
-    /// An administrator.
-    Admin,
-}
-
-/// One user to invite.
+/// A change to an organization.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Invite {
-    /// Email (also the username of a new user).
-    pub email: String,
-    /// Given name.
-    pub first_name: Option<String>,
-    /// Family name.
-    pub last_name: Option<String>,
-    /// Role in the organization (default `member`).
-    pub role: Option<String>,
-    /// Apps to licence explicitly (filtered to the organization's enabled apps).
-    pub applications: Option<Vec<String>>,
-}
-
-/// Whether the invite made a new user or added an existing one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InviteStatus {
-    /// A new user was created (without a password).
-    Created,
-    /// An existing user of the tenant (same email) was added to the organization.
-    Added,
-}
-
-/// The result of one invite.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InviteOutcome {
-    /// The user.
-    pub user: UserRecord,
-    /// New or existing.
-    pub status: InviteStatus,
-    /// The licences this invite assigned.
-    pub licenses: Vec<String>,
+pub struct OrganizationPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// The roles apps may give when they invite (replaces the set).
+    pub app_roles: Option<BTreeSet<String>>,
 }
 
 const ROLE_MAX: usize = 64;
+const APP_ROLES_MAX: usize = 32;
 
+/// Whether `role` is a well-formed role name.
 fn valid_role(role: &str) -> bool {
     (1..=ROLE_MAX).contains(&role.len()) && role.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
 }
 
-/// The licences an invite assigns (Calimatic seed §8): the calling app's identity joins the list;
-/// an explicit list is filtered to enabled apps; with neither, every enabled app.
-pub fn invite_licenses(
-    org: &OrganizationRecord,
-    caller: &InviteCaller,
-    applications: Option<&[String]>,
-) -> Vec<String> {
-    spec::covers("ADMIN-invite-licensing");
-    let mut wanted: BTreeSet<String> = applications.unwrap_or_default().iter().cloned().collect();
-    match caller {
-        InviteCaller::App(client_id) => {
-            wanted.insert(client_id.clone());
-        }
-        InviteCaller::Admin if applications.is_none() => {
-            return org.enabled_apps().cloned().collect();
-        }
-        InviteCaller::Admin => {}
+/// Refuses a malformed role name.
+pub(super) fn check_role(role: &str) -> Result<()> {
+    if valid_role(role) {
+        Ok(())
+    } else {
+        Err(err(
+            ErrorCode::InvalidRequest,
+            "role must be 1-64 characters of A-Z a-z 0-9 _ - : .",
+        ))
     }
-    wanted.into_iter().filter(|a| org.is_enabled(a)).collect()
 }
 
 impl<S: Store> TenantAdmin<'_, S> {
     /// Creates an organization.
     pub fn create_organization(&self, env: &mut Env<'_>, name: &str) -> Result<OrganizationRecord> {
         check_name(name)?;
-        let org = OrganizationRecord {
-            tenant: self.slug().into(),
-            id: mint_id(env),
-            name: name.trim().into(),
-            app_access: Default::default(),
-            created_at: env.now.0,
-        };
+        let org = OrganizationRecord::new(self.slug(), mint_id(env), name.trim().into(), env.now.0);
         self.change(env, "create organization", &format!("organizations/{}", org.id), |tx| {
             save(tx, &OrganizationRecord::key(&org.tenant, &org.id), &org)?;
             save(
@@ -129,11 +80,29 @@ impl<S: Store> TenantAdmin<'_, S> {
             .ok_or_else(|| not_found("unknown organization"))
     }
 
-    /// Renames an organization.
-    pub fn rename_organization(&self, env: &mut Env<'_>, org_id: &str, name: &str) -> Result<OrganizationRecord> {
-        check_name(name)?;
-        self.update_org(env, org_id, "rename organization", |_, o| {
-            o.name = name.trim().into();
+    /// Renames an organization and/or sets the roles its apps may give.
+    pub fn update_organization(
+        &self,
+        env: &mut Env<'_>,
+        org_id: &str,
+        patch: &OrganizationPatch,
+    ) -> Result<OrganizationRecord> {
+        if let Some(name) = &patch.name {
+            check_name(name)?;
+        }
+        if let Some(roles) = &patch.app_roles {
+            if roles.len() > APP_ROLES_MAX {
+                return Err(err(ErrorCode::InvalidRequest, "at most 32 app roles"));
+            }
+            roles.iter().try_for_each(|r| check_role(r))?;
+        }
+        self.update_org(env, org_id, "update organization", |_, o| {
+            if let Some(name) = &patch.name {
+                o.name = name.trim().into();
+            }
+            if let Some(roles) = &patch.app_roles {
+                o.app_roles = roles.clone();
+            }
             Ok(())
         })
     }
@@ -199,11 +168,8 @@ impl<S: Store> TenantAdmin<'_, S> {
         user_id: &str,
         role: Option<&str>,
     ) -> Result<UserRecord> {
-        if role.is_some_and(|r| !valid_role(r)) {
-            return Err(err(
-                ErrorCode::InvalidRequest,
-                "role must be 1-64 characters of A-Z a-z 0-9 _ - : .",
-            ));
+        if let Some(r) = role {
+            check_role(r)?;
         }
         let org_key = OrganizationRecord::key(self.slug(), org_id);
         let key = UserRecord::key(self.slug(), user_id);
@@ -246,112 +212,9 @@ impl<S: Store> TenantAdmin<'_, S> {
             },
         )
     }
-
-    /// Invites one user into an organization, in one transaction: all of it happens or none.
-    pub fn invite(
-        &self,
-        env: &mut Env<'_>,
-        org_id: &str,
-        caller: &InviteCaller,
-        invite: &Invite,
-    ) -> Result<InviteOutcome> {
-        let email = invite.email.trim();
-        if !email.contains('@') || email.len() > 256 || email.starts_with('@') || email.ends_with('@') {
-            return Err(err(ErrorCode::InvalidRequest, "email is not an email address"));
-        }
-        let role = invite.role.as_deref().unwrap_or("member");
-        if !valid_role(role) {
-            return Err(err(
-                ErrorCode::InvalidRequest,
-                "role must be 1-64 characters of A-Z a-z 0-9 _ - : .",
-            ));
-        }
-        let name = match (&invite.first_name, &invite.last_name) {
-            (Some(f), Some(l)) => Some(format!("{f} {l}")),
-            (Some(n), None) | (None, Some(n)) => Some(n.clone()),
-            (None, None) => None,
-        };
-        let profile = UserProfile {
-            username: email.to_string(),
-            email: Some(email.to_string()),
-            given_name: invite.first_name.clone(),
-            family_name: invite.last_name.clone(),
-            name,
-            ..Default::default()
-        };
-        let fresh_user = self.engine.new_user(env, self.slug(), profile, None);
-        let slug = self.slug().to_string();
-        let who = match caller {
-            InviteCaller::App(c) => format!("invite user (app {c})"),
-            InviteCaller::Admin => "invite user".to_string(),
-        };
-        self.change(env, who, &format!("organizations/{org_id}/users/{email}"), |tx| {
-            let org = load::<OrganizationRecord>(tx, &OrganizationRecord::key(&slug, org_id))?
-                .ok_or_else(|| not_found("unknown organization"))?;
-            let licenses = invite_licenses(&org, caller, invite.applications.as_deref());
-            let existing = match load::<UserIndexRecord>(tx, &UserIndexRecord::email_key(&slug, email))? {
-                Some(i) => load::<UserRecord>(tx, &UserRecord::key(&slug, &i.user_id))?,
-                None => None,
-            };
-            let (mut user, status) = match existing {
-                Some(u) => (u, InviteStatus::Added),
-                None => {
-                    reindex(tx, &slug, None, &fresh_user)?;
-                    (fresh_user.clone(), InviteStatus::Created)
-                }
-            };
-            set_role(&mut user.profile, org_id, Some(role));
-            user.app_licenses.extend(licenses.iter().cloned());
-            save(tx, &UserRecord::key(&slug, &user.id), &user)?;
-            Ok(InviteOutcome { user, status, licenses })
-        })
-    }
-}
-
-impl<S: Store> TenantAdmin<'_, S> {
-    /// Invites each user in its own transaction: a row fails or applies whole; the others go on.
-    pub fn invite_many(
-        &self,
-        env: &mut Env<'_>,
-        org_id: &str,
-        caller: &InviteCaller,
-        invites: &[Invite],
-    ) -> Result<Vec<Result<InviteOutcome>>> {
-        self.organization(org_id)?;
-        Ok(invites.iter().map(|i| self.invite(env, org_id, caller, i)).collect())
-    }
 }
 
 impl<S: Store> Engine<S> {
-    /// Invites users as an app client (`x-client-id` / `x-client-secret`): the client must be an
-    /// active client of the organization's tenant whose secret matches; its licence is included.
-    pub fn app_invite(
-        &self,
-        env: &mut Env<'_>,
-        org_id: &str,
-        client_id: &str,
-        secret: &str,
-        invites: &[Invite],
-    ) -> Result<Vec<Result<InviteOutcome>>> {
-        let invalid = || err(ErrorCode::InvalidClient, "client authentication failed");
-        let tenant = self
-            .organization_tenant(org_id)?
-            .ok_or_else(|| not_found("unknown organization"))?;
-        let client = self.client(&tenant, client_id)?.ok_or_else(invalid)?;
-        let ok = client.active && client.secret_hash.as_ref().is_some_and(|h| h.matches(secret));
-        if !ok {
-            return Err(invalid());
-        }
-        let principal = super::AdminPrincipal {
-            scope: super::AdminScope::Tenant(tenant.clone()),
-            tenant: tenant.clone(),
-            client_id: client.client_id.clone(),
-            app: true,
-        };
-        let admin = self.tenant_admin(&principal, &tenant)?;
-        admin.invite_many(env, org_id, &InviteCaller::App(client.client_id.clone()), invites)
-    }
-
     /// The tenant of an organization, for routes that name only the organization.
     pub fn tenant_of_organization(&self, org_id: &str) -> Result<String> {
         self.organization_tenant(org_id)?
@@ -367,7 +230,7 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 /// Sets (or with `None` removes) the user's role in `org_id`; the first organization becomes primary.
-fn set_role(p: &mut UserProfile, org_id: &str, role: Option<&str>) {
+pub(super) fn set_role(p: &mut UserProfile, org_id: &str, role: Option<&str>) {
     p.organization_memberships.retain(|m| m.organization_id != org_id);
     match role {
         Some(r) => {

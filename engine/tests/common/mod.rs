@@ -2,6 +2,7 @@
 //! two tenants, several clients and a user.
 #![allow(dead_code)]
 
+use engine::admin::AdminPrincipal;
 use engine::authorize::AuthorizeOutcome;
 use engine::client_auth::ClientCredentials;
 use engine::fixtures;
@@ -14,7 +15,7 @@ use engine::{
     AuthorizationRequest, ClientRecord, ClientSpec, Engine, EngineConfig, Env, LoginOutcome, MemStore, Result,
     SeededRandom, TenantRecord, UnixTime, UserProfile, UserRecord,
 };
-use spec::{ClientAuthMethod, GrantType, SigningAlg};
+use spec::{ClientAuthMethod, ErrorCode, GrantType, SigningAlg};
 
 pub const T: &str = "acme";
 pub const OTHER: &str = "globex";
@@ -353,4 +354,63 @@ pub fn claims(jwt: &str) -> serde_json::Value {
 
 pub fn header(jwt: &str) -> engine::jose::Header {
     engine::jose::decode(jwt).unwrap().header
+}
+
+/// Creates an admin client in `tenant` (creating the tenant if needed) and returns an admin token.
+pub fn admin_token(w: &mut World, tenant: &str) -> String {
+    let id = format!("admin-{}", w.rng_id());
+    let mut env = Env::new(w.now, &mut w.rng);
+    if w.engine.tenant(tenant).unwrap().is_none() {
+        w.engine
+            .create_tenant(TenantRecord::new(tenant.into(), tenant.into()))
+            .unwrap();
+        w.engine
+            .install_signing_key(&mut env, tenant, fixtures::rsa_key())
+            .unwrap();
+    }
+    let mut spec = ClientSpec::new("Admin", ClientAuthMethod::ClientSecretBasic, &[]);
+    spec.client_id = Some(id.clone());
+    spec.grant_types = vec![GrantType::ClientCredentials];
+    spec.allowed_scopes = Some(vec!["admin".into()]);
+    let (_, secret) = w.engine.create_client(&mut env, tenant, spec).unwrap();
+    cc_token(w, tenant, &id, &secret.unwrap(), "admin").unwrap()
+}
+
+pub fn cc_token(w: &mut World, tenant: &str, id: &str, secret: &str, scope: &str) -> engine::Result<String> {
+    let creds = ClientCredentials::Basic {
+        client_id: id.into(),
+        secret: secret.into(),
+    };
+    cc_token_with(w, tenant, creds, scope)
+}
+
+pub fn cc_token_with(w: &mut World, tenant: &str, creds: ClientCredentials, scope: &str) -> engine::Result<String> {
+    let mut env = Env::new(w.now, &mut w.rng);
+    let req = TokenRequest {
+        grant_type: Some("client_credentials".into()),
+        scope: Some(scope.into()),
+        ..Default::default()
+    };
+    w.engine
+        .handle_token(&mut env, tenant, &creds, &req)
+        .map(|t| t.access_token)
+}
+
+pub trait Ids {
+    fn rng_id(&mut self) -> String;
+}
+impl Ids for World {
+    fn rng_id(&mut self) -> String {
+        let mut env = self.env();
+        engine::secret::mint_id(&mut env)[..8].to_string()
+    }
+}
+
+pub fn principal(w: &mut World, token: &str) -> engine::Result<AdminPrincipal> {
+    let mut env = Env::new(w.now, &mut w.rng);
+    w.engine.authenticate_admin(&mut env, Some(token))
+}
+
+pub fn code(r: engine::Result<impl std::fmt::Debug>) -> ErrorCode {
+    r.expect_err("expected an error").code()
 }

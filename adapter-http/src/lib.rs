@@ -364,12 +364,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         None => None,
     };
     let metrics_addr = metrics_acceptor.as_ref().map(bound_addr).transpose()?;
-    let base = opts
-        .issuer_base
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"))
-        .trim_end_matches('/')
-        .to_string();
+    let base = issuer_base(opts.issuer_base.as_deref(), addr)?;
     let store = data_store::DataStore::open(opts.store, &opts.data_dir, opts.cache_bytes).map_err(|e| e.0)?;
     let state = Arc::new(AppState {
         engine: Engine::new(
@@ -430,6 +425,21 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
     })
 }
 
+/// The public base URL: `--issuer-base`, or `http://{addr}` when the server listens on one address.
+/// A wildcard address (`0.0.0.0`, `[::]`) names no host a client could reach, and a guess (from a
+/// Host header, say) would let a request choose the issuer: refuse to start instead.
+fn issuer_base(given: Option<&str>, addr: SocketAddr) -> Result<String, StartError> {
+    match given {
+        Some(base) => Ok(base.trim_end_matches('/').to_string()),
+        None if addr.ip().is_unspecified() => Err(format!(
+            "listening on {addr} (every interface) needs the public URL clients use: pass \
+             --issuer-base https://id.example.com (or OP_ISSUER_BASE); issuers are {{base}}/{{tenant}}"
+        )
+        .into()),
+        None => Ok(format!("http://{addr}")),
+    }
+}
+
 fn bound_addr(acceptor: &impl Acceptor) -> Result<SocketAddr, StartError> {
     Ok(acceptor
         .local_addr()
@@ -448,5 +458,28 @@ impl Server {
         drop(self.state);
         let _ = self.stop.send(());
         self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+#[cfg(test)]
+mod issuer_base_tests {
+    use super::issuer_base;
+
+    #[test]
+    fn a_wildcard_listener_needs_an_explicit_issuer_base() {
+        let any4 = "0.0.0.0:8080".parse().unwrap();
+        let any6 = "[::]:8080".parse().unwrap();
+        for addr in [any4, any6] {
+            let refused = issuer_base(None, addr).unwrap_err().to_string();
+            assert!(refused.contains("--issuer-base"), "{refused}");
+        }
+        assert_eq!(
+            issuer_base(Some("https://id.example.com/"), any4).unwrap(),
+            "https://id.example.com"
+        );
+        assert_eq!(
+            issuer_base(None, "127.0.0.1:8080".parse().unwrap()).unwrap(),
+            "http://127.0.0.1:8080"
+        );
     }
 }

@@ -13,9 +13,13 @@ impl RandomSource for OsRandom {
 
 /// The current wall-clock time.
 pub fn now() -> UnixTime {
-    let secs = std::time::SystemTime::now()
+    UnixTime(now_nanos() / 1_000_000_000)
+}
+
+/// The current wall-clock time in nanoseconds since the epoch.
+pub fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    UnixTime(secs)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }

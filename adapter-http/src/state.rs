@@ -1,7 +1,7 @@
 //! What every handler shares: the engine over its store, the pages, and cookie policy.
 
 use crate::data_store::DataStore;
-use crate::os_env::{now, OsRandom};
+use crate::os_env::{now_nanos, OsRandom};
 use crate::pages::Pages;
 use engine::{Engine, Env};
 use std::sync::Arc;
@@ -42,7 +42,7 @@ impl AppState {
     /// Runs `f` with a fresh real-world `Env`.
     pub fn with_env<T>(&self, f: impl FnOnce(&Engine<DataStore>, &mut Env<'_>) -> T) -> T {
         let mut rng = OsRandom;
-        let mut env = Env::new(now(), &mut rng);
+        let mut env = Env::precise(now_nanos(), &mut rng);
         f(&self.engine, &mut env)
     }
 }

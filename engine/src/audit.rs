@@ -1,13 +1,15 @@
 //! The per-tenant audit log: what happened, to whom, by whom, when.
 //!
 //! Events are written inside the transaction of the action they record, so an action and its
-//! event commit together. Their keys are drawn before the transaction (it may be retried).
+//! event commit together. Their keys are drawn before the transaction (it may be retried), from the
+//! engine's [`AuditClock`]: the log reads back in the order events were drawn.
 
 use crate::env::{Env, UnixTime};
 use crate::error::Result;
 use crate::secret::hex;
 use crate::store::{save, Record, Table, Tx};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +48,10 @@ pub struct AuditEvent {
     pub id: String,
     /// When.
     pub at: UnixTime,
+    /// When, in nanoseconds since the epoch: strictly increasing within one engine (0 on events
+    /// written before it was kept).
+    #[serde(default)]
+    pub at_nanos: u64,
     /// What.
     pub kind: AuditKind,
     /// Who did it: a user id, a client id, or `admin:{client_id}`.
@@ -66,24 +72,52 @@ impl Record for AuditEvent {
 #[derive(Clone, Debug)]
 pub struct AuditStamp {
     at: UnixTime,
+    nanos: u64,
     id: String,
 }
 
-impl AuditStamp {
-    /// Draws a stamp: the ids sort by time, then randomly among events of the same second.
-    pub fn draw(env: &mut Env<'_>) -> Self {
-        let r: [u8; 6] = env.random_bytes();
-        AuditStamp {
-            at: env.now,
-            id: format!("{:012}-{}", env.now.0, hex(&r)),
+/// Hands out audit instants: the caller's clock in nanoseconds, raised past the last one handed
+/// out, so one engine's events never tie and sort in the order they were drawn.
+#[derive(Debug, Default)]
+pub struct AuditClock(AtomicU64);
+
+impl AuditClock {
+    /// The next instant at or after `nanos`, later than every one before.
+    fn next(&self, nanos: u64) -> u64 {
+        let mut last = self.0.load(Ordering::Relaxed);
+        loop {
+            let next = nanos.max(last.saturating_add(1));
+            match self
+                .0
+                .compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
         }
     }
 
+    /// Draws a stamp. Ids are the instant (20 digits, so they sort as numbers; ids of the older
+    /// whole-second format, 12 digits, sort before them) and random bytes that keep ids written by
+    /// several instances at the same nanosecond apart.
+    pub fn draw(&self, env: &mut Env<'_>) -> AuditStamp {
+        let nanos = self.next(env.nanos);
+        let r: [u8; 4] = env.random_bytes();
+        AuditStamp {
+            at: UnixTime(nanos / 1_000_000_000),
+            nanos,
+            id: format!("{nanos:020}-{}", hex(&r)),
+        }
+    }
+}
+
+impl AuditStamp {
     /// An event with this stamp.
     pub fn event(&self, kind: AuditKind, detail: impl Into<String>) -> AuditEvent {
         AuditEvent {
             id: self.id.clone(),
             at: self.at,
+            at_nanos: self.nanos,
             kind,
             actor: None,
             subject: None,

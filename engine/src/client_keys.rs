@@ -2,7 +2,7 @@
 //! stored keys has (it rotated), the adapter fetches the URI again (the engine does no I/O) and
 //! the fetched set replaces the stored one. OIDC-REGISTRATION-2-jwks-uri.
 
-use crate::audit::{AuditKind, AuditStamp};
+use crate::audit::AuditKind;
 use crate::authorize::request_object::FetchedDocument;
 use crate::client::ClientRecord;
 use crate::engine::Engine;
@@ -40,7 +40,7 @@ impl<S: Store> Engine<S> {
         let Some(doc) = doc.filter(|d| !parse_jwks(d).is_empty()) else {
             return Ok(false);
         };
-        let stamp = AuditStamp::draw(env);
+        let stamp = self.stamp(env);
         self.store.transact(|tx| {
             let key = ClientRecord::key(tenant, client_id);
             let Some(mut client) = load::<ClientRecord>(tx, &key)? else {

@@ -1,6 +1,7 @@
 //! The engine: configuration, store and key cache. Flow handlers live in their own modules
 //! as `impl Engine` blocks (`handle_*`).
 
+use crate::audit::{AuditClock, AuditStamp};
 use crate::client::ClientRecord;
 use crate::config::EngineConfig;
 use crate::signing::Keyring;
@@ -16,6 +17,8 @@ pub struct Engine<S: Store> {
     pub(crate) clients: Arc<DecodedCache<ClientRecord>>,
     /// A password hash to verify against when the user does not exist (same cost either way).
     pub(crate) dummy_hash: OnceLock<String>,
+    /// Orders this engine's audit events.
+    pub(crate) audit_clock: Arc<AuditClock>,
 }
 
 impl<S: Store> Engine<S> {
@@ -27,6 +30,7 @@ impl<S: Store> Engine<S> {
             keys: Arc::default(),
             clients: Arc::default(),
             dummy_hash: OnceLock::new(),
+            audit_clock: Arc::default(),
         }
     }
 
@@ -39,6 +43,7 @@ impl<S: Store> Engine<S> {
             keys: self.keys.clone(),
             clients: self.clients.clone(),
             dummy_hash: OnceLock::new(),
+            audit_clock: self.audit_clock.clone(),
         }
     }
 
@@ -63,6 +68,11 @@ impl<S: Store> Engine<S> {
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The stamp of an audit event about to be written: later than every one drawn before.
+    pub(crate) fn stamp(&self, env: &mut crate::env::Env<'_>) -> AuditStamp {
+        self.audit_clock.draw(env)
     }
 
     /// Writes an audit event of `tenant` inside the caller's transaction.

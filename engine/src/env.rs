@@ -37,18 +37,36 @@ impl RandomSource for SeededRandom {
     }
 }
 
+/// Nanoseconds in a second.
+const NANOS: u64 = 1_000_000_000;
+
 /// The per-call environment: the current time and the random source.
 pub struct Env<'a> {
     /// Now, as the caller's clock says.
     pub now: UnixTime,
+    /// Now in nanoseconds since the epoch (within `now`'s second), for ordering audit events.
+    pub nanos: u64,
     /// Where random values come from.
     pub rng: &'a mut dyn RandomSource,
 }
 
 impl<'a> Env<'a> {
-    /// Bundles a time and a random source.
+    /// Bundles a time (whole seconds) and a random source.
     pub fn new(now: UnixTime, rng: &'a mut dyn RandomSource) -> Self {
-        Env { now, rng }
+        Env {
+            now,
+            nanos: now.0.saturating_mul(NANOS),
+            rng,
+        }
+    }
+
+    /// Bundles a time in nanoseconds since the epoch and a random source.
+    pub fn precise(nanos: u64, rng: &'a mut dyn RandomSource) -> Self {
+        Env {
+            now: UnixTime(nanos / NANOS),
+            nanos,
+            rng,
+        }
     }
 
     /// `N` random bytes.

@@ -75,7 +75,7 @@ impl<S: Store> Engine<S> {
     ) -> EndSessionOutcome {
         let now = env.now;
         let iss = self.issuer(tenant);
-        let stamp = crate::audit::AuditStamp::draw(env);
+        let stamp = self.stamp(env);
         let jti = crate::secret::mint(env, "");
         let out: Result<EndSessionOutcome> = self.store.transact(|tx| {
             // OIDC-RPLOGOUT-2-id-token-hint

@@ -667,6 +667,7 @@ mod tests {
         AuditEvent {
             id: format!("{at:012}-{n:012x}"),
             at: UnixTime(at),
+            at_nanos: 0,
             kind: AuditKind::TokenIssued,
             actor: None,
             subject: None,

@@ -4,7 +4,7 @@
 //! first-party scopes (organization, permissions, admin) are removed from what they may ask for.
 
 use crate::admin::TenantAdmin;
-use crate::audit::{AuditKind, AuditStamp};
+use crate::audit::AuditKind;
 use crate::authorize::request_object::FetchedDocument;
 use crate::client::{build_client, check_client_spec, ClientRecord, ClientSpec};
 use crate::engine::Engine;
@@ -418,7 +418,8 @@ impl<S: Store> Engine<S> {
         client.dynamically_registered = true;
         client.metadata = kept;
         let now = env.now;
-        let event = AuditStamp::draw(env)
+        let event = self
+            .stamp(env)
             .event(AuditKind::ClientRegistration, "register")
             .actor(client.client_id.clone())
             .subject(format!("clients/{}", client.client_id))
@@ -496,7 +497,8 @@ impl<S: Store> Engine<S> {
         if let Some(s) = &secret {
             updated.secret_hash = Some(SecretHash::of(s));
         }
-        let event = AuditStamp::draw(env)
+        let event = self
+            .stamp(env)
             .event(AuditKind::ClientRegistration, "update registration")
             .actor(client_id)
             .subject(format!("clients/{client_id}"))
@@ -522,7 +524,8 @@ impl<S: Store> Engine<S> {
         token: Option<&str>,
     ) -> Result<()> {
         let current = self.registered_client(tenant, client_id, token)?;
-        let event = AuditStamp::draw(env)
+        let event = self
+            .stamp(env)
             .event(AuditKind::ClientRegistration, "delete registration")
             .actor(client_id)
             .subject(format!("clients/{client_id}"))

@@ -1,6 +1,6 @@
 //! The revocation endpoint (RFC 7009).
 
-use crate::audit::{AuditKind, AuditStamp};
+use crate::audit::AuditKind;
 use crate::client_auth::ClientCredentials;
 use crate::engine::Engine;
 use crate::env::Env;
@@ -15,7 +15,7 @@ impl<S: Store> Engine<S> {
     pub fn handle_revoke(&self, env: &mut Env<'_>, tenant: &str, creds: &ClientCredentials, token: &str) -> Result<()> {
         let now = env.now;
         let iss = self.issuer(tenant);
-        let stamp = AuditStamp::draw(env);
+        let stamp = self.stamp(env);
         self.store.transact(|tx| {
             let auth = self.authenticate_client(tx, tenant, &iss, creds, now)?;
             let caller = &auth.client().client_id;

@@ -85,10 +85,13 @@ impl Keyring {
         self.parsed(tenant, k)
     }
 
-    /// Every published key of `tenant` (active and retired), parsed.
+    /// Every published key of `tenant`, parsed: the active keys first (clients that take the first
+    /// key of a type must find the one that signs), then the retired ones, most recently retired first.
     pub fn published(&self, tx: &mut dyn Tx, tenant: &str) -> Result<Vec<Arc<SigningKey>>> {
         let rec = self.record(tx, tenant)?;
-        rec.keys.iter().map(|k| self.parsed(tenant, k)).collect()
+        let mut keys: Vec<&StoredKey> = rec.keys.iter().collect();
+        keys.sort_by_key(|k| k.retired_at.map(|t| std::cmp::Reverse(t.0)));
+        keys.into_iter().map(|k| self.parsed(tenant, k)).collect()
     }
 
     /// Verifies a JWS we signed for `tenant` and returns its header `typ` and claims.

@@ -45,9 +45,9 @@ pub(crate) struct FreshTokens {
 }
 
 impl FreshTokens {
-    fn draw(env: &mut Env<'_>) -> Self {
+    fn draw(env: &mut Env<'_>, clock: &crate::audit::AuditClock) -> Self {
         FreshTokens {
-            audit: crate::audit::AuditStamp::draw(env),
+            audit: clock.draw(env),
             jti: mint_id(env),
             grant_id: mint_id(env),
             refresh_token: mint(env, ""),
@@ -92,7 +92,7 @@ impl<S: Store> Engine<S> {
                 GrantType::parse(g).ok_or_else(|| pe(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?
             }
         };
-        let fresh = FreshTokens::draw(env);
+        let fresh = FreshTokens::draw(env, &self.audit_clock);
         let now = env.now;
         let iss = self.issuer(tenant);
         let plan = self.store.transact(|tx| {

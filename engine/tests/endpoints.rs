@@ -563,6 +563,15 @@ fn key_rotation_keeps_the_old_key_published_and_old_tokens_valid() {
         .collect();
     assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()));
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 3, "RS256 old + new, ES384");
+    // Active keys first: a client that takes the first RSA key (python-jose) takes the signing one.
+    let first_rsa = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kty"] == "RSA")
+        .unwrap();
+    assert_eq!(first_rsa["kid"], new_kid.as_str());
+    assert_eq!(kids.last(), Some(&old_kid.as_str()), "retired keys come last: {kids:?}");
     let (t2, _) = w.web_tokens("openid");
     assert_eq!(header(&t2.access_token).kid.unwrap(), new_kid);
     assert!(

@@ -1119,6 +1119,9 @@ pub struct AuditEntry {
     pub id: String,
     /// When (seconds).
     pub at: u64,
+    /// When, in nanoseconds since the epoch (0 for events written by versions before it): events
+    /// of one instance never tie, and the log lists them in the order they happened.
+    pub at_nanos: u64,
     /// `login_succeeded`, `login_failed`, `consent_granted`, `consent_denied`, `token_issued`,
     /// `token_refreshed`, `refresh_reuse_detected`, `token_revoked`, `logout`, `client_registration`,
     /// `admin_change`, `organization_invite`.
@@ -1138,6 +1141,7 @@ impl From<AuditEvent> for AuditEntry {
         AuditEntry {
             id: e.id,
             at: e.at.0,
+            at_nanos: e.at_nanos,
             kind: serde_json::to_value(e.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -1351,8 +1355,9 @@ impl Example for SigningKey {
 impl Example for AuditEntry {
     fn example() -> Self {
         AuditEntry {
-            id: "001750000000-a1b2c3d4e5f6".into(),
+            id: "01750000000123456789-a1b2c3d4".into(),
             at: 1_750_000_000,
+            at_nanos: 1_750_000_000_123_456_789,
             kind: "login_succeeded".into(),
             actor: Some("01925f3a9c0e4b7d8f21a3b4c5d6e7f8".into()),
             subject: Some("01925f3a9c0e4b7d8f21a3b4c5d6e7f8".into()),

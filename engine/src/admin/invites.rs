@@ -162,7 +162,7 @@ impl<S: Store> TenantAdmin<'_, S> {
         let fresh_user = self
             .engine
             .new_user(env, self.slug(), invited_profile(email, invite), None);
-        let stamp = AuditStamp::draw(env);
+        let stamp = self.engine.stamp(env);
         let slug = self.slug().to_string();
         self.engine.store.transact(|tx| {
             let org = load::<OrganizationRecord>(tx, &OrganizationRecord::key(&slug, org_id))?
@@ -233,7 +233,7 @@ impl<S: Store> TenantAdmin<'_, S> {
 
     /// Records an app's refused invite (in a transaction of its own: the invite's rolled back).
     fn record_refusal(&self, env: &mut Env<'_>, caller: &InviteCaller, subject: &str, e: &EngineError) -> Result<()> {
-        let stamp = AuditStamp::draw(env);
+        let stamp = self.engine.stamp(env);
         let mut event = stamp
             .event(
                 AuditKind::OrganizationInvite,

@@ -20,7 +20,7 @@ pub use organizations::OrganizationPatch;
 pub use tenants::TenantPatch;
 pub use users::{SessionInfo, UserPatch};
 
-use crate::audit::{AuditEvent, AuditKind, AuditStamp};
+use crate::audit::{AuditEvent, AuditKind};
 use crate::client::ClientRecord;
 use crate::engine::Engine;
 use crate::env::Env;
@@ -183,7 +183,7 @@ impl<S: Store> TenantAdmin<'_, S> {
         subject: &str,
         f: impl Fn(&mut dyn Tx) -> Result<T>,
     ) -> Result<T> {
-        let stamp = AuditStamp::draw(env);
+        let stamp = self.engine.stamp(env);
         let event: AuditEvent = stamp
             .event(AuditKind::AdminChange, detail)
             .actor(self.principal.actor())

@@ -1,7 +1,7 @@
 //! Tenants: create, list and delete (platform admins), read and update (the tenant's admins too).
 
 use super::{not_found, AdminPrincipal, TenantAdmin};
-use crate::audit::{AuditKind, AuditStamp};
+use crate::audit::AuditKind;
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::{err, EngineError, Result};
@@ -71,7 +71,8 @@ impl<S: Store> Engine<S> {
                 retired_at: None,
             });
         }
-        let event = AuditStamp::draw(env)
+        let event = self
+            .stamp(env)
             .event(AuditKind::AdminChange, "create tenant")
             .actor(principal.actor())
             .subject(tenant.slug.clone());
@@ -117,7 +118,8 @@ impl<S: Store> Engine<S> {
                 doomed.push((table, key));
             }
         }
-        let event = AuditStamp::draw(env)
+        let event = self
+            .stamp(env)
             .event(AuditKind::AdminChange, "delete tenant")
             .actor(principal.actor())
             .subject(slug);

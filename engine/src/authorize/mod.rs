@@ -130,9 +130,9 @@ struct Fresh {
 }
 
 impl Fresh {
-    fn draw(env: &mut Env<'_>) -> Self {
+    fn draw(env: &mut Env<'_>, clock: &crate::audit::AuditClock) -> Self {
         Fresh {
-            audit: crate::audit::AuditStamp::draw(env),
+            audit: clock.draw(env),
             transaction: mint(env, ""),
             code: mint(env, ""),
             session: mint(env, ""),
@@ -225,7 +225,7 @@ impl<S: Store> Engine<S> {
         req: &AuthorizationRequest,
         session: Option<&str>,
     ) -> AuthorizeOutcome {
-        let fresh = Fresh::draw(env);
+        let fresh = Fresh::draw(env, &self.audit_clock);
         let now = env.now;
         let iss = self.issuer(tenant);
         let out = self.store.transact(|tx| {
@@ -431,7 +431,7 @@ impl<S: Store> Engine<S> {
         password: &str,
         current_session: Option<&str>,
     ) -> LoginOutcome {
-        let fresh = Fresh::draw(env);
+        let fresh = Fresh::draw(env, &self.audit_clock);
         let now = env.now;
         // 1. Read: the pending request and the user, without holding a write transaction over argon2.
         let looked_up = self.store.transact(|tx| {
@@ -545,7 +545,7 @@ impl<S: Store> Engine<S> {
         session: Option<&str>,
         approve: bool,
     ) -> AuthorizeOutcome {
-        let fresh = Fresh::draw(env);
+        let fresh = Fresh::draw(env, &self.audit_clock);
         let now = env.now;
         let out = self.store.transact(|tx| {
             let (rec, step) = match self.resume(tx, tenant, transaction, now)? {

@@ -14,6 +14,7 @@ pub mod doc_cache;
 pub mod fast_docs;
 pub mod fast_introspect;
 pub mod group_commit;
+pub mod login_throttle;
 pub mod malloc;
 pub mod metrics;
 pub mod os_env;

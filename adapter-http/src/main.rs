@@ -41,8 +41,13 @@ struct Cli {
     /// Login attempts per second per client IP (0: no limit).
     #[arg(long, env = "OP_LOGIN_RATE_PER_IP", default_value_t = 10, global = true)]
     login_rate_per_ip: u32,
-    /// Failed logins per account within 10 minutes before its form answers 429 (0: no limit).
-    #[arg(long, env = "OP_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10, global = true)]
+    /// Failed logins per account from one source IP within 10 minutes; then that source gets 429
+    /// for the account until the 10 minutes end (other sources are not affected; 0: no limit).
+    #[arg(long, env = "OP_LOGIN_FAILURES_PER_SOURCE", default_value_t = 10, global = true)]
+    login_failures_per_source: u32,
+    /// Failed logins per account from all sources within 10 minutes; past it the account takes one
+    /// attempt per 5 seconds from anyone (slowed, not locked; 0: no limit).
+    #[arg(long, env = "OP_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 100, global = true)]
     login_failures_per_account: u32,
     /// Let outbound fetches (request_uri, jwks_uri, sector_identifier_uri, back-channel logout)
     /// reach loopback and private addresses. For local development only: it opens SSRF.
@@ -214,6 +219,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
             token_per_ip: cli.token_rate_per_ip,
             token_per_client: cli.token_rate_per_client,
             login_per_ip: cli.login_rate_per_ip,
+            login_failures_per_source: cli.login_failures_per_source,
             login_failures_per_account: cli.login_failures_per_account,
         },
         cache_bytes: cli.sled_cache_mb * 1024 * 1024,

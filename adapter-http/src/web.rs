@@ -241,7 +241,8 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
         Ok(m) => m,
         Err(r) => return r,
     };
-    if let Err(wait) = state.limits.login_ip.check(&crate::rate_limit::ip_of(req)) {
+    let ip = crate::rate_limit::ip_of(req);
+    if let Err(wait) = state.limits.login_ip.check(&ip) {
         let mut r = page.error_page(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
@@ -252,12 +253,12 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
     }
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (txn, user, pw) = (get("transaction"), get("username"), get("password"));
-    let account = crate::rate_limit::account_key(&tenant, &user);
-    if let Err(wait) = state.limits.login_account.check(&account) {
+    let account = crate::login_throttle::account_key(&tenant, &user);
+    if let Err(wait) = state.limits.login_failures.check(&account, &ip) {
         let mut r = page.error_page(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
-            "too many failed sign-in attempts for this account; wait a few minutes and try again",
+            "too many failed sign-in attempts for this account; wait and try again",
         );
         r.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return r;
@@ -281,12 +282,12 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
     .await;
     match out {
         Ok(LoginOutcome::Rejected(p)) => {
-            state.limits.login_account.failed(&account);
+            state.limits.login_failures.failed(&account, &ip);
             page.outcome(AuthorizeOutcome::Login(p), StatusCode::SEE_OTHER)
         }
         Ok(LoginOutcome::ErrorPage(e)) => page.outcome(AuthorizeOutcome::ErrorPage(e), StatusCode::SEE_OTHER),
         Ok(LoginOutcome::LoggedIn { session, next }) => {
-            state.limits.login_account.succeeded(&account);
+            state.limits.login_failures.succeeded(&account, &ip);
             let max_age = session.expires_at.0.saturating_sub(crate::os_env::now().0);
             let cookie = cookies::set(
                 cookies::SESSION,

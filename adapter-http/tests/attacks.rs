@@ -541,6 +541,7 @@ async fn user_enumeration_an_unknown_user_and_a_wrong_password_look_and_take_the
     spec::covers("LOGIN-invalid-credentials");
     let t = start_with(RateLimits {
         login_per_ip: 0,
+        login_failures_per_source: 0,
         login_failures_per_account: 0,
         ..Default::default()
     })
@@ -582,35 +583,107 @@ async fn user_enumeration_an_unknown_user_and_a_wrong_password_look_and_take_the
 }
 
 #[tokio::test]
-async fn brute_force_logins_are_throttled_per_account_and_per_ip() {
+async fn brute_force_logins_are_throttled_per_source_slowed_per_account_and_per_ip() {
     spec::covers("LOGIN-brute-force-throttle");
     let t = start_with(RateLimits {
         login_per_ip: 0,
-        login_failures_per_account: 3,
+        login_failures_per_source: 3,
+        login_failures_per_account: 5,
         ..Default::default()
     })
     .await;
-    let b = browser();
+    // Browsers on distinct loopback addresses: distinct sources to the server.
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
     let url = authorize_url(&t.iss, "demo-client", CB, "openid", "");
-    let attempt = |user: &'static str, pw: String| {
-        let (b, url, iss) = (b.clone(), url.clone(), t.iss.clone());
+    let attempt = |b: reqwest::Client, user: &'static str, pw: String| {
+        let (url, iss) = (url.clone(), t.iss.clone());
         async move {
             let html = b.get(&url).send().await.unwrap().text().await.unwrap();
             submit_login(&b, &iss, &html, user, &pw).await
         }
     };
+    // Signed in: redirected back, or shown the consent page.
+    let signed_in = |r: reqwest::Response| async move {
+        r.status() == 303 || (r.status() == 200 && r.text().await.unwrap().contains("name=\"decision\""))
+    };
+    let attacker = from([127, 0, 0, 1]);
     for _ in 0..3 {
-        assert_eq!(attempt("demo", "guess".into()).await.status(), 200);
+        assert_eq!(attempt(attacker.clone(), "demo", "guess".into()).await.status(), 200);
     }
-    // The account is locked for the window, even for the right password, whatever the case.
-    let r = attempt("DEMO", t.demo.password.clone()).await;
+    // That source is locked out of the account for the window, right password included, any case.
+    let r = attempt(attacker.clone(), "DEMO", t.demo.password.clone()).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 60);
+    // The user, from elsewhere, still signs in: a stranger cannot lock them out.
+    let user = attempt(from([127, 0, 0, 2]), "demo", t.demo.password.clone()).await;
+    assert!(signed_in(user).await, "the owner signs in from another source");
     // Unknown names are throttled the same way (no enumeration by the throttle).
     for _ in 0..3 {
-        assert_eq!(attempt("ghost", "guess".into()).await.status(), 200);
+        assert_eq!(attempt(attacker.clone(), "ghost", "guess".into()).await.status(), 200);
     }
-    assert_eq!(attempt("ghost", "guess".into()).await.status(), 429);
+    assert_eq!(attempt(attacker.clone(), "ghost", "guess".into()).await.status(), 429);
+    // Many sources past the account's ceiling (5): the account is slowed, one attempt per
+    // interval from anyone, not locked.
+    for last in 3..5 {
+        assert_eq!(
+            attempt(from([127, 0, 0, last]), "demo", "guess".into()).await.status(),
+            200
+        );
+    }
+    assert_eq!(
+        attempt(from([127, 0, 0, 9]), "demo", "guess".into()).await.status(),
+        200,
+        "slot taken"
+    );
+    let slowed = attempt(from([127, 0, 0, 10]), "demo", t.demo.password.clone()).await;
+    assert_eq!(slowed.status(), 429);
+    let wait: u64 = slowed.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=5).contains(&wait), "a few seconds, not the window: {wait}");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let later = attempt(from([127, 0, 0, 10]), "demo", t.demo.password.clone()).await;
+    assert!(signed_in(later).await, "after the interval the owner gets in");
+    // An administrator's unlock clears the locked source at once.
+    let root = root_token(&t).await;
+    let users = call(
+        &t,
+        reqwest::Method::GET,
+        "/admin/v1/tenants/demo/users",
+        Some(&root),
+        None,
+    )
+    .await;
+    let demo_id = users.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "demo")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        attempt(attacker.clone(), "demo", t.demo.password.clone())
+            .await
+            .status(),
+        429
+    );
+    let unlocked = call(
+        &t,
+        reqwest::Method::POST,
+        &format!("/admin/v1/tenants/demo/users/{demo_id}/unlock"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(unlocked.0, 200, "{}", unlocked.1);
+    assert!(signed_in(attempt(attacker.clone(), "demo", t.demo.password.clone()).await).await);
     // Per IP: a server with one attempt per second per IP.
     let t2 = start_with(RateLimits {
         login_per_ip: 1,

@@ -83,7 +83,11 @@ async fn common_errors_from_the_seeds() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());
-    assert!(r.text().await.unwrap().contains("redirect_uri_mismatch"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("<code id=\"error\">redirect_uri_mismatch</code>"));
     // invalid_scope and missing state: redirected errors.
     let r = b
         .get(authorize_url(&t.iss, "demo-client", CB, "openid admin", ""))

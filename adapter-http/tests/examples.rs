@@ -75,7 +75,9 @@ async fn seed_examples(t: &TestServer) -> (String, Vec<(&'static str, Value)>) {
         "/admin/v1/tenants/demo/clients",
         Some(&root_tok),
         Some(
-            json!({"client_id": "py-app", "name": app_name, "token_endpoint_auth_method": "client_secret_post",
+            // No token_endpoint_auth_method, as the seed creates its clients: the seed's Python sends
+            // the secret in the body, its curl and Next.js in the Basic header.
+            json!({"client_id": "py-app", "name": app_name,
                     "redirect_uris": ["http://localhost:3001/callback"],
                     "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
                     "first_party": true, "require_consent": false}),
@@ -84,6 +86,10 @@ async fn seed_examples(t: &TestServer) -> (String, Vec<(&'static str, Value)>) {
     .await;
     assert_eq!(s, 201, "{client}");
     let secret = client["client_secret"].as_str().unwrap().to_string();
+    assert_eq!(client["either_secret_method"], true, "{client}");
+    // §7's curl sends the same client's secret in the Basic header.
+    let (s, basic) = cc_token(&format!("{}/token", t.iss), "py-app", &secret, "openid").await;
+    assert_eq!(s, 200, "{basic}");
     let node = PathBuf::from("node");
 
     // §6 and §7: the Python functions and the M2M curl.
@@ -179,7 +185,7 @@ async fn nextjs_seed(t: &TestServer) -> (String, Vec<(&'static str, Value)>) {
         Method::POST,
         "/admin/v1/tenants/demo/clients",
         Some(&root_tok),
-        Some(json!({"client_id": "nextauth-seed", "name": "Next.js seed", "token_endpoint_auth_method": "client_secret_basic",
+        Some(json!({"client_id": "nextauth-seed", "name": "Next.js seed",
                     "redirect_uris": [format!("http://localhost:{port}/api/auth/callback/calimatic")],
                     "first_party": true, "require_consent": false, "require_state": false})),
     )

@@ -20,6 +20,7 @@ const UNLIMITED: adapter_http::rate_limit::RateLimits = adapter_http::rate_limit
     token_per_ip: 0,
     token_per_client: 0,
     login_per_ip: 0,
+    login_failures_per_source: 0,
     login_failures_per_account: 0,
 };
 

@@ -31,6 +31,7 @@ async fn schemathesis_finds_no_5xx_and_no_response_off_its_schema() {
         token_per_ip: 0,
         token_per_client: 0,
         login_per_ip: 0,
+        login_failures_per_source: 0,
         login_failures_per_account: 0,
     })
     .await;

@@ -79,6 +79,10 @@ pub struct ClientRecord {
     /// Signed UserInfo and back-channel logout.
     #[serde(default)]
     pub extras: OidcExtras,
+    /// Created without a `token_endpoint_auth_method`: the secret is accepted in the Basic header
+    /// (`client_secret_basic`) or in the body (`client_secret_post`), as Keycloak does.
+    #[serde(default)]
+    pub either_secret_method: bool,
 }
 
 /// OpenID Connect extras a client may register: signed UserInfo and back-channel logout.
@@ -162,6 +166,7 @@ impl ClientRecord {
             jwks: self.jwks.clone(),
             branding: self.branding.clone(),
             extras: self.extras.clone(),
+            either_secret_method: self.either_secret_method,
         }
     }
 
@@ -188,6 +193,7 @@ impl ClientRecord {
         self.jwks = spec.jwks;
         self.branding = spec.branding;
         self.extras = spec.extras;
+        self.either_secret_method = spec.either_secret_method && spec.auth_method.uses_secret();
         if !self.auth_method.uses_secret() {
             self.secret_hash = None;
         }
@@ -252,6 +258,9 @@ pub struct ClientPatch {
 impl ClientPatch {
     /// `spec` with every present field of this patch applied.
     pub fn apply(self, mut spec: ClientSpec) -> ClientSpec {
+        if self.auth_method.is_some() {
+            spec.either_secret_method = false;
+        }
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { spec.$f = v; } )* };
         }
@@ -345,6 +354,10 @@ pub struct ClientSpec {
     /// Signed UserInfo and back-channel logout.
     #[serde(default)]
     pub extras: OidcExtras,
+    /// Created without a `token_endpoint_auth_method`: the secret is accepted in the Basic header
+    /// (`client_secret_basic`) or in the body (`client_secret_post`), as Keycloak does.
+    #[serde(default)]
+    pub either_secret_method: bool,
 }
 
 impl ClientSpec {
@@ -372,6 +385,7 @@ impl ClientSpec {
             jwks: None,
             branding: Branding::default(),
             extras: OidcExtras::default(),
+            either_secret_method: false,
         }
     }
 }
@@ -521,6 +535,7 @@ pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result
         created_at: env.now.0,
         metadata: Default::default(),
         extras: OidcExtras::default(),
+        either_secret_method: false,
     };
     record.apply_spec(spec);
     Ok((record, secret))

@@ -137,7 +137,8 @@ pub fn authenticate(
             (c, ClientAuthMethod::PrivateKeyJwt)
         }
     };
-    if used != client.auth_method {
+    let either = client.either_secret_method && used.uses_secret() && client.auth_method.uses_secret();
+    if used != client.auth_method && !either {
         return Err(invalid(
             "client must authenticate with its registered token_endpoint_auth_method",
         ));

@@ -117,6 +117,82 @@ fn tenant_admins_stay_in_their_tenant_and_platform_admins_manage_tenants() {
 }
 
 #[test]
+fn a_client_created_without_a_method_takes_its_secret_in_the_header_or_the_body() {
+    spec::covers("CLIENT-secret-method-default");
+    let mut w = World::new(30);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let make = |env: &mut Env<'_>, id: &str, method: Option<ClientAuthMethod>| {
+        let patch = ClientPatch {
+            client_id: Some(id.into()),
+            name: Some(id.into()),
+            auth_method: method,
+            grant_types: Some(vec![GrantType::ClientCredentials]),
+            ..Default::default()
+        };
+        admin.create_client(env, patch).unwrap()
+    };
+    let loose = make(&mut env, "seed-app", None);
+    let strict = make(&mut env, "strict-app", Some(ClientAuthMethod::ClientSecretBasic));
+    assert!(loose.client.either_secret_method && !strict.client.either_secret_method);
+    let post_only = make(&mut env, "post-app", Some(ClientAuthMethod::ClientSecretPost));
+    drop(admin);
+    let creds = |c: &engine::admin::ClientCreated, basic: bool| {
+        let (client_id, secret) = (c.client.client_id.clone(), c.client_secret.clone().unwrap());
+        if basic {
+            ClientCredentials::Basic { client_id, secret }
+        } else {
+            ClientCredentials::Post { client_id, secret }
+        }
+    };
+    for basic in [true, false] {
+        assert!(
+            cc_token_with(&mut w, T, creds(&loose, basic), "openid").is_ok(),
+            "basic={basic}"
+        );
+    }
+    assert!(cc_token_with(&mut w, T, creds(&strict, true), "openid").is_ok());
+    assert_eq!(
+        code(cc_token_with(&mut w, T, creds(&strict, false), "openid")),
+        ErrorCode::InvalidClient
+    );
+    assert_eq!(
+        code(cc_token_with(&mut w, T, creds(&post_only, true), "openid")),
+        ErrorCode::InvalidClient
+    );
+    // Choosing a method later makes the client strict.
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    let patch = ClientPatch {
+        auth_method: Some(ClientAuthMethod::ClientSecretPost),
+        ..Default::default()
+    };
+    let updated = admin.update_client(&mut env, "seed-app", patch).unwrap();
+    assert!(!updated.client.either_secret_method);
+    drop(admin);
+    assert_eq!(
+        code(cc_token_with(&mut w, T, creds(&loose, true), "openid")),
+        ErrorCode::InvalidClient
+    );
+    assert!(cc_token_with(&mut w, T, creds(&loose, false), "openid").is_ok());
+    // Dynamic registration's RFC 7591 default (client_secret_basic) stays strict.
+    set_policy(&mut w, RegistrationPolicy::Open);
+    let mut env = Env::new(w.now, &mut w.rng);
+    let m = metadata(
+        json!({"redirect_uris": ["https://rp.example/cb"], "grant_types": ["authorization_code", "client_credentials"]}),
+    );
+    let reg = w.engine.handle_register(&mut env, T, None, &m).unwrap();
+    let (id, secret) = (
+        reg["client_id"].as_str().unwrap().to_string(),
+        reg["client_secret"].as_str().unwrap().to_string(),
+    );
+    let post = ClientCredentials::Post { client_id: id, secret };
+    assert_eq!(code(cc_token_with(&mut w, T, post, "openid")), ErrorCode::InvalidClient);
+}
+
+#[test]
 fn client_secrets_are_shown_once_rotate_at_once_and_deactivation_kills_tokens() {
     spec::covers("ADMIN-secret-once");
     spec::covers("CLIENT-deactivated");

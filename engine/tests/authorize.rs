@@ -41,10 +41,12 @@ fn redirect_uri_must_be_present_and_match_exactly() {
         req.redirect_uri = Some(bad.into());
         // Even with other errors present, an untrusted URI never gets a redirect.
         req.response_type = Some("token".into());
-        assert!(
-            matches!(w.authorize(&req, None), AuthorizeOutcome::ErrorPage(_)),
-            "{bad}"
-        );
+        let expected = if bad.is_empty() {
+            ErrorCode::InvalidRequest
+        } else {
+            ErrorCode::RedirectUriMismatch
+        };
+        assert_eq!(page_error(&w.authorize(&req, None)), expected, "{bad}");
     }
     let mut req = web_request();
     req.redirect_uri = None;
@@ -52,7 +54,7 @@ fn redirect_uri_must_be_present_and_match_exactly() {
     // Another client's registered URI is not this client's.
     let mut req = web_request();
     req.redirect_uri = Some(SPA_CB.into());
-    assert!(matches!(w.authorize(&req, None), AuthorizeOutcome::ErrorPage(_)));
+    assert_eq!(page_error(&w.authorize(&req, None)), ErrorCode::RedirectUriMismatch);
 }
 
 fn expect_redirect_error(w: &mut World, req: &AuthorizationRequest, code: &str) {

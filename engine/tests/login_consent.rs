@@ -130,7 +130,7 @@ fn consent_must_come_from_the_session_that_was_asked() {
     spec::covers("CONSENT-require-consent");
     let mut w = World::new(24);
     let txn = transaction_of(&w.authorize(&web_request(), None));
-    let LoginOutcome::LoggedIn { next, .. } = w.login(&txn, "alice", PASSWORD, None) else {
+    let LoginOutcome::LoggedIn { next, session } = w.login(&txn, "alice", PASSWORD, None) else {
         panic!()
     };
     let txn = transaction_of(&next);
@@ -139,6 +139,19 @@ fn consent_must_come_from_the_session_that_was_asked() {
         w.consent(&txn, Some("forged-session"), true),
         AuthorizeOutcome::ErrorPage(_)
     ));
+    // Another user's live session (an attacker with their own CSRF pair) is refused too...
+    w.create_user("mallory", "mallory's password");
+    let other = transaction_of(&w.authorize(&web_request(), None));
+    let LoginOutcome::LoggedIn { session: mallory, .. } = w.login(&other, "mallory", "mallory's password", None) else {
+        panic!()
+    };
+    assert!(matches!(
+        w.consent(&txn, Some(&mallory.token), false),
+        AuthorizeOutcome::ErrorPage(_)
+    ));
+    // ...and none of these refusals used up the transaction: its own session still answers it.
+    let out = w.consent(&txn, Some(&session.token), true);
+    assert!(!code_of(&out).is_empty());
 }
 
 #[test]

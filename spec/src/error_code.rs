@@ -58,6 +58,9 @@ pub enum ErrorCode {
     Conflict,
     /// RFC 8707: the requested `resource` is invalid, unknown or not allowed for the client.
     InvalidTarget,
+    /// The authorization request's `redirect_uri` is not registered for the client (shown on the
+    /// error page, never redirected; the seeds' error table names it).
+    RedirectUriMismatch,
 }
 
 impl ErrorCode {
@@ -90,6 +93,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::InvalidTarget => "invalid_target",
+            Self::RedirectUriMismatch => "redirect_uri_mismatch",
         }
     }
 
@@ -107,7 +111,7 @@ impl ErrorCode {
     }
 
     /// All codes, for exhaustive tests.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -134,6 +138,7 @@ impl ErrorCode {
         Self::NotFound,
         Self::Conflict,
         Self::InvalidTarget,
+        Self::RedirectUriMismatch,
     ];
 }
 

@@ -344,6 +344,9 @@ pub struct Client {
     pub name: String,
     // Token endpoint auth method.
     pub token_endpoint_auth_method: AuthMethod,
+    /// Created without a `token_endpoint_auth_method`: the secret is accepted both in the Basic
+    /// header and in the body. Setting a method explicitly makes it strict.
+    pub either_secret_method: bool,
     /// Exact redirect URIs.
     pub redirect_uris: Vec<String>,
     /// Exact post-logout redirect URIs.
@@ -403,6 +406,7 @@ impl Client {
             client_secret: secret,
             name: c.name,
             token_endpoint_auth_method: c.auth_method.into(),
+            either_secret_method: c.either_secret_method,
             redirect_uris: c.redirect_uris,
             post_logout_redirect_uris: c.post_logout_redirect_uris,
             grant_types: c.grant_types.into_iter().map(Into::into).collect(),
@@ -437,6 +441,7 @@ impl Example for Client {
             client_secret: Some("hK3v…shown-once".into()),
             name: "Partners Portal".into(),
             token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+            either_secret_method: true,
             redirect_uris: vec!["https://portal.example.com/callback".into()],
             post_logout_redirect_uris: vec!["https://portal.example.com/".into()],
             grant_types: vec![Grant::AuthorizationCode, Grant::RefreshToken],
@@ -482,7 +487,8 @@ pub struct ClientInput {
     pub client_id: Option<String>,
     /// Display name (required on create).
     pub name: Option<String>,
-    // Default `client_secret_basic`.
+    // Default `client_secret_basic`, and then the secret is accepted in the body too
+    // (`either_secret_method`); an explicit method is strict.
     pub token_endpoint_auth_method: Option<AuthMethod>,
     /// Exact redirect URIs (https, or http on loopback).
     pub redirect_uris: Option<Vec<String>>,

@@ -144,6 +144,29 @@ impl AdminUsersApi {
         AdminResult::ok(tell_clients(&state, &tenant, changed.map(|(u, n)| (u.into(), n))).await)
     }
 
+    /// Clear a user's failed sign-in counts (every source), so a locked-out or slowed account signs
+    /// in again at once.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/unlock",
+        method = "post",
+        tag = "AdminTag::Users"
+    )]
+    async fn unlock(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Done> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            for name in e.tenant_admin(p, &tenant)?.unlock_sign_in(env, &user_id)? {
+                let account = crate::login_throttle::account_key(&tenant, &name);
+                state.limits.login_failures.unlock(&account);
+            }
+            Ok(Done::yes())
+        }))
+    }
+
     /// Re-enable a user.
     #[oai(
         path = "/tenants/:tenant/users/:user_id/enable",

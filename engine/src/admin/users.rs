@@ -191,6 +191,18 @@ impl<S: Store> TenantAdmin<'_, S> {
         })
     }
 
+    /// Records an administrator's unlock of a user's sign-in and returns the names the user signs
+    /// in with (username, and email when set), whose failed-login counts the adapter then clears.
+    pub fn unlock_sign_in(&self, env: &mut Env<'_>, user_id: &str) -> Result<Vec<String>> {
+        let key = UserRecord::key(self.slug(), user_id);
+        self.change(env, "unlock sign-in", &format!("users/{user_id}"), |tx| {
+            let u = load::<UserRecord>(tx, &key)?.ok_or_else(|| not_found("unknown user"))?;
+            Ok(std::iter::once(u.profile.username.clone())
+                .chain(u.profile.email.clone())
+                .collect())
+        })
+    }
+
     /// Disables (sessions end, every grant is revoked) or re-enables a user; returns the user
     /// and the back-channel logout tokens to send for the ended sessions.
     pub fn set_user_disabled(

@@ -62,12 +62,12 @@ pub fn check_redirect(
     #[cfg(feature = "mutants")]
     if lenient {
         return crate::redirect::check_redirect_uri_by_prefix(client, uri)
-            .ok_or_else(|| page(ErrorCode::InvalidRequest, "redirect_uri_mismatch"));
+            .ok_or_else(|| page(ErrorCode::RedirectUriMismatch, "redirect_uri is not registered"));
     }
     check_redirect_uri(client, uri).ok_or_else(|| {
         page(
-            ErrorCode::InvalidRequest,
-            "redirect_uri_mismatch: redirect_uri is not registered for this client",
+            ErrorCode::RedirectUriMismatch,
+            "redirect_uri is not registered for this client; it must match a registered URI exactly",
         )
     })
 }

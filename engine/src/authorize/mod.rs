@@ -548,16 +548,22 @@ impl<S: Store> Engine<S> {
         let fresh = Fresh::draw(env, &self.audit_clock);
         let now = env.now;
         let out = self.store.transact(|tx| {
+            // Only the browser session that logged in may answer: anyone else (a forged POST
+            // naming someone's transaction) is refused without touching it.
+            let key = AuthTransactionRecord::key(tenant, transaction);
+            let live = match (
+                load::<AuthTransactionRecord>(tx, &key)?,
+                load_live(tx, tenant, session, now)?,
+            ) {
+                (Some(rec), Some(live)) if rec.step.consent_session() == Some(live.key.as_str()) => live,
+                _ => return Ok(AuthorizeOutcome::ErrorPage(expired_transaction())),
+            };
             let (rec, step) = match self.resume(tx, tenant, transaction, now)? {
                 Ok(v) => v,
                 Err(o) => return Ok(o),
             };
-            let AwaitingStep::AwaitingConsent { session_key, scopes } = &rec.step else {
+            let AwaitingStep::AwaitingConsent { scopes, .. } = &rec.step else {
                 return Ok(AuthorizeOutcome::ErrorPage(expired_transaction()));
-            };
-            let live = match load_live(tx, tenant, session, now)? {
-                Some(l) if &l.key == session_key => l,
-                _ => return Ok(AuthorizeOutcome::ErrorPage(expired_transaction())),
             };
             let kind = if approve {
                 AuditKind::ConsentGranted

@@ -21,6 +21,16 @@ pub enum AwaitingStep {
     },
 }
 
+impl AwaitingStep {
+    /// The store key of the session that must answer the consent page, when consent is awaited.
+    pub fn consent_session(&self) -> Option<&str> {
+        match self {
+            AwaitingStep::AwaitingConsent { session_key, .. } => Some(session_key),
+            AwaitingStep::AwaitingLogin => None,
+        }
+    }
+}
+
 /// A pending authorization request, stored under the hash of its transaction id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthTransactionRecord {

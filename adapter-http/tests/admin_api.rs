@@ -813,14 +813,30 @@ async fn dynamic_registration_over_http() {
         put.json::<Value>().await.unwrap()["redirect_uris"],
         json!(["https://myapp.com/cb2"])
     );
-    let bad = Client::new()
-        .post(format!("{}/register", t.iss))
-        .json(&json!({"redirect_uris": ["http://myapp.com/cb"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
-    assert_eq!(bad.json::<Value>().await.unwrap()["error"], "invalid_redirect_uri");
+    // Strings that are not the URI a parser would write back are refused, not normalised: a
+    // redirect goes to exactly what was registered.
+    for uri in [
+        "http://myapp.com/cb",
+        "https://rp.example/c\nb",
+        " https://rp.example/cb",
+        "https://user:pw@rp.example/cb",
+        "https://rp.example/a/../cb",
+        "*",
+        "https://*.rp.example/cb",
+    ] {
+        let bad = Client::new()
+            .post(format!("{}/register", t.iss))
+            .json(&json!({"redirect_uris": [uri]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400, "{uri:?}");
+        assert_eq!(
+            bad.json::<Value>().await.unwrap()["error"],
+            "invalid_redirect_uri",
+            "{uri:?}"
+        );
+    }
     assert_eq!(
         Client::new()
             .delete(uri)

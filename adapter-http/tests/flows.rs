@@ -547,6 +547,58 @@ async fn a_resource_indicator_sets_the_access_token_audience_over_http() {
     let r = cc("https://elsewhere.example/").await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_target");
+    // A second client is the API (RFC 7662 §2.1): it introspects the tokens issued for it.
+    let (s, rs) = call(
+        &t,
+        reqwest::Method::POST,
+        "/admin/v1/tenants/demo/clients",
+        Some(&root),
+        Some(
+            serde_json::json!({"client_id": "reports-api", "name": "Reports API", "grant_types": ["client_credentials"],
+                                "resource_server_for": [api]}),
+        ),
+    )
+    .await;
+    assert_eq!((s, rs["resource_server_for"][0].as_str()), (201, Some(api)), "{rs}");
+    let introspect = |id: String, secret: String, token: String| {
+        let url = format!("{}/introspect", t.iss);
+        async move {
+            let r = Client::new()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let token = v["access_token"].as_str().unwrap().to_string();
+    let rs_secret = rs["client_secret"].as_str().unwrap().to_string();
+    let seen = introspect("reports-api".into(), rs_secret.clone(), token.clone()).await;
+    assert_eq!(
+        (seen["active"].as_bool(), seen["aud"].as_str()),
+        (Some(true), Some(api)),
+        "{seen}"
+    );
+    assert_eq!(seen["client_id"], "svc");
+    let demo = introspect(t.demo.client_id.clone(), t.demo.client_secret.clone(), token).await;
+    assert_eq!(demo, serde_json::json!({"active": false}), "anyone else learns nothing");
+    let plain: Value = Client::new()
+        .post(format!("{}/token", t.iss))
+        .basic_auth("svc", Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let not_for_api = plain["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        introspect("reports-api".into(), rs_secret, not_for_api).await["active"],
+        false
+    );
 }
 
 /// `--metrics-listen`: the login's argon2id check is counted with its CPU time, each purge with

@@ -35,6 +35,10 @@ pub struct ClientRecord {
     /// the access token's `aud`); empty: only the default audience, the client_id.
     #[serde(default)]
     pub allowed_resources: Vec<String>,
+    /// RFC 8707 resources (APIs) this client is the resource server of: it may introspect the
+    /// tokens whose `aud` names one of them (RFC 7662 §2.1), whoever they were issued to.
+    #[serde(default)]
+    pub resource_server_for: Vec<String>,
     /// Whether users must approve this client's scopes.
     pub require_consent: bool,
     /// First-party (platform) app rather than third-party.
@@ -153,6 +157,7 @@ impl ClientRecord {
             grant_types: self.grant_types.clone(),
             allowed_scopes: Some(self.allowed_scopes.clone()),
             allowed_resources: self.allowed_resources.clone(),
+            resource_server_for: self.resource_server_for.clone(),
             require_consent: self.require_consent,
             first_party: self.first_party,
             require_pkce: self.require_pkce,
@@ -180,6 +185,7 @@ impl ClientRecord {
         self.grant_types = spec.grant_types;
         self.allowed_scopes = spec.allowed_scopes.unwrap_or_else(|| default_scopes(spec.first_party));
         self.allowed_resources = spec.allowed_resources;
+        self.resource_server_for = spec.resource_server_for;
         self.require_consent = spec.require_consent;
         self.first_party = spec.first_party;
         self.require_pkce = spec.require_pkce || spec.auth_method == ClientAuthMethod::None;
@@ -220,6 +226,9 @@ pub struct ClientPatch {
     pub allowed_scopes: Option<Vec<String>>,
     /// Allowed RFC 8707 resources.
     pub allowed_resources: Option<Vec<String>>,
+    /// Resources this client is the resource server of.
+    #[serde(default)]
+    pub resource_server_for: Option<Vec<String>>,
     /// Consent page required.
     pub require_consent: Option<bool>,
     /// First-party app.
@@ -271,6 +280,7 @@ impl ClientPatch {
             post_logout_redirect_uris,
             grant_types,
             allowed_resources,
+            resource_server_for,
             require_consent,
             first_party,
             require_pkce,
@@ -326,6 +336,9 @@ pub struct ClientSpec {
     /// Allowed RFC 8707 resources (absolute URIs without a fragment).
     #[serde(default)]
     pub allowed_resources: Vec<String>,
+    /// Resources this client is the resource server of (absolute URIs without a fragment).
+    #[serde(default)]
+    pub resource_server_for: Vec<String>,
     /// Consent page required.
     pub require_consent: bool,
     /// First-party app.
@@ -372,6 +385,7 @@ impl ClientSpec {
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             allowed_scopes: None,
             allowed_resources: Vec::new(),
+            resource_server_for: Vec::new(),
             require_consent: true,
             first_party: false,
             require_pkce: true,
@@ -410,10 +424,18 @@ fn default_scopes(first_party: bool) -> Vec<String> {
 }
 
 /// Whether `uri` may be registered as a redirect URI: absolute, no fragment, and https,
-/// http on a loopback host, or a private-use scheme (`com.example.app:/cb`).
+/// http on a loopback host, or a private-use scheme (`com.example.app:/cb`). It must be written
+/// the way a URL parser writes it back (no spaces or control characters, no `..` segments, no
+/// `user:pw@`, no wildcard `*`, lower-case host, no default port), because redirects go to the
+/// registered string exactly: nothing is normalised between registration and redirect.
 pub fn valid_redirect_uri(uri: &str) -> bool {
+    let plain = |b: u8| b.is_ascii_graphic() && !b"\\*<>\"{}|^`".contains(&b);
+    if uri.len() > 2000 || !uri.bytes().all(plain) {
+        return false;
+    }
     let Ok(u) = url::Url::parse(uri) else { return false };
-    if u.fragment().is_some() || uri.contains('#') || uri.len() > 2000 {
+    let canonical = u.as_str() == uri || (u.path() == "/" && u.as_str() == format!("{uri}/"));
+    if !canonical || u.fragment().is_some() || uri.contains('#') || !u.username().is_empty() || u.password().is_some() {
         return false;
     }
     match u.scheme() {
@@ -488,9 +510,12 @@ pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
     if spec
         .allowed_resources
         .iter()
+        .chain(&spec.resource_server_for)
         .any(|r| !crate::resource::is_resource_uri(r))
     {
-        return Err(meta("allowed_resources must be absolute URIs without a fragment"));
+        return Err(meta(
+            "allowed_resources and resource_server_for must be absolute URIs without a fragment",
+        ));
     }
     if [spec.access_token_ttl, spec.id_token_ttl, spec.refresh_token_ttl]
         .iter()
@@ -517,6 +542,7 @@ pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result
         grant_types: Vec::new(),
         allowed_scopes: Vec::new(),
         allowed_resources: Vec::new(),
+        resource_server_for: Vec::new(),
         require_consent: true,
         first_party: false,
         require_pkce: true,
@@ -566,9 +592,29 @@ mod tests {
             "data:text/html,hi",
             "not a uri",
             "https://",
+            // Strings a parser would quietly rewrite: the redirect would not go to what was registered.
+            "https://rp.example/c\nb",
+            "https://rp.example/c\tb",
+            " https://rp.example/cb",
+            "https://rp.example/cb ",
+            "https://user:pw@rp.example/cb",
+            "https://user@rp.example/cb",
+            "https://rp.example/a/../cb",
+            "https://rp.example/a/./cb",
+            "https://rp.example/%2e%2e/cb",
+            "https://*.rp.example/cb",
+            "https://rp.example/*",
+            "https://RP.example/cb",
+            "https://rp.example:443/cb",
+            "https://rp.example\\cb",
+            "https://rp.example/café",
         ] {
-            assert!(!valid_redirect_uri(bad), "{bad}");
+            assert!(!valid_redirect_uri(bad), "{bad:?}");
         }
+        assert!(
+            valid_redirect_uri("https://rp.example"),
+            "an empty path is kept as registered"
+        );
     }
 
     #[test]

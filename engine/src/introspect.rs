@@ -167,7 +167,8 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Handles `POST /introspect`: only the client the token was issued to learns it is active.
+    /// Handles `POST /introspect`: only the client the token was issued to learns it is active, and
+    /// for an access token issued for an API (RFC 8707 `aud`), the API's own client too.
     pub fn handle_introspect(
         &self,
         env: &mut Env<'_>,
@@ -183,21 +184,25 @@ impl<S: Store> Engine<S> {
             if !self.is_active(tx, &resolved, now)? {
                 return Ok(Introspection::inactive());
             }
-            let caller = &auth.client().client_id;
+            let caller = auth.client();
             Ok(match resolved {
-                Resolved::Access { claims, record } if &record.client_id == caller => Introspection {
-                    active: true,
-                    aud: claims.aud.as_ref().and_then(Value::as_str).map(str::to_owned),
-                    scope: claims.scope,
-                    client_id: Some(record.client_id),
-                    sub: claims.sub,
-                    iss: Some(iss.clone()),
-                    exp: claims.exp,
-                    iat: claims.iat,
-                    jti: claims.jti,
-                    token_type: Some("Bearer"),
-                },
-                Resolved::Refresh { grant, .. } if &grant.client_id == caller => Introspection {
+                Resolved::Access { claims, record }
+                    if record.client_id == caller.client_id || serves(caller, claims.aud.as_ref()) =>
+                {
+                    Introspection {
+                        active: true,
+                        aud: claims.aud.as_ref().and_then(Value::as_str).map(str::to_owned),
+                        scope: claims.scope,
+                        client_id: Some(record.client_id),
+                        sub: claims.sub,
+                        iss: Some(iss.clone()),
+                        exp: claims.exp,
+                        iat: claims.iat,
+                        jti: claims.jti,
+                        token_type: Some("Bearer"),
+                    }
+                }
+                Resolved::Refresh { grant, .. } if grant.client_id == caller.client_id => Introspection {
                     active: true,
                     scope: Some(grant.scopes.join(" ")),
                     client_id: Some(grant.client_id),
@@ -212,6 +217,21 @@ impl<S: Store> Engine<S> {
                 _ => Introspection::inactive(),
             })
         })
+    }
+}
+
+/// Whether `client` is the resource server of an audience of the token (RFC 7662 §2.1: a protected
+/// resource may ask about the tokens presented to it).
+fn serves(client: &ClientRecord, aud: Option<&Value>) -> bool {
+    spec::covers("RFC7662-2.1-resource-server");
+    let named = |a: &Value| {
+        a.as_str()
+            .is_some_and(|a| client.resource_server_for.iter().any(|r| r == a))
+    };
+    match aud {
+        Some(Value::Array(all)) => all.iter().any(named),
+        Some(one) => named(one),
+        None => false,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Redirect targets: the only way to obtain one is an exact match against a registered URI,
 //! so only a validated URI can ever receive a redirect (no open redirect).
 
-use crate::client::ClientRecord;
+use crate::client::{valid_redirect_uri, ClientRecord};
 use spec::ResponseMode;
 
 /// A redirect URI proven to be registered for the client. Only [`check_redirect_uri`] makes one.
@@ -18,11 +18,13 @@ impl RedirectTarget {
 }
 
 /// Exact, character-for-character match of `uri` against the client's registered redirect URIs.
+/// A registered string that today's registration rules refuse (stored by an older version) is
+/// never a target.
 pub fn check_redirect_uri(client: &ClientRecord, uri: &str) -> Option<RedirectTarget> {
     client
         .redirect_uris
         .iter()
-        .any(|r| r == uri)
+        .any(|r| r == uri && valid_redirect_uri(r))
         .then(|| RedirectTarget { uri: uri.to_string() })
 }
 
@@ -41,7 +43,7 @@ pub fn check_post_logout_uri(client: &ClientRecord, uri: &str) -> Option<Redirec
     client
         .post_logout_redirect_uris
         .iter()
-        .any(|r| r == uri)
+        .any(|r| r == uri && valid_redirect_uri(r))
         .then(|| RedirectTarget { uri: uri.to_string() })
 }
 
@@ -62,23 +64,22 @@ impl RedirectResponse {
         self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    /// The URL to redirect to for query and fragment modes (form_post posts to `target.uri()` instead).
+    /// The URL to redirect to for query and fragment modes (form_post posts to `target.uri()` instead):
+    /// the registered string exactly as registered, with the parameters appended.
     pub fn location(&self) -> String {
-        let mut url = url::Url::parse(self.target.uri()).expect("registered redirect URIs are absolute URLs");
-        match self.mode {
-            ResponseMode::Fragment => {
-                let frag = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(&self.params)
-                    .finish();
-                url.set_fragment(Some(&frag));
-            }
-            ResponseMode::Query | ResponseMode::FormPost => {
-                if !self.params.is_empty() {
-                    url.query_pairs_mut().extend_pairs(&self.params);
-                }
-            }
+        let uri = self.target.uri();
+        let params = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.params)
+            .finish();
+        if params.is_empty() {
+            return uri.to_string();
         }
-        url.to_string()
+        match self.mode {
+            ResponseMode::Fragment => format!("{uri}#{params}"),
+            ResponseMode::Query | ResponseMode::FormPost if uri.ends_with('?') => format!("{uri}{params}"),
+            ResponseMode::Query | ResponseMode::FormPost if uri.contains('?') => format!("{uri}&{params}"),
+            ResponseMode::Query | ResponseMode::FormPost => format!("{uri}?{params}"),
+        }
     }
 }
 
@@ -130,5 +131,25 @@ mod tests {
             params,
         };
         assert_eq!(f.location(), "https://app.example.com/cb?tenant=a#code=c%26d&state=s+t");
+        // An empty path stays empty: the redirect goes to the registered string, not a rewrite of it.
+        let bare = client_with(&["https://app.example.com"]);
+        let q = RedirectResponse {
+            target: check_redirect_uri(&bare, "https://app.example.com").unwrap(),
+            mode: ResponseMode::Query,
+            params: vec![("code".to_string(), "c".to_string())],
+        };
+        assert_eq!(q.location(), "https://app.example.com?code=c");
+    }
+
+    #[test]
+    fn a_stored_uri_that_registration_now_refuses_is_never_a_target() {
+        let mut client = client_with(&["https://app.example.com/cb"]);
+        client.redirect_uris.push("https://app.example.com/c\nb".into());
+        client
+            .post_logout_redirect_uris
+            .push("https://user:pw@app.example.com/".into());
+        assert!(check_redirect_uri(&client, "https://app.example.com/c\nb").is_none());
+        assert!(check_post_logout_uri(&client, "https://user:pw@app.example.com/").is_none());
+        assert!(check_redirect_uri(&client, "https://app.example.com/cb").is_some());
     }
 }

@@ -116,13 +116,13 @@ fn state_is_required() {
 }
 
 #[test]
-fn openid_scope_is_required_and_scopes_must_be_allowed() {
+fn scopes_must_be_present_and_allowed() {
     spec::covers("OIDC-CORE-3.1.2.1-openid-scope");
     spec::covers("RFC6749-3.3-scope-allowed");
     let mut w = World::new(5);
     for scope in [
-        "profile email",
         "",
+        "profile unknown_scope",
         "openid organization",
         "openid permissions",
         "openid admin",
@@ -135,6 +135,30 @@ fn openid_scope_is_required_and_scopes_must_be_allowed() {
     // The first-party portal may ask for organization and permissions.
     let (out, _) = w.interact(&portal_request(), None);
     assert!(code_of(&out).len() == 43);
+}
+
+#[test]
+fn without_openid_the_code_flow_is_plain_oauth_no_id_token_and_no_userinfo() {
+    spec::covers("OIDC-CORE-3.1.2.1-openid-scope");
+    let mut w = World::new(9);
+    let mut req = web_request();
+    req.scope = Some("profile email".into());
+    let (code, _) = w.code_for(&req, None);
+    let tokens = w.exchange(&code).unwrap();
+    assert!(tokens.id_token.is_none(), "no ID token without openid");
+    assert_eq!(tokens.scope, "email profile");
+    assert_eq!(claims(&tokens.access_token)["scope"], "email profile");
+    let err = w.userinfo(&tokens.access_token).unwrap_err();
+    assert_eq!(
+        (err.code(), err.code().http_status()),
+        (ErrorCode::InsufficientScope, 403)
+    );
+    // The refresh token works and still issues no ID token.
+    let creds = w.web_creds();
+    let refreshed = w
+        .token(&creds, &refresh_request(tokens.refresh_token.as_deref().unwrap()))
+        .unwrap();
+    assert!(refreshed.id_token.is_none() && !refreshed.access_token.is_empty());
 }
 
 #[test]

@@ -669,3 +669,58 @@ fn resource_indicators_set_the_audience_to_a_registered_api_only() {
     let mut env = engine::Env::new(w.now, &mut w.rng);
     assert!(w.engine.create_client(&mut env, T, bad).is_err());
 }
+
+#[test]
+fn the_api_a_token_was_issued_for_may_introspect_it_and_no_one_else() {
+    spec::covers("RFC7662-2.1-resource-server");
+    let mut w = World::new(94);
+    let api = "https://api.example.com/";
+    let mut s = ClientSpec::new("Reporting", ClientAuthMethod::ClientSecretPost, &[]);
+    s.client_id = Some("reporting".into());
+    s.grant_types = vec![GrantType::ClientCredentials];
+    s.allowed_resources = vec![api.into()];
+    let (_, secret) = w.add_client(T, s);
+    let reporting = ClientCredentials::Post {
+        client_id: "reporting".into(),
+        secret: secret.unwrap(),
+    };
+    // The API itself: a confidential client that is the resource server of `api`.
+    let mut rs = ClientSpec::new("Reports API", ClientAuthMethod::ClientSecretBasic, &[]);
+    rs.client_id = Some("reports-api".into());
+    rs.grant_types = vec![GrantType::ClientCredentials];
+    rs.resource_server_for = vec![api.into()];
+    let (_, rs_secret) = w.add_client(T, rs);
+    let api_creds = ClientCredentials::Basic {
+        client_id: "reports-api".into(),
+        secret: rs_secret.unwrap(),
+    };
+    let cc = |resource: &[&str]| TokenRequest {
+        grant_type: Some("client_credentials".into()),
+        resource: resource.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
+    };
+    let for_api = w.token(&reporting, &cc(&[api])).unwrap().access_token;
+    let plain = w.token(&reporting, &cc(&[])).unwrap().access_token;
+    let seen = w.introspect(&api_creds, &for_api);
+    assert!(seen.active);
+    assert_eq!(
+        (seen.aud.as_deref(), seen.client_id.as_deref()),
+        (Some(api), Some("reporting"))
+    );
+    // A token not issued for the API, and another client asking about the API's token: inactive.
+    assert!(!w.introspect(&api_creds, &plain).active);
+    let web = w.web_creds();
+    assert!(!w.introspect(&web, &for_api).active);
+    // A user's token issued to the web client (aud = web) is not the API's to see.
+    let (user_tokens, _) = w.web_tokens("openid");
+    assert!(!w.introspect(&api_creds, &user_tokens.access_token).active);
+    // Revoked: inactive for the API too.
+    w.revoke(&reporting, &for_api).unwrap();
+    assert!(!w.introspect(&api_creds, &for_api).active);
+    // Registration refuses a resource_server_for that is not an absolute URI.
+    let mut bad = ClientSpec::new("Bad", ClientAuthMethod::ClientSecretPost, &[]);
+    bad.grant_types = vec![GrantType::ClientCredentials];
+    bad.resource_server_for = vec!["not a uri".into()];
+    let mut env = engine::Env::new(w.now, &mut w.rng);
+    assert!(w.engine.create_client(&mut env, T, bad).is_err());
+}

@@ -357,6 +357,9 @@ pub struct Client {
     pub allowed_scopes: Vec<String>,
     /// RFC 8707 resources (APIs) it may name at the token endpoint; each becomes the access token's `aud`.
     pub allowed_resources: Vec<String>,
+    /// RFC 8707 resources (APIs) this client is the resource server of: it may introspect the
+    /// access tokens whose `aud` names one of them, whichever client they were issued to.
+    pub resource_server_for: Vec<String>,
     /// Consent page shown.
     pub require_consent: bool,
     /// First-party app.
@@ -412,6 +415,7 @@ impl Client {
             grant_types: c.grant_types.into_iter().map(Into::into).collect(),
             allowed_scopes: c.allowed_scopes,
             allowed_resources: c.allowed_resources,
+            resource_server_for: c.resource_server_for,
             require_consent: c.require_consent,
             first_party: c.first_party,
             require_pkce: c.require_pkce,
@@ -456,6 +460,7 @@ impl Example for Client {
             .map(String::from)
             .to_vec(),
             allowed_resources: vec!["https://api.portal.example.com/".into()],
+            resource_server_for: vec![],
             require_consent: false,
             first_party: true,
             require_pkce: true,
@@ -500,6 +505,9 @@ pub struct ClientInput {
     pub allowed_scopes: Option<Vec<String>>,
     /// RFC 8707 resources (APIs) it may name at the token endpoint (absolute URIs; default none).
     pub allowed_resources: Option<Vec<String>>,
+    /// RFC 8707 resources (APIs) this client is the resource server of: it may introspect the access
+    /// tokens issued for them (RFC 7662 §2.1). Default none.
+    pub resource_server_for: Option<Vec<String>>,
     /// Show the consent page (default true).
     pub require_consent: Option<bool>,
     /// First-party app (default false).
@@ -559,6 +567,7 @@ impl From<ClientInput> for ClientPatch {
             grant_types: i.grant_types.map(|g| g.into_iter().map(Into::into).collect()),
             allowed_scopes: i.allowed_scopes,
             allowed_resources: i.allowed_resources,
+            resource_server_for: i.resource_server_for,
             require_consent: i.require_consent,
             first_party: i.first_party,
             require_pkce: i.require_pkce,

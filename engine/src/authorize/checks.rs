@@ -195,8 +195,9 @@ fn check_after_redirect(
     let Some(requested) = scope::parse(req.scope.as_deref().unwrap_or("")) else {
         return Ok(Err(r.reject(E::InvalidScope, "scope is malformed")));
     };
-    if !requested.contains(scopes::OPENID) {
-        return Ok(Err(r.reject(E::InvalidScope, "the openid scope is required")));
+    // Without `openid` the request is plain OAuth 2.0: tokens, no ID token (see `token`).
+    if requested.is_empty() {
+        return Ok(Err(r.reject(E::InvalidScope, "scope is required")));
     }
     if requested
         .iter()

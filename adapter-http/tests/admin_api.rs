@@ -680,6 +680,97 @@ async fn an_app_cannot_make_anyone_an_organization_admin() {
 }
 
 #[tokio::test]
+async fn a_client_that_requires_a_licence_refuses_unassigned_users_until_bulk_assigned() {
+    let t = start().await;
+    let root = root_token(&t).await;
+    let org = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/demo/organizations",
+        Some(&root),
+        Some(json!({"name": "Org"})),
+    )
+    .await;
+    let org_id = org.1["id"].as_str().unwrap().to_string();
+    let client = format!("/admin/v1/tenants/demo/clients/{}", t.demo.client_id);
+    let patched = call(
+        &t,
+        Method::PATCH,
+        &client,
+        Some(&root),
+        Some(json!({"license_required": true})),
+    )
+    .await;
+    assert_eq!(patched.1["license_required"], true, "{}", patched.1);
+    let users = call(&t, Method::GET, "/admin/v1/tenants/demo/users", Some(&root), None).await;
+    let demo_id = users.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "demo")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Not assigned: access_denied, redirected to the registered URI with state and iss.
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "");
+    let r = browse_to_redirect(&browser(), &t.iss, &url, &t.demo.username, &t.demo.password).await;
+    let loc = location(&r);
+    assert!(loc.starts_with(CB), "{loc}");
+    assert_eq!(param(&loc, "error").as_deref(), Some("access_denied"), "{loc}");
+    assert_eq!(param(&loc, "state").as_deref(), Some("st-1"));
+    // Bulk assign: the app must be enabled; the user must be a member.
+    let bulk = format!("/admin/v1/organizations/{org_id}/licenses/{}", t.demo.client_id);
+    let assign = json!({"assign": [demo_id]});
+    assert_error(
+        &call(&t, Method::POST, &bulk, Some(&root), Some(assign.clone())).await,
+        403,
+        "forbidden",
+    );
+    let enable = format!("/admin/v1/organizations/{org_id}/apps/{}", t.demo.client_id);
+    call(&t, Method::PUT, &enable, Some(&root), Some(json!({"isEnabled": true}))).await;
+    let report = call(&t, Method::POST, &bulk, Some(&root), Some(assign.clone())).await;
+    assert_eq!(
+        (report.1["succeeded"].as_u64(), report.1["failed"].as_u64()),
+        (Some(0), Some(1)),
+        "{}",
+        report.1
+    );
+    assert_eq!(report.1["results"][0]["error"], "not_found", "not a member yet");
+    let member = format!("/admin/v1/organizations/{org_id}/members/{demo_id}");
+    call(&t, Method::PUT, &member, Some(&root), Some(json!({"role": "member"}))).await;
+    let report = call(&t, Method::POST, &bulk, Some(&root), Some(assign)).await;
+    assert_eq!(report.1["succeeded"], 1, "{}", report.1);
+    // Assigned: the flow completes, and the claim lists the licence.
+    let code = demo_code(&t, &browser(), "openid organization").await;
+    let (_, tokens) = exchange(&t, &code).await;
+    let info: Value = Client::new()
+        .get(format!("{}/userinfo", t.iss))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["app_licenses"], json!([t.demo.client_id]), "{info}");
+    // Withdrawn: the refresh token stops working.
+    let report = call(
+        &t,
+        Method::POST,
+        &bulk,
+        Some(&root),
+        Some(json!({"withdraw": [demo_id]})),
+    )
+    .await;
+    assert_eq!(report.1["results"][0]["action"], "withdraw");
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (s, e) = token(&t, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+    t.server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn keys_rotate_and_the_audit_log_pages() {
     let t = start().await;
     let root = root_token(&t).await;

@@ -39,6 +39,10 @@ pub struct ClientRecord {
     /// tokens whose `aud` names one of them (RFC 7662 §2.1), whoever they were issued to.
     #[serde(default)]
     pub resource_server_for: Vec<String>,
+    /// Only users holding this client's licence may sign in to it or refresh its tokens
+    /// (Calimatic "User Assignment").
+    #[serde(default)]
+    pub license_required: bool,
     /// Whether users must approve this client's scopes.
     pub require_consent: bool,
     /// First-party (platform) app rather than third-party.
@@ -133,6 +137,11 @@ impl Record for ClientRecord {
 }
 
 impl ClientRecord {
+    /// Whether `user` may use this client: it needs no licence, or the user holds it.
+    pub fn admits(&self, user: &crate::user::UserRecord) -> bool {
+        !self.license_required || user.app_licenses.contains(&self.client_id)
+    }
+
     /// Store key.
     pub fn key(tenant: &str, client_id: &str) -> String {
         format!("{tenant}/{client_id}")
@@ -158,6 +167,7 @@ impl ClientRecord {
             allowed_scopes: Some(self.allowed_scopes.clone()),
             allowed_resources: self.allowed_resources.clone(),
             resource_server_for: self.resource_server_for.clone(),
+            license_required: self.license_required,
             require_consent: self.require_consent,
             first_party: self.first_party,
             require_pkce: self.require_pkce,
@@ -186,6 +196,7 @@ impl ClientRecord {
         self.allowed_scopes = spec.allowed_scopes.unwrap_or_else(|| default_scopes(spec.first_party));
         self.allowed_resources = spec.allowed_resources;
         self.resource_server_for = spec.resource_server_for;
+        self.license_required = spec.license_required;
         self.require_consent = spec.require_consent;
         self.first_party = spec.first_party;
         self.require_pkce = spec.require_pkce || spec.auth_method == ClientAuthMethod::None;
@@ -229,6 +240,9 @@ pub struct ClientPatch {
     /// Resources this client is the resource server of.
     #[serde(default)]
     pub resource_server_for: Option<Vec<String>>,
+    /// Only licensed users may use it.
+    #[serde(default)]
+    pub license_required: Option<bool>,
     /// Consent page required.
     pub require_consent: Option<bool>,
     /// First-party app.
@@ -281,6 +295,7 @@ impl ClientPatch {
             grant_types,
             allowed_resources,
             resource_server_for,
+            license_required,
             require_consent,
             first_party,
             require_pkce,
@@ -339,6 +354,9 @@ pub struct ClientSpec {
     /// Resources this client is the resource server of (absolute URIs without a fragment).
     #[serde(default)]
     pub resource_server_for: Vec<String>,
+    /// Only licensed users may use it.
+    #[serde(default)]
+    pub license_required: bool,
     /// Consent page required.
     pub require_consent: bool,
     /// First-party app.
@@ -386,6 +404,7 @@ impl ClientSpec {
             allowed_scopes: None,
             allowed_resources: Vec::new(),
             resource_server_for: Vec::new(),
+            license_required: false,
             require_consent: true,
             first_party: false,
             require_pkce: true,
@@ -543,6 +562,7 @@ pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result
         allowed_scopes: Vec::new(),
         allowed_resources: Vec::new(),
         resource_server_for: Vec::new(),
+        license_required: false,
         require_consent: true,
         first_party: false,
         require_pkce: true,

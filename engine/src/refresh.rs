@@ -67,6 +67,10 @@ impl<S: Store> Engine<S> {
             Some(u) if !u.disabled => u,
             _ => return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID))),
         };
+        // LICENSE-required: a withdrawn licence ends refreshing.
+        if !client.admits(&user) {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, crate::token::NOT_LICENSED)));
+        }
         // RFC6749-6-refresh-scope-narrow
         let granted: Vec<String> = match req.scope.as_deref() {
             None | Some("") => family.scopes.clone(),

@@ -71,6 +71,9 @@ pub(crate) struct GrantCall<'a> {
 /// A failure that still commits what the transaction wrote (e.g. revocation on replay).
 pub(crate) type Committed<T> = std::result::Result<T, ProtocolError>;
 
+/// The refusal when a client requires a licence the user no longer holds.
+pub(crate) const NOT_LICENSED: &str = "the user's licence for this application was withdrawn";
+
 pub(crate) fn pe(code: ErrorCode, d: &'static str) -> ProtocolError {
     ProtocolError::new(code, d)
 }
@@ -267,6 +270,9 @@ impl<S: Store> Engine<S> {
             Some(u) if !u.disabled => u,
             _ => return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID))),
         };
+        if !client.admits(&user) {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, NOT_LICENSED)));
+        }
         let issue_refresh = client.allows_grant(GrantType::RefreshToken)
             && (client.refresh_without_offline_access || rec.scopes.iter().any(|s| s == scopes::OFFLINE_ACCESS));
         let grant = GrantRecord {

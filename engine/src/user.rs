@@ -176,6 +176,8 @@ pub fn scope_claims(user: &UserRecord, granted: &[String]) -> Map<String, Value>
         m.insert("organization_id".into(), json!(p.organization_id));
         m.insert("organization_memberships".into(), json!(p.organization_memberships));
         m.insert("user_type".into(), json!(p.user_type));
+        // The apps (client ids) the user holds a licence for: Calimatic's user_app_licenses.
+        m.insert("app_licenses".into(), json!(user.app_licenses));
     }
     if has(scopes::PERMISSIONS) {
         m.insert("permissions".into(), json!(p.permissions));

@@ -1,5 +1,6 @@
-//! Organization invites (Calimatic seed §8): the licence rules, and the bounds on what an app may do
-//! with its own credentials: only where enabled, only the roles apps may give, never to a member.
+//! Organization invites and app licences (Calimatic seed §8): the licence rules, the bounds on what
+//! an app may do with its own credentials (only where enabled, only the roles apps may give, never
+//! to a member), and what a licence means to a client that requires one.
 
 mod common;
 
@@ -401,4 +402,106 @@ quickcheck! {
         }
         TestResult::passed()
     }
+}
+
+#[test]
+fn a_client_that_requires_a_licence_admits_only_licensed_users() {
+    spec::covers("LICENSE-required");
+    let mut o = Org::new(40);
+    let mut env = Env::new(o.w.now, &mut o.w.rng);
+    let admin = o.w.engine.tenant_admin(&o.p, T).unwrap();
+    let require = engine::client::ClientPatch {
+        license_required: Some(true),
+        ..Default::default()
+    };
+    assert!(
+        admin
+            .update_client(&mut env, "web", require)
+            .unwrap()
+            .client
+            .license_required
+    );
+    let outsider = admin
+        .create_user(
+            &mut env,
+            UserProfile {
+                username: "bob".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+    // Assigning needs the app enabled for the organization.
+    let alice = vec![o.w.alice.id.clone()];
+    assert_eq!(
+        code(admin.bulk_licenses(&mut env, &o.org.id, "web", &alice, &[])),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code(admin.bulk_licenses(&mut env, &o.org.id, "ghost", &alice, &[])),
+        ErrorCode::NotFound
+    );
+    drop(admin);
+    // Without the licence: access_denied, as an error redirect to the registered URI.
+    let txn = match o.w.authorize(&web_request(), None) {
+        engine::AuthorizeOutcome::Login(p) => p.transaction,
+        other => panic!("{other:?}"),
+    };
+    let engine::LoginOutcome::LoggedIn { next, session } = o.w.login(&txn, "alice", PASSWORD, None) else {
+        panic!("login")
+    };
+    assert_eq!(redirect_error(&next), "access_denied");
+    match &next {
+        engine::AuthorizeOutcome::Redirect(r) => assert_eq!(r.target.uri(), WEB_CB),
+        other => panic!("{other:?}"),
+    }
+    // The same browser session, asking again, is refused again (not only right after login).
+    assert_eq!(
+        redirect_error(&o.w.authorize(&web_request(), Some(&session.token))),
+        "access_denied"
+    );
+    // Bulk assign: alice (a member) gets it; a non-member's row fails and changes nothing.
+    let mut env = Env::new(o.w.now, &mut o.w.rng);
+    let admin = o.w.engine.tenant_admin(&o.p, T).unwrap();
+    admin.set_app_access(&mut env, &o.org.id, "web", true).unwrap();
+    let rows = admin
+        .bulk_licenses(
+            &mut env,
+            &o.org.id,
+            "web",
+            &[o.w.alice.id.clone(), outsider.id.clone()],
+            &[],
+        )
+        .unwrap();
+    assert!(rows[0].result.is_ok());
+    assert_eq!(rows[1].result.as_ref().unwrap_err().code(), ErrorCode::NotFound);
+    assert!(!o.user("bob").app_licenses.contains("web"));
+    drop(admin);
+    let (tokens, _) = o.w.web_tokens("openid offline_access");
+    let rt = tokens.refresh_token.clone().unwrap();
+    // The licences are visible to apps: `app_licenses` with the organization scope.
+    let (code_value, _) = o.w.code_for(&portal_request(), None);
+    let creds = o.w.first_creds();
+    let portal =
+        o.w.token(
+            &creds,
+            &code_exchange(&code_value, "https://portal.example.com/cb", Some(VERIFIER)),
+        )
+        .unwrap();
+    let info = o.w.userinfo(&portal.access_token).unwrap();
+    assert_eq!(info["app_licenses"], json!(["web"]), "{info:?}");
+    // Withdrawn: the next refresh is refused.
+    let mut env = Env::new(o.w.now, &mut o.w.rng);
+    let admin = o.w.engine.tenant_admin(&o.p, T).unwrap();
+    let rows = admin
+        .bulk_licenses(&mut env, &o.org.id, "web", &[], &[o.w.alice.id.clone()])
+        .unwrap();
+    assert!(rows[0].result.is_ok());
+    drop(admin);
+    let web = o.w.web_creds();
+    let refused = o.w.token(&web, &refresh_request(&rt)).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidGrant);
+    // A client that does not require one admits anyone, licensed or not.
+    let (out, _) = o.w.interact(&portal_request(), None);
+    assert!(!code_of(&out).is_empty());
 }

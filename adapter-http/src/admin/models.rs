@@ -360,6 +360,9 @@ pub struct Client {
     /// RFC 8707 resources (APIs) this client is the resource server of: it may introspect the
     /// access tokens whose `aud` names one of them, whichever client they were issued to.
     pub resource_server_for: Vec<String>,
+    /// Only users holding this app's licence may sign in to it (others get `access_denied`) or
+    /// refresh its tokens.
+    pub license_required: bool,
     /// Consent page shown.
     pub require_consent: bool,
     /// First-party app.
@@ -416,6 +419,7 @@ impl Client {
             allowed_scopes: c.allowed_scopes,
             allowed_resources: c.allowed_resources,
             resource_server_for: c.resource_server_for,
+            license_required: c.license_required,
             require_consent: c.require_consent,
             first_party: c.first_party,
             require_pkce: c.require_pkce,
@@ -461,6 +465,7 @@ impl Example for Client {
             .to_vec(),
             allowed_resources: vec!["https://api.portal.example.com/".into()],
             resource_server_for: vec![],
+            license_required: false,
             require_consent: false,
             first_party: true,
             require_pkce: true,
@@ -508,6 +513,8 @@ pub struct ClientInput {
     /// RFC 8707 resources (APIs) this client is the resource server of: it may introspect the access
     /// tokens issued for them (RFC 7662 §2.1). Default none.
     pub resource_server_for: Option<Vec<String>>,
+    /// Only users holding this app's licence may sign in to it or refresh (default false).
+    pub license_required: Option<bool>,
     /// Show the consent page (default true).
     pub require_consent: Option<bool>,
     /// First-party app (default false).
@@ -568,6 +575,7 @@ impl From<ClientInput> for ClientPatch {
             allowed_scopes: i.allowed_scopes,
             allowed_resources: i.allowed_resources,
             resource_server_for: i.resource_server_for,
+            license_required: i.license_required,
             require_consent: i.require_consent,
             first_party: i.first_party,
             require_pkce: i.require_pkce,
@@ -1051,6 +1059,98 @@ impl From<InviteOutcome> for Invited {
             }
             .into(),
             licenses: o.licenses,
+        }
+    }
+}
+
+/// Assign an app's licence to some members of an organization and withdraw it from others.
+#[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
+#[oai(example)]
+pub struct LicensesInput {
+    /// User ids to assign the licence to (the app must be enabled for the organization).
+    #[oai(default)]
+    pub assign: Vec<String>,
+    /// User ids to withdraw it from.
+    #[oai(default)]
+    pub withdraw: Vec<String>,
+}
+
+impl Example for LicensesInput {
+    fn example() -> Self {
+        LicensesInput {
+            assign: vec!["01925f3a9c0e4b7d8f21a3b4c5d6e7f8".into()],
+            withdraw: vec![],
+        }
+    }
+}
+
+/// One user's row of a bulk licence call.
+#[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct LicenseRowBody {
+    /// The user.
+    pub user_id: String,
+    /// `assign` or `withdraw`.
+    pub action: String,
+    /// Done.
+    pub success: bool,
+    /// Error code when not done (`not_found`: no such user, or not a member).
+    pub error: Option<String>,
+    /// Why not.
+    pub error_description: Option<String>,
+}
+
+/// What a bulk licence call did.
+#[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
+#[oai(example)]
+pub struct LicensesReport {
+    /// Rows done.
+    pub succeeded: u32,
+    /// Rows not done.
+    pub failed: u32,
+    /// Each row, assignments first, in the order given.
+    pub results: Vec<LicenseRowBody>,
+}
+
+impl From<Vec<engine::admin::LicenseRow>> for LicensesReport {
+    fn from(rows: Vec<engine::admin::LicenseRow>) -> Self {
+        let results: Vec<LicenseRowBody> = rows
+            .into_iter()
+            .map(|r| LicenseRowBody {
+                user_id: r.user_id,
+                action: match r.action {
+                    engine::admin::LicenseAction::Assign => "assign",
+                    engine::admin::LicenseAction::Withdraw => "withdraw",
+                }
+                .into(),
+                success: r.result.is_ok(),
+                error: r.result.as_ref().err().map(|e| e.code().as_str().into()),
+                error_description: r.result.as_ref().err().map(|e| e.description().into()),
+            })
+            .collect();
+        let succeeded = results.iter().filter(|r| r.success).count() as u32;
+        LicensesReport {
+            succeeded,
+            failed: results.len() as u32 - succeeded,
+            results,
+        }
+    }
+}
+
+impl Example for LicensesReport {
+    fn example() -> Self {
+        LicensesReport {
+            succeeded: 1,
+            failed: 0,
+            results: vec![LicenseRowBody {
+                user_id: "01925f3a9c0e4b7d8f21a3b4c5d6e7f8".into(),
+                action: "assign".into(),
+                success: true,
+                error: None,
+                error_description: None,
+            }],
         }
     }
 }

@@ -3,8 +3,8 @@
 //! `x-client-id` / `x-client-secret` and administrators with their bearer token.
 
 use super::models::{
-    AppAccessInput, BulkInviteInput, BulkInviteReport, BulkInviteRow, InviteInput, Invited, Member, Organization,
-    OrganizationInput, OrganizationPage, OrganizationUpdate, RoleInput, User,
+    AppAccessInput, BulkInviteInput, BulkInviteReport, BulkInviteRow, InviteInput, Invited, LicensesInput,
+    LicensesReport, Member, Organization, OrganizationInput, OrganizationPage, OrganizationUpdate, RoleInput, User,
 };
 use super::{as_admin, bearer, AdminResult, AdminTag};
 use crate::state::Shared;
@@ -198,6 +198,29 @@ impl AdminOrganizationsApi {
             let tenant = e.tenant_of_organization(&org_id)?;
             Ok(e.tenant_admin(p, &tenant)?
                 .set_membership(env, &org_id, &user_id, None)?
+                .into())
+        }))
+    }
+
+    /// Assign an app's licence to many members of the organization, and withdraw it from others
+    /// (at most 500 users). Each user is a row of its own, applied whole or not at all.
+    #[oai(
+        path = "/organizations/:org_id/licenses/:client_id",
+        method = "post",
+        tag = "AdminTag::Organizations"
+    )]
+    async fn bulk_licenses(
+        &self,
+        org_id: Path<String>,
+        client_id: Path<String>,
+        body: Json<LicensesInput>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<LicensesReport> {
+        AdminResult::ok(as_admin(&state, req, |e, env, p| {
+            let tenant = e.tenant_of_organization(&org_id)?;
+            Ok(e.tenant_admin(p, &tenant)?
+                .bulk_licenses(env, &org_id, &client_id, &body.assign, &body.withdraw)?
                 .into())
         }))
     }

@@ -9,6 +9,7 @@
 mod clients;
 mod invites;
 mod keys;
+mod licenses;
 mod organizations;
 mod tenants;
 mod users;
@@ -16,6 +17,7 @@ mod users;
 pub use clients::ClientCreated;
 pub use invites::{Invite, InviteCaller, InviteOutcome, InviteStatus};
 pub use keys::KeyInfo;
+pub use licenses::{LicenseAction, LicenseRow, BULK_LICENSES_MAX};
 pub use organizations::OrganizationPatch;
 pub use tenants::TenantPatch;
 pub use users::{SessionInfo, UserPatch};

@@ -203,6 +203,18 @@ impl Step<'_> {
         ))
     }
 
+    /// LICENSE-required: a client that requires assignment answers `access_denied` (to its
+    /// registered redirect URI) for a user without its licence.
+    fn check_license(&self, user: &crate::user::UserRecord) -> Option<AuthorizeOutcome> {
+        spec::covers("LICENSE-required");
+        (!self.client.admits(user)).then(|| {
+            self.redirect_error(
+                ErrorCode::AccessDenied,
+                "the user is not assigned to this application; ask an administrator for access",
+            )
+        })
+    }
+
     fn login_page(&self, transaction: &str, error: Option<&'static str>) -> LoginPage {
         LoginPage {
             transaction: transaction.to_string(),
@@ -301,6 +313,9 @@ impl<S: Store> Engine<S> {
             save(tx, &tx_key, &rec)?;
             return Ok(AuthorizeOutcome::Login(step.login_page(&fresh.transaction, None)));
         };
+        if let Some(refused) = step.check_license(&live.user) {
+            return Ok(refused);
+        }
         let consent = load::<ConsentRecord>(
             tx,
             &ConsentRecord::key(step.tenant, &live.user.id, &step.client.client_id),
@@ -579,6 +594,9 @@ impl<S: Store> Engine<S> {
             self.audit(tx, tenant, &event)?;
             if !approve {
                 return Ok(step.redirect_error(ErrorCode::AccessDenied, "the user denied the request"));
+            }
+            if let Some(refused) = step.check_license(&live.user) {
+                return Ok(refused);
             }
             let ckey = ConsentRecord::key(tenant, &live.user.id, &step.client.client_id);
             let mut consent = load::<ConsentRecord>(tx, &ckey)?.unwrap_or_default();

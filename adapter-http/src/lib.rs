@@ -1,5 +1,6 @@
 //! The HTTP adapter: translates HTTP to engine calls and engine outcomes to HTTP.
 
+pub mod activation_page;
 pub mod admin;
 pub mod allow;
 pub mod api;
@@ -15,6 +16,7 @@ pub mod fast_docs;
 pub mod fast_introspect;
 pub mod group_commit;
 pub mod login_throttle;
+pub mod mail;
 pub mod malloc;
 pub mod metrics;
 pub mod os_env;
@@ -92,6 +94,10 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
         .at("/:tenant/authorize", get(web::authorize).post(web::authorize))
         .at("/:tenant/login", post(web::login))
         .at("/:tenant/consent", post(web::consent))
+        .at(
+            "/:tenant/activate",
+            get(activation_page::activate).post(activation_page::activate),
+        )
         .at("/:tenant/end-session", get(web::end_session).post(web::end_session))
         .nest("/", api_service())
         .data(state)
@@ -309,6 +315,9 @@ pub struct Server {
 /// Why the server could not start.
 pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The sender of invitation mail unless `--smtp-from` says otherwise.
+pub const DEFAULT_SMTP_FROM: &str = "no-reply@localhost";
+
 /// How to run the server.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -335,6 +344,10 @@ pub struct Options {
     pub audit_retention_days: Option<u64>,
     /// Where to serve `GET /metrics` (Prometheus text), apart from the public port (`None`: not served).
     pub metrics_listen: Option<String>,
+    /// SMTP relay for invitation mail (`smtp://host:port`, `smtps://…`); `None`: no mail.
+    pub smtp_url: Option<String>,
+    /// The sender address of that mail.
+    pub smtp_from: String,
 }
 
 impl Options {
@@ -352,6 +365,8 @@ impl Options {
             allow_private_fetch: false,
             audit_retention_days: Some(engine::config::DEFAULT_AUDIT_RETENTION_DAYS),
             metrics_listen: None,
+            smtp_url: None,
+            smtp_from: DEFAULT_SMTP_FROM.into(),
         }
     }
 }
@@ -385,6 +400,10 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         },
         key_refresh: Default::default(),
         metrics: Default::default(),
+        mailer: match &opts.smtp_url {
+            Some(url) => Some(mail::Mailer::new(url, &opts.smtp_from)?),
+            None => None,
+        },
     });
     // A new store is covered by the expiry index from its first record; one written by a version
     // before it is indexed by its first purge.

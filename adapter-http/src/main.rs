@@ -49,6 +49,14 @@ struct Cli {
     /// attempt per 5 seconds from anyone (slowed, not locked; 0: no limit).
     #[arg(long, env = "OP_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 100, global = true)]
     login_failures_per_account: u32,
+    /// SMTP relay for invitation mail: `smtp://host:port` (plain), `smtp://host:port?tls=required`
+    /// (STARTTLS), `smtps://host:port`; credentials as `smtp://user:pass@host`. Without it, an
+    /// administrator's invite answer carries the activation link instead.
+    #[arg(long, env = "OP_SMTP_URL", global = true)]
+    smtp_url: Option<String>,
+    /// The sender address of invitation mail (the tenant's name is its display name).
+    #[arg(long, env = "OP_SMTP_FROM", default_value = adapter_http::DEFAULT_SMTP_FROM, global = true)]
+    smtp_from: String,
     /// Let outbound fetches (request_uri, jwks_uri, sector_identifier_uri, back-channel logout)
     /// reach loopback and private addresses. For local development only: it opens SSRF.
     #[arg(long, env = "OP_ALLOW_PRIVATE_FETCH", global = true)]
@@ -228,6 +236,8 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         allow_private_fetch: cli.allow_private_fetch,
         audit_retention_days: (cli.audit_retention_days > 0).then_some(cli.audit_retention_days),
         metrics_listen: cli.metrics_listen.clone(),
+        smtp_url: cli.smtp_url.clone(),
+        smtp_from: cli.smtp_from.clone(),
     };
     let server = adapter_http::start(&opts).await?;
     tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir.display(), "listening");

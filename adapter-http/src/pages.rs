@@ -1,4 +1,5 @@
-//! Server-rendered pages: login, consent, logout confirmation, logged out, error, form_post.
+//! Server-rendered pages: login, consent, logout confirmation, logged out, error, form_post, and
+//! account activation.
 //! Templates are minijinja with HTML auto-escaping; every page carries the anti-framing headers.
 
 use engine::tenant::Branding;
@@ -53,6 +54,8 @@ impl Default for Pages {
             ("logout_confirm.html", include_str!("../templates/logout_confirm.html")),
             ("logged_out.html", include_str!("../templates/logged_out.html")),
             ("error.html", include_str!("../templates/error.html")),
+            ("activate.html", include_str!("../templates/activate.html")),
+            ("activated.html", include_str!("../templates/activated.html")),
             ("form_post.html", include_str!("../templates/form_post.html")),
         ] {
             env.add_template(name, src).expect("templates parse");

@@ -28,6 +28,8 @@ pub struct AppState {
     pub key_refresh: crate::client_keys::RefreshLog,
     /// Counters for the metrics listener.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Invitation mail, when `--smtp-url` is set.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 /// How many argon2id checks may run at once: the cores this process may use.

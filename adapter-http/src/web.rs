@@ -40,7 +40,11 @@ const AUTHORIZE_PARAMS: &[&str] = &[
 ];
 
 /// Reads parameters from the query (GET) or a form body (POST).
-async fn read_params(req: &Request, body: Body, single: &[&str]) -> Result<BTreeMap<String, String>, ParamError> {
+pub(crate) async fn read_params(
+    req: &Request,
+    body: Body,
+    single: &[&str],
+) -> Result<BTreeMap<String, String>, ParamError> {
     if req.method() == Method::POST {
         let form = req
             .content_type()
@@ -59,16 +63,16 @@ async fn read_params(req: &Request, body: Body, single: &[&str]) -> Result<BTree
 }
 
 /// Per-request page context: tenant, its branding, the CSRF token (and whether to set it).
-struct PageCtx<'a> {
+pub(crate) struct PageCtx<'a> {
     state: &'a Shared,
     tenant: &'a str,
     tenant_branding: Option<engine::Branding>,
-    csrf: String,
+    pub(crate) csrf: String,
     set_csrf: bool,
 }
 
 impl<'a> PageCtx<'a> {
-    fn new(state: &'a Shared, tenant: &'a str, req: &Request) -> Self {
+    pub(crate) fn new(state: &'a Shared, tenant: &'a str, req: &Request) -> Self {
         let tenant_branding = state.engine.tenant(tenant).ok().flatten().map(|t| {
             let mut b = t.branding;
             b.display_name = b.display_name.or(Some(t.display_name));
@@ -87,7 +91,7 @@ impl<'a> PageCtx<'a> {
         }
     }
 
-    fn finish(&self, mut r: Response) -> Response {
+    pub(crate) fn finish(&self, mut r: Response) -> Response {
         if self.set_csrf {
             let c = cookies::set(cookies::CSRF, &self.csrf, self.tenant, None, self.state.secure_cookies);
             r.headers_mut()
@@ -97,7 +101,7 @@ impl<'a> PageCtx<'a> {
     }
 
     /// Reads one of our own forms: well-formed parameters and a CSRF value matching the cookie.
-    async fn read_form(
+    pub(crate) async fn read_form(
         &self,
         req: &Request,
         body: Body,
@@ -113,11 +117,11 @@ impl<'a> PageCtx<'a> {
         Ok(form)
     }
 
-    fn brand(&self, client: Option<&engine::Branding>) -> minijinja::Value {
+    pub(crate) fn brand(&self, client: Option<&engine::Branding>) -> minijinja::Value {
         brand(self.tenant, client, self.tenant_branding.as_ref())
     }
 
-    fn error_page(&self, status: StatusCode, error: &str, description: &str) -> Response {
+    pub(crate) fn error_page(&self, status: StatusCode, error: &str, description: &str) -> Response {
         self.finish(self.state.pages.error(status, self.brand(None), error, description))
     }
 

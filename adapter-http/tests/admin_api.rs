@@ -1086,3 +1086,273 @@ async fn ending_sessions_as_an_admin_sends_back_channel_logout_tokens() {
     assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
     t.server.stop().await.unwrap();
 }
+
+/// A real SMTP server on loopback (aiosmtpd, pinned, in its own venv) writing to a maildir.
+struct SmtpSink {
+    child: std::process::Child,
+    maildir: tempfile::TempDir,
+    port: u16,
+    python: std::path::PathBuf,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let venv = pinned_venv("smtp-venv", &["aiosmtpd==1.4.6"]);
+        let python = venv.join("bin/python");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let maildir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(&python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path().join("box"))
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return SmtpSink {
+                    child,
+                    maildir,
+                    port,
+                    python,
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("aiosmtpd did not start");
+    }
+
+    /// Waits for the `n`th message and returns its To, Subject and decoded body.
+    async fn message(&self, n: usize) -> (String, String, String) {
+        let new = self.maildir.path().join("box/new");
+        for _ in 0..100 {
+            let mut files: Vec<_> = std::fs::read_dir(&new)
+                .map(|d| d.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            files.sort_by_key(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok());
+            if let Some(file) = files.get(n) {
+                let script = "import email,sys\nm=email.message_from_binary_file(open(sys.argv[1],'rb'))\nprint(m['To']);print(m['Subject']);print(m.get_payload(decode=True).decode())";
+                let out = std::process::Command::new(&self.python)
+                    .args(["-c", script])
+                    .arg(file)
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8(out.stdout).unwrap();
+                let mut lines = text.splitn(3, '\n');
+                let (to, subject, body) = (lines.next().unwrap(), lines.next().unwrap(), lines.next().unwrap_or(""));
+                return (to.into(), subject.into(), body.into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no message {n} in {}", new.display());
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_invited_user_gets_a_mail_follows_its_link_sets_a_password_and_signs_in() {
+    spec::covers("INVITE-activation-link");
+    let sink = SmtpSink::start();
+    let port = sink.port;
+    let t = start_tuned(|o| {
+        o.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        o.smtp_from = "no-reply@id.example".into();
+    })
+    .await;
+    let root = root_token(&t).await;
+    let org = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/demo/organizations",
+        Some(&root),
+        Some(json!({"name": "Springfield"})),
+    )
+    .await;
+    let org_id = org.1["id"].as_str().unwrap().to_string();
+    let users = format!("/admin/v1/organizations/{org_id}/users");
+    let invited = call(
+        &t,
+        Method::POST,
+        &users,
+        Some(&root),
+        Some(json!({"email": "new.user@example.com", "firstName": "New"})),
+    )
+    .await;
+    assert_eq!(invited.0, 201, "{}", invited.1);
+    assert_eq!(invited.1["activation"]["delivery"], "email", "{}", invited.1);
+    assert!(
+        invited.1["activation"]["link"].is_null(),
+        "a mailed link is not also returned"
+    );
+    let (to, subject, body) = sink.message(0).await;
+    assert!(to.contains("new.user@example.com"), "{to}");
+    assert!(subject.contains("Springfield"), "{subject}");
+    let link = body
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/activate?token=", t.iss)))
+        .unwrap_or_else(|| panic!("no link in:\n{body}"))
+        .to_string();
+    // The browser follows the link, types two different passwords, then the same one twice.
+    let b = browser();
+    let page = b.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("new.user@example.com"), "{html}");
+    let post = |pw: &str, confirm: &str, html: &str| {
+        let form = [
+            ("token", hidden(html, "token")),
+            ("csrf", hidden(html, "csrf")),
+            ("password", pw.to_string()),
+            ("password_confirm", confirm.to_string()),
+        ];
+        b.post(format!("{}/activate", t.iss)).form(&form).send()
+    };
+    let differ = post("my new password", "my new passw0rd", &html).await.unwrap();
+    assert!(differ.text().await.unwrap().contains("differ"));
+    let short = post("short", "short", &html).await.unwrap();
+    assert!(short.text().await.unwrap().contains("8 to 1024"));
+    let done = post("my new password", "my new password", &html).await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("Your account is ready"));
+    // Used up.
+    let again = b.get(&link).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again.text().await.unwrap().contains("invalid, used or expired"));
+    // The new user signs in to the demo app with that password.
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid email", "");
+    let r = browse_to_redirect(&browser(), &t.iss, &url, "new.user@example.com", "my new password").await;
+    let code = param(&location(&r), "code").expect("a code");
+    let (status, tokens) = exchange(&t, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let claims: Value = serde_json::from_slice(&engine::secret::b64url_decode(&payload).unwrap()).unwrap();
+    assert_eq!(
+        (claims["email"].as_str(), claims["email_verified"].as_bool()),
+        (Some("new.user@example.com"), Some(true))
+    );
+    t.server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_smtp_an_admin_gets_the_link_and_an_app_never_does() {
+    let t = start().await;
+    let root = root_token(&t).await;
+    let org = call(
+        &t,
+        Method::POST,
+        "/admin/v1/tenants/demo/organizations",
+        Some(&root),
+        Some(json!({"name": "Org"})),
+    )
+    .await;
+    let org_id = org.1["id"].as_str().unwrap().to_string();
+    let users = format!("/admin/v1/organizations/{org_id}/users");
+    let by_admin = call(
+        &t,
+        Method::POST,
+        &users,
+        Some(&root),
+        Some(json!({"email": "a@example.com"})),
+    )
+    .await;
+    assert_eq!(by_admin.1["activation"]["delivery"], "link", "{}", by_admin.1);
+    let link = by_admin.1["activation"]["link"].as_str().unwrap().to_string();
+    assert!(link.starts_with(&format!("{}/activate?token=", t.iss)));
+    let enable = format!("/admin/v1/organizations/{org_id}/apps/{}", t.demo.client_id);
+    call(&t, Method::PUT, &enable, Some(&root), Some(json!({"isEnabled": true}))).await;
+    let by_app = app_invite(
+        &t,
+        &users,
+        &t.demo.client_id,
+        &t.demo.client_secret,
+        json!({"email": "b@example.com"}),
+    )
+    .await;
+    assert_eq!(by_app.1["activation"]["delivery"], "pending", "{}", by_app.1);
+    assert!(by_app.1["activation"]["link"].is_null());
+    // An administrator issues the app-invited user's link; the admin-invited user's old one then
+    // still works, and a re-issue for it replaces it.
+    let b_id = by_app.1["user_id"].as_str().unwrap();
+    let issued = call(
+        &t,
+        Method::POST,
+        &format!("/admin/v1/tenants/demo/users/{b_id}/activation"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(issued.1["delivery"], "link", "{}", issued.1);
+    assert_eq!(
+        browser()
+            .get(issued.1["link"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let a_id = by_admin.1["user_id"].as_str().unwrap();
+    let reissued = call(
+        &t,
+        Method::POST,
+        &format!("/admin/v1/tenants/demo/users/{a_id}/activation"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(browser().get(&link).send().await.unwrap().status(), 400, "replaced");
+    assert_eq!(
+        browser()
+            .get(reissued.1["link"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // A user who has a password gets none.
+    let users = call(&t, Method::GET, "/admin/v1/tenants/demo/users", Some(&root), None).await;
+    let demo_id = users.1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "demo")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let conflict = call(
+        &t,
+        Method::POST,
+        &format!("/admin/v1/tenants/demo/users/{demo_id}/activation"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_error(&conflict, 409, "conflict");
+    t.server.stop().await.unwrap();
+}

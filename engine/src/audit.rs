@@ -39,6 +39,8 @@ pub enum AuditKind {
     AdminChange,
     /// A user was invited into an organization, or an app's invite was refused.
     OrganizationInvite,
+    /// An invited user followed their activation link and set a password.
+    AccountActivated,
 }
 
 /// One audit event.

@@ -20,6 +20,8 @@ pub struct EngineConfig {
     pub max_assertion_lifetime: u64,
     /// argon2id cost for new password hashes.
     pub password: PasswordParams,
+    /// How long an activation link (sent to an invited user) stays usable, in seconds.
+    pub activation_ttl: u64,
     /// Write the audit log (models switch it off: every event would be a new state).
     pub audit: bool,
     /// How long audit events are kept, in seconds (`None`: forever); the purge deletes older ones.
@@ -39,6 +41,7 @@ impl EngineConfig {
             session_ttl: 86_400,
             max_assertion_lifetime: 600,
             password: PasswordParams::default(),
+            activation_ttl: 7 * 86_400,
             audit: true,
             audit_retention: Some(DEFAULT_AUDIT_RETENTION_DAYS * 86_400),
             #[cfg(feature = "mutants")]

@@ -4,6 +4,7 @@
 //! outcomes the HTTP adapter renders. No clock, OS randomness, network or disk is touched here:
 //! all state goes through a [`Store`] transaction.
 
+pub mod activation;
 pub mod admin;
 pub mod audit;
 pub mod authorize;

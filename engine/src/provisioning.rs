@@ -147,6 +147,7 @@ impl<S: Store> Engine<S> {
             updated_at: env.now.0,
             profile,
             app_licenses: Default::default(),
+            activation: None,
         }
     }
 

@@ -104,6 +104,9 @@ pub struct UserRecord {
     /// Apps (client ids) this user holds a licence for (Calimatic `user_app_licenses`).
     #[serde(default)]
     pub app_licenses: std::collections::BTreeSet<String>,
+    /// An outstanding activation link (an invited user sets their password with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<crate::activation::PendingActivation>,
 }
 
 impl Record for UserRecord {

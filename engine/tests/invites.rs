@@ -505,3 +505,86 @@ fn a_client_that_requires_a_licence_admits_only_licensed_users() {
     let (out, _) = o.w.interact(&portal_request(), None);
     assert!(!code_of(&out).is_empty());
 }
+
+#[test]
+fn an_invited_user_activates_the_account_with_a_single_use_expiring_link() {
+    spec::covers("INVITE-activation-link");
+    let mut o = Org::new(41);
+    let created = o.admin_invite(&invite("new@x.com", None, None)).unwrap();
+    let link = created.activation.clone().expect("a created user gets a link");
+    assert!(link.token.starts_with(&format!("{}.", created.user.id)));
+    assert_eq!(link.expires_at, o.w.now.plus(7 * 86_400));
+    // Stored hashed: the record holds no part of the secret.
+    let secret = link.token.split_once('.').unwrap().1;
+    let stored = serde_json::to_string(&o.user("new@x.com")).unwrap();
+    assert!(!stored.contains(secret) && stored.contains("activation"));
+    // An existing user gets no link.
+    let again = o.admin_invite(&invite("alice@school.example", None, None)).unwrap();
+    assert!(again.activation.is_none());
+    let env = Env::new(o.w.now, &mut o.w.rng);
+    let info = o.w.engine.activation_info(&env, T, &link.token).unwrap();
+    assert_eq!(info.username, "new@x.com");
+    let mut env = Env::new(o.w.now, &mut o.w.rng);
+    let wrong = format!("{}.{}", created.user.id, "x".repeat(43));
+    for bad in [wrong.as_str(), "garbage", "", &format!("../{}", link.token)] {
+        assert_eq!(
+            code(o.w.engine.handle_activation(&mut env, T, bad, "a new password")),
+            ErrorCode::InvalidRequest,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        code(o.w.engine.handle_activation(&mut env, T, &link.token, "short")),
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(
+        code(
+            o.w.engine
+                .handle_activation(&mut env, OTHER, &link.token, "a new password")
+        ),
+        ErrorCode::InvalidRequest,
+        "another tenant"
+    );
+    let user =
+        o.w.engine
+            .handle_activation(&mut env, T, &link.token, "a new password")
+            .unwrap();
+    assert!(user.profile.email_verified && user.activation.is_none());
+    // Single use.
+    assert_eq!(
+        code(
+            o.w.engine
+                .handle_activation(&mut env, T, &link.token, "another password")
+        ),
+        ErrorCode::InvalidRequest
+    );
+    // The user signs in with the password they chose.
+    let txn = match o.w.authorize(&web_request(), None) {
+        engine::AuthorizeOutcome::Login(p) => p.transaction,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(
+        o.w.login(&txn, "new@x.com", "a new password", None),
+        engine::LoginOutcome::LoggedIn { .. }
+    ));
+    // Expiry, and a new link replacing the old one; none for a user who has a password.
+    let late = o.admin_invite(&invite("late@x.com", None, None)).unwrap();
+    let old = late.activation.unwrap();
+    o.w.advance(7 * 86_400 + 1);
+    let mut env = Env::new(o.w.now, &mut o.w.rng);
+    assert_eq!(
+        code(o.w.engine.handle_activation(&mut env, T, &old.token, "a new password")),
+        ErrorCode::InvalidRequest
+    );
+    let admin = o.w.engine.tenant_admin(&o.p, T).unwrap();
+    let (_, fresh) = admin.issue_activation(&mut env, &late.user.id).unwrap();
+    assert_eq!(code(admin.issue_activation(&mut env, &user.id)), ErrorCode::Conflict);
+    drop(admin);
+    assert_eq!(
+        code(o.w.engine.handle_activation(&mut env, T, &old.token, "a new password")),
+        ErrorCode::InvalidRequest
+    );
+    o.w.engine
+        .handle_activation(&mut env, T, &fresh.token, "a new password")
+        .unwrap();
+}

@@ -3,6 +3,7 @@
 //! bearer token, calls the engine, and shapes the answer. Errors are one JSON shape
 //! (`{"error", "error_description"}`) with the status from `spec::ErrorCode`.
 
+mod activation;
 mod clients;
 pub mod models;
 mod organizations;

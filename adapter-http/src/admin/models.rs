@@ -1045,10 +1045,13 @@ pub struct Invited {
     pub status: String,
     /// Licences this invite assigned.
     pub licenses: Vec<String>,
+    /// For a created user: how their activation link went out.
+    pub activation: Option<ActivationBody>,
 }
 
-impl From<InviteOutcome> for Invited {
-    fn from(o: InviteOutcome) -> Self {
+impl Invited {
+    /// The answer for `o`, whose activation link (if any) went out as `activation` says.
+    pub fn of(o: InviteOutcome, activation: Option<ActivationBody>) -> Self {
         Invited {
             user_id: o.user.id,
             email: o.user.profile.email.unwrap_or_default(),
@@ -1059,6 +1062,33 @@ impl From<InviteOutcome> for Invited {
             }
             .into(),
             licenses: o.licenses,
+            activation,
+        }
+    }
+}
+
+/// How an activation link (an invited user's way to set a password) went out.
+#[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
+#[oai(example)]
+pub struct ActivationBody {
+    /// `email`: mailed to the user; `email_failed`: the SMTP server refused or did not answer;
+    /// `link`: no SMTP configured, `link` is for an administrator to pass on; `pending`: an app
+    /// invited and no mail could go out (an administrator issues the link with
+    /// `POST /admin/v1/tenants/{tenant}/users/{id}/activation`).
+    pub delivery: String,
+    /// The link itself: only in an administrator's answer when it was not mailed. Single use.
+    pub link: Option<String>,
+    /// When the link stops working (seconds).
+    pub expires_at: u64,
+}
+
+impl Example for ActivationBody {
+    fn example() -> Self {
+        ActivationBody {
+            delivery: "email".into(),
+            link: None,
+            expires_at: 1_750_604_800,
         }
     }
 }
@@ -1409,6 +1439,7 @@ impl Example for Invited {
             email: "user@example.com".into(),
             status: "created".into(),
             licenses: vec!["partners-portal".into()],
+            activation: Some(ActivationBody::example()),
         }
     }
 }

@@ -2,13 +2,14 @@
 //! (`/admin/v1/organizations/{orgId}/users`, `/users/bulk-invite`), which app clients call with
 //! `x-client-id` / `x-client-secret` and administrators with their bearer token.
 
+use super::activation::send_activation;
 use super::models::{
     AppAccessInput, BulkInviteInput, BulkInviteReport, BulkInviteRow, InviteInput, Invited, LicensesInput,
     LicensesReport, Member, Organization, OrganizationInput, OrganizationPage, OrganizationUpdate, RoleInput, User,
 };
 use super::{as_admin, bearer, AdminResult, AdminTag};
 use crate::state::Shared;
-use engine::admin::{Invite, InviteCaller, InviteOutcome, OrganizationPatch};
+use engine::admin::{Invite, InviteCaller, OrganizationPatch};
 use engine::EngineError;
 use poem::web::Data;
 use poem::Request;
@@ -20,15 +21,17 @@ use spec::ErrorCode;
 /// Organization management and invites.
 pub struct AdminOrganizationsApi;
 
-/// Runs the invites as the app client named by the headers, or else as the bearer token's admin.
-fn invite(
+/// Runs the invites as the app client named by the headers, or else as the bearer token's admin,
+/// then sends each created user's activation link (or, for an admin without SMTP, hands it back).
+async fn invite(
     state: &Shared,
     req: &Request,
     org_id: &str,
     app: (Option<String>, Option<String>),
     invites: &[Invite],
-) -> Result<Vec<engine::Result<InviteOutcome>>, EngineError> {
-    match app {
+) -> Result<Vec<engine::Result<Invited>>, EngineError> {
+    let by_admin = app == (None, None);
+    let outcomes = match app {
         (Some(id), Some(secret)) => state.with_env(|e, env| e.app_invite(env, org_id, &id, &secret, invites)),
         (None, None) if bearer(req).is_some() => as_admin(state, req, |e, env, p| {
             let tenant = e.tenant_of_organization(org_id)?;
@@ -43,7 +46,30 @@ fn invite(
             ErrorCode::InvalidClient,
             "x-client-id and x-client-secret go together",
         ))),
+    }?;
+    let tenant = state.engine.tenant_of_organization(org_id)?;
+    let organization = state
+        .engine
+        .organization_record(&tenant, org_id)?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        out.push(match outcome {
+            Ok(o) => {
+                let sent = match &o.activation {
+                    Some(link) => {
+                        let to = o.user.profile.email.clone().unwrap_or_default();
+                        Some(send_activation(state, &tenant, &organization, &to, link, by_admin).await)
+                    }
+                    None => None,
+                };
+                Ok(Invited::of(o, sent))
+            }
+            Err(e) => Err(e),
+        });
     }
+    Ok(out)
 }
 
 #[OpenApi(prefix_path = "/admin/v1")]
@@ -247,11 +273,11 @@ impl AdminOrganizationsApi {
         let rows = [Invite::from(body.0)];
         AdminResult::created(
             invite(&state, req, &org_id, (client_id.0, client_secret.0), &rows)
+                .await
                 .and_then(|mut out| {
                     out.pop()
                         .unwrap_or_else(|| Err(EngineError::Misuse("no result".into())))
-                })
-                .map(Invited::from),
+                }),
         )
     }
 
@@ -276,34 +302,36 @@ impl AdminOrganizationsApi {
         let emails: Vec<String> = body.users.iter().map(|u| u.email.clone()).collect();
         let rows: Vec<Invite> = body.0.users.into_iter().map(Invite::from).collect();
         AdminResult::ok(
-            invite(&state, req, &org_id, (client_id.0, client_secret.0), &rows).map(|results| {
-                let results: Vec<BulkInviteRow> = results
-                    .into_iter()
-                    .zip(emails)
-                    .map(|(r, email)| match r {
-                        Ok(o) => BulkInviteRow {
-                            email,
-                            success: true,
-                            result: Some(o.into()),
-                            error: None,
-                            error_description: None,
-                        },
-                        Err(e) => BulkInviteRow {
-                            email,
-                            success: false,
-                            result: None,
-                            error: Some(e.code().as_str().into()),
-                            error_description: Some(e.description().into()),
-                        },
-                    })
-                    .collect();
-                let succeeded = results.iter().filter(|r| r.success).count() as u32;
-                BulkInviteReport {
-                    succeeded,
-                    failed: results.len() as u32 - succeeded,
-                    results,
-                }
-            }),
+            invite(&state, req, &org_id, (client_id.0, client_secret.0), &rows)
+                .await
+                .map(|results| {
+                    let results: Vec<BulkInviteRow> = results
+                        .into_iter()
+                        .zip(emails)
+                        .map(|(r, email)| match r {
+                            Ok(o) => BulkInviteRow {
+                                email,
+                                success: true,
+                                result: Some(o),
+                                error: None,
+                                error_description: None,
+                            },
+                            Err(e) => BulkInviteRow {
+                                email,
+                                success: false,
+                                result: None,
+                                error: Some(e.code().as_str().into()),
+                                error_description: Some(e.description().into()),
+                            },
+                        })
+                        .collect();
+                    let succeeded = results.iter().filter(|r| r.success).count() as u32;
+                    BulkInviteReport {
+                        succeeded,
+                        failed: results.len() as u32 - succeeded,
+                        results,
+                    }
+                }),
         )
     }
 }

@@ -1,6 +1,7 @@
 //! `/admin/v1/tenants/{tenant}/users`: users, passwords, status, sessions, consents and licences.
 
-use super::models::{Consent, PasswordBody, Session, User, UserInput, UserPage};
+use super::activation::send_activation;
+use super::models::{ActivationBody, Consent, PasswordBody, Session, User, UserInput, UserPage};
 use super::{as_admin, AdminResult, AdminTag, Done};
 use crate::state::Shared;
 use poem::web::Data;
@@ -142,6 +143,38 @@ impl AdminUsersApi {
             e.tenant_admin(p, &tenant)?.set_user_disabled(env, &user_id, true)
         });
         AdminResult::ok(tell_clients(&state, &tenant, changed.map(|(u, n)| (u.into(), n))).await)
+    }
+
+    /// Issue a new activation link for a user who has no password yet (an invited user whose link
+    /// expired or got lost); the old link stops working. Mailed when SMTP is configured, else
+    /// returned in `activation.link`. 409 for a user who already has a password.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/activation",
+        method = "post",
+        tag = "AdminTag::Users"
+    )]
+    async fn issue_activation(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<ActivationBody> {
+        let issued = as_admin(&state, req, |e, env, p| {
+            let (user, link) = e.tenant_admin(p, &tenant)?.issue_activation(env, &user_id)?;
+            let organization = match &user.profile.organization_id {
+                Some(org) => e.organization_record(&tenant, org)?.map(|o| o.name),
+                None => None,
+            };
+            Ok((user, link, organization.unwrap_or_default()))
+        });
+        AdminResult::ok(match issued {
+            Ok((user, link, organization)) => {
+                let to = user.profile.email.unwrap_or_default();
+                Ok(send_activation(&state, &tenant, &organization, &to, &link, true).await)
+            }
+            Err(e) => Err(e),
+        })
     }
 
     /// Clear a user's failed sign-in counts (every source), so a locked-out or slowed account signs

@@ -8,6 +8,7 @@
 use super::organizations::{check_role, set_role};
 use super::users::reindex;
 use super::{not_found, AdminPrincipal, AdminScope, TenantAdmin};
+use crate::activation::{mint_activation, ActivationToken};
 use crate::audit::{AuditEvent, AuditKind, AuditStamp};
 use crate::engine::Engine;
 use crate::env::Env;
@@ -62,6 +63,8 @@ pub struct InviteOutcome {
     pub status: InviteStatus,
     /// The licences this invite assigned.
     pub licenses: Vec<String>,
+    /// For a user the invite created: the activation link's token, to send or hand over once.
+    pub activation: Option<ActivationToken>,
 }
 
 /// The licences an invite assigns (Calimatic seed §8): the calling app's identity joins the list;
@@ -159,9 +162,12 @@ impl<S: Store> TenantAdmin<'_, S> {
         check_email(email)?;
         let role = invite.role.as_deref().unwrap_or(DEFAULT_ROLE);
         check_role(role)?;
-        let fresh_user = self
+        let mut fresh_user = self
             .engine
             .new_user(env, self.slug(), invited_profile(email, invite), None);
+        // Drawn before the transaction (it may run again): the link a created user gets.
+        let token = mint_activation(env, &mut fresh_user, self.engine.config.activation_ttl);
+        let fresh_link = fresh_user.activation.take().map(|pending| (pending, token));
         let stamp = self.engine.stamp(env);
         let slug = self.slug().to_string();
         self.engine.store.transact(|tx| {
@@ -189,6 +195,7 @@ impl<S: Store> TenantAdmin<'_, S> {
                         user: u,
                         status: InviteStatus::Existing,
                         licenses: Vec::new(),
+                        activation: None,
                     });
                 }
                 Some(u) => (u, InviteStatus::Added),
@@ -200,6 +207,14 @@ impl<S: Store> TenantAdmin<'_, S> {
             let licenses = invite_licenses(&org, caller, invite.applications.as_deref());
             set_role(&mut user.profile, org_id, Some(role));
             user.app_licenses.extend(licenses.iter().cloned());
+            // INVITE-activation-link: a new account gets its way in.
+            let activation = match (status, &fresh_link) {
+                (InviteStatus::Created, Some((pending, token))) => {
+                    user.activation = Some(pending.clone());
+                    Some(token.clone())
+                }
+                _ => None,
+            };
             save(tx, &UserRecord::key(&slug, &user.id), &user)?;
             let what = match status {
                 InviteStatus::Created => "created",
@@ -208,7 +223,12 @@ impl<S: Store> TenantAdmin<'_, S> {
             let detail = format!("{what}, role {role}, licences [{}]", licenses.join(" "));
             let event = self.invite_event(&stamp, caller, &user, org_id, &detail);
             self.engine.audit(tx, &slug, &event)?;
-            Ok(InviteOutcome { user, status, licenses })
+            Ok(InviteOutcome {
+                user,
+                status,
+                licenses,
+                activation,
+            })
         })
     }
 

@@ -20,6 +20,7 @@ pub use keys::KeyInfo;
 pub use licenses::{LicenseAction, LicenseRow, BULK_LICENSES_MAX};
 pub use organizations::OrganizationPatch;
 pub use tenants::TenantPatch;
+pub(crate) use users::check_password;
 pub use users::{SessionInfo, UserPatch};
 
 use crate::audit::{AuditEvent, AuditKind};
@@ -168,8 +169,13 @@ impl<S: Store> TenantAdmin<'_, S> {
         &self.tenant
     }
 
-    fn slug(&self) -> &str {
+    pub(crate) fn slug(&self) -> &str {
         &self.tenant.slug
+    }
+
+    /// The engine this handle manages.
+    pub(crate) fn engine(&self) -> &Engine<S> {
+        self.engine
     }
 
     /// The caller, as audit events name it.

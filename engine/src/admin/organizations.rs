@@ -215,6 +215,12 @@ impl<S: Store> TenantAdmin<'_, S> {
 }
 
 impl<S: Store> Engine<S> {
+    /// An organization of `tenant`, for the words of an invitation mail.
+    pub fn organization_record(&self, tenant: &str, org_id: &str) -> Result<Option<OrganizationRecord>> {
+        let key = OrganizationRecord::key(tenant, org_id);
+        self.store.transact(|tx| load::<OrganizationRecord>(tx, &key))
+    }
+
     /// The tenant of an organization, for routes that name only the organization.
     pub fn tenant_of_organization(&self, org_id: &str) -> Result<String> {
         self.organization_tenant(org_id)?

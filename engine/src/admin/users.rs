@@ -81,7 +81,7 @@ pub struct SessionInfo {
     pub expires_at: UnixTime,
 }
 
-fn check_password(pw: &str) -> Result<()> {
+pub(crate) fn check_password(pw: &str) -> Result<()> {
     if pw.len() < 8 || pw.len() > 1024 {
         return Err(err(ErrorCode::InvalidRequest, "password must be 8 to 1024 characters"));
     }

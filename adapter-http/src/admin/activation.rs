@@ -1,0 +1,62 @@
+//! Sending an activation link: by mail when `--smtp-url` is set, else handed back to an
+//! administrator (never to an app), as the answer's `activation` says.
+
+use super::models::ActivationBody;
+use crate::mail::Invitation;
+use crate::state::Shared;
+use engine::activation::ActivationToken;
+
+/// The page where the link's holder sets a password.
+pub fn activation_link(state: &Shared, tenant: &str, link: &ActivationToken) -> String {
+    format!("{}/activate?token={}", state.engine.issuer(tenant), link.token)
+}
+
+/// Mails `link` to `to` (the tenant's name and `organization` in the words) or, without SMTP,
+/// returns it to an administrator; reports which.
+pub async fn send_activation(
+    state: &Shared,
+    tenant: &str,
+    organization: &str,
+    to: &str,
+    link: &ActivationToken,
+    to_admin: bool,
+) -> ActivationBody {
+    let url = activation_link(state, tenant, link);
+    let valid_days = state.engine.config().activation_ttl.div_ceil(86_400);
+    let delivery = match &state.mailer {
+        Some(mailer) => {
+            let brand = state
+                .engine
+                .tenant(tenant)
+                .ok()
+                .flatten()
+                .map(|t| t.branding.display_name.unwrap_or(t.display_name))
+                .unwrap_or_else(|| tenant.to_string());
+            let organization = if organization.is_empty() {
+                brand.as_str()
+            } else {
+                organization
+            };
+            let invitation = Invitation {
+                brand_name: &brand,
+                organization,
+                link: &url,
+                valid_days,
+            };
+            match mailer.send_invitation(to, &invitation).await {
+                Ok(()) => "email",
+                Err(e) => {
+                    tracing::warn!(tenant, error = %e, "invitation mail not delivered");
+                    "email_failed"
+                }
+            }
+        }
+        None if to_admin => "link",
+        None => "pending",
+    };
+    ActivationBody {
+        delivery: delivery.into(),
+        link: (to_admin && delivery != "email").then_some(url),
+        expires_at: link.expires_at.0,
+    }
+}

@@ -190,6 +190,9 @@ async fn redeem(t: &TestServer, id: &str, secret: &str, form: &[(&str, &str)]) -
 async fn pkce_downgrade_a_verifier_without_a_challenge_is_refused() {
     spec::covers("RFC9700-4.8.2-pkce-downgrade");
     let t = start().await;
+    let root = root_token(&t).await;
+    let policy = json!({"allow_pkce_opt_out": true});
+    call(&t, Method::PATCH, "/admin/v1/tenants/demo", Some(&root), Some(policy)).await;
     let (id, secret) = admin_client(
         &t,
         json!({"client_id": "nopkce", "name": "No PKCE", "redirect_uris": [CB], "require_pkce": false,

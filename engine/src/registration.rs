@@ -24,6 +24,9 @@ pub struct ClientMetadata {
     /// Redirect URIs.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    /// Extension: `false` registers a confidential client that sends no PKCE, where the tenant
+    /// allows it (`allow_pkce_opt_out`); default true.
+    pub require_pkce: Option<bool>,
     /// `none`, `client_secret_basic` (default), `client_secret_post` or `private_key_jwt`.
     pub token_endpoint_auth_method: Option<String>,
     /// Default `["authorization_code"]`.
@@ -252,7 +255,9 @@ impl ClientMetadata {
         spec.allowed_scopes = allowed_scopes;
         spec.require_consent = true;
         spec.first_party = false;
-        spec.require_pkce = true;
+        // PKCE-opt-out-policy: `require_pkce: false` (an extension) only where the tenant allows it.
+        spec.require_pkce = self.require_pkce.unwrap_or(true);
+        crate::admin::check_pkce_policy(tenant, &spec)?;
         spec.id_token_signed_response_alg = alg;
         spec.access_token_ttl = tenant.token_lifetimes.access_token_ttl;
         spec.id_token_ttl = tenant.token_lifetimes.id_token_ttl;

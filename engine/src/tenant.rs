@@ -76,6 +76,10 @@ pub struct TenantRecord {
     /// Default token lifetimes of new clients.
     #[serde(default)]
     pub token_lifetimes: TokenLifetimes,
+    /// Whether a confidential client may be registered with `require_pkce: false` (for libraries
+    /// without PKCE, such as passport-openidconnect). Off by default: PKCE for every client.
+    #[serde(default)]
+    pub allow_pkce_opt_out: bool,
 }
 
 impl Record for TenantRecord {
@@ -91,6 +95,7 @@ impl TenantRecord {
             branding: Branding::default(),
             registration_policy: RegistrationPolicy::default(),
             token_lifetimes: TokenLifetimes::default(),
+            allow_pkce_opt_out: false,
         }
     }
 }

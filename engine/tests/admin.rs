@@ -933,3 +933,73 @@ fn sessions_an_admin_ends_send_logout_tokens_to_back_channel_clients() {
         }
     }
 }
+
+#[test]
+fn a_confidential_client_goes_without_pkce_only_where_the_tenant_allows_it() {
+    spec::covers("PKCE-opt-out-policy");
+    let mut w = World::new(31);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let mut admin = w.engine.tenant_admin(&p, T).unwrap();
+    let no_pkce = |id: &str, method: ClientAuthMethod| ClientPatch {
+        client_id: Some(id.into()),
+        name: Some(id.into()),
+        auth_method: Some(method),
+        redirect_uris: Some(vec!["https://rp.example/cb".into()]),
+        require_pkce: Some(false),
+        ..Default::default()
+    };
+    let refused = admin.create_client(&mut env, no_pkce("passport", ClientAuthMethod::ClientSecretPost));
+    assert_eq!(code(refused), ErrorCode::InvalidClientMetadata);
+    // Updating an existing client to go without PKCE is refused the same way.
+    admin
+        .create_client(
+            &mut env,
+            ClientPatch {
+                require_pkce: None,
+                ..no_pkce("later", ClientAuthMethod::ClientSecretBasic)
+            },
+        )
+        .unwrap();
+    let off = ClientPatch {
+        require_pkce: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(admin.update_client(&mut env, "later", off.clone())),
+        ErrorCode::InvalidClientMetadata
+    );
+    let allow = engine::admin::TenantPatch {
+        allow_pkce_opt_out: Some(true),
+        ..Default::default()
+    };
+    assert!(admin.update_tenant(&mut env, allow).unwrap().allow_pkce_opt_out);
+    let made = admin
+        .create_client(&mut env, no_pkce("passport", ClientAuthMethod::ClientSecretPost))
+        .unwrap();
+    assert!(!made.client.require_pkce);
+    assert!(!admin.update_client(&mut env, "later", off).unwrap().client.require_pkce);
+    // Never for a public client, whatever the tenant says.
+    let public = admin.create_client(&mut env, no_pkce("spa-nopkce", ClientAuthMethod::None));
+    assert_eq!(code(public), ErrorCode::InvalidClientMetadata);
+    drop(admin);
+    // Dynamic registration: the `require_pkce` extension, under the same policy.
+    set_policy(&mut w, RegistrationPolicy::Open);
+    let mut env = Env::new(w.now, &mut w.rng);
+    let m = metadata(json!({"redirect_uris": ["https://rp.example/cb"], "require_pkce": false}));
+    let reg = w.engine.handle_register(&mut env, T, None, &m).unwrap();
+    let id = reg["client_id"].as_str().unwrap();
+    assert!(!w.engine.client(T, id).unwrap().unwrap().require_pkce);
+    let deny = engine::admin::TenantPatch {
+        allow_pkce_opt_out: Some(false),
+        ..Default::default()
+    };
+    let mut admin = w.engine.tenant_admin(&p, T).unwrap();
+    admin.update_tenant(&mut env, deny).unwrap();
+    drop(admin);
+    assert_eq!(
+        code(w.engine.handle_register(&mut env, T, None, &m)),
+        ErrorCode::InvalidClientMetadata
+    );
+}

@@ -229,6 +229,8 @@ pub struct Tenant {
     pub registration_policy: Policy,
     /// Default token lifetimes of new clients.
     pub token_lifetimes: Lifetimes,
+    /// Whether a confidential client may be registered with `require_pkce: false`.
+    pub allow_pkce_opt_out: bool,
 }
 
 impl Tenant {
@@ -241,6 +243,7 @@ impl Tenant {
             branding: t.branding.into(),
             registration_policy: t.registration_policy.into(),
             token_lifetimes: t.token_lifetimes.into(),
+            allow_pkce_opt_out: t.allow_pkce_opt_out,
         }
     }
 }
@@ -254,6 +257,7 @@ impl Example for Tenant {
             branding: BrandingBody::default(),
             registration_policy: Policy::InitialAccessToken,
             token_lifetimes: TokenLifetimes::default().into(),
+            allow_pkce_opt_out: false,
         }
     }
 }
@@ -273,6 +277,8 @@ pub struct TenantCreate {
     pub registration_policy: Option<Policy>,
     /// Default token lifetimes (default 3600 / 3600 / 30 days).
     pub token_lifetimes: Option<Lifetimes>,
+    /// Let confidential clients be registered with `require_pkce: false` (default false).
+    pub allow_pkce_opt_out: Option<bool>,
 }
 
 impl Example for TenantCreate {
@@ -283,6 +289,7 @@ impl Example for TenantCreate {
             branding: None,
             registration_policy: Some(Policy::InitialAccessToken),
             token_lifetimes: None,
+            allow_pkce_opt_out: None,
         }
     }
 }
@@ -300,6 +307,7 @@ impl TenantCreate {
         if let Some(l) = self.token_lifetimes {
             t.token_lifetimes = l.into();
         }
+        t.allow_pkce_opt_out = self.allow_pkce_opt_out.unwrap_or(false);
         t
     }
 }
@@ -317,6 +325,8 @@ pub struct TenantUpdate {
     pub registration_policy: Option<Policy>,
     /// Default token lifetimes.
     pub token_lifetimes: Option<Lifetimes>,
+    /// Let confidential clients be registered with `require_pkce: false`.
+    pub allow_pkce_opt_out: Option<bool>,
 }
 
 impl From<TenantUpdate> for TenantPatch {
@@ -326,6 +336,7 @@ impl From<TenantUpdate> for TenantPatch {
             branding: u.branding.map(Into::into),
             registration_policy: u.registration_policy.map(Into::into),
             token_lifetimes: u.token_lifetimes.map(Into::into),
+            allow_pkce_opt_out: u.allow_pkce_opt_out,
         }
     }
 }
@@ -1372,6 +1383,7 @@ impl Example for TenantUpdate {
             }),
             registration_policy: Some(Policy::Open),
             token_lifetimes: None,
+            allow_pkce_opt_out: None,
         }
     }
 }

@@ -62,6 +62,11 @@ impl Op {
             .await;
         assert_eq!(s, 201, "conformance user: {u}");
         op.user_id = u["id"].as_str().unwrap().to_string();
+        // The Basic plan's static clients send no PKCE: the tenant lets confidential clients opt out.
+        let (s, t) = op
+            .admin(Method::PATCH, "/tenants/demo", json!({"allow_pkce_opt_out": true}))
+            .await;
+        assert_eq!((s, &t["allow_pkce_opt_out"]), (200, &json!(true)), "{t}");
         op
     }
 

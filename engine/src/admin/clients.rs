@@ -6,6 +6,7 @@ use crate::env::Env;
 use crate::error::{err, Result};
 use crate::secret::{mint, SecretHash};
 use crate::store::{list_page, load, save, Page, Store, Table};
+use crate::tenant::TenantRecord;
 use spec::{ClientAuthMethod, ErrorCode};
 
 /// A client as created or re-keyed: the record and the plaintext secret, returned this once.
@@ -15,6 +16,28 @@ pub struct ClientCreated {
     pub client: ClientRecord,
     /// Its secret (secret-based methods only).
     pub client_secret: Option<String>,
+}
+
+/// PKCE-opt-out-policy: a client may go without PKCE only if it is confidential and its tenant
+/// allows it (`allow_pkce_opt_out`).
+pub(crate) fn check_pkce_policy(tenant: &TenantRecord, spec: &ClientSpec) -> Result<()> {
+    spec::covers("PKCE-opt-out-policy");
+    if spec.require_pkce {
+        return Ok(());
+    }
+    if spec.auth_method == ClientAuthMethod::None {
+        return Err(err(
+            ErrorCode::InvalidClientMetadata,
+            "public clients always use PKCE; require_pkce cannot be false",
+        ));
+    }
+    if !tenant.allow_pkce_opt_out {
+        return Err(err(
+            ErrorCode::InvalidClientMetadata,
+            "this tenant requires PKCE of every client; an administrator can set allow_pkce_opt_out",
+        ));
+    }
+    Ok(())
 }
 
 impl<S: Store> TenantAdmin<'_, S> {
@@ -35,6 +58,7 @@ impl<S: Store> TenantAdmin<'_, S> {
         // Seed-001's code creates clients without a method and then sends the secret either way.
         spec.either_secret_method = true;
         let spec = patch.apply(spec);
+        check_pkce_policy(self.record(), &spec)?;
         let (client, client_secret) = build_client(env, self.slug(), spec)?;
         let key = ClientRecord::key(self.slug(), &client.client_id);
         self.change(env, "create client", &format!("clients/{}", client.client_id), |tx| {
@@ -71,7 +95,11 @@ impl<S: Store> TenantAdmin<'_, S> {
             return Err(err(ErrorCode::InvalidRequest, "client_id cannot be changed"));
         }
         let current = self.client(client_id)?;
+        let opting_out = patch.require_pkce == Some(false);
         let spec = patch.apply(current.to_spec());
+        if opting_out {
+            check_pkce_policy(self.record(), &spec)?;
+        }
         check_client_spec(&spec)?;
         let mut updated = current.clone();
         updated.apply_spec(spec);

@@ -14,6 +14,7 @@ mod organizations;
 mod tenants;
 mod users;
 
+pub(crate) use clients::check_pkce_policy;
 pub use clients::ClientCreated;
 pub use invites::{Invite, InviteCaller, InviteOutcome, InviteStatus};
 pub use keys::KeyInfo;

@@ -26,6 +26,8 @@ pub struct TenantPatch {
     pub registration_policy: Option<RegistrationPolicy>,
     /// Default token lifetimes for new clients.
     pub token_lifetimes: Option<TokenLifetimes>,
+    /// Whether confidential clients may opt out of PKCE.
+    pub allow_pkce_opt_out: Option<bool>,
 }
 
 fn check_tenant(t: &TenantRecord) -> Result<()> {
@@ -158,6 +160,9 @@ impl<S: Store> TenantAdmin<'_, S> {
         }
         if let Some(v) = patch.branding {
             t.branding = v;
+        }
+        if let Some(v) = patch.allow_pkce_opt_out {
+            t.allow_pkce_opt_out = v;
         }
         if let Some(v) = patch.registration_policy {
             t.registration_policy = v;

@@ -5,46 +5,22 @@ Authlib against the JWKS -> UserInfo -> refresh -> RP-initiated logout -> prompt
 Env: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_URI, USERNAME, PASSWORD.
 Prints one JSON line; exit 1 on failure."""
 
-import html
 import json
 import os
-import re
 import secrets
 import sys
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, urlparse
 
 import authlib
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
+from pages import sign_in
 
 env = os.environ
 ISSUER = env["ISSUER"]
 result = {"ok": False, "library": f"Authlib {authlib.__version__}", "steps": []}
-
-
-def sign_in(browser, url):
-    """Walks login and consent; returns the first redirect that leaves the provider."""
-    res = browser.get(url, allow_redirects=False)
-    for _ in range(10):
-        if 300 <= res.status_code < 400:
-            nxt = urljoin(res.url, res.headers["location"])
-            if urlparse(nxt).netloc != urlparse(ISSUER).netloc:
-                return nxt
-            res = browser.get(nxt, allow_redirects=False)
-            continue
-        page = res.text
-        form = {n: html.unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
-        action = re.search(r'<form method="post" action="([^"]+)"', page)
-        if 'name="password"' in page and action:
-            form.update(username=env["USERNAME"], password=env["PASSWORD"])
-        elif 'name="decision"' in page and action:
-            form["decision"] = "approve"
-        else:
-            raise RuntimeError(f"unexpected page ({res.status_code}): {page[:300]}")
-        res = browser.post(urljoin(res.url, html.unescape(action.group(1))), data=form, allow_redirects=False)
-    raise RuntimeError("too many steps")
 
 
 try:
@@ -65,7 +41,7 @@ try:
         meta["authorization_endpoint"], nonce=nonce, code_verifier=verifier, prompt="consent"
     )
     browser = requests.Session()
-    callback = sign_in(browser, url)
+    callback = sign_in(browser, url, ISSUER, env["USERNAME"], env["PASSWORD"])
     result["steps"].append("authorize, login, consent")
     token = rp.fetch_token(meta["token_endpoint"], authorization_response=callback, code_verifier=verifier, state=state)
     keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
@@ -96,7 +72,7 @@ try:
     )
     result["steps"].append("logout")
     silent, _ = rp.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, prompt="none")
-    after = sign_in(browser, silent)
+    after = sign_in(browser, silent, ISSUER, env["USERNAME"], env["PASSWORD"])
     assert parse_qs(urlparse(after).query).get("error") == ["login_required"], after
     result["steps"].append("session ended (prompt=none: login_required)")
     result["sub"] = claims["sub"]

@@ -30,6 +30,18 @@ pub const MODULES: &[Module] = &[
         covers("OIDC-RPLOGOUT-2-post-logout-redirect")
     ),
     m!(
+        "requests-oauthlib-joserfc",
+        covers("OIDC-CORE-2-id-token-claims"),
+        covers("OIDC-CORE-3.1.2.1-openid-scope"),
+        covers("OAUTH21-4.3.1-refresh-rotation")
+    ),
+    m!(
+        "passport-openidconnect",
+        covers("PKCE-opt-out-policy"),
+        covers("CLIENT-secret-method-default"),
+        covers("OIDC-CORE-5.3-userinfo-claims")
+    ),
+    m!(
         "openidconnect-rs",
         covers("OIDC-CORE-2-id-token-claims"),
         covers("OIDC-CORE-3.1.3.6-at-hash"),
@@ -47,6 +59,11 @@ pub const MODULES: &[Module] = &[
 /// Pinned versions installed from the registries.
 const AUTHLIB: &str = "authlib==1.9.9";
 const REQUESTS: &str = "requests==2.32.5";
+const REQUESTS_OAUTHLIB: [&str; 3] = ["requests-oauthlib==2.0.0", "oauthlib==3.3.1", "joserfc==1.8.0"];
+
+fn python_packages() -> Vec<&'static str> {
+    [AUTHLIB, REQUESTS].into_iter().chain(REQUESTS_OAUTHLIB).collect()
+}
 
 fn conformance_dir() -> PathBuf {
     common::repo_root().join("conformance")
@@ -54,12 +71,12 @@ fn conformance_dir() -> PathBuf {
 
 /// Installs the npm packages (from the lockfile) and the Python venv, once, before modules run.
 pub fn prepare() {
-    common::npm_ci(&conformance_dir(), "openid-client");
-    common::pinned_venv("conformance-venv", &[AUTHLIB, REQUESTS]);
+    common::npm_ci(&conformance_dir(), "passport-openidconnect");
+    common::pinned_venv("conformance-venv", &python_packages());
 }
 
 fn python() -> PathBuf {
-    common::pinned_venv("conformance-venv", &[AUTHLIB, REQUESTS]).join("bin/python")
+    common::pinned_venv("conformance-venv", &python_packages()).join("bin/python")
 }
 
 /// The module's client: Basic auth, PKCE required, callbacks at the fictional RP and at the
@@ -142,10 +159,50 @@ pub async fn run(name: &str, c: &mut Ctx<'_>) -> Outcome {
             let v = script(&python(), "rp/authlib_flow.py", &common_env(c)).await;
             judge(c, &v)
         }
+        "requests-oauthlib-joserfc" => {
+            let v = script(&python(), "rp/requests_oauthlib_flow.py", &common_env(c)).await;
+            judge(c, &v)
+        }
+        "passport-openidconnect" => passport(c).await,
         "openidconnect-rs" => openidconnect_rs(c).await,
         "chromium-login-consent-logout" => chromium(c, &tiny_cb, &tiny_out).await,
         other => Err(Stop::Fail(format!("no such module {other}"))),
     }
+}
+
+/// passport-openidconnect in an Express app: a client registered the way the compatibility page
+/// says (no token_endpoint_auth_method, so the secret may come in the body; no PKCE, which the
+/// suite's tenant allows).
+async fn passport(c: &mut Ctx<'_>) -> Outcome {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| Stop::Fail(format!("no free port: {e}")))?
+        .port();
+    let id = c.op.unique("passport");
+    let body = json!({"client_id": id, "name": "Express + passport", "require_pkce": false,
+        "redirect_uris": [format!("http://127.0.0.1:{port}/cb")],
+        "allowed_scopes": ["openid", "profile", "email"]});
+    let (s, client) = c.op.admin(reqwest::Method::POST, "/tenants/demo/clients", body).await;
+    c.log.require(
+        s == 201,
+        format!("client registered without a method and without PKCE: {client}"),
+    )?;
+    c.log.require(
+        client["either_secret_method"] == true,
+        "the secret is accepted in the body",
+    )?;
+    let mut env = common_env(c);
+    env.retain(|(k, _)| !matches!(*k, "CLIENT_ID" | "CLIENT_SECRET"));
+    env.extend([
+        ("CLIENT_ID", id),
+        (
+            "CLIENT_SECRET",
+            client["client_secret"].as_str().unwrap_or_default().to_string(),
+        ),
+        ("APP_PORT", port.to_string()),
+    ]);
+    let v = script(Path::new("node"), "rp/passport.mjs", &env).await;
+    judge(c, &v)
 }
 
 async fn chromium(c: &mut Ctx<'_>, tiny_cb: &str, tiny_out: &str) -> Outcome {

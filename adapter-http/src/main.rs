@@ -301,4 +301,27 @@ mod tests {
             (Some("-id".into()), Some("-r9x_secret".into()), Some("-tok".into()))
         );
     }
+
+    /// The README's first command writes its data dir inside the checkout: git must not see it.
+    #[test]
+    fn the_default_data_dir_is_ignored_by_git() {
+        let cli = Cli::try_parse_from(["adapter-http"]).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let inside = root.join(&cli.data_dir).join("db");
+        let relative = inside.strip_prefix(&root).unwrap();
+        let ignored = std::process::Command::new("git")
+            .args(["check-ignore", "-q", "--no-index"])
+            .arg(relative)
+            .current_dir(&root)
+            .status()
+            .map(|s| s.success());
+        match ignored {
+            Ok(ignored) => assert!(ignored, "{} is not git-ignored", relative.display()),
+            // Without git, read the rule itself.
+            Err(_) => {
+                let rules = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+                assert!(rules.lines().any(|l| l.trim() == "/data/"), "{rules}");
+            }
+        }
+    }
 }

@@ -90,7 +90,7 @@ def main():
                    else "`bench/flows.mjs` (Node fetch, one loop per connection).")
     w(f"Each server pinned to core 0 (`taskset`), the load generator to core 1; {a.duration} s per point after a "
       f"warm-up; the two servers measured in turn at each point. Peer: `oidc-provider@{a.peer_version}` "
-      f"(`NODE_ENV=production`, in-memory store, opaque access tokens) from `../shared/peers/node-oidc-provider`. "
+      f"(`NODE_ENV=production`, in-memory store, opaque access tokens) from the checkout `bench/run.sh`'s `PEER_HOME` names. "
       f"Ours: release build{' with `' + ' '.join(ours_args) + '`' if ours_args else ''}, {store} data dir on local disk (every single-use and rotation write flushed before the "
       f"answer), JWT access tokens. ID token algorithm on both: **{a.alg}**; our access tokens: {a.alg}. "
       f"HTTP endpoints are loaded with `wrk -t1` (`bench/wrk_report.lua`); flows with {flow_driver} "

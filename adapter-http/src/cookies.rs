@@ -40,6 +40,7 @@ pub fn clear(name: &str, tenant: &str, secure: bool) -> String {
 }
 
 /// Whether the form's CSRF value equals the cookie's (constant time).
+// RFC9700-4.7-login-csrf
 pub fn csrf_ok(req: &Request, form_value: Option<&str>) -> bool {
     match (read(req, CSRF), form_value) {
         (Some(c), Some(f)) => aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), f.as_bytes()).is_ok(),

@@ -5,6 +5,7 @@ use spec::vocabulary::scopes;
 
 /// The discovery document of the tenant whose issuer is `iss`.
 /// `registration` says whether the tenant accepts dynamic registration (open or with a token).
+// OIDC-DISCOVERY-3-provider-metadata
 pub fn document(iss: &str, registration: bool) -> Value {
     let user_scopes: Vec<&str> = scopes::ALL.iter().copied().filter(|s| *s != scopes::ADMIN).collect();
     let mut doc = json!({

@@ -25,6 +25,7 @@ tokio::task_local! {
 /// What the flush thread makes durable.
 pub trait Flush: Send + Sync + 'static {
     /// Puts every write made before the call on disk.
+    // RELIABILITY-crash-durability
     fn flush(&self) -> Result<(), StoreError>;
     /// Whether a flush is due even though no request waits for one (checked every 500 ms).
     fn has_backlog(&self) -> bool {

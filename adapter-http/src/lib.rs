@@ -45,6 +45,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The largest request body accepted.
+// HTTP-input-limits
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 type Apis = (
@@ -191,8 +192,10 @@ fn finish(state: &Shared, path: &str, origin: Option<&header::HeaderValue>, mut 
 /// The headers every answer carries (`Cache-Control: no-store` unless it has one).
 pub(crate) fn security_headers(h: &mut poem::http::HeaderMap) {
     use poem::http::HeaderValue;
+    // RFC9700-4.16-clickjacking
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // RFC9700-4.2.4-no-referrer
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
@@ -206,6 +209,7 @@ pub(crate) fn security_headers(h: &mut poem::http::HeaderMap) {
 }
 
 /// Deletes expired records every `every`, off the async workers, until the state is gone.
+// RELIABILITY-soak
 async fn purge_periodically(state: std::sync::Weak<AppState>, every: Option<Duration>) {
     let Some(every) = every else { return };
     let mut tick = tokio::time::interval(every);

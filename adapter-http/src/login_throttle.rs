@@ -83,6 +83,7 @@ impl LoginThrottle {
 
     /// `Err(seconds to wait)` when `ip` may not try `account` now. An allowed attempt at a slowed
     /// account takes the account's next slot.
+    // LOGIN-brute-force-throttle
     pub fn check(&self, account: &str, ip: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut counts = self.counts();

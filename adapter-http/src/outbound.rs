@@ -44,6 +44,7 @@ impl FetchError {
 }
 
 /// Whether `ip` is an ordinary public unicast address.
+// OUTBOUND-fetch-guard
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {

@@ -5,6 +5,7 @@
 
 use poem::http::Uri;
 
+// SEED-integration-code
 /// The endpoints the seed names under `/api/v1/oidc/`.
 const ENDPOINTS: &[&str] = &[
     "authorize",

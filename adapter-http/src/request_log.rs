@@ -6,6 +6,7 @@ use poem::http::Uri;
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
 /// Query parameters whose values never reach the log.
+// SECRETS-not-in-logs
 const REDACTED: &[&str] = &[
     "access_token",
     "refresh_token",

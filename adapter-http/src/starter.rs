@@ -78,6 +78,7 @@ impl Framework {
     }
 
     /// The Admin API body that registers the app's client.
+    // STARTER-new-app
     pub fn client_body(self, name: &str, port: u16) -> Value {
         let method = match self {
             Framework::React => "none",

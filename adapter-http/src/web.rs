@@ -34,6 +34,7 @@ const AUTHORIZE_PARAMS: &[&str] = &[
     "request_uri",
     "claims",
     "display",
+    // OIDC-CORE-3.1.2.1-optional-parameters
     "ui_locales",
     "claims_locales",
     "acr_values",
@@ -183,6 +184,7 @@ impl<'a> PageCtx<'a> {
     }
 }
 
+// OIDC-CORE-3.1.2.1-post
 /// `GET|POST /{tenant}/authorize`.
 #[handler]
 pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
@@ -205,6 +207,7 @@ pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Da
     }
     let session = cookies::read(req, cookies::SESSION);
     let out = state.with_env(|e, env| e.handle_authorize(env, &tenant, &areq, session.as_deref()));
+    // RFC9700-4.12-303-after-post
     // After a POST, 303 makes the browser follow with a GET; 307 would re-post the form (RFC 9700 §4.12).
     let status = if req.method() == Method::POST {
         StatusCode::SEE_OTHER

@@ -1,4 +1,5 @@
-//! The README's curl walkthrough runs as written against a fresh server.
+//! The README's curl walkthrough, and the Admin API guide's (`docs/admin-api.md`), run as written
+//! against a fresh server.
 
 mod common;
 use common::*;
@@ -39,7 +40,7 @@ async fn readme_curl_walkthrough_works_as_written() {
 
 #[tokio::test]
 async fn readme_admin_walkthrough_works_as_written() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/admin-api.md")).unwrap();
     let after = &readme[readme
         .find("<!-- admin-walkthrough -->")
         .expect("admin walkthrough marker")..];
@@ -69,4 +70,28 @@ async fn readme_admin_walkthrough_works_as_written() {
     assert!(lines[2].starts_with("http://localhost:3000/callback?code="), "{stdout}");
     assert_eq!(lines[3], "jane@acme.example");
     t.server.stop().await.unwrap();
+}
+
+/// The README stays a front door (12 KiB at most) and no document points outside the repository.
+#[test]
+fn the_readme_is_short_and_no_document_links_outside_the_repository() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    assert!(readme.len() <= 12 * 1024, "README.md is {} bytes", readme.len());
+    let mut docs = vec![("README.md".to_string(), readme)];
+    for entry in std::fs::read_dir(format!("{root}/docs")).unwrap() {
+        let path = entry.unwrap().path();
+        docs.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
+    }
+    for (name, text) in &docs {
+        assert!(!text.contains("../shared"), "{name} links outside the repository");
+        for doc in ["docs/operations.md", "docs/admin-api.md", "docs/client-libraries.md"] {
+            if text.contains(doc) {
+                assert!(
+                    std::path::Path::new(&format!("{root}/{doc}")).exists(),
+                    "{name} names a missing {doc}"
+                );
+            }
+        }
+    }
 }

@@ -465,6 +465,7 @@ pub fn valid_redirect_uri(uri: &str) -> bool {
 }
 
 /// Checks client metadata; the error names the field at fault.
+// CLIENT-metadata-validation
 pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
     let meta = |d: &'static str| err(ErrorCode::InvalidClientMetadata, d);
     if spec.name.trim().is_empty() {

@@ -103,6 +103,7 @@ pub fn authenticate(
         ClientCredentials::Missing => return Err(invalid("client authentication is required")),
         ClientCredentials::Invalid => return Err(invalid("malformed or duplicated client credentials")),
         ClientCredentials::PublicId(id) => (load_active(tx, clients, tenant, id)?, ClientAuthMethod::None),
+        // RFC6749-2.3.1-client-secret
         ClientCredentials::Basic { client_id, secret } | ClientCredentials::Post { client_id, secret } => {
             let c = load_active(tx, clients, tenant, client_id)?;
             let ok = c.secret_hash.as_ref().is_some_and(|h: &SecretHash| h.matches(secret));
@@ -137,7 +138,9 @@ pub fn authenticate(
             (c, ClientAuthMethod::PrivateKeyJwt)
         }
     };
+    // CLIENT-secret-method-default
     let either = client.either_secret_method && used.uses_secret() && client.auth_method.uses_secret();
+    // OIDC-CORE-9-auth-method-registered
     if used != client.auth_method && !either {
         return Err(invalid(
             "client must authenticate with its registered token_endpoint_auth_method",
@@ -157,6 +160,7 @@ struct AssertionClaims {
 }
 
 #[allow(clippy::too_many_arguments)]
+// OIDC-CORE-9-private-key-jwt
 fn verify_assertion(
     tx: &mut dyn Tx,
     clients: &DecodedCache<ClientRecord>,

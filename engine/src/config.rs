@@ -36,6 +36,7 @@ impl EngineConfig {
     pub fn new(base_url: impl Into<String>) -> Self {
         EngineConfig {
             base_url: base_url.into().trim_end_matches('/').to_string(),
+            // RFC6749-4.1.2-code-ttl
             code_ttl: 60,
             auth_transaction_ttl: 1800,
             session_ttl: 86_400,
@@ -50,6 +51,7 @@ impl EngineConfig {
     }
 
     /// The issuer identifier of `tenant`.
+    // TENANCY-isolation
     pub fn issuer(&self, tenant: &str) -> String {
         format!("{}/{}", self.base_url, tenant)
     }

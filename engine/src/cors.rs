@@ -20,6 +20,7 @@ pub fn origin_of(uri: &str) -> Option<String> {
 
 impl<S: Store> Engine<S> {
     /// The origins of the redirect URIs of `tenant`'s active clients.
+    // CORS-client-origins
     pub fn cors_origins(&self, tenant: &str) -> Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
         for (_, bytes) in self.store.scan(ClientRecord::TABLE, &format!("{tenant}/"))? {

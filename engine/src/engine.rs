@@ -76,6 +76,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// Writes an audit event of `tenant` inside the caller's transaction.
+    // ADMIN-audit
     pub(crate) fn audit(
         &self,
         tx: &mut dyn crate::store::Tx,

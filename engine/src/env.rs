@@ -41,6 +41,7 @@ impl RandomSource for SeededRandom {
 const NANOS: u64 = 1_000_000_000;
 
 /// The per-call environment: the current time and the random source.
+// ENGINE-deterministic
 pub struct Env<'a> {
     /// Now, as the caller's clock says.
     pub now: UnixTime,

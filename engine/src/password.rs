@@ -44,6 +44,7 @@ impl PasswordParams {
 }
 
 /// Hashes `password` with a 16-byte `salt` into a PHC string.
+// LOGIN-argon2id
 pub fn hash(params: PasswordParams, password: &str, salt: &[u8; 16]) -> String {
     params
         .hasher()

@@ -169,6 +169,7 @@ impl<S: Store> Engine<S> {
 
     /// Installs a signing key for `tenant`; the previous active key of the same algorithm is
     /// retired (no longer signs) but stays published. Returns the new kid.
+    // JOSE-key-rotation
     pub fn install_signing_key(&self, env: &mut Env<'_>, tenant: &str, material: KeyMaterial) -> Result<String> {
         let key =
             SigningKey::from_material(&material).map_err(|_| EngineError::Misuse("unusable key material".into()))?;
@@ -207,6 +208,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// The tenant's published JWKS.
+    // JOSE-jwks-publication
     pub fn jwks(&self, tenant: &str) -> Result<jose_jwk::JwkSet> {
         let keys = self.store.transact(|tx| self.keys.published(tx, tenant))?;
         Ok(jose_jwk::JwkSet {

@@ -394,8 +394,8 @@ impl<S: Store> Engine<S> {
         bearer: Option<&str>,
         metadata: &ClientMetadata,
     ) -> Result<RegistrationBody> {
-        spec::covers("RFC7591-3-registration-policy");
-        spec::covers("RFC7591-3.2-registration-response");
+        // RFC7591-3-registration-policy
+        // RFC7591-3.2-registration-response
         let t = self
             .tenant(tenant)?
             .ok_or_else(|| err(ErrorCode::NotFound, "unknown tenant"))?;
@@ -450,7 +450,7 @@ impl<S: Store> Engine<S> {
 
     /// The dynamically registered client `client_id` if `token` is its registration access token.
     fn registered_client(&self, tenant: &str, client_id: &str, token: Option<&str>) -> Result<ClientRecord> {
-        spec::covers("RFC7592-2-client-management");
+        // RFC7592-2-client-management
         let token = token.filter(|t| !t.is_empty()).ok_or_else(invalid_token)?;
         let client = self.client(tenant, client_id)?.ok_or_else(invalid_token)?;
         match &client.registration_token_hash {

@@ -24,6 +24,7 @@ pub fn audience(client: &ClientRecord, requested: &[String]) -> Result<Vec<Strin
                 "resource must be an absolute URI without a fragment",
             ));
         }
+        // RFC8707-resource-indicators
         if !client.allowed_resources.contains(r) {
             return Err(ProtocolError::new(
                 ErrorCode::InvalidTarget,

@@ -17,6 +17,7 @@ impl<S: Store> Engine<S> {
         let iss = self.issuer(tenant);
         let stamp = self.stamp(env);
         self.store.transact(|tx| {
+            // RFC7009-2.1-client-auth
             let auth = self.authenticate_client(tx, tenant, &iss, creds, now)?;
             let caller = &auth.client().client_id;
             let revoked = match self.resolve_token(tx, tenant, token)? {
@@ -27,10 +28,12 @@ impl<S: Store> Engine<S> {
                     let sub = claims.sub.unwrap_or_default();
                     Some((format!("access_token jti={jti}"), sub))
                 }
+                // RFC7009-2.1-revocation
                 Resolved::Refresh { grant, .. } if &grant.client_id == caller => {
                     grant::revoke(tx, tenant, &grant.grant_id, RevocationReason::ClientRevoked)?;
                     Some((format!("refresh_token grant={}", grant.grant_id), grant.user_id.clone()))
                 }
+                // RFC7009-2.2-unknown-token
                 _ => None,
             };
             if let Some((detail, subject)) = revoked {

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 /// Parses a space-separated scope string into a sorted set; `None` if a value is malformed.
+// RFC6749-3.3-scope-order
 pub fn parse(scope: &str) -> Option<BTreeSet<String>> {
     let mut set = BTreeSet::new();
     for s in scope.split(' ').filter(|s| !s.is_empty()) {

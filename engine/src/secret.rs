@@ -17,6 +17,7 @@ pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// A fresh 256-bit random value, base64url (43 characters), optionally prefixed.
+// RFC6749-10.10-code-entropy
 pub fn mint(env: &mut Env<'_>, prefix: &str) -> String {
     let bytes: [u8; 32] = env.random_bytes();
     format!("{prefix}{}", b64url(&bytes))
@@ -43,6 +44,7 @@ pub fn hex(bytes: &[u8]) -> String {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SecretHash(pub String);
 
+// SECRETS-hashed-at-rest
 impl SecretHash {
     /// Hashes a presented secret.
     pub fn of(secret: &str) -> SecretHash {

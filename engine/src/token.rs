@@ -92,6 +92,7 @@ impl<S: Store> Engine<S> {
         let grant = match req.grant_type.as_deref() {
             None | Some("") => return Err(pe(ErrorCode::InvalidRequest, "grant_type is required").into()),
             Some(g) => {
+                // RFC6749-5.2-unsupported-grant-type
                 GrantType::parse(g).ok_or_else(|| pe(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?
             }
         };
@@ -154,6 +155,7 @@ impl<S: Store> Engine<S> {
         let key = self
             .keys
             .signer(tx, &record.tenant, client.access_token_signed_response_alg)?;
+        // RFC9068-2-jwt-access-token
         let token = crate::jose::encode(&key, "at+jwt", &claims);
         let jti = claims.get("jti").and_then(|j| j.as_str()).unwrap_or_default();
         record.token_hash = Some(crate::secret::SecretHash::of(&token));
@@ -213,6 +215,7 @@ impl<S: Store> Engine<S> {
             subject: user.id.clone(),
             id,
             refresh_token,
+            // TOKENS-lifetimes
             expires_in: client.access_token_ttl,
             scope: granted.join(" "),
         })
@@ -237,6 +240,7 @@ impl<S: Store> Engine<S> {
             return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
         };
         // RFC6749-4.1.2-code-replay-revokes: commit the revocation, then refuse.
+        // RFC6749-4.1.2-code-single-use
         if let CodeState::Redeemed { grant_id } = &rec.state {
             if !self.mutant(|m| m.code_reuse) {
                 if !self.mutant(|m| m.replay_keeps_tokens) {
@@ -245,6 +249,8 @@ impl<S: Store> Engine<S> {
                 return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
             }
         }
+        // RFC6749-4.1.3-code-client-binding
+        // RFC6749-4.1.2-code-ttl
         if rec.expires_at <= now || (rec.client_id != client.client_id && !self.mutant(|m| m.skip_client_binding)) {
             return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
         }
@@ -254,8 +260,10 @@ impl<S: Store> Engine<S> {
             return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
         }
         if req.redirect_uri.as_deref() != Some(rec.redirect_uri.as_str()) {
+            // RFC6749-4.1.3-redirect-uri-match
             return Ok(Err(pe(ErrorCode::InvalidGrant, "redirect_uri does not match")));
         }
+        // RFC7636-4.6-s256-verify
         let pkce_ok = match (&rec.code_challenge, req.code_verifier.as_deref()) {
             (Some(challenge), Some(verifier)) => pkce::verify(verifier, challenge),
             (Some(_), None) => false,
@@ -273,6 +281,7 @@ impl<S: Store> Engine<S> {
         if !client.admits(&user) {
             return Ok(Err(pe(ErrorCode::InvalidGrant, NOT_LICENSED)));
         }
+        // RFC6749-4.1.2-refresh-policy
         let issue_refresh = client.allows_grant(GrantType::RefreshToken)
             && (client.refresh_without_offline_access || rec.scopes.iter().any(|s| s == scopes::OFFLINE_ACCESS));
         let grant = GrantRecord {
@@ -336,6 +345,7 @@ impl<S: Store> Engine<S> {
             ..
         } = *call;
         let client = auth.client();
+        // RFC6749-4.4-client-credentials
         if client.auth_method == spec::ClientAuthMethod::None {
             return Ok(Err(pe(
                 ErrorCode::UnauthorizedClient,

@@ -95,6 +95,7 @@ pub fn access_claims(
 }
 
 /// The ID token's claims, without at_hash (added when the access token exists).
+// OIDC-CORE-2-id-token-claims
 pub fn id_claims(
     iss: &str,
     client: &ClientRecord,
@@ -127,6 +128,7 @@ pub fn id_claims(
 }
 
 /// at_hash: base64url of the left half of the hash of the access token (hash size per alg).
+// OIDC-CORE-3.1.3.6-at-hash
 pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
     match alg {
         SigningAlg::ES384 => {

@@ -50,6 +50,7 @@ impl<S: Store> Engine<S> {
     /// The claims for `token`, and the client it was issued to.
     fn userinfo_claims(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<(Map<String, Value>, String)> {
         let now = env.now;
+        // RFC6750-3.1-invalid-token
         let invalid = || {
             err(
                 ErrorCode::InvalidToken,
@@ -84,6 +85,7 @@ impl<S: Store> Engine<S> {
             let user = load::<UserRecord>(tx, &UserRecord::key(tenant, &grant.user_id))?.ok_or_else(invalid)?;
             let mut out = Map::new();
             out.insert("sub".into(), json!(user.id));
+            // OIDC-CORE-5.3-userinfo-claims
             out.extend(scope_claims(&user, &granted));
             // OIDC-CORE-5.5-claims-parameter
             out.extend(crate::claims_request::named_claims(&user, &grant.claims.userinfo));

@@ -1,11 +1,43 @@
-//! Every requirement is checked somewhere, and every check names a real requirement.
+//! Every requirement is checked by a test, named at the production line that enforces it, and
+//! every check names a real requirement; production code never marks itself as checked.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Collects `covers("ID")` references from every Rust file of the workspace (except the spec crate itself).
-fn references(root: &Path) -> BTreeMap<String, Vec<String>> {
-    let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+/// Where a requirement ID was found.
+#[derive(Default)]
+struct Sites {
+    /// `covers("ID")` in test code (tests/, `#[cfg(test)]` parts, model-check, fuzz, bench).
+    checks: BTreeMap<String, Vec<String>>,
+    /// The ID named in production code (`engine/src`, `adapter-http/src`), at the enforcing line.
+    enforced: BTreeMap<String, Vec<String>>,
+    /// `covers(` calls in production code: the implementation must not mark itself as checked.
+    covers_in_production: Vec<String>,
+}
+
+/// Production code: the engine's and the server's sources, without their test parts.
+fn production_part<'t>(root: &Path, path: &Path, text: &'t str) -> &'t str {
+    let production = ["engine/src", "adapter-http/src"]
+        .iter()
+        .any(|d| path.starts_with(root.join(d)))
+        && path.file_name().is_some_and(|n| n != "tests.rs")
+        && !path.components().any(|c| c.as_os_str() == "tests");
+    if !production {
+        return "";
+    }
+    text.find("#[cfg(test)]").map_or(text, |i| &text[..i])
+}
+
+fn covers_ids(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices("covers(\"").map(move |(i, _)| {
+        let rest = &text[i + 8..];
+        &rest[..rest.find('"').expect("closing quote")]
+    })
+}
+
+/// Scans every Rust file of the workspace (except the spec crate itself).
+fn sites(root: &Path, ids: &[String]) -> Sites {
+    let mut found = Sites::default();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("readable dir") {
@@ -15,17 +47,26 @@ fn references(root: &Path) -> BTreeMap<String, Vec<String>> {
                 if !matches!(name, "target" | ".git" | "node_modules" | "corpus" | "artifacts") {
                     stack.push(path);
                 }
-            } else if name.ends_with(".rs") && !path.starts_with(root.join("spec")) {
-                let text = std::fs::read_to_string(&path).expect("utf-8 source");
-                for (i, _) in text.match_indices("covers(\"") {
-                    let rest = &text[i + 8..];
-                    let id = &rest[..rest.find('"').expect("closing quote")];
-                    refs.entry(id.to_string()).or_default().push(rel(root, &path));
-                }
+                continue;
+            }
+            if !name.ends_with(".rs") || path.starts_with(root.join("spec")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("utf-8 source");
+            let production = production_part(root, &path, &text);
+            let tests = &text[production.len()..];
+            for id in covers_ids(tests) {
+                found.checks.entry(id.to_string()).or_default().push(rel(root, &path));
+            }
+            if covers_ids(production).next().is_some() {
+                found.covers_in_production.push(rel(root, &path));
+            }
+            for id in ids.iter().filter(|id| production.contains(id.as_str())) {
+                found.enforced.entry(id.clone()).or_default().push(rel(root, &path));
             }
         }
     }
-    refs
+    found
 }
 
 fn rel(root: &Path, p: &Path) -> String {
@@ -57,18 +98,33 @@ fn catalog_ids_are_unique_and_well_formed() {
 
 #[test]
 fn every_requirement_is_checked_and_every_reference_exists() {
-    let refs = references(&workspace_root());
-    let unknown: Vec<_> = refs
+    let ids: Vec<String> = spec::catalog().iter().map(|r| r.id.clone()).collect();
+    let found = sites(&workspace_root(), &ids);
+    let unknown: Vec<_> = found
+        .checks
         .keys()
         .filter(|id| spec::catalog::requirement(id).is_none())
         .collect();
     assert!(unknown.is_empty(), "checks name unknown requirements: {unknown:?}");
-    let unchecked: Vec<_> = spec::catalog()
-        .iter()
-        .filter(|r| !refs.contains_key(&r.id))
-        .map(|r| &r.id)
-        .collect();
+    let unchecked: Vec<_> = ids.iter().filter(|id| !found.checks.contains_key(*id)).collect();
     assert!(unchecked.is_empty(), "requirements with no check: {unchecked:?}");
+}
+
+/// From any requirement ID, one grep finds the line that enforces it.
+#[test]
+fn every_requirement_is_named_where_it_is_enforced_and_production_marks_nothing_checked() {
+    let ids: Vec<String> = spec::catalog().iter().map(|r| r.id.clone()).collect();
+    let found = sites(&workspace_root(), &ids);
+    let unmarked: Vec<_> = ids.iter().filter(|id| !found.enforced.contains_key(*id)).collect();
+    assert!(
+        unmarked.is_empty(),
+        "requirements named nowhere in engine/src or adapter-http/src: {unmarked:?}"
+    );
+    assert!(
+        found.covers_in_production.is_empty(),
+        "spec::covers belongs in tests, not in production code: {:?}",
+        found.covers_in_production
+    );
 }
 
 #[test]

@@ -70,7 +70,7 @@ pub struct InviteOutcome {
 /// The licences an invite assigns (Calimatic seed §8): the calling app's identity joins the list;
 /// an explicit list is filtered to enabled apps; with neither, every enabled app.
 fn invite_licenses(org: &OrganizationRecord, caller: &InviteCaller, applications: Option<&[String]>) -> Vec<String> {
-    spec::covers("ADMIN-invite-licensing");
+    // ADMIN-invite-licensing
     let mut wanted: BTreeSet<String> = applications.unwrap_or_default().iter().cloned().collect();
     match caller {
         InviteCaller::App(client_id) => {
@@ -86,7 +86,7 @@ fn invite_licenses(org: &OrganizationRecord, caller: &InviteCaller, applications
 
 /// Refuses an app that the organization has not enabled (403).
 fn check_app_enabled(org: &OrganizationRecord, client_id: &str) -> Result<()> {
-    spec::covers("ADMIN-app-invite-bounds");
+    // ADMIN-app-invite-bounds
     if org.is_enabled(client_id) {
         Ok(())
     } else {

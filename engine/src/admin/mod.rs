@@ -100,7 +100,7 @@ fn claimed_issuer(token: &str) -> Option<String> {
 impl<S: Store> Engine<S> {
     /// Authenticates an Admin API call from its bearer token.
     pub fn authenticate_admin(&self, env: &mut Env<'_>, bearer: Option<&str>) -> Result<AdminPrincipal> {
-        spec::covers("ADMIN-bearer-authentication");
+        // ADMIN-bearer-authentication
         let invalid = || err(ErrorCode::InvalidToken, "a valid admin access token is required");
         let token = bearer.filter(|t| !t.is_empty()).ok_or_else(invalid)?;
         let iss = claimed_issuer(token).ok_or_else(invalid)?;
@@ -144,7 +144,7 @@ impl<S: Store> Engine<S> {
     /// The management handle of `tenant`: 403 when the caller may not manage it (whether or not it
     /// exists), 404 when it does not exist.
     pub fn tenant_admin<'a>(&'a self, principal: &'a AdminPrincipal, tenant: &str) -> Result<TenantAdmin<'a, S>> {
-        spec::covers("ADMIN-tenant-scope");
+        // ADMIN-tenant-scope
         if !principal.may_manage(tenant) {
             return Err(forbidden());
         }

@@ -211,7 +211,7 @@ impl<S: Store> TenantAdmin<'_, S> {
         user_id: &str,
         disabled: bool,
     ) -> Result<(UserRecord, Vec<LogoutNotice>)> {
-        spec::covers("ADMIN-user-disable-revokes");
+        // ADMIN-user-disable-revokes
         let key = UserRecord::key(self.slug(), user_id);
         let (sessions, grants) = self.user_sessions_and_grants(user_id)?;
         let what = if disabled { "disable user" } else { "enable user" };
@@ -232,7 +232,7 @@ impl<S: Store> TenantAdmin<'_, S> {
     /// Deletes a user: sessions end, grants are revoked, consents and names are removed.
     /// Returns the back-channel logout tokens to send for the ended sessions.
     pub fn delete_user(&self, env: &mut Env<'_>, user_id: &str) -> Result<Vec<LogoutNotice>> {
-        spec::covers("ADMIN-user-disable-revokes");
+        // ADMIN-user-disable-revokes
         let key = UserRecord::key(self.slug(), user_id);
         let (sessions, grants) = self.user_sessions_and_grants(user_id)?;
         let consents = self.consent_keys(user_id)?;
@@ -274,7 +274,7 @@ impl<S: Store> TenantAdmin<'_, S> {
     /// Ends one session (`Some(sid)`) or all of them, revoking the user's grants too when all end.
     /// Returns the back-channel logout tokens to send for the ended sessions.
     pub fn revoke_sessions(&self, env: &mut Env<'_>, user_id: &str, sid: Option<&str>) -> Result<Vec<LogoutNotice>> {
-        spec::covers("ADMIN-user-disable-revokes");
+        // ADMIN-user-disable-revokes
         self.user(user_id)?;
         let (mut sessions, grants) = self.user_sessions_and_grants(user_id)?;
         if let Some(sid) = sid {
@@ -314,7 +314,7 @@ impl<S: Store> TenantAdmin<'_, S> {
 
     /// Forgets the user's consent to `client_id` (or to every client) and revokes the grants it covered.
     pub fn revoke_consents(&self, env: &mut Env<'_>, user_id: &str, client_id: Option<&str>) -> Result<()> {
-        spec::covers("ADMIN-user-disable-revokes");
+        // ADMIN-user-disable-revokes
         self.user(user_id)?;
         let mut consents = self.consent_keys(user_id)?;
         if let Some(c) = client_id {

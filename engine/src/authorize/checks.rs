@@ -50,6 +50,7 @@ pub fn check_client(tx: &mut dyn Tx, tenant: &str, client_id: Option<&str>) -> R
 }
 
 /// OIDC-CORE-3.1.2.1-redirect-uri-required, RFC6749-3.1.2.3-redirect-exact-match.
+// RFC6749-4.1.2.1-no-redirect-untrusted
 pub fn check_redirect(
     client: &ClientRecord,
     redirect_uri: Option<&str>,
@@ -260,6 +261,7 @@ fn check_after_redirect(
             }
         },
     };
+    // OIDC-CORE-3.1.2.1-nonce
     let nonce = req.nonce.clone().filter(|n| !n.is_empty());
     if nonce.as_ref().is_some_and(|n| n.len() > 512) || req.login_hint.as_ref().is_some_and(|h| h.len() > 256) {
         return Ok(Err(r.reject(E::InvalidRequest, "nonce or login_hint is too long")));

@@ -153,6 +153,7 @@ fn rejection_outcome(r: Rejection, iss: &str) -> AuthorizeOutcome {
     }
 }
 
+// RFC6749-4.1.2.1-error-redirect
 fn error_redirect(
     target: RedirectTarget,
     mode: spec::ResponseMode,
@@ -167,6 +168,7 @@ fn error_redirect(
     if let Some(s) = state {
         params.push(("state".into(), s));
     }
+    // RFC9207-2-iss-parameter
     params.push(("iss".into(), iss.to_string()));
     RedirectResponse { target, mode, params }
 }
@@ -206,7 +208,7 @@ impl Step<'_> {
     /// LICENSE-required: a client that requires assignment answers `access_denied` (to its
     /// registered redirect URI) for a user without its licence.
     fn check_license(&self, user: &crate::user::UserRecord) -> Option<AuthorizeOutcome> {
-        spec::covers("LICENSE-required");
+        // LICENSE-required
         (!self.client.admits(user)).then(|| {
             self.redirect_error(
                 ErrorCode::AccessDenied,
@@ -221,6 +223,7 @@ impl Step<'_> {
             client_id: self.client.client_id.clone(),
             client_name: self.client.name.clone(),
             branding: self.client.branding.clone(),
+            // OIDC-CORE-3.1.2.1-login-hint
             login_hint: self.req.login_hint.clone(),
             error,
             links: ClientLinks::of(&self.client),
@@ -290,6 +293,7 @@ impl<S: Store> Engine<S> {
             None => true,
             Some(s) => {
                 !just_logged_in
+                    // OIDC-CORE-3.1.2.1-prompt-login
                     && (req.prompts_for(Prompt::Login)
                         || req.prompts_for(Prompt::SelectAccount)
                         || req
@@ -321,8 +325,11 @@ impl<S: Store> Engine<S> {
             &ConsentRecord::key(step.tenant, &live.user.id, &step.client.client_id),
         )?
         .unwrap_or_default();
+        // CONSENT-remembered
         let missing: Vec<String> = consent.missing(&req.scopes).into_iter().cloned().collect();
+        // OIDC-CORE-3.1.2.1-prompt-consent
         let asked = req.prompts_for(Prompt::Consent);
+        // CONSENT-require-consent
         if !self.mutant(|m| m.skip_consent) && (asked || (step.client.require_consent && !missing.is_empty())) {
             if req.prompts_for(Prompt::None) {
                 return Ok(step.redirect_error(
@@ -391,6 +398,7 @@ impl<S: Store> Engine<S> {
         if let Some(state) = &step.req.state {
             params.push(("state".into(), state.clone()));
         }
+        // RFC9207-2-iss-parameter
         params.push(("iss".into(), step.iss.clone()));
         Ok(AuthorizeOutcome::Redirect(RedirectResponse {
             target: step.target.clone(),
@@ -499,6 +507,7 @@ impl<S: Store> Engine<S> {
                     .subject(username.trim().chars().take(256).collect::<String>())
                     .client(pending.request.client_id.clone());
                 self.audit(tx, tenant, &event)?;
+                // LOGIN-invalid-credentials
                 return Ok(LoginOutcome::Rejected(page));
             };
             let step = match self.resume(tx, tenant, transaction, now)? {
@@ -507,6 +516,7 @@ impl<S: Store> Engine<S> {
                 Err(AuthorizeOutcome::ErrorPage(e)) => return Ok(LoginOutcome::ErrorPage(e)),
                 Err(_) => return Ok(LoginOutcome::ErrorPage(expired_transaction())),
             };
+            // OIDC-SEC-session-fixation
             if let Some(old) = current_session {
                 let old_key = SessionRecord::key(tenant, old);
                 if let Some(mut s) = load::<SessionRecord>(tx, &old_key)? {
@@ -514,6 +524,7 @@ impl<S: Store> Engine<S> {
                     save(tx, &old_key, &s)?;
                 }
             }
+            // OIDC-CORE-2-session
             let session = SessionRecord {
                 tenant: tenant.into(),
                 user_id: user.id.clone(),
@@ -593,6 +604,7 @@ impl<S: Store> Engine<S> {
                 .client(step.client.client_id.clone());
             self.audit(tx, tenant, &event)?;
             if !approve {
+                // RFC6749-4.1.2.1-access-denied
                 return Ok(step.redirect_error(ErrorCode::AccessDenied, "the user denied the request"));
             }
             if let Some(refused) = step.check_license(&live.user) {

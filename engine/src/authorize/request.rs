@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use spec::{Prompt, ResponseMode};
 
+// RFC6749-3.1-unknown-parameters
 /// Authorization request parameters exactly as received (query or form); unknown ones are dropped
 /// by the adapter (RFC 6749 §3.1).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -194,6 +194,7 @@ impl VerifyKey {
 
     /// Verifies `sig` over `msg` under `alg`.
     pub fn verify(&self, alg: SigningAlg, msg: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+        // JOSE-key-confusion-rejected
         if !self.fits(alg) {
             return Err(JoseError::BadAlgorithm);
         }

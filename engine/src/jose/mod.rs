@@ -77,6 +77,7 @@ pub fn decode(token: &str) -> Result<Compact<'_>, JoseError> {
 impl Compact<'_> {
     /// The header's algorithm, if it is one we accept (never `none`).
     pub fn alg(&self) -> Result<SigningAlg, JoseError> {
+        // JOSE-alg-none-rejected
         SigningAlg::parse(&self.header.alg).ok_or(JoseError::BadAlgorithm)
     }
 

@@ -136,6 +136,7 @@ pub trait Tx {
 pub trait Store: Send + Sync {
     /// Runs `f` in one serializable transaction: all its writes commit together if it
     /// returns `Ok`, none if it returns `Err`. `f` may run more than once.
+    // RELIABILITY-concurrency
     fn transact<T, F>(&self, f: F) -> Result<T, EngineError>
     where
         F: Fn(&mut dyn Tx) -> Result<T, EngineError>;

@@ -7,6 +7,7 @@ use crate::discovery;
 use crate::doc_cache::{Doc, RawJson};
 use crate::params;
 use crate::rate_limit;
+use crate::shared_state::Limit;
 use crate::state::{AppState, Shared};
 use engine::introspect::Introspection;
 use engine::token::TokenRequest;
@@ -340,8 +341,9 @@ impl Api {
     ) -> MetadataResult {
         match state
             .docs
-            .get_or_render(tenant, doc, || f(state).and_then(|v| serde_json::to_vec(&v).ok()))
-        {
+            .get_or_render(state.shared.doc_generation(), tenant, doc, || {
+                f(state).and_then(|v| serde_json::to_vec(&v).ok())
+            }) {
             Some(bytes) => MetadataResult::Ok(RawJson(bytes), crate::doc_cache::MAX_AGE.into()),
             None => MetadataResult::NotFound(oauth_error(ErrorCode::InvalidRequest, "unknown tenant")),
         }
@@ -523,11 +525,10 @@ impl Api {
             ClientCredentials::Missing | ClientCredentials::Invalid => None,
         };
         let limited = state
-            .limits
-            .token_ip
-            .check(&rate_limit::ip_of(req))
+            .shared
+            .rate(Limit::TokenPerIp, &rate_limit::ip_of(req))
             .and_then(|_| match &client_key {
-                Some(c) => state.limits.token_client.check(&format!("{}/{c}", tenant.0)),
+                Some(c) => state.shared.rate(Limit::TokenPerClient, &format!("{}/{c}", tenant.0)),
                 None => Ok(()),
             });
         if let Err(wait) = limited {

@@ -1,31 +1,8 @@
 //! Fetches a client's `jwks_uri` again when it signs with a key id we have not stored (the client
-//! rotated its keys), at most once a minute per client, before the engine verifies the JWT.
+//! rotated its keys), at most once a minute per client (`shared_state`), before the engine
+//! verifies the JWT.
 
 use crate::state::Shared;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// How often one client's `jwks_uri` may be fetched again.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
-
-/// When each client's keys were last fetched again.
-#[derive(Default)]
-pub struct RefreshLog(Mutex<HashMap<String, Instant>>);
-
-impl RefreshLog {
-    /// Whether `client` may be fetched again now; records the attempt when it may.
-    fn allow(&self, client: &str) -> bool {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        m.retain(|_, t| now.duration_since(*t) < MIN_INTERVAL);
-        if m.contains_key(client) {
-            return false;
-        }
-        m.insert(client.to_string(), now);
-        true
-    }
-}
 
 /// If `jwt` (a client assertion or request object of `client_id`) names a key the client's stored
 /// set lacks and the client registered a `jwks_uri`, fetches it and hands the set to the engine.
@@ -33,7 +10,7 @@ pub async fn refresh_if_unknown_kid(state: &Shared, tenant: &str, client_id: &st
     let Some(uri) = state.engine.jwks_uri_to_refresh(tenant, client_id, jwt) else {
         return;
     };
-    if !state.key_refresh.allow(&format!("{tenant}/{client_id}")) {
+    if !state.shared.may_refresh_client_keys(&format!("{tenant}/{client_id}")) {
         return;
     }
     let fetched = state.outbound.get(&uri).await.map_err(|e| e.describe());

@@ -45,10 +45,12 @@ fn allowed(state: &Shared, sharing: Sharing<'_>, origin: &str) -> bool {
     match sharing {
         Sharing::Public => true,
         Sharing::ClientOrigins(tenant) => {
-            let origins = state.docs.get_or_render(tenant, Doc::CorsOrigins, || {
-                let set = state.engine.cors_origins(tenant).ok()?;
-                Some(set.into_iter().collect::<Vec<_>>().join("\n").into_bytes())
-            });
+            let origins = state
+                .docs
+                .get_or_render(state.shared.doc_generation(), tenant, Doc::CorsOrigins, || {
+                    let set = state.engine.cors_origins(tenant).ok()?;
+                    Some(set.into_iter().collect::<Vec<_>>().join("\n").into_bytes())
+                });
             origins.is_some_and(|o| o.split(|b| *b == b'\n').any(|line| line == origin.as_bytes()))
         }
     }

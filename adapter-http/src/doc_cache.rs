@@ -1,8 +1,9 @@
 //! Discovery and JWKS documents (and the CORS origins) rendered once per tenant and kept as bytes.
 //!
-//! Every Admin API or registration call that changes something (any method but GET) moves the generation on, and
-//! a document rendered under an older generation is rendered again on its next request: a tenant
-//! update, deletion or key rotation shows at once, and the hot path is one map lookup.
+//! Every Admin API or registration call that changes something (any method but GET) moves the
+//! shared generation on (`shared_state`), and a document rendered under an older generation is
+//! rendered again on its next request: a tenant update, deletion or key rotation shows at once, on
+//! every instance, and the hot path is one map lookup.
 
 use bytes::Bytes;
 use poem::{IntoResponse, Response};
@@ -10,7 +11,6 @@ use poem_openapi::payload::Payload;
 use poem_openapi::registry::MetaSchemaRef;
 use poem_openapi::types::Type;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 /// Which document.
@@ -27,31 +27,30 @@ pub enum Doc {
 /// One kind of document per tenant, with the generation each was rendered under.
 type ByTenant = HashMap<String, (u64, Bytes)>;
 
-/// Rendered documents by kind and tenant (looked up without allocating), each with the generation it was rendered under.
+/// Rendered documents by kind and tenant (looked up without allocating), each with the generation
+/// it was rendered under. The current generation is the instances' shared one (`shared_state`).
 #[derive(Default)]
 pub struct DocCache {
-    generation: AtomicU64,
     docs: RwLock<HashMap<Doc, ByTenant>>,
 }
 
 impl DocCache {
-    /// Forgets every rendered document (something a document shows may have changed).
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// The cached document, when it was rendered under the current generation.
-    pub fn current(&self, tenant: &str, doc: Doc) -> Option<Bytes> {
-        let generation = self.generation.load(Ordering::SeqCst);
+    /// The cached document, when it was rendered under `generation`.
+    pub fn current(&self, generation: u64, tenant: &str, doc: Doc) -> Option<Bytes> {
         let docs = self.docs.read().unwrap_or_else(|p| p.into_inner());
         let (g, bytes) = docs.get(&doc)?.get(tenant)?;
         (*g == generation).then(|| bytes.clone())
     }
 
-    /// The cached document, or `render()`'s (cached when it is `Some`).
-    pub fn get_or_render(&self, tenant: &str, doc: Doc, render: impl FnOnce() -> Option<Vec<u8>>) -> Option<Bytes> {
-        let generation = self.generation.load(Ordering::SeqCst);
-        if let Some(bytes) = self.current(tenant, doc) {
+    /// The cached document, or `render()`'s (cached under `generation` when it is `Some`).
+    pub fn get_or_render(
+        &self,
+        generation: u64,
+        tenant: &str,
+        doc: Doc,
+        render: impl FnOnce() -> Option<Vec<u8>>,
+    ) -> Option<Bytes> {
+        if let Some(bytes) = self.current(generation, tenant, doc) {
             return Some(bytes);
         }
         let bytes = Bytes::from(render()?);
@@ -93,21 +92,24 @@ mod tests {
     fn renders_once_per_generation_and_not_on_failure() {
         let cache = DocCache::default();
         let mut renders = 0;
-        let mut get = |cache: &DocCache, body: &str| {
-            cache.get_or_render("t", Doc::Jwks, || {
+        let mut get = |generation: u64, body: &str| {
+            cache.get_or_render(generation, "t", Doc::Jwks, || {
                 renders += 1;
                 Some(body.as_bytes().to_vec())
             })
         };
-        assert_eq!(get(&cache, "a").unwrap(), "a");
-        assert_eq!(get(&cache, "b").unwrap(), "a", "served from the cache");
-        cache.invalidate();
-        assert_eq!(get(&cache, "c").unwrap(), "c", "rendered again after a change");
+        assert_eq!(get(0, "a").unwrap(), "a");
+        assert_eq!(get(0, "b").unwrap(), "a", "served from the cache");
+        assert_eq!(get(1, "c").unwrap(), "c", "rendered again under a new generation");
         assert_eq!(renders, 2);
-        assert!(cache.get_or_render("unknown", Doc::Jwks, || None).is_none());
+        assert!(
+            cache.current(0, "t", Doc::Jwks).is_none(),
+            "an old generation's is stale"
+        );
+        assert!(cache.get_or_render(1, "unknown", Doc::Jwks, || None).is_none());
         assert_eq!(
             cache
-                .get_or_render("unknown", Doc::Jwks, || Some(b"x".to_vec()))
+                .get_or_render(1, "unknown", Doc::Jwks, || Some(b"x".to_vec()))
                 .unwrap(),
             "x",
             "a miss is not cached"

@@ -41,7 +41,7 @@ pub fn answer(state: &AppState, req: &Request) -> Option<Response> {
     if !plain {
         return None;
     }
-    let bytes = state.docs.current(tenant, doc)?;
+    let bytes = state.docs.current(state.shared.doc_generation(), tenant, doc)?;
     let mut resp = Response::builder()
         .status(StatusCode::OK)
         .content_type(crate::doc_cache::RawJson::CONTENT_TYPE)

@@ -28,6 +28,7 @@ pub mod rate_limit;
 pub mod redb_store;
 pub mod registration_api;
 pub mod request_log;
+pub mod shared_state;
 pub mod sled_store;
 pub mod starter;
 pub mod state;
@@ -218,6 +219,9 @@ async fn purge_periodically(state: std::sync::Weak<AppState>, every: Option<Dura
     loop {
         tick.tick().await;
         let Some(state) = state.upgrade() else { return };
+        if !state.shared.leads_purge() {
+            continue;
+        }
         let started = std::time::Instant::now();
         let metrics = state.metrics.clone();
         let done = tokio::task::spawn_blocking(move || {
@@ -352,6 +356,8 @@ pub struct Options {
     pub smtp_url: Option<String>,
     /// The sender address of that mail.
     pub smtp_from: String,
+    /// State shared with other instances; `None`: this process's own (`shared_state::Local`).
+    pub shared_state: Option<shared_state::Handle>,
 }
 
 impl Options {
@@ -371,6 +377,7 @@ impl Options {
             metrics_listen: None,
             smtp_url: None,
             smtp_from: DEFAULT_SMTP_FROM.into(),
+            shared_state: None,
         }
     }
 }
@@ -396,13 +403,15 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         ),
         pages: pages::Pages::default(),
         secure_cookies: !is_loopback_http(&base),
-        limits: rate_limit::Limiters::new(opts.limits),
+        shared: match &opts.shared_state {
+            Some(h) => h.0.clone(),
+            None => Arc::new(shared_state::Local::new(opts.limits)),
+        },
         docs: Default::default(),
         password_checks: tokio::sync::Semaphore::new(state::password_check_slots()),
         outbound: outbound::Outbound {
             allow_private: opts.allow_private_fetch,
         },
-        key_refresh: Default::default(),
         metrics: Default::default(),
         mailer: match &opts.smtp_url {
             Some(url) => Some(mail::Mailer::new(url, &opts.smtp_from)?),

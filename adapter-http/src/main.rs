@@ -238,6 +238,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         metrics_listen: cli.metrics_listen.clone(),
         smtp_url: cli.smtp_url.clone(),
         smtp_from: cli.smtp_from.clone(),
+        shared_state: None,
     };
     let server = adapter_http::start(&opts).await?;
     tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir.display(), "listening");

@@ -2,7 +2,7 @@
 //! failed-login throttle ([`LoginThrottle`]): over a limit, 429 with `Retry-After` and
 //! `temporarily_unavailable`.
 
-pub use crate::login_throttle::{LoginThrottle, FAILED_LOGIN_WINDOW, SLOWED_LOGIN_INTERVAL};
+pub use crate::login_throttle::{FAILED_LOGIN_WINDOW, SLOWED_LOGIN_INTERVAL};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::num::NonZeroU32;
@@ -61,30 +61,6 @@ impl Limiter {
         }
         l.check_key(&key.to_string())
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
-    }
-}
-
-/// The server's limiters.
-pub struct Limiters {
-    /// Token endpoint, per IP.
-    pub token_ip: Limiter,
-    /// Token endpoint, per client.
-    pub token_client: Limiter,
-    /// Login form, per IP.
-    pub login_ip: Limiter,
-    /// Failed logins, per account and source.
-    pub login_failures: LoginThrottle,
-}
-
-impl Limiters {
-    /// Limiters for `limits`.
-    pub fn new(limits: RateLimits) -> Self {
-        Limiters {
-            token_ip: Limiter::new(limits.token_per_ip),
-            token_client: Limiter::new(limits.token_per_client),
-            login_ip: Limiter::new(limits.login_per_ip),
-            login_failures: LoginThrottle::new(limits.login_failures_per_source, limits.login_failures_per_account),
-        }
     }
 }
 

@@ -140,7 +140,7 @@ impl RegistrationApi {
             fetch_documents(&state, &mut m).await;
         }
         let r = state.with_env(|e, env| e.handle_register(env, &tenant, token.as_deref(), &m));
-        state.docs.invalidate(); // the tenant's client origins (CORS) may have changed
+        state.shared.documents_changed(); // the tenant's client origins (CORS) may have changed
         RegistrationResult::from(r, true)
     }
 
@@ -189,7 +189,7 @@ impl RegistrationApi {
             fetch_documents(&state, &mut m).await;
         }
         let r = state.with_env(|e, env| e.handle_registration_update(env, &tenant, &client_id, token.as_deref(), &m));
-        state.docs.invalidate();
+        state.shared.documents_changed();
         RegistrationResult::from(r, false)
     }
 
@@ -208,7 +208,7 @@ impl RegistrationApi {
     ) -> RegistrationResult {
         let token = bearer(req);
         let r = state.with_env(|e, env| e.handle_registration_delete(env, &tenant, &client_id, token.as_deref()));
-        state.docs.invalidate();
+        state.shared.documents_changed();
         match r {
             Ok(()) => RegistrationResult::Deleted,
             Err(e) => RegistrationResult::error(&e),

@@ -14,8 +14,9 @@ pub struct AppState {
     pub pages: Pages,
     /// Mark cookies `Secure` (false only for plain-http loopback development).
     pub secure_cookies: bool,
-    /// Rate limiters.
-    pub limits: crate::rate_limit::Limiters,
+    /// What every instance must agree on: document generation, rate limits, failed logins,
+    /// client key refreshes, purge leadership.
+    pub shared: Arc<dyn crate::shared_state::SharedState>,
     /// Discovery and JWKS documents, rendered once per tenant.
     pub docs: crate::doc_cache::DocCache,
     /// Password checks running at once: one per core. Each argon2id check takes 19 MiB and a
@@ -24,8 +25,6 @@ pub struct AppState {
     pub password_checks: tokio::sync::Semaphore,
     /// Outbound HTTP (request_uri, jwks_uri, sector_identifier_uri, back-channel logout).
     pub outbound: crate::outbound::Outbound,
-    /// When clients' `jwks_uri`s were last fetched again.
-    pub key_refresh: crate::client_keys::RefreshLog,
     /// Counters for the metrics listener.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Invitation mail, when `--smtp-url` is set.

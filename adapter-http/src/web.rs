@@ -249,7 +249,7 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
         Err(r) => return r,
     };
     let ip = crate::rate_limit::ip_of(req);
-    if let Err(wait) = state.limits.login_ip.check(&ip) {
+    if let Err(wait) = state.shared.rate(crate::shared_state::Limit::LoginPerIp, &ip) {
         let mut r = page.error_page(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
@@ -261,7 +261,7 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (txn, user, pw) = (get("transaction"), get("username"), get("password"));
     let account = crate::login_throttle::account_key(&tenant, &user);
-    if let Err(wait) = state.limits.login_failures.check(&account, &ip) {
+    if let Err(wait) = state.shared.login_allowed(&account, &ip) {
         let mut r = page.error_page(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
@@ -289,12 +289,12 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
     .await;
     match out {
         Ok(LoginOutcome::Rejected(p)) => {
-            state.limits.login_failures.failed(&account, &ip);
+            state.shared.login_failed(&account, &ip);
             page.outcome(AuthorizeOutcome::Login(p), StatusCode::SEE_OTHER)
         }
         Ok(LoginOutcome::ErrorPage(e)) => page.outcome(AuthorizeOutcome::ErrorPage(e), StatusCode::SEE_OTHER),
         Ok(LoginOutcome::LoggedIn { session, next }) => {
-            state.limits.login_failures.succeeded(&account, &ip);
+            state.shared.login_succeeded(&account, &ip);
             let max_age = session.expires_at.0.saturating_sub(crate::os_env::now().0);
             let cookie = cookies::set(
                 cookies::SESSION,

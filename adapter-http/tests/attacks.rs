@@ -996,3 +996,52 @@ async fn outbound_fetches_never_reach_private_addresses_without_the_development_
         "no connection to a private address"
     );
 }
+
+/// Two servers given one shared state agree on failed logins and on document changes: the
+/// handlers ask the `SharedState` trait, not their own process (the PostgreSQL issue's instances
+/// share one through the database).
+#[tokio::test]
+async fn servers_sharing_state_count_failed_logins_and_see_document_changes_together() {
+    use adapter_http::shared_state::{Handle, Local, SharedState};
+    let limits = RateLimits {
+        login_per_ip: 0,
+        login_failures_per_source: 2,
+        ..Default::default()
+    };
+    let shared: std::sync::Arc<dyn SharedState> = std::sync::Arc::new(Local::new(limits));
+    let a = start_tuned(|o| {
+        o.limits = limits;
+        o.shared_state = Some(Handle(shared.clone()));
+    })
+    .await;
+    let b = start_tuned(|o| {
+        o.limits = limits;
+        o.shared_state = Some(Handle(shared.clone()));
+    })
+    .await;
+    let attempt = |t: &TestServer, pw: &str| {
+        let (iss, url, pw) = (
+            t.iss.clone(),
+            authorize_url(&t.iss, "demo-client", CB, "openid", ""),
+            pw.to_string(),
+        );
+        async move {
+            let br = browser();
+            let html = br.get(&url).send().await.unwrap().text().await.unwrap();
+            submit_login(&br, &iss, &html, "demo", &pw).await.status()
+        }
+    };
+    assert_eq!(attempt(&a, "guess").await, 200);
+    assert_eq!(attempt(&b, "guess").await, 200);
+    assert_eq!(attempt(&a, "guess").await, 429, "two failures, one on each server");
+    assert_eq!(attempt(&b, "guess").await, 429);
+    // A change on one server moves the generation both render their documents under.
+    let before = shared.doc_generation();
+    let root = root_token(&b).await;
+    let body = json!({"display_name": "Demo renamed"});
+    let r = call(&b, Method::PATCH, "/admin/v1/tenants/demo", Some(&root), Some(body)).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert!(shared.doc_generation() > before);
+    a.server.stop().await.unwrap();
+    b.server.stop().await.unwrap();
+}

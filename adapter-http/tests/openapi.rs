@@ -29,7 +29,17 @@ fn the_servers_build_of_the_engine_has_no_mutants() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let tree = |package: &str| {
         let out = std::process::Command::new(&cargo)
-            .args(["tree", "--offline", "--locked", "-e", "features", "-i", "engine", "-p", package])
+            .args([
+                "tree",
+                "--offline",
+                "--locked",
+                "-e",
+                "features",
+                "-i",
+                "engine",
+                "-p",
+                package,
+            ])
             .current_dir(&root)
             .output()
             .expect("cargo tree runs");

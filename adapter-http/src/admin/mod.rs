@@ -155,7 +155,7 @@ pub(crate) fn as_admin<T>(
     });
     // After the change has committed: a document rendered from now on shows it.
     if req.method() != poem::http::Method::GET {
-        state.docs.invalidate();
+        state.shared.documents_changed();
     }
     result
 }

@@ -194,7 +194,7 @@ impl AdminUsersApi {
         AdminResult::ok(as_admin(&state, req, |e, env, p| {
             for name in e.tenant_admin(p, &tenant)?.unlock_sign_in(env, &user_id)? {
                 let account = crate::login_throttle::account_key(&tenant, &name);
-                state.limits.login_failures.unlock(&account);
+                state.shared.unlock_login(&account);
             }
             Ok(Done::yes())
         }))

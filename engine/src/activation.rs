@@ -3,7 +3,6 @@
 //! link shows a form; submitting a password sets it, marks the email verified (the link reached
 //! that inbox) and uses the link up. A new link replaces the old one.
 
-use crate::admin::TenantAdmin;
 use crate::audit::AuditKind;
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
@@ -11,18 +10,8 @@ use crate::error::{err, Result};
 use crate::password;
 use crate::secret::{mint, SecretHash};
 use crate::store::{load, save, Store, Tx};
-use crate::user::UserRecord;
-use serde::{Deserialize, Serialize};
+use crate::user::{PendingActivation, UserRecord};
 use spec::ErrorCode;
-
-/// An outstanding activation link of a user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingActivation {
-    /// SHA-256 of the link's secret.
-    pub secret_hash: SecretHash,
-    /// Unusable after this.
-    pub expires_at: UnixTime,
-}
 
 /// A freshly minted activation link's token (shown or sent once) and its expiry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,7 +86,7 @@ impl<S: Store> Engine<S> {
         token: &str,
         new_password: &str,
     ) -> Result<UserRecord> {
-        crate::admin::check_password(new_password)?;
+        crate::password::check_policy(new_password)?;
         let salt: [u8; 16] = env.random_bytes();
         let hash = password::hash(self.config.password, new_password, &salt);
         let stamp = self.stamp(env);
@@ -116,30 +105,5 @@ impl<S: Store> Engine<S> {
             self.audit(tx, tenant, &event)?;
             Ok(user)
         })
-    }
-}
-
-impl<S: Store> TenantAdmin<'_, S> {
-    /// A new activation link for a user who has no password yet (409 for one who has); the old
-    /// link stops working.
-    pub fn issue_activation(&self, env: &mut Env<'_>, user_id: &str) -> Result<(UserRecord, ActivationToken)> {
-        let ttl = self.engine().config.activation_ttl;
-        let key = UserRecord::key(self.slug(), user_id);
-        let mut user = self.user(user_id)?;
-        if !user.password_hash.is_empty() {
-            return Err(err(ErrorCode::Conflict, "this user already has a password"));
-        }
-        let link = mint_activation(env, &mut user, ttl);
-        let issued = user.clone();
-        self.change(env, "issue activation link", &format!("users/{user_id}"), |tx| {
-            let current = load::<UserRecord>(tx, &key)?.ok_or_else(|| crate::admin::not_found("unknown user"))?;
-            if !current.password_hash.is_empty() {
-                return Err(err(ErrorCode::Conflict, "this user already has a password"));
-            }
-            let mut u = current;
-            u.activation = issued.activation.clone();
-            save(tx, &key, &u)
-        })?;
-        Ok((issued, link))
     }
 }

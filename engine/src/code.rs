@@ -5,6 +5,10 @@ use crate::secret::SecretHash;
 use crate::store::{Record, Table};
 use serde::{Deserialize, Serialize};
 
+/// How long after its expiry a code is still kept, to recognise a replay (and revoke what the
+/// code issued) instead of answering as for an unknown code.
+pub const CODE_REPLAY_GRACE_SECS: u64 = 600;
+
 /// Where a code is in its life.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CodeState {
@@ -63,7 +67,7 @@ pub struct CodeRecord {
 impl Record for CodeRecord {
     const TABLE: Table = Table::Code;
     fn purge_at(&self) -> Option<UnixTime> {
-        Some(self.expires_at.plus(crate::purge::CODE_REPLAY_GRACE_SECS))
+        Some(self.expires_at.plus(CODE_REPLAY_GRACE_SECS))
     }
 }
 

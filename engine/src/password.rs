@@ -1,7 +1,9 @@
 //! User passwords: argon2id hashes in PHC string form.
 
+use crate::error::{err, Result};
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher, Version};
+use spec::ErrorCode;
 use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
@@ -102,6 +104,14 @@ fn keep_blocks(blocks: Vec<Block>) {
     if spare.len() < 2 {
         spare.push(blocks);
     }
+}
+
+/// A new password's rules: 8 to 1024 characters.
+pub(crate) fn check_policy(pw: &str) -> Result<()> {
+    if pw.len() < 8 || pw.len() > 1024 {
+        return Err(err(ErrorCode::InvalidRequest, "password must be 8 to 1024 characters"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

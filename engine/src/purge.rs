@@ -38,8 +38,7 @@ const PURGE_PAGE: usize = 1024;
 /// yet due as it found due.
 const FIRST_PAGE: usize = 16;
 
-/// How long after its expiry a code is still kept to recognise a replay.
-pub const CODE_REPLAY_GRACE_SECS: u64 = 600;
+use crate::code::CODE_REPLAY_GRACE_SECS;
 
 /// Records deleted by one purge, per table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //! registered on the client (`allowed_resources`) are accepted: a client cannot mint tokens for
 //! an API an administrator did not give it.
 
-use crate::client::ClientRecord;
 use crate::error::ProtocolError;
 use spec::ErrorCode;
 
@@ -12,10 +11,11 @@ pub fn is_resource_uri(s: &str) -> bool {
     url::Url::parse(s).is_ok_and(|u| u.fragment().is_none())
 }
 
-/// The access token's audience for a request naming `requested` (empty: the client_id).
-pub fn audience(client: &ClientRecord, requested: &[String]) -> Result<Vec<String>, ProtocolError> {
+/// The access token's audience for a request of `client_id` (which may name `allowed`) naming
+/// `requested` (empty: the client_id).
+pub fn audience(client_id: &str, allowed: &[String], requested: &[String]) -> Result<Vec<String>, ProtocolError> {
     if requested.is_empty() {
-        return Ok(vec![client.client_id.clone()]);
+        return Ok(vec![client_id.to_string()]);
     }
     for r in requested {
         if !is_resource_uri(r) {
@@ -25,7 +25,7 @@ pub fn audience(client: &ClientRecord, requested: &[String]) -> Result<Vec<Strin
             ));
         }
         // RFC8707-resource-indicators
-        if !client.allowed_resources.contains(r) {
+        if !allowed.contains(r) {
             return Err(ProtocolError::new(
                 ErrorCode::InvalidTarget,
                 "resource is not registered for this client",

@@ -107,7 +107,11 @@ impl<S: Store> Engine<S> {
                     "client is not allowed to use this grant_type",
                 )));
             }
-            let audience = match crate::resource::audience(auth.client(), &req.resource) {
+            let audience = match crate::resource::audience(
+                &auth.client().client_id,
+                &auth.client().allowed_resources,
+                &req.resource,
+            ) {
                 Ok(a) => a,
                 Err(e) => return Ok(Err(e)),
             };

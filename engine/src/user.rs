@@ -106,7 +106,16 @@ pub struct UserRecord {
     pub app_licenses: std::collections::BTreeSet<String>,
     /// An outstanding activation link (an invited user sets their password with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub activation: Option<crate::activation::PendingActivation>,
+    pub activation: Option<PendingActivation>,
+}
+
+/// An outstanding activation link of a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingActivation {
+    /// SHA-256 of the link's secret.
+    pub secret_hash: crate::secret::SecretHash,
+    /// Unusable after this.
+    pub expires_at: crate::env::UnixTime,
 }
 
 impl Record for UserRecord {

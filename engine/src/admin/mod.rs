@@ -21,7 +21,6 @@ pub use keys::KeyInfo;
 pub use licenses::{LicenseAction, LicenseRow, BULK_LICENSES_MAX};
 pub use organizations::OrganizationPatch;
 pub use tenants::TenantPatch;
-pub(crate) use users::check_password;
 pub use users::{SessionInfo, UserPatch};
 
 use crate::audit::{AuditEvent, AuditKind};
@@ -170,13 +169,8 @@ impl<S: Store> TenantAdmin<'_, S> {
         &self.tenant
     }
 
-    pub(crate) fn slug(&self) -> &str {
+    fn slug(&self) -> &str {
         &self.tenant.slug
-    }
-
-    /// The engine this handle manages.
-    pub(crate) fn engine(&self) -> &Engine<S> {
-        self.engine
     }
 
     /// The caller, as audit events name it.

@@ -1,6 +1,7 @@
 //! Users: create, read, list, update, set password, disable, delete; their sessions and consents.
 
 use super::{not_found, TenantAdmin};
+use crate::activation::{mint_activation, ActivationToken};
 use crate::consent::ConsentRecord;
 use crate::env::{Env, UnixTime};
 use crate::error::{err, Result};
@@ -81,13 +82,6 @@ pub struct SessionInfo {
     pub expires_at: UnixTime,
 }
 
-pub(crate) fn check_password(pw: &str) -> Result<()> {
-    if pw.len() < 8 || pw.len() > 1024 {
-        return Err(err(ErrorCode::InvalidRequest, "password must be 8 to 1024 characters"));
-    }
-    Ok(())
-}
-
 /// Points the username and email indexes of `tenant` at `user` (removing `old`'s names).
 pub(crate) fn reindex(tx: &mut dyn Tx, tenant: &str, old: Option<&UserProfile>, user: &UserRecord) -> Result<()> {
     let names = |p: &UserProfile| {
@@ -134,7 +128,7 @@ impl<S: Store> TenantAdmin<'_, S> {
     pub fn create_user(&self, env: &mut Env<'_>, profile: UserProfile, pw: Option<&str>) -> Result<UserRecord> {
         check_profile(&profile)?;
         if let Some(pw) = pw {
-            check_password(pw)?;
+            crate::password::check_policy(pw)?;
         }
         let user = self.engine.new_user(env, self.slug(), profile, pw);
         self.change(env, "create user", &format!("users/{}", user.id), |tx| {
@@ -180,7 +174,7 @@ impl<S: Store> TenantAdmin<'_, S> {
 
     /// Sets a new password.
     pub fn set_password(&self, env: &mut Env<'_>, user_id: &str, pw: &str) -> Result<()> {
-        check_password(pw)?;
+        crate::password::check_policy(pw)?;
         let salt: [u8; 16] = env.random_bytes();
         let hash = password::hash(self.engine.config.password, pw, &salt);
         let key = UserRecord::key(self.slug(), user_id);
@@ -407,5 +401,30 @@ impl Ending {
             jti: crate::secret::mint(env, ""),
             now: env.now,
         }
+    }
+}
+
+impl<S: Store> TenantAdmin<'_, S> {
+    /// A new activation link for a user who has no password yet (409 for one who has); the old
+    /// link stops working.
+    pub fn issue_activation(&self, env: &mut Env<'_>, user_id: &str) -> Result<(UserRecord, ActivationToken)> {
+        let ttl = self.engine.config.activation_ttl;
+        let key = UserRecord::key(self.slug(), user_id);
+        let mut user = self.user(user_id)?;
+        if !user.password_hash.is_empty() {
+            return Err(err(ErrorCode::Conflict, "this user already has a password"));
+        }
+        let link = mint_activation(env, &mut user, ttl);
+        let issued = user.clone();
+        self.change(env, "issue activation link", &format!("users/{user_id}"), |tx| {
+            let current = load::<UserRecord>(tx, &key)?.ok_or_else(|| not_found("unknown user"))?;
+            if !current.password_hash.is_empty() {
+                return Err(err(ErrorCode::Conflict, "this user already has a password"));
+            }
+            let mut u = current;
+            u.activation = issued.activation.clone();
+            save(tx, &key, &u)
+        })?;
+        Ok((issued, link))
     }
 }

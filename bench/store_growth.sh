@@ -20,7 +20,7 @@
 # come back to.
 #
 # On sled the data dir holds two databases: the records, and the audit log in `audit/` (apart so
-# that sled gives back the records' dead space; see adapter-http/src/sled_store/audit_db.rs). The
+# that sled gives back the records' dead space; see stores/sled/src/audit_db.rs). The
 # server rewrites the records database into a new generation (`records.N/`) once its files have
 # doubled (online_compact.rs); the report counts those compactions from the server's log. On
 # redb the data dir holds one file, `store.redb`, whose freed pages later commits reuse.
@@ -180,7 +180,7 @@ lines += ["", "In use: the pages redb's file holds records in (`adapter-http sto
           "pages that later commits reuse. sled keeps no such count (–).",
           "", "Online compactions (sled only): after a purge, once the records database's files have doubled since "
           "the last compaction, the server copies the live records into a new generation and switches to it while "
-          "it serves (`adapter-http/src/sled_store/online_compact.rs`). The switch is how long transactions waited; "
+          "it serves (`stores/sled/src/online_compact.rs`). The switch is how long transactions waited; "
           "the whole compaction ran beside them. The count and the longest times are read from the server's log "
           "since the run began."]
 open(report + ".md", "w").write("\n".join(lines) + "\n")

@@ -4,14 +4,14 @@
 //!
 //! `cargo bench -p adapter-http --bench floor`
 
-use adapter_http::redb_store::RedbStore;
-use adapter_http::sled_store::SledStore;
 use engine::jose::SigningKey;
 use engine::password::{self, PasswordParams};
 use engine::store::{Store, Table};
 use engine::{fixtures, pkce};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use store_redb::RedbStore;
+use store_sled::SledStore;
 
 /// Runs `op` for about `budget` (at least 3 times) and prints ops/s and µs/op.
 fn measure(name: &str, budget: Duration, mut op: impl FnMut(u64)) {
@@ -91,7 +91,7 @@ fn main() {
     measure("redb_commit_fsync", budget, |i| {
         commit(u64::MAX - i, redb::Durability::Immediate)
     });
-    let store = RedbStore::open(&dir.join("store"), adapter_http::sled_store::DEFAULT_CACHE_BYTES).expect("store");
+    let store = RedbStore::open(&dir.join("store"), store_sled::DEFAULT_CACHE_BYTES).expect("store");
     measure("redb_store_transaction_put_flush", budget, |i| {
         store
             .transact(|tx| Ok(tx.put(Table::Code, &format!("t/{i}"), value.clone())?))

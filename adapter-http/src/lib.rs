@@ -9,12 +9,12 @@ pub mod client_credentials;
 pub mod client_keys;
 pub mod cookies;
 pub mod cors;
-pub mod data_store;
 pub mod discovery;
 pub mod doc_cache;
 pub mod fast_docs;
 pub mod fast_introspect;
-pub mod group_commit;
+/// The store the server runs on (chosen by `--store`); no storage product is named elsewhere.
+pub use store_embedded as data_store;
 pub mod login_throttle;
 pub mod mail;
 pub mod malloc;
@@ -25,11 +25,9 @@ pub mod pages;
 pub mod params;
 pub mod path_aliases;
 pub mod rate_limit;
-pub mod redb_store;
 pub mod registration_api;
 pub mod request_log;
 pub mod shared_state;
-pub mod sled_store;
 pub mod starter;
 pub mod state;
 pub mod web;
@@ -369,7 +367,7 @@ impl Options {
             store: Default::default(),
             issuer_base: None,
             limits: Default::default(),
-            cache_bytes: sled_store::DEFAULT_CACHE_BYTES,
+            cache_bytes: data_store::DEFAULT_CACHE_BYTES,
             log_requests: false,
             purge_every: Some(Duration::from_secs(300)),
             allow_private_fetch: false,

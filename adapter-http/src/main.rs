@@ -11,12 +11,13 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, env = "OP_LISTEN", default_value = "127.0.0.1:8080", global = true)]
     listen: String,
-    /// Where the store keeps its data.
+    /// Where the store keeps its data (unless `--store` names a dir).
     #[arg(long, env = "OP_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
-    /// The embedded database a new data dir gets; an existing data dir must hold this kind.
-    #[arg(long, env = "OP_STORE", value_enum, default_value_t = adapter_http::data_store::StoreKind::default(), global = true)]
-    store: adapter_http::data_store::StoreKind,
+    /// The store: `sled` or `redb` (in `--data-dir`), `sled:DIR` or `redb:DIR`. A new data dir
+    /// gets this kind; an existing one must hold it. (`postgres://…` is the PostgreSQL issue's.)
+    #[arg(long, env = "OP_STORE", default_value = "sled", value_parser = parse_store, global = true)]
+    store: StoreChoice,
     /// Public base URL behind a proxy (issuers are `{base}/{tenant}`); default `http://{listen}`.
     #[arg(long, env = "OP_ISSUER_BASE", global = true)]
     issuer_base: Option<String>,
@@ -36,7 +37,7 @@ struct Cli {
     #[arg(long, env = "OP_AUDIT_RETENTION_DAYS", default_value_t = engine::config::DEFAULT_AUDIT_RETENTION_DAYS, global = true)]
     audit_retention_days: u64,
     /// The store's page cache in MiB (memory used for hot records).
-    #[arg(long, alias = "cache-mb", env = "OP_SLED_CACHE_MB", default_value_t = adapter_http::sled_store::DEFAULT_CACHE_MB, global = true)]
+    #[arg(long, alias = "cache-mb", env = "OP_SLED_CACHE_MB", default_value_t = adapter_http::data_store::DEFAULT_CACHE_MB, global = true)]
     sled_cache_mb: u64,
     /// Login attempts per second per client IP (0: no limit).
     #[arg(long, env = "OP_LOGIN_RATE_PER_IP", default_value_t = 10, global = true)]
@@ -110,6 +111,36 @@ struct NewAppArgs {
     /// The admin client's tenant (`system` for the platform admin).
     #[arg(long, default_value = "system")]
     admin_tenant: String,
+}
+
+/// What `--store` chose: a kind of store and perhaps its dir.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StoreChoice {
+    kind: adapter_http::data_store::StoreKind,
+    dir: Option<PathBuf>,
+}
+
+/// `sled`, `redb`, `sled:DIR`, `redb:DIR`; a PostgreSQL URL gets a clear refusal.
+fn parse_store(s: &str) -> Result<StoreChoice, String> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        return Err("PostgreSQL is not supported by this version yet: use sled or redb".into());
+    }
+    let (kind, dir) = match s.split_once(':') {
+        Some((kind, dir)) if !dir.is_empty() => (kind, Some(PathBuf::from(dir))),
+        Some(_) => return Err(format!("{s:?}: name the dir after the colon, or drop the colon")),
+        None => (s, None),
+    };
+    Ok(StoreChoice {
+        kind: kind.parse()?,
+        dir,
+    })
+}
+
+impl Cli {
+    /// The data dir: the one `--store` names, else `--data-dir`.
+    fn data_dir(&self) -> PathBuf {
+        self.store.dir.clone().unwrap_or_else(|| self.data_dir.clone())
+    }
 }
 
 fn main() -> Result<(), adapter_http::StartError> {
@@ -199,12 +230,12 @@ async fn serve() -> Result<(), adapter_http::StartError> {
             return Ok(());
         }
         Some(Command::NewApp(a)) => return new_app(a).await,
-        Some(Command::StoreStats) => return store_stats(&cli.data_dir, cli.sled_cache_mb),
+        Some(Command::StoreStats) => return store_stats(&cli.data_dir(), cli.sled_cache_mb),
         Some(Command::Compact) => {
-            let c = adapter_http::data_store::compact(&cli.data_dir).map_err(|e| e.0)?;
+            let c = adapter_http::data_store::compact(&cli.data_dir()).map_err(|e| e.0)?;
             println!(
                 "compacted {}: {} entries, {} -> {} bytes",
-                cli.data_dir.display(),
+                cli.data_dir().display(),
                 c.entries,
                 c.before_bytes,
                 c.after_bytes
@@ -220,8 +251,8 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         .init();
     let opts = adapter_http::Options {
         listen: cli.listen.clone(),
-        data_dir: cli.data_dir.clone(),
-        store: cli.store,
+        data_dir: cli.data_dir(),
+        store: cli.store.kind,
         issuer_base: cli.issuer_base.clone(),
         limits: adapter_http::rate_limit::RateLimits {
             token_per_ip: cli.token_rate_per_ip,
@@ -241,7 +272,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         shared_state: None,
     };
     let server = adapter_http::start(&opts).await?;
-    tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir.display(), "listening");
+    tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir().display(), "listening");
     if let Some(m) = server.metrics_addr {
         tracing::info!(addr = %m, "metrics at http://{m}/metrics");
     }
@@ -303,12 +334,40 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_store_is_chosen_by_one_url_like_setting() {
+        use adapter_http::data_store::StoreKind;
+        let parse = |args: &[&str]| Cli::try_parse_from([&["adapter-http"], args].concat());
+        let default = parse(&[]).unwrap();
+        assert_eq!(
+            (default.store.kind, default.data_dir()),
+            (StoreKind::Sled, PathBuf::from("./data"))
+        );
+        let redb = parse(&["--store", "redb:/srv/op", "--data-dir", "ignored"]).unwrap();
+        assert_eq!(
+            (redb.store.kind, redb.data_dir()),
+            (StoreKind::Redb, PathBuf::from("/srv/op"))
+        );
+        let kind_only = parse(&["--store", "redb", "--data-dir", "/d"]).unwrap();
+        assert_eq!(
+            (kind_only.store.kind, kind_only.data_dir()),
+            (StoreKind::Redb, PathBuf::from("/d"))
+        );
+        let pg = parse(&["--store", "postgres://op@db:5432/op"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(pg.contains("PostgreSQL is not supported"), "{pg}");
+        assert!(parse(&["--store", "mongodb"]).is_err());
+        assert!(parse(&["--store", "sled:"]).is_err());
+    }
+
     /// The README's first command writes its data dir inside the checkout: git must not see it.
     #[test]
     fn the_default_data_dir_is_ignored_by_git() {
         let cli = Cli::try_parse_from(["adapter-http"]).unwrap();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let inside = root.join(&cli.data_dir).join("db");
+        let inside = root.join(cli.data_dir()).join("db");
         let relative = inside.strip_prefix(&root).unwrap();
         let ignored = std::process::Command::new("git")
             .args(["check-ignore", "-q", "--no-index"])

@@ -6,7 +6,7 @@
 //! benchmark can tell the argon2id share of a login flow from the same process, in the same
 //! run, rather than from a separate micro-benchmark.
 
-use crate::group_commit::{FlushStats, Flusher};
+use crate::data_store::{FlushStats, Flusher};
 use engine::purge::PurgeReport;
 use poem::http::StatusCode;
 use poem::{handler, web::Data, Response};

@@ -1,16 +1,16 @@
 //! Offline compaction of a data dir: both databases copied, checked and swapped in.
 
 use super::audit_db;
-use crate::data_store::Compacted;
 use engine::error::StoreError;
 use std::path::Path;
+use store_kit::Compacted;
 
 /// The page cache of each database `compact` opens: sled's own default, 1 GiB (the server is
 /// stopped, and the copy reads every page once).
 const COPY_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Where `compact` puts the old files while it swaps the new ones in: `{dir}.before-compact`.
-pub(crate) fn set_aside(dir: &Path) -> std::path::PathBuf {
+pub fn set_aside(dir: &Path) -> std::path::PathBuf {
     beside(dir, ".before-compact")
 }
 

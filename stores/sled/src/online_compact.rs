@@ -274,8 +274,8 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            expected.insert(super::super::full_key(Table::Code, &key), value);
-            expected.remove(&super::super::full_key(Table::Code, &gone));
+            expected.insert(crate::full_key(Table::Code, &key), value);
+            expected.remove(&crate::full_key(Table::Code, &gone));
             i += 1;
         }
         expected
@@ -304,7 +304,7 @@ mod tests {
             "the writer ran during the copies: {compactions:?}"
         );
         let mut want = expected.clone();
-        want.insert(super::super::full_key(Table::User, "t/alice"), b"alice".to_vec());
+        want.insert(crate::full_key(Table::User, "t/alice"), b"alice".to_vec());
         assert_eq!(contents(&s), want);
         assert_eq!(s.shared.records().generation, Generation(3));
         drop(s);
@@ -324,7 +324,7 @@ mod tests {
             s.shared
                 .records()
                 .tree
-                .scan_prefix(super::super::audit_db::OUTBOX_PREFIX)
+                .scan_prefix(crate::audit_db::OUTBOX_PREFIX)
                 .next()
                 .is_none(),
             "no outbox copy was left behind to be applied again"
@@ -392,11 +392,11 @@ mod tests {
         assert_eq!(want.len(), 301);
         {
             // A baseline far above what the copy leaves, which it must replace.
-            let db = super::super::open_db(&generations::current(&dir).unwrap().dir(&dir), 1 << 20).unwrap();
-            super::super::baseline::write(&db, u64::MAX / 4).unwrap();
+            let db = crate::open_db(&generations::current(&dir).unwrap().dir(&dir), 1 << 20).unwrap();
+            crate::baseline::write(&db, u64::MAX / 4).unwrap();
             db.flush().unwrap();
         }
-        let c = super::super::compact(&dir).unwrap();
+        let c = crate::compact(&dir).unwrap();
         assert!(c.entries >= 301, "{c:?}");
         assert!(!dir.join("records.current").exists(), "the copy is in the first layout");
         let s = SledStore::open(&dir).unwrap();
@@ -435,7 +435,7 @@ mod tests {
     }
 
     fn recorded(s: &SledStore) -> Option<u64> {
-        super::super::baseline::read(&s.shared.records().db).unwrap()
+        crate::baseline::read(&s.shared.records().db).unwrap()
     }
 
     #[test]
@@ -482,15 +482,15 @@ mod tests {
         }
         // A store written before the baseline was kept: none recorded, records present.
         {
-            let db = super::super::open_db(&generations::current(dir).unwrap().dir(dir), 1 << 20).unwrap();
-            db.remove(super::super::baseline::KEY).unwrap();
+            let db = crate::open_db(&generations::current(dir).unwrap().dir(dir), 1 << 20).unwrap();
+            db.remove(crate::baseline::KEY).unwrap();
             db.flush().unwrap();
         }
         let s = SledStore::open(dir).unwrap();
         assert_eq!(*s.compacted_size.lock().unwrap(), None);
         assert!(s.compact_if_grown_past(0).unwrap().is_none(), "just opened: not grown");
         let estimate = recorded(&s).expect("the estimate is kept");
-        let live = 200 * (1024 + super::super::full_key(Table::Code, "t/00000000").len() as u64);
+        let live = 200 * (1024 + crate::full_key(Table::Code, "t/00000000").len() as u64);
         assert!(
             estimate >= 3 * live && estimate < 4 * live,
             "{estimate} for {live} live bytes"

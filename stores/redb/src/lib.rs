@@ -14,14 +14,14 @@
 
 mod tx;
 
-use crate::data_store::{StoreStats, TableStats};
-use crate::group_commit::{Flush, Flusher};
 use engine::error::{EngineError, StoreError};
 use engine::store::{Store, Table};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use store_kit::{Flush, Flusher};
+use store_kit::{StoreStats, TableStats};
 use tx::RedbTx;
 
 /// The database file inside a data dir.
@@ -168,7 +168,7 @@ fn file_size(path: &Path) -> Result<u64, StoreError> {
 
 /// Gives back the file's free pages (the server must be stopped). redb reuses freed pages while
 /// it runs, so this only shrinks a file after a peak that will not come back.
-pub fn compact(dir: &Path) -> Result<crate::data_store::Compacted, StoreError> {
+pub fn compact(dir: &Path) -> Result<store_kit::Compacted, StoreError> {
     let path = dir.join(FILE_NAME);
     let before_bytes = file_size(&path)?;
     let mut db = Database::open(&path).map_err(fail)?;
@@ -180,7 +180,7 @@ pub fn compact(dir: &Path) -> Result<crate::data_store::Compacted, StoreError> {
     }
     drop(r);
     drop(db);
-    Ok(crate::data_store::Compacted {
+    Ok(store_kit::Compacted {
         before_bytes,
         after_bytes: file_size(&path)?,
         entries,

@@ -1,15 +1,16 @@
-//! The store the server runs on: sled (`sled_store`) or redb (`redb_store`), chosen per data dir,
-//! and what both report about themselves.
+//! The embedded store a server runs on: sled (`store_sled`) or redb (`store_redb`), chosen per
+//! data dir, behind one type the engine runs over, with the lifecycle both share (open, flush,
+//! background compaction, stats). The HTTP server names no storage product; it opens this.
 
-use crate::group_commit::Flusher;
-use crate::redb_store::{self, RedbStore};
-use crate::sled_store::{self, SledStore};
 use engine::error::{EngineError, StoreError};
 use engine::store::{Store, Table, Tx};
 use std::path::Path;
+pub use store_kit::{Compacted, FlushStats, Flusher, StoreStats, TableStats};
+use store_redb::{self as redb_store, RedbStore};
+use store_sled::{self as sled_store, SledStore};
 
 /// Which embedded database holds a data dir.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StoreKind {
     /// sled 0.34: an append-only log, whose records database the server rewrites into a new
     /// generation once its files have doubled (`sled_store::online_compact`).
@@ -25,56 +26,20 @@ impl StoreKind {
     pub fn found_in(dir: &Path) -> Option<StoreKind> {
         if dir.join(redb_store::FILE_NAME).exists() {
             Some(StoreKind::Redb)
-        } else if sled_store::holds_data(dir) || sled_store::set_aside(dir).exists() {
+        } else if sled_store::found_in(dir) {
             Some(StoreKind::Sled)
         } else {
             None
         }
     }
 
-    /// Its name on the command line.
+    /// Its name on the command line: `sled` or `redb`.
     pub fn name(self) -> &'static str {
         match self {
             StoreKind::Sled => "sled",
             StoreKind::Redb => "redb",
         }
     }
-}
-
-/// How many records a table holds and their size.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TableStats {
-    /// The table.
-    pub table: Table,
-    /// Its records.
-    pub records: u64,
-    /// Bytes of their keys (sled counts its table prefix too).
-    pub key_bytes: u64,
-    /// Bytes of their values.
-    pub value_bytes: u64,
-}
-
-/// What the store holds, per table, and its files' size.
-#[derive(Clone, Debug)]
-pub struct StoreStats {
-    /// Every table, in `Table::ALL` order.
-    pub tables: Vec<TableStats>,
-    /// The store's files on disk.
-    pub disk_bytes: u64,
-    /// Of those, the pages in use (redb: the rest are free pages later commits reuse; sled keeps
-    /// no such count).
-    pub used_bytes: Option<u64>,
-}
-
-/// Sizes of a data dir before and after `compact`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Compacted {
-    /// The store's files before.
-    pub before_bytes: u64,
-    /// The store's files after.
-    pub after_bytes: u64,
-    /// Records kept (sled: key-value pairs copied, every tree).
-    pub entries: u64,
 }
 
 /// The open store.
@@ -196,6 +161,22 @@ impl Store for DataStore {
         }
     }
 }
+
+impl std::str::FromStr for StoreKind {
+    type Err = String;
+
+    /// `sled` or `redb`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sled" => Ok(StoreKind::Sled),
+            "redb" => Ok(StoreKind::Redb),
+            other => Err(format!("unknown store {other:?}: sled or redb")),
+        }
+    }
+}
+
+/// The sizes of the sled cache a store opens with unless told otherwise.
+pub use store_sled::{DEFAULT_CACHE_BYTES, DEFAULT_CACHE_MB};
 
 #[cfg(test)]
 mod tests {

@@ -17,20 +17,26 @@ mod generations;
 mod online_compact;
 
 pub use compact::compact;
-pub(crate) use generations::holds_data;
+use generations::holds_data;
 pub use online_compact::OnlineCompaction;
 
-use crate::data_store::{StoreStats, TableStats};
-use crate::group_commit::{Flush, Flusher};
 use audit_db::AuditDb;
 use commit::{commit, finish_interrupted_commit};
-pub(crate) use compact::set_aside;
+pub use compact::set_aside;
 use engine::error::{EngineError, StoreError};
 use engine::store::{Store, Table, Tx};
 use generations::Generation;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use store_kit::{Flush, Flusher};
+use store_kit::{StoreStats, TableStats};
+
+/// Whether `dir` holds a sled store (a dir whose compaction was interrupted between its two
+/// renames counts: `open` explains what to do).
+pub fn found_in(dir: &Path) -> bool {
+    holds_data(dir) || set_aside(dir).exists()
+}
 
 /// The page cache used unless told otherwise: 8 MiB. sled keeps its page table and each
 /// cached node's decoded form beside this budget, so RSS grows by a few times the setting; at
@@ -73,7 +79,7 @@ struct Records {
 /// Opens the sled database in `dir`. sled locks its `db` file, and a database this process
 /// has just closed may keep that lock a moment longer (its flush thread lets go of the file after
 /// the drop returns), so a lock held elsewhere is waited for up to 5 s before it is an error.
-pub(super) fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
+pub(crate) fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         match sled::Config::new().path(dir).cache_capacity(cache_bytes).open() {

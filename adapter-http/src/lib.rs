@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod doc_cache;
 pub mod fast_docs;
 pub mod fast_introspect;
+use data_store::Lifecycle;
 /// The store the server runs on (chosen by `--store`); no storage product is named elsewhere.
 pub use store_embedded as data_store;
 pub mod login_throttle;
@@ -224,7 +225,7 @@ async fn purge_periodically(state: std::sync::Weak<AppState>, every: Option<Dura
         let metrics = state.metrics.clone();
         let done = tokio::task::spawn_blocking(move || {
             let report = state.engine.purge_expired(os_env::now());
-            compact_if_grown(state.engine.store());
+            maintain(state.engine.store());
             malloc::trim();
             report
         })
@@ -242,21 +243,10 @@ async fn purge_periodically(state: std::sync::Weak<AppState>, every: Option<Dura
     }
 }
 
-/// After a purge: compacts the store while it runs if its files have grown enough to need it.
-fn compact_if_grown(store: &data_store::DataStore) {
-    match store.compact_if_grown() {
-        Ok(None) => {}
-        Ok(Some(c)) => tracing::info!(
-            before_mb = c.before_bytes / 1_000_000,
-            after_mb = c.after_bytes / 1_000_000,
-            records = c.records,
-            live_mb = c.live_bytes / 1_000_000,
-            recopied = c.recopied,
-            switch_ms = c.switch.as_millis() as u64,
-            took_ms = c.took.as_millis() as u64,
-            "compacted the records database online"
-        ),
-        Err(e) => tracing::error!(error = %e.0, "online compaction failed; the store is unchanged"),
+/// After a purge: the store's own upkeep (`Lifecycle::maintain`), which logs what it did.
+fn maintain(store: &data_store::DataStore) {
+    if let Err(e) = store.maintain() {
+        tracing::error!(error = %e.0, "store upkeep failed; the store is unchanged");
     }
 }
 

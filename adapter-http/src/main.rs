@@ -1,5 +1,6 @@
 //! `adapter-http`: run the provider, or print its OpenAPI document.
 
+use adapter_http::data_store::Lifecycle;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 

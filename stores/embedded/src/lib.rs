@@ -5,7 +5,7 @@
 use engine::error::{EngineError, StoreError};
 use engine::store::{Store, Table, Tx};
 use std::path::Path;
-pub use store_kit::{Compacted, FlushStats, Flusher, StoreStats, TableStats};
+pub use store_kit::{Compacted, FlushStats, Flusher, Lifecycle, StoreStats, TableStats};
 use store_redb::{self as redb_store, RedbStore};
 use store_sled::{self as sled_store, SledStore};
 
@@ -79,37 +79,34 @@ impl DataStore {
             .map(|kind| Self::open(kind, dir, cache_bytes))
             .transpose()
     }
+}
 
-    /// The group-commit handle (requests run inside its `scope`).
-    pub fn flusher(&self) -> &Flusher {
+impl Lifecycle for DataStore {
+    fn flusher(&self) -> &Flusher {
         match self {
-            DataStore::Sled(s) => s.flusher(),
-            DataStore::Redb(s) => s.flusher(),
+            DataStore::Sled(s) => Lifecycle::flusher(s),
+            DataStore::Redb(s) => Lifecycle::flusher(s),
         }
     }
 
-    /// Puts everything on disk (used at shutdown).
-    pub fn flush(&self) -> Result<(), StoreError> {
+    fn flush(&self) -> Result<(), StoreError> {
         match self {
-            DataStore::Sled(s) => s.flush(),
-            DataStore::Redb(s) => s.flush(),
+            DataStore::Sled(s) => Lifecycle::flush(s),
+            DataStore::Redb(s) => Lifecycle::flush(s),
         }
     }
 
-    /// Compacts the store while it runs if its files have grown enough to need it (sled: see
-    /// `sled_store::online_compact`; redb reuses its freed pages and never needs it).
-    pub fn compact_if_grown(&self) -> Result<Option<sled_store::OnlineCompaction>, StoreError> {
+    fn maintain(&self) -> Result<(), StoreError> {
         match self {
-            DataStore::Sled(s) => s.compact_if_grown(),
-            DataStore::Redb(_) => Ok(None),
+            DataStore::Sled(s) => s.maintain(),
+            DataStore::Redb(s) => s.maintain(),
         }
     }
 
-    /// Records and bytes per table, and the files' size.
-    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+    fn stats(&self) -> Result<StoreStats, StoreError> {
         match self {
-            DataStore::Sled(s) => s.stats(),
-            DataStore::Redb(s) => s.stats(),
+            DataStore::Sled(s) => Lifecycle::stats(s),
+            DataStore::Redb(s) => Lifecycle::stats(s),
         }
     }
 }
@@ -183,6 +180,38 @@ mod tests {
     use super::*;
     use engine::env::UnixTime;
     use engine::grant::AccessTokenRecord;
+
+    #[test]
+    fn either_store_answers_the_lifecycle_the_server_drives() {
+        let root = tempfile::tempdir().unwrap();
+        for kind in [StoreKind::Sled, StoreKind::Redb] {
+            let dir = root.path().join(kind.name());
+            let store = DataStore::open(kind, &dir, 1 << 20).unwrap();
+            store
+                .transact(|tx| tx.put(Table::User, "t/u1", b"user".to_vec()).map_err(EngineError::from))
+                .unwrap();
+            store.maintain().unwrap();
+            Lifecycle::flush(&store).unwrap();
+            let stats = Lifecycle::stats(&store).unwrap();
+            let users = stats.tables.iter().find(|t| t.table == Table::User).unwrap();
+            assert_eq!(users.records, 1, "{}", kind.name());
+            assert!(stats.disk_bytes > 0);
+            assert_eq!(
+                Lifecycle::flusher(&store).stats().flushes,
+                0,
+                "no request waited on a flush"
+            );
+            drop(store);
+            // The same dir opens again as what it holds; the other kind is refused.
+            assert!(DataStore::open_existing(&dir, 1 << 20).unwrap().is_some());
+            let other = if kind == StoreKind::Sled {
+                StoreKind::Redb
+            } else {
+                StoreKind::Sled
+            };
+            assert!(DataStore::open(other, &dir, 1 << 20).is_err());
+        }
+    }
 
     #[test]
     fn the_purge_deletes_what_expired_on_either_store() {

@@ -3,8 +3,26 @@
 
 mod flusher;
 
-use engine::store::Table;
+use engine::error::StoreError;
+use engine::store::{Store, Table};
 pub use flusher::{Flush, FlushStats, Flusher};
+
+/// What the server does with a store besides its transactions: its durability, its upkeep and
+/// its figures. Every store crate implements it; the server names no store beyond opening one.
+pub trait Lifecycle: Store {
+    /// The group-commit handle: requests run inside its `scope`, and a request's writes are
+    /// durable before it answers.
+    fn flusher(&self) -> &Flusher;
+    /// Puts everything on disk (at shutdown).
+    fn flush(&self) -> Result<(), StoreError>;
+    /// Upkeep the server runs in the background after each purge, logging what it did (sled
+    /// compacts its records database online once its files have grown; others need none).
+    fn maintain(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Records and bytes per table, and the files' size (for `store-stats` and metrics).
+    fn stats(&self) -> Result<StoreStats, StoreError>;
+}
 
 /// How many records a table holds and their size.
 #[derive(Clone, Debug, PartialEq, Eq)]

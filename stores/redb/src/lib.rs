@@ -20,7 +20,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use store_kit::{Flush, Flusher};
+use store_kit::{Flush, Flusher, Lifecycle};
 use store_kit::{StoreStats, TableStats};
 use tx::RedbTx;
 
@@ -231,6 +231,22 @@ impl Store for RedbStore {
             _ => std::ops::Bound::Included(prefix),
         };
         self.range(table, prefix, start, limit)
+    }
+}
+
+/// The store's lifecycle: group commit, shutdown flush, figures (redb reuses its freed pages and
+/// needs no upkeep).
+impl Lifecycle for RedbStore {
+    fn flusher(&self) -> &Flusher {
+        RedbStore::flusher(self)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        RedbStore::flush(self)
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        RedbStore::stats(self)
     }
 }
 

@@ -29,7 +29,7 @@ use generations::Generation;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use store_kit::{Flush, Flusher};
+use store_kit::{Flush, Flusher, Lifecycle};
 use store_kit::{StoreStats, TableStats};
 
 /// Whether `dir` holds a sled store (a dir whose compaction was interrupted between its two
@@ -399,6 +399,37 @@ impl Store for SledStore {
                 })
                 .collect()
         })
+    }
+}
+
+/// The store's lifecycle: group commit, shutdown flush, online compaction, figures.
+impl Lifecycle for SledStore {
+    fn flusher(&self) -> &Flusher {
+        SledStore::flusher(self)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        SledStore::flush(self)
+    }
+
+    fn maintain(&self) -> Result<(), StoreError> {
+        if let Some(c) = self.compact_if_grown()? {
+            tracing::info!(
+                before_mb = c.before_bytes / 1_000_000,
+                after_mb = c.after_bytes / 1_000_000,
+                records = c.records,
+                live_mb = c.live_bytes / 1_000_000,
+                recopied = c.recopied,
+                switch_ms = c.switch.as_millis() as u64,
+                took_ms = c.took.as_millis() as u64,
+                "compacted the records database online"
+            );
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        SledStore::stats(self)
     }
 }
 

@@ -496,16 +496,7 @@ async fn organizations_invites_and_licences_follow_the_calimatic_rules() {
     assert_eq!(emails.len(), 2, "{emails:?}");
     assert!(!emails.contains(&"user2@example.com"));
     // Membership feeds the organization claims of the demo user.
-    let users = call(&t, Method::GET, "/admin/v1/tenants/demo/users", Some(&root), None).await;
-    let demo_id = users.1["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "demo")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let demo_id = demo_user_id(&t, &root).await;
     let set = call(
         &t,
         Method::PUT,
@@ -553,15 +544,7 @@ async fn an_app_cannot_make_anyone_an_organization_admin() {
     // static demo client that the organization never enabled, invite an existing member as admin.
     let t = start().await;
     let root = root_token(&t).await;
-    let org = call(
-        &t,
-        Method::POST,
-        "/admin/v1/tenants/demo/organizations",
-        Some(&root),
-        Some(json!({"name": "Org"})),
-    )
-    .await;
-    let org_id = org.1["id"].as_str().unwrap().to_string();
+    let org_id = demo_org(&t, &root, "Org").await;
     let users = format!("/admin/v1/organizations/{org_id}/users");
     let bulk = format!("{users}/bulk-invite");
     let member = call(
@@ -683,15 +666,7 @@ async fn an_app_cannot_make_anyone_an_organization_admin() {
 async fn a_client_that_requires_a_licence_refuses_unassigned_users_until_bulk_assigned() {
     let t = start().await;
     let root = root_token(&t).await;
-    let org = call(
-        &t,
-        Method::POST,
-        "/admin/v1/tenants/demo/organizations",
-        Some(&root),
-        Some(json!({"name": "Org"})),
-    )
-    .await;
-    let org_id = org.1["id"].as_str().unwrap().to_string();
+    let org_id = demo_org(&t, &root, "Org").await;
     let client = format!("/admin/v1/tenants/demo/clients/{}", t.demo.client_id);
     let patched = call(
         &t,
@@ -702,16 +677,7 @@ async fn a_client_that_requires_a_licence_refuses_unassigned_users_until_bulk_as
     )
     .await;
     assert_eq!(patched.1["license_required"], true, "{}", patched.1);
-    let users = call(&t, Method::GET, "/admin/v1/tenants/demo/users", Some(&root), None).await;
-    let demo_id = users.1["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "demo")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let demo_id = demo_user_id(&t, &root).await;
     // Not assigned: access_denied, redirected to the registered URI with state and iss.
     let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "");
     let r = browse_to_redirect(&browser(), &t.iss, &url, &t.demo.username, &t.demo.password).await;
@@ -1178,15 +1144,7 @@ async fn an_invited_user_gets_a_mail_follows_its_link_sets_a_password_and_signs_
     })
     .await;
     let root = root_token(&t).await;
-    let org = call(
-        &t,
-        Method::POST,
-        "/admin/v1/tenants/demo/organizations",
-        Some(&root),
-        Some(json!({"name": "Springfield"})),
-    )
-    .await;
-    let org_id = org.1["id"].as_str().unwrap().to_string();
+    let org_id = demo_org(&t, &root, "Springfield").await;
     let users = format!("/admin/v1/organizations/{org_id}/users");
     let invited = call(
         &t,
@@ -1242,14 +1200,7 @@ async fn an_invited_user_gets_a_mail_follows_its_link_sets_a_password_and_signs_
     let code = param(&location(&r), "code").expect("a code");
     let (status, tokens) = exchange(&t, &code).await;
     assert_eq!(status, 200, "{tokens}");
-    let payload = tokens["id_token"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .nth(1)
-        .unwrap()
-        .to_string();
-    let claims: Value = serde_json::from_slice(&engine::secret::b64url_decode(&payload).unwrap()).unwrap();
+    let claims = jwt_payload(tokens["id_token"].as_str().unwrap());
     assert_eq!(
         (claims["email"].as_str(), claims["email_verified"].as_bool()),
         (Some("new.user@example.com"), Some(true))
@@ -1261,15 +1212,7 @@ async fn an_invited_user_gets_a_mail_follows_its_link_sets_a_password_and_signs_
 async fn without_smtp_an_admin_gets_the_link_and_an_app_never_does() {
     let t = start().await;
     let root = root_token(&t).await;
-    let org = call(
-        &t,
-        Method::POST,
-        "/admin/v1/tenants/demo/organizations",
-        Some(&root),
-        Some(json!({"name": "Org"})),
-    )
-    .await;
-    let org_id = org.1["id"].as_str().unwrap().to_string();
+    let org_id = demo_org(&t, &root, "Org").await;
     let users = format!("/admin/v1/organizations/{org_id}/users");
     let by_admin = call(
         &t,
@@ -1335,16 +1278,7 @@ async fn without_smtp_an_admin_gets_the_link_and_an_app_never_does() {
         200
     );
     // A user who has a password gets none.
-    let users = call(&t, Method::GET, "/admin/v1/tenants/demo/users", Some(&root), None).await;
-    let demo_id = users.1["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "demo")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let demo_id = demo_user_id(&t, &root).await;
     let conflict = call(
         &t,
         Method::POST,

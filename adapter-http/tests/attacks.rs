@@ -654,23 +654,7 @@ async fn brute_force_logins_are_throttled_per_source_slowed_per_account_and_per_
     assert!(signed_in(later).await, "after the interval the owner gets in");
     // An administrator's unlock clears the locked source at once.
     let root = root_token(&t).await;
-    let users = call(
-        &t,
-        reqwest::Method::GET,
-        "/admin/v1/tenants/demo/users",
-        Some(&root),
-        None,
-    )
-    .await;
-    let demo_id = users.1["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "demo")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let demo_id = demo_user_id(&t, &root).await;
     assert_eq!(
         attempt(attacker.clone(), "demo", t.demo.password.clone())
             .await

@@ -535,14 +535,7 @@ async fn a_resource_indicator_sets_the_access_token_audience_over_http() {
             .send()
     };
     let v: Value = cc(api).await.unwrap().json().await.unwrap();
-    let payload = v["access_token"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .nth(1)
-        .unwrap()
-        .to_string();
-    let claims: Value = serde_json::from_slice(&engine::secret::b64url_decode(&payload).unwrap()).unwrap();
+    let claims = jwt_payload(v["access_token"].as_str().unwrap());
     assert_eq!(claims["aud"], api);
     let r = cc("https://elsewhere.example/").await.unwrap();
     assert_eq!(r.status(), 400);

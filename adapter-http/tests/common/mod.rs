@@ -289,3 +289,35 @@ pub fn npm_ci(dir: &Path, marker: &str) {
         assert!(ok, "npm ci failed in {}", dir.display());
     }
 }
+
+/// Creates an organization named `name` in the demo tenant; returns its id.
+pub async fn demo_org(t: &TestServer, root: &str, name: &str) -> String {
+    let body = serde_json::json!({ "name": name });
+    let (status, org) = call(
+        t,
+        Method::POST,
+        "/admin/v1/tenants/demo/organizations",
+        Some(root),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{org}");
+    org["id"].as_str().unwrap().to_string()
+}
+
+/// The demo user's id.
+pub async fn demo_user_id(t: &TestServer, root: &str) -> String {
+    let (_, users) = call(t, Method::GET, "/admin/v1/tenants/demo/users", Some(root), None).await;
+    let demo = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "demo");
+    demo.unwrap()["id"].as_str().unwrap().to_string()
+}
+
+/// A JWT's payload, unverified (the tests verify signatures separately where it matters).
+pub fn jwt_payload(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&engine::secret::b64url_decode(payload).unwrap()).unwrap()
+}

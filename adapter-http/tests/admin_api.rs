@@ -1290,3 +1290,41 @@ async fn without_smtp_an_admin_gets_the_link_and_an_app_never_does() {
     assert_error(&conflict, 409, "conflict");
     t.server.stop().await.unwrap();
 }
+
+/// An SMTP server that accepts and never answers costs a bulk invite one timeout, not one per
+/// row: after the first failed mail the rest are reported `email_failed` at once, and an
+/// administrator gets every link to pass on.
+#[tokio::test]
+async fn a_silent_smtp_server_costs_a_bulk_invite_one_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    let t = start_tuned(|o| o.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let root = root_token(&t).await;
+    let org_id = demo_org(&t, &root, "Org").await;
+    let rows = json!({"users": [{"email": "a@example.com"}, {"email": "b@example.com"}, {"email": "c@example.com"}]});
+    let bulk = format!("/admin/v1/organizations/{org_id}/users/bulk-invite");
+    let report = call(&t, Method::POST, &bulk, Some(&root), Some(rows)).await;
+    assert_eq!(report.1["succeeded"], 3, "{}", report.1);
+    for row in report.1["results"].as_array().unwrap() {
+        assert_eq!(row["result"]["activation"]["delivery"], "email_failed", "{row}");
+        assert!(row["result"]["activation"]["link"]
+            .as_str()
+            .unwrap()
+            .contains("/activate?token="));
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one attempt, not three"
+    );
+    t.server.stop().await.unwrap();
+}

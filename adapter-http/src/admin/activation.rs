@@ -12,7 +12,8 @@ pub fn activation_link(state: &Shared, tenant: &str, link: &ActivationToken) -> 
 }
 
 /// Mails `link` to `to` (the tenant's name and `organization` in the words) or, without SMTP,
-/// returns it to an administrator; reports which.
+/// returns it to an administrator; reports which. With `mail_down` (an earlier mail of the same
+/// call failed) it does not try again: a bulk invite never waits out one timeout per row.
 pub async fn send_activation(
     state: &Shared,
     tenant: &str,
@@ -20,10 +21,12 @@ pub async fn send_activation(
     to: &str,
     link: &ActivationToken,
     to_admin: bool,
+    mail_down: bool,
 ) -> ActivationBody {
     let url = activation_link(state, tenant, link);
     let valid_days = state.engine.config().activation_ttl.div_ceil(86_400);
     let delivery = match &state.mailer {
+        Some(_) if mail_down => "email_failed",
         Some(mailer) => {
             let brand = state
                 .engine

@@ -54,13 +54,16 @@ async fn invite(
         .map(|o| o.name)
         .unwrap_or_default();
     let mut out = Vec::with_capacity(outcomes.len());
+    let mut mail_down = false;
     for outcome in outcomes {
         out.push(match outcome {
             Ok(o) => {
                 let sent = match &o.activation {
                     Some(link) => {
                         let to = o.user.profile.email.clone().unwrap_or_default();
-                        Some(send_activation(state, &tenant, &organization, &to, link, by_admin).await)
+                        let body = send_activation(state, &tenant, &organization, &to, link, by_admin, mail_down).await;
+                        mail_down |= body.delivery == "email_failed";
+                        Some(body)
                     }
                     None => None,
                 };

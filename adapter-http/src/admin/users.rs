@@ -171,7 +171,7 @@ impl AdminUsersApi {
         AdminResult::ok(match issued {
             Ok((user, link, organization)) => {
                 let to = user.profile.email.unwrap_or_default();
-                Ok(send_activation(&state, &tenant, &organization, &to, &link, true).await)
+                Ok(send_activation(&state, &tenant, &organization, &to, &link, true, false).await)
             }
             Err(e) => Err(e),
         })

@@ -218,8 +218,9 @@ impl Invited {
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct ActivationBody {
-    /// `email`: mailed to the user; `email_failed`: the SMTP server refused or did not answer;
-    /// `link`: no SMTP configured, `link` is for an administrator to pass on; `pending`: an app
+    /// `email`: mailed to the user; `email_failed`: the SMTP server refused or did not answer
+    /// (after one such failure the rest of the call's mails are not tried); `link`: no SMTP
+    /// configured, `link` is for an administrator to pass on; `pending`: an app
     /// invited and no mail could go out (an administrator issues the link with
     /// `POST /admin/v1/tenants/{tenant}/users/{id}/activation`).
     pub delivery: String,

@@ -39,14 +39,18 @@ fn refused(page: &PageCtx<'_>, e: &EngineError) -> Response {
 /// `password_confirm`, `csrf`) sets the password and uses the link up.
 #[handler]
 pub async fn activate(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
-    let page = PageCtx::new(state, &tenant, req);
+    let page = PageCtx::new(state, &tenant, req).await;
+    let info_of = |token: &str| {
+        let (t, tok) = (tenant.clone(), token.to_string());
+        state.engine.call(move |e, env| e.activation_info(env, &t, &tok))
+    };
     if req.method() != Method::POST {
         let params = match read_params(req, body, &["token"]).await {
             Ok(p) => p,
             Err(e) => return page.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
         };
         let token = params.get("token").cloned().unwrap_or_default();
-        return match state.with_env(|e, env| e.activation_info(env, &tenant, &token)) {
+        return match info_of(&token).await {
             Ok(info) => form(&page, state, &tenant, &token, &info.username, None),
             Err(e) => refused(&page, &e),
         };
@@ -58,7 +62,7 @@ pub async fn activate(req: &Request, Path(tenant): Path<String>, body: Body, Dat
     };
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
     let (token, password) = (get("token"), get("password"));
-    let info = match state.with_env(|e, env| e.activation_info(env, &tenant, &token)) {
+    let info = match info_of(&token).await {
         Ok(info) => info,
         Err(e) => return refused(&page, &e),
     };
@@ -74,12 +78,13 @@ pub async fn activate(req: &Request, Path(tenant): Path<String>, body: Body, Dat
             "shutting down",
         );
     };
-    let (shared, t, tok) = (state.clone(), tenant.clone(), token.clone());
-    let done =
-        tokio::task::spawn_blocking(move || shared.with_env(|e, env| e.handle_activation(env, &t, &tok, &password)))
-            .await;
+    let (t, tok) = (tenant.clone(), token.clone());
+    let done = state
+        .engine
+        .call_slow(move |e, env| e.handle_activation(env, &t, &tok, &password))
+        .await;
     match done {
-        Ok(Ok(user)) => {
+        Ok(user) => {
             let ctx = context! { username => user.profile.username };
             page.finish(
                 state
@@ -88,18 +93,9 @@ pub async fn activate(req: &Request, Path(tenant): Path<String>, body: Body, Dat
             )
         }
         // The link is still live, so the password was refused: say why on the form.
-        Ok(Err(e))
-            if state
-                .with_env(|en, env| en.activation_info(env, &tenant, &token))
-                .is_ok() =>
-        {
+        Err(e) if info_of(&token).await.is_ok() => {
             form(&page, state, &tenant, &token, &info.username, Some(&e.description()))
         }
-        Ok(Err(e)) => refused(&page, &e),
-        Err(_) => page.error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "internal server error",
-        ),
+        Err(e) => refused(&page, &e),
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::client_credentials::{self, BodyCredentials};
 use crate::client_keys;
+use crate::data_store::DataStore;
 use crate::discovery;
 use crate::doc_cache::{Doc, RawJson};
 use crate::params;
@@ -12,7 +13,7 @@ use crate::state::{AppState, Shared};
 use engine::introspect::Introspection;
 use engine::token::TokenRequest;
 use engine::userinfo::UserInfoResponse;
-use engine::{ClientCredentials, EngineError};
+use engine::{ClientCredentials, Engine, EngineError};
 use poem::http::{header, Method};
 use poem::web::Data;
 use poem::{Body, Request};
@@ -333,23 +334,24 @@ pub struct Api;
 impl Api {
     /// A tenant's discovery or JWKS document, from the cache or rendered by `f` (`None`: no
     /// such tenant).
-    fn metadata(
-        state: &Shared,
-        tenant: &str,
-        doc: Doc,
-        f: impl FnOnce(&Shared) -> Option<serde_json::Value>,
-    ) -> MetadataResult {
+    async fn metadata(state: &Shared, tenant: &str, doc: Doc) -> MetadataResult {
+        let slug = tenant.to_string();
+        let render = || state.engine.call(move |e, _| render_document(e, &slug, doc));
         match state
             .docs
-            .get_or_render(state.shared.doc_generation(), tenant, doc, || {
-                f(state).and_then(|v| serde_json::to_vec(&v).ok())
-            }) {
+            .get_or_render(state.shared.doc_generation(), tenant, doc, render)
+            .await
+        {
             Some(bytes) => MetadataResult::Ok(RawJson(bytes), crate::doc_cache::MAX_AGE.into()),
             None => MetadataResult::NotFound(oauth_error(ErrorCode::InvalidRequest, "unknown tenant")),
         }
     }
 
-    fn userinfo_answer(state: &Shared, tenant: &str, token: Result<Option<String>, &'static str>) -> UserInfoResult {
+    async fn userinfo_answer(
+        state: &Shared,
+        tenant: &str,
+        token: Result<Option<String>, &'static str>,
+    ) -> UserInfoResult {
         let token = match token {
             Err(d) => {
                 return UserInfoResult::BadRequest(
@@ -366,7 +368,12 @@ impl Api {
             }
             Ok(Some(t)) => t,
         };
-        match state.with_env(|e, env| e.handle_userinfo_response(env, tenant, &token)) {
+        let t = tenant.to_string();
+        match state
+            .engine
+            .call(move |e, env| e.handle_userinfo_response(env, &t, &token))
+            .await
+        {
             Ok(UserInfoResponse::Json(claims)) => UserInfoResult::Ok(
                 UserInfoBody::Json(Json(serde_json::Value::Object(claims))),
                 NO_STORE.into(),
@@ -384,10 +391,18 @@ impl Api {
     }
 }
 
-fn discovery_document(s: &Shared, tenant: &str) -> Option<serde_json::Value> {
-    let t = s.engine.tenant(tenant).ok().flatten()?;
-    let registration = t.registration_policy != engine::tenant::RegistrationPolicy::Closed;
-    Some(discovery::document(&s.engine.issuer(tenant), registration))
+/// A tenant's discovery document or JWKS, serialized; `None` for an unknown tenant.
+fn render_document(e: &Engine<DataStore>, tenant: &str, doc: Doc) -> Option<Vec<u8>> {
+    let t = e.tenant(tenant).ok().flatten()?;
+    let value = match doc {
+        Doc::Discovery => {
+            let registration = t.registration_policy != engine::tenant::RegistrationPolicy::Closed;
+            discovery::document(&e.issuer(tenant), registration)
+        }
+        Doc::Jwks => serde_json::to_value(e.jwks(tenant).ok()?).ok()?,
+        Doc::CorsOrigins => return None,
+    };
+    serde_json::to_vec(&value).ok()
 }
 
 fn authorization(req: &Request) -> Option<String> {
@@ -412,17 +427,20 @@ async fn refresh_assertion_keys(state: &Shared, tenant: &str, creds: &ClientCred
 
 /// The engine's introspection answer to `creds` asking about `token`, or the error response:
 /// the routed endpoint's and the fast path's (`fast_introspect`), so the two cannot differ.
-pub(crate) fn introspection(
+pub(crate) async fn introspection(
     state: &AppState,
     tenant: &str,
-    creds: &ClientCredentials,
-    token: Option<&str>,
+    creds: ClientCredentials,
+    token: Option<String>,
 ) -> Result<Introspection, Box<OAuthResult<IntrospectionBody>>> {
     let Some(token) = token else {
         return Err(Box::new(OAuthResult::missing_token()));
     };
+    let t = tenant.to_string();
     state
-        .with_env(|e, env| e.handle_introspect(env, tenant, creds, token))
+        .engine
+        .call(move |e, env| e.handle_introspect(env, &t, &creds, &token))
+        .await
         .map_err(|e| Box::new(OAuthResult::from_error(&e, tenant)))
 }
 
@@ -478,7 +496,7 @@ impl Api {
         tag = "Tag::Discovery"
     )]
     async fn openid_configuration(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
-        Self::metadata(&state, &tenant, Doc::Discovery, |s| discovery_document(s, &tenant))
+        Self::metadata(&state, &tenant, Doc::Discovery).await
     }
 
     /// OAuth 2.0 Authorization Server Metadata (RFC 8414).
@@ -488,16 +506,13 @@ impl Api {
         tag = "Tag::Discovery"
     )]
     async fn oauth_authorization_server(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
-        Self::metadata(&state, &tenant, Doc::Discovery, |s| discovery_document(s, &tenant))
+        Self::metadata(&state, &tenant, Doc::Discovery).await
     }
 
     /// The tenant's public signing keys (JWKS).
     #[oai(path = "/:tenant/jwks", method = "get", tag = "Tag::Discovery")]
     async fn jwks(&self, tenant: Path<String>, state: Data<&Shared>) -> MetadataResult {
-        Self::metadata(&state, &tenant, Doc::Jwks, |s| {
-            s.engine.tenant(&tenant).ok().flatten()?;
-            s.engine.jwks(&tenant).ok().and_then(|k| serde_json::to_value(k).ok())
-        })
+        Self::metadata(&state, &tenant, Doc::Jwks).await
     }
 
     /// Token endpoint: authorization_code (with PKCE), refresh_token, client_credentials.
@@ -547,7 +562,12 @@ impl Api {
             resource: f.resource.into_iter().collect(),
         };
         refresh_assertion_keys(&state, &tenant, &creds).await;
-        match state.with_env(|e, env| e.handle_token(env, &tenant, &creds, &treq)) {
+        let t = tenant.0.clone();
+        match state
+            .engine
+            .call(move |e, env| e.handle_token(env, &t, &creds, &treq))
+            .await
+        {
             Ok(t) => OAuthResult::ok(TokenBody {
                 access_token: t.access_token,
                 token_type: t.token_type.into(),
@@ -571,7 +591,7 @@ impl Api {
     ) -> OAuthResult<IntrospectionBody> {
         let (creds, token) = form.0.into_request(req);
         refresh_assertion_keys(&state, &tenant, &creds).await;
-        match introspection(&state, &tenant, &creds, token.as_deref()) {
+        match introspection(&state, &tenant, creds, token).await {
             Ok(i) => OAuthResult::ok(i.into()),
             Err(e) => *e,
         }
@@ -591,7 +611,12 @@ impl Api {
         let Some(token) = token else {
             return OAuthResult::missing_token();
         };
-        match state.with_env(|e, env| e.handle_revoke(env, &tenant, &creds, &token)) {
+        let t = tenant.0.clone();
+        match state
+            .engine
+            .call(move |e, env| e.handle_revoke(env, &t, &creds, &token))
+            .await
+        {
             Ok(()) => OAuthResult::ok(Empty::default()),
             Err(e) => OAuthResult::from_error(&e, &tenant),
         }
@@ -600,7 +625,7 @@ impl Api {
     /// UserInfo with a Bearer access token in the Authorization header.
     #[oai(path = "/:tenant/userinfo", method = "get", tag = "Tag::UserInfo")]
     async fn userinfo_get(&self, tenant: Path<String>, req: &Request, state: Data<&Shared>) -> UserInfoResult {
-        Self::userinfo_answer(&state, &tenant, bearer(req))
+        Self::userinfo_answer(&state, &tenant, bearer(req)).await
     }
 
     /// UserInfo by POST: the token in the Authorization header, or as `access_token` in a form body.
@@ -625,7 +650,7 @@ impl Api {
                 .map(|b| params::parse(&b, &["access_token"]))
             {
                 Some(Ok(m)) => m.get("access_token").cloned(),
-                _ => return Self::userinfo_answer(&state, &tenant, Err("malformed form body")),
+                _ => return Self::userinfo_answer(&state, &tenant, Err("malformed form body")).await,
             }
         } else {
             None
@@ -636,6 +661,6 @@ impl Api {
             (h, None) => h,
             (Err(e), _) => Err(e),
         };
-        Self::userinfo_answer(&state, &tenant, token)
+        Self::userinfo_answer(&state, &tenant, token).await
     }
 }

@@ -1,11 +1,11 @@
 //! First start: signing keys and the demo tenant, client, user and admin client.
 
-use crate::state::AppState;
+use crate::data_store::DataStore;
 use engine::jose::{KeyMaterial, SigningKey};
 use engine::secret::b64url;
 use engine::tenant::{RegistrationPolicy, SYSTEM_TENANT};
 use engine::user::Membership;
-use engine::{ClientSpec, EngineError, TenantRecord, UserProfile};
+use engine::{ClientSpec, Engine, EngineError, Env, TenantRecord, UserProfile};
 use spec::{ClientAuthMethod, GrantType, SigningAlg};
 
 /// The demo tenant's slug.
@@ -44,19 +44,19 @@ pub struct AdminCredentials {
 }
 
 /// On first start, creates the system tenant and its platform admin client; `None` when they exist.
-pub fn ensure_system(state: &AppState) -> Result<Option<AdminCredentials>, EngineError> {
-    if state.engine.tenant(SYSTEM_TENANT)?.is_some() {
+pub fn ensure_system(e: &Engine<DataStore>, env: &mut Env<'_>) -> Result<Option<AdminCredentials>, EngineError> {
+    if e.tenant(SYSTEM_TENANT)?.is_some() {
         return Ok(None);
     }
-    create_tenant_with_keys(state, TenantRecord::new(SYSTEM_TENANT.into(), "System".into()))?;
+    create_tenant_with_keys(e, env, TenantRecord::new(SYSTEM_TENANT.into(), "System".into()))?;
     let mut admin = ClientSpec::new("Platform admin", ClientAuthMethod::ClientSecretBasic, &[]);
     admin.client_id = Some("admin".into());
     admin.grant_types = vec![GrantType::ClientCredentials];
     admin.allowed_scopes = Some(vec!["admin".into()]);
     admin.first_party = true;
-    let (admin, secret) = state.with_env(|e, env| e.create_client(env, SYSTEM_TENANT, admin))?;
+    let (admin, secret) = e.create_client(env, SYSTEM_TENANT, admin)?;
     Ok(Some(AdminCredentials {
-        token_endpoint: format!("{}/token", state.engine.issuer(SYSTEM_TENANT)),
+        token_endpoint: format!("{}/token", e.issuer(SYSTEM_TENANT)),
         client_id: admin.client_id,
         client_secret: secret.unwrap_or_default(),
     }))
@@ -89,43 +89,42 @@ pub fn generate_keys() -> Vec<KeyMaterial> {
 }
 
 /// Creates a tenant with fresh signing keys.
-pub fn create_tenant_with_keys(state: &AppState, tenant: TenantRecord) -> Result<(), EngineError> {
+fn create_tenant_with_keys(e: &Engine<DataStore>, env: &mut Env<'_>, tenant: TenantRecord) -> Result<(), EngineError> {
     let slug = tenant.slug.clone();
-    state.engine.create_tenant(tenant)?;
-    state.with_env(|e, env| {
-        generate_keys()
-            .into_iter()
-            .try_for_each(|k| e.install_signing_key(env, &slug, k).map(|_| ()))
-    })
+    e.create_tenant(tenant)?;
+    generate_keys()
+        .into_iter()
+        .try_for_each(|k| e.install_signing_key(env, &slug, k).map(|_| ()))
 }
 
 /// Gives every tenant an active key for each algorithm it lacks one for (data made by an older
 /// version); returns how many keys were installed.
-pub fn ensure_signing_keys(state: &AppState) -> Result<usize, EngineError> {
-    let missing = state.engine.missing_signing_algs()?;
+pub fn ensure_signing_keys(e: &Engine<DataStore>, env: &mut Env<'_>) -> Result<usize, EngineError> {
+    let missing = e.missing_signing_algs()?;
     for (slug, alg) in &missing {
-        state.with_env(|e, env| e.install_signing_key(env, slug, generate_key(*alg)))?;
+        e.install_signing_key(env, slug, generate_key(*alg))?;
     }
     Ok(missing.len())
 }
 
 /// On first start, creates the demo tenant and its credentials; `None` when they already exist.
-pub fn ensure_demo(state: &AppState) -> Result<Option<DemoCredentials>, EngineError> {
-    let admin = ensure_system(state)?;
-    ensure_signing_keys(state)?;
-    if state.engine.tenant(DEMO_TENANT)?.is_some() {
+/// One engine call at start-up.
+pub fn ensure_demo(e: &Engine<DataStore>, env: &mut Env<'_>) -> Result<Option<DemoCredentials>, EngineError> {
+    let admin = ensure_system(e, env)?;
+    ensure_signing_keys(e, env)?;
+    if e.tenant(DEMO_TENANT)?.is_some() {
         return Ok(None);
     }
     let mut demo = TenantRecord::new(DEMO_TENANT.into(), "Demo".into());
     demo.registration_policy = RegistrationPolicy::Open;
-    create_tenant_with_keys(state, demo)?;
+    create_tenant_with_keys(e, env, demo)?;
     let mut client = ClientSpec::new("Demo App", ClientAuthMethod::ClientSecretBasic, &[DEMO_REDIRECT]);
     client.client_id = Some("demo-client".into());
     client.post_logout_redirect_uris = vec!["http://localhost:3000/".into()];
     client.grant_types.push(GrantType::ClientCredentials);
     client.first_party = true;
-    let (client, secret) = state.with_env(|e, env| e.create_client(env, DEMO_TENANT, client))?;
-    let password = state.with_env(|_, env| b64url(&env.random_bytes::<12>()));
+    let (client, secret) = e.create_client(env, DEMO_TENANT, client)?;
+    let password = b64url(&env.random_bytes::<12>());
     let profile = UserProfile {
         username: "demo".into(),
         email: Some("demo@example.com".into()),
@@ -142,10 +141,10 @@ pub fn ensure_demo(state: &AppState) -> Result<Option<DemoCredentials>, EngineEr
         permissions: vec!["org:manage".into(), "org:users:read".into()],
         ..Default::default()
     };
-    state.with_env(|e, env| e.create_user(env, DEMO_TENANT, profile, &password))?;
+    e.create_user(env, DEMO_TENANT, profile, &password)?;
     Ok(Some(DemoCredentials {
         tenant: DEMO_TENANT.into(),
-        issuer: state.engine.issuer(DEMO_TENANT),
+        issuer: e.issuer(DEMO_TENANT),
         client_id: client.client_id,
         client_secret: secret.unwrap_or_default(),
         username: "demo".into(),

@@ -41,16 +41,21 @@ const ALLOW_HEADERS: &str = "Authorization, Content-Type, DPoP";
 const EXPOSE_HEADERS: &str = "WWW-Authenticate, DPoP-Nonce";
 
 /// Whether `origin` may read `sharing`'s answers.
-fn allowed(state: &Shared, sharing: Sharing<'_>, origin: &str) -> bool {
+async fn allowed(state: &Shared, sharing: Sharing<'_>, origin: &str) -> bool {
     match sharing {
         Sharing::Public => true,
         Sharing::ClientOrigins(tenant) => {
+            let slug = tenant.to_string();
+            let render = || {
+                state.engine.call(move |e, _| {
+                    let set = e.cors_origins(&slug).ok()?;
+                    Some(set.into_iter().collect::<Vec<_>>().join("\n").into_bytes())
+                })
+            };
             let origins = state
                 .docs
-                .get_or_render(state.shared.doc_generation(), tenant, Doc::CorsOrigins, || {
-                    let set = state.engine.cors_origins(tenant).ok()?;
-                    Some(set.into_iter().collect::<Vec<_>>().join("\n").into_bytes())
-                });
+                .get_or_render(state.shared.doc_generation(), tenant, Doc::CorsOrigins, render)
+                .await;
             origins.is_some_and(|o| o.split(|b| *b == b'\n').any(|line| line == origin.as_bytes()))
         }
     }
@@ -73,7 +78,7 @@ fn grant(h: &mut HeaderMap, sharing: Sharing<'_>, origin: &HeaderValue) {
 
 /// The answer to a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`), or
 /// `None` when the request is not one.
-pub fn preflight(state: &Shared, method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
+pub async fn preflight(state: &Shared, method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
     if method != Method::OPTIONS || !headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
         return None;
     }
@@ -82,7 +87,7 @@ pub fn preflight(state: &Shared, method: &Method, path: &str, headers: &HeaderMa
     let mut r = Response::builder().status(StatusCode::NO_CONTENT).finish();
     let h = r.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if allowed(state, sharing, origin.to_str().unwrap_or_default()) {
+    if allowed(state, sharing, origin.to_str().unwrap_or_default()).await {
         grant(h, sharing, origin);
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
@@ -98,13 +103,13 @@ pub fn preflight(state: &Shared, method: &Method, path: &str, headers: &HeaderMa
 }
 
 /// Adds the CORS grant to an answer for `origin` (the request's `Origin`, if any).
-pub fn decorate(state: &Shared, path: &str, origin: Option<&HeaderValue>, h: &mut HeaderMap) {
+pub async fn decorate(state: &Shared, path: &str, origin: Option<&HeaderValue>, h: &mut HeaderMap) {
     let Some(sharing) = sharing(path) else { return };
     if let Sharing::ClientOrigins(_) = sharing {
         h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
     let Some(origin) = origin else { return };
-    if allowed(state, sharing, origin.to_str().unwrap_or_default()) {
+    if allowed(state, sharing, origin.to_str().unwrap_or_default()).await {
         grant(h, sharing, origin);
     }
 }

@@ -43,17 +43,20 @@ impl DocCache {
     }
 
     /// The cached document, or `render()`'s (cached under `generation` when it is `Some`).
-    pub fn get_or_render(
+    pub async fn get_or_render<F>(
         &self,
         generation: u64,
         tenant: &str,
         doc: Doc,
-        render: impl FnOnce() -> Option<Vec<u8>>,
-    ) -> Option<Bytes> {
+        render: impl FnOnce() -> F,
+    ) -> Option<Bytes>
+    where
+        F: std::future::Future<Output = Option<Vec<u8>>>,
+    {
         if let Some(bytes) = self.current(generation, tenant, doc) {
             return Some(bytes);
         }
-        let bytes = Bytes::from(render()?);
+        let bytes = Bytes::from(render().await?);
         self.docs
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -88,28 +91,30 @@ impl IntoResponse for RawJson {
 mod tests {
     use super::*;
 
-    #[test]
-    fn renders_once_per_generation_and_not_on_failure() {
+    #[tokio::test]
+    async fn renders_once_per_generation_and_not_on_failure() {
         let cache = DocCache::default();
-        let mut renders = 0;
-        let mut get = |generation: u64, body: &str| {
+        let renders = std::cell::Cell::new(0);
+        let get = |generation: u64, body: &'static str| {
             cache.get_or_render(generation, "t", Doc::Jwks, || {
-                renders += 1;
-                Some(body.as_bytes().to_vec())
+                renders.set(renders.get() + 1);
+                std::future::ready(Some(body.as_bytes().to_vec()))
             })
         };
-        assert_eq!(get(0, "a").unwrap(), "a");
-        assert_eq!(get(0, "b").unwrap(), "a", "served from the cache");
-        assert_eq!(get(1, "c").unwrap(), "c", "rendered again under a new generation");
-        assert_eq!(renders, 2);
+        assert_eq!(get(0, "a").await.unwrap(), "a");
+        assert_eq!(get(0, "b").await.unwrap(), "a", "served from the cache");
+        assert_eq!(get(1, "c").await.unwrap(), "c", "rendered again under a new generation");
+        assert_eq!(renders.get(), 2);
         assert!(
             cache.current(0, "t", Doc::Jwks).is_none(),
             "an old generation's is stale"
         );
-        assert!(cache.get_or_render(1, "unknown", Doc::Jwks, || None).is_none());
+        let missing = cache.get_or_render(1, "unknown", Doc::Jwks, || std::future::ready(None));
+        assert!(missing.await.is_none());
         assert_eq!(
             cache
-                .get_or_render(1, "unknown", Doc::Jwks, || Some(b"x".to_vec()))
+                .get_or_render(1, "unknown", Doc::Jwks, || std::future::ready(Some(b"x".to_vec())))
+                .await
                 .unwrap(),
             "x",
             "a miss is not cached"

@@ -51,7 +51,7 @@ pub fn is_candidate(req: &Request) -> bool {
 }
 
 /// The answer to a candidate whose body is `body`, or `None` for the routed way.
-pub fn answer(state: &AppState, req: &Request, body: &[u8]) -> Option<Response> {
+pub async fn answer(state: &AppState, req: &Request, body: &[u8]) -> Option<Response> {
     let tenant = tenant_of(req.uri().path())?;
     let mut p = crate::params::parse(body, &FIELDS).ok()?;
     let form = TokenManagementForm {
@@ -66,7 +66,7 @@ pub fn answer(state: &AppState, req: &Request, body: &[u8]) -> Option<Response> 
     if matches!(creds, engine::ClientCredentials::Assertion { .. }) {
         return None;
     }
-    let resp = match api::introspection(state, tenant, &creds, token.as_deref()) {
+    let resp = match api::introspection(state, tenant, creds, token).await {
         // The same JSON object as the routed `OAuthResult::ok`, written from the engine's answer
         // without building a JSON tree first (the members in another order).
         Ok(i) => match serde_json::to_vec(&i) {

@@ -86,10 +86,8 @@ fn healthz() -> &'static str {
 
 /// The whole application; `log_requests` logs one line per request (at info level).
 pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
-    let flusher = state.engine.store().flusher().clone();
     let cors_state = state.clone();
     let fast_state = state.clone();
-    let fast_flusher = flusher.clone();
     Route::new()
         .at("/healthz", get(healthz))
         .at("/:tenant/authorize", get(web::authorize).post(web::authorize))
@@ -110,51 +108,43 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
             }
         })
         .around(move |ep, mut req| {
-            let flusher = flusher.clone();
             let state = cors_state.clone();
             async move {
-                flusher
-                    .scope(async move {
-                        if let Some(uri) = path_aliases::canonical(req.uri()) {
-                            *req.uri_mut() = uri;
+                if let Some(uri) = path_aliases::canonical(req.uri()) {
+                    *req.uri_mut() = uri;
+                }
+                let path = req.uri().path().to_string();
+                let origin = req.headers().get(header::ORIGIN).cloned();
+                let preflight = cors::preflight(&state, req.method(), &path, req.headers()).await;
+                let declared = req
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .map(|v| v.to_str().ok().and_then(|v| v.parse::<usize>().ok()));
+                let is_form = req
+                    .content_type()
+                    .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+                let resp = match declared {
+                    _ if headers_too_large(req.headers()) => headers_too_large_response(),
+                    _ if preflight.is_some() => preflight.expect("checked"),
+                    Some(Some(n)) if n > MAX_BODY_BYTES => too_large(),
+                    Some(None) => too_large(),
+                    None if !req.headers().contains_key(header::TRANSFER_ENCODING) => ep.get_response(req).await,
+                    _ if !is_form && declared.is_some() => ep.get_response(req).await,
+                    _ => match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+                        // Forms are checked once here: UTF-8 after percent-decoding, within the size limit.
+                        Ok(bytes) if is_form && params::parse(&bytes, &[]).is_err() => too_large(),
+                        Ok(bytes) => {
+                            req.set_body(bytes);
+                            ep.get_response(req).await
                         }
-                        let path = req.uri().path().to_string();
-                        let origin = req.headers().get(header::ORIGIN).cloned();
-                        let preflight = cors::preflight(&state, req.method(), &path, req.headers());
-                        let declared = req
-                            .headers()
-                            .get(header::CONTENT_LENGTH)
-                            .map(|v| v.to_str().ok().and_then(|v| v.parse::<usize>().ok()));
-                        let is_form = req
-                            .content_type()
-                            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-                        let resp = match declared {
-                            _ if headers_too_large(req.headers()) => headers_too_large_response(),
-                            _ if preflight.is_some() => preflight.expect("checked"),
-                            Some(Some(n)) if n > MAX_BODY_BYTES => too_large(),
-                            Some(None) => too_large(),
-                            None if !req.headers().contains_key(header::TRANSFER_ENCODING) => {
-                                ep.get_response(req).await
-                            }
-                            _ if !is_form && declared.is_some() => ep.get_response(req).await,
-                            _ => match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
-                                // Forms are checked once here: UTF-8 after percent-decoding, within the size limit.
-                                Ok(bytes) if is_form && params::parse(&bytes, &[]).is_err() => too_large(),
-                                Ok(bytes) => {
-                                    req.set_body(bytes);
-                                    ep.get_response(req).await
-                                }
-                                Err(_) => too_large(),
-                            },
-                        };
-                        Ok(finish(&state, &path, origin.as_ref(), resp))
-                    })
-                    .await
+                        Err(_) => too_large(),
+                    },
+                };
+                Ok(finish(&state, &path, origin.as_ref(), resp).await)
             }
         })
         .around(move |ep, mut req| {
             let state = fast_state.clone();
-            let flusher = fast_flusher.clone();
             async move {
                 if log_requests {
                     return Ok(ep.get_response(req).await);
@@ -164,13 +154,10 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
                 }
                 if fast_introspect::is_candidate(&req) {
                     let Ok(body) = req.take_body().into_bytes_limit(MAX_BODY_BYTES).await else {
-                        return Ok(finish(&state, req.uri().path(), None, too_large()));
+                        return Ok(finish(&state, req.uri().path(), None, too_large()).await);
                     };
-                    if let Some(resp) = flusher
-                        .scope(async { fast_introspect::answer(&state, &req, &body) })
-                        .await
-                    {
-                        return Ok(finish(&state, req.uri().path(), None, resp));
+                    if let Some(resp) = fast_introspect::answer(&state, &req, &body).await {
+                        return Ok(finish(&state, req.uri().path(), None, resp).await);
                     }
                     req.set_body(body);
                 }
@@ -180,11 +167,11 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
 }
 
 /// What every answer gets on its way out: `Allow` on a 405, CORS headers, the security headers.
-fn finish(state: &Shared, path: &str, origin: Option<&header::HeaderValue>, mut resp: Response) -> Response {
+async fn finish(state: &Shared, path: &str, origin: Option<&header::HeaderValue>, mut resp: Response) -> Response {
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED && !resp.headers().contains_key(header::ALLOW) {
         resp = allow::method_not_allowed(path);
     }
-    cors::decorate(state, path, origin, resp.headers_mut());
+    cors::decorate(state, path, origin, resp.headers_mut()).await;
     security_headers(resp.headers_mut());
     resp
 }
@@ -223,10 +210,14 @@ async fn purge_periodically(state: std::sync::Weak<AppState>, every: Option<Dura
         }
         let started = std::time::Instant::now();
         let metrics = state.metrics.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let report = state.engine.purge_expired(os_env::now());
-            maintain(state.engine.store());
-            malloc::trim();
+        // A task of its own: a panicking purge is logged, and the next tick tries again.
+        let done = tokio::spawn(async move {
+            let report = state.engine.call_slow(|e, _| e.purge_expired(os_env::now())).await;
+            let upkeep = tokio::task::spawn_blocking(move || {
+                maintain(state.engine.store());
+                malloc::trim();
+            });
+            let _ = upkeep.await;
             report
         })
         .await;
@@ -382,13 +373,13 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
     let base = issuer_base(opts.issuer_base.as_deref(), addr)?;
     let store = data_store::DataStore::open(opts.store, &opts.data_dir, opts.cache_bytes).map_err(|e| e.0)?;
     let state = Arc::new(AppState {
-        engine: Engine::new(
+        engine: state::EngineDoor::new(Engine::new(
             store,
             EngineConfig {
                 audit_retention: opts.audit_retention_days.map(|d| d * 86_400),
                 ..EngineConfig::new(base.clone())
             },
-        ),
+        )),
         pages: pages::Pages::default(),
         secure_cookies: !is_loopback_http(&base),
         shared: match &opts.shared_state {
@@ -408,8 +399,16 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
     });
     // A new store is covered by the expiry index from its first record; one written by a version
     // before it is indexed by its first purge.
-    state.engine.prepare_expiry_index().map_err(|e| e.to_string())?;
-    let demo = bootstrap::ensure_demo(&state).map_err(|e| e.to_string())?;
+    state
+        .engine
+        .call(|e, _| e.prepare_expiry_index())
+        .await
+        .map_err(|e| e.to_string())?;
+    let demo = state
+        .engine
+        .call(bootstrap::ensure_demo)
+        .await
+        .map_err(|e| e.to_string())?;
     let purger = tokio::spawn(purge_periodically(Arc::downgrade(&state), opts.purge_every));
     let metrics_task = metrics_acceptor.map(|a| {
         let app = metrics::app(state.metrics.clone(), state.engine.store().flusher().clone());

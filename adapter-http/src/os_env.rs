@@ -23,3 +23,10 @@ pub fn now_nanos() -> u64 {
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
+
+/// A fresh random token (32 bytes, base64url): CSRF values.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRandom.fill(&mut bytes);
+    engine::secret::b64url(&bytes)
+}

@@ -125,11 +125,11 @@ impl RegistrationApi {
         state: Data<&Shared>,
     ) -> RegistrationResult {
         let token = bearer(req);
+        let slug = tenant.0.clone();
         let open = state
             .engine
-            .tenant(&tenant)
-            .ok()
-            .flatten()
+            .call(move |e, _| e.tenant(&slug).ok().flatten())
+            .await
             .is_some_and(|t| t.registration_policy == engine::tenant::RegistrationPolicy::Open);
         let mut m = match ClientMetadata::from_json(body.0) {
             Ok(m) => m,
@@ -139,7 +139,10 @@ impl RegistrationApi {
         if open || token.is_some() {
             fetch_documents(&state, &mut m).await;
         }
-        let r = state.with_env(|e, env| e.handle_register(env, &tenant, token.as_deref(), &m));
+        let r = state
+            .engine
+            .call(move |e, env| e.handle_register(env, &tenant, token.as_deref(), &m))
+            .await;
         state.shared.documents_changed(); // the tenant's client origins (CORS) may have changed
         RegistrationResult::from(r, true)
     }
@@ -158,12 +161,11 @@ impl RegistrationApi {
         state: Data<&Shared>,
     ) -> RegistrationResult {
         let token = bearer(req);
-        RegistrationResult::from(
-            state
-                .engine
-                .handle_registration_read(&tenant, &client_id, token.as_deref()),
-            false,
-        )
+        let read = state
+            .engine
+            .call(move |e, _| e.handle_registration_read(&tenant, &client_id, token.as_deref()))
+            .await;
+        RegistrationResult::from(read, false)
     }
 
     /// Replace a registration's metadata (RFC 7592 §2.2); the body must include `client_id`.
@@ -188,7 +190,10 @@ impl RegistrationApi {
         if token.is_some() {
             fetch_documents(&state, &mut m).await;
         }
-        let r = state.with_env(|e, env| e.handle_registration_update(env, &tenant, &client_id, token.as_deref(), &m));
+        let r = state
+            .engine
+            .call(move |e, env| e.handle_registration_update(env, &tenant, &client_id, token.as_deref(), &m))
+            .await;
         state.shared.documents_changed();
         RegistrationResult::from(r, false)
     }
@@ -207,7 +212,10 @@ impl RegistrationApi {
         state: Data<&Shared>,
     ) -> RegistrationResult {
         let token = bearer(req);
-        let r = state.with_env(|e, env| e.handle_registration_delete(env, &tenant, &client_id, token.as_deref()));
+        let r = state
+            .engine
+            .call(move |e, env| e.handle_registration_delete(env, &tenant, &client_id, token.as_deref()))
+            .await;
         state.shared.documents_changed();
         match r {
             Ok(()) => RegistrationResult::Deleted,

@@ -7,7 +7,6 @@ use crate::pages::{brand, scope_text};
 use crate::params::{self, ParamError};
 use crate::state::Shared;
 use engine::logout::{EndSessionOutcome, EndSessionRequest};
-use engine::secret::b64url;
 use engine::{AuthorizationRequest, AuthorizeOutcome, LoginOutcome, RedirectResponse};
 use minijinja::context;
 use poem::http::{header, Method, StatusCode};
@@ -73,15 +72,20 @@ pub(crate) struct PageCtx<'a> {
 }
 
 impl<'a> PageCtx<'a> {
-    pub(crate) fn new(state: &'a Shared, tenant: &'a str, req: &Request) -> Self {
-        let tenant_branding = state.engine.tenant(tenant).ok().flatten().map(|t| {
-            let mut b = t.branding;
-            b.display_name = b.display_name.or(Some(t.display_name));
-            b
-        });
+    pub(crate) async fn new(state: &'a Shared, tenant: &'a str, req: &Request) -> Self {
+        let slug = tenant.to_string();
+        let tenant_branding = state
+            .engine
+            .call(move |e, _| e.tenant(&slug).ok().flatten())
+            .await
+            .map(|t| {
+                let mut b = t.branding;
+                b.display_name = b.display_name.or(Some(t.display_name));
+                b
+            });
         let (csrf, set_csrf) = match cookies::read(req, cookies::CSRF) {
             Some(c) => (c, false),
-            None => (state.with_env(|_, env| b64url(&env.random_bytes::<32>())), true),
+            None => (crate::os_env::random_token(), true),
         };
         PageCtx {
             state,
@@ -188,7 +192,7 @@ impl<'a> PageCtx<'a> {
 /// `GET|POST /{tenant}/authorize`.
 #[handler]
 pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
-    let page = PageCtx::new(state, &tenant, req);
+    let page = PageCtx::new(state, &tenant, req).await;
     let map = match read_params(req, body, AUTHORIZE_PARAMS).await {
         Ok(m) => m,
         Err(e) => return page.error_page(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
@@ -205,8 +209,12 @@ pub async fn authorize(req: &Request, Path(tenant): Path<String>, body: Body, Da
     if let (Some(client_id), Some(object)) = (areq.client_id.clone(), object) {
         crate::client_keys::refresh_if_unknown_kid(state, &tenant, &client_id, object.trim()).await;
     }
+    let t = tenant.clone();
     let session = cookies::read(req, cookies::SESSION);
-    let out = state.with_env(|e, env| e.handle_authorize(env, &tenant, &areq, session.as_deref()));
+    let out = state
+        .engine
+        .call(move |e, env| e.handle_authorize(env, &t, &areq, session.as_deref()))
+        .await;
     // RFC9700-4.12-303-after-post
     // After a POST, 303 makes the browser follow with a GET; 307 would re-post the form (RFC 9700 §4.12).
     let status = if req.method() == Method::POST {
@@ -223,11 +231,17 @@ async fn fetch_request_uri(state: &Shared, tenant: &str, areq: &mut Authorizatio
     let (Some(uri), None) = (areq.request_uri.as_deref(), areq.request.as_deref()) else {
         return;
     };
-    let known = areq
-        .client_id
-        .as_deref()
-        .and_then(|id| state.engine.client(tenant, id).ok().flatten())
-        .is_some_and(|c| c.active);
+    let known = match areq.client_id.clone() {
+        Some(id) => {
+            let tenant = tenant.to_string();
+            state
+                .engine
+                .call(move |e, _| e.client(&tenant, &id).ok().flatten())
+                .await
+                .is_some_and(|c| c.active)
+        }
+        None => false,
+    };
     if known {
         let fetched = state.outbound.get(uri).await.map_err(|e| e.describe());
         if let Err(why) = &fetched {
@@ -240,7 +254,7 @@ async fn fetch_request_uri(state: &Shared, tenant: &str, areq: &mut Authorizatio
 /// `POST /{tenant}/login`: fields `transaction`, `username`, `password`, `csrf`.
 #[handler]
 pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
-    let page = PageCtx::new(state, &tenant, req);
+    let page = PageCtx::new(state, &tenant, req).await;
     let form = match page
         .read_form(req, body, &["transaction", "username", "password", "csrf"])
         .await
@@ -281,19 +295,20 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
             "the server is shutting down",
         );
     };
-    let out = tokio::task::spawn_blocking(move || {
-        shared.metrics.time_password_check(|| {
-            shared.with_env(|e, env| e.handle_login(env, &t, &txn, &user, &pw, session.as_deref()))
+    let metrics = shared.metrics.clone();
+    let out = shared
+        .engine
+        .call_slow(move |e, env| {
+            metrics.time_password_check(|| e.handle_login(env, &t, &txn, &user, &pw, session.as_deref()))
         })
-    })
-    .await;
+        .await;
     match out {
-        Ok(LoginOutcome::Rejected(p)) => {
+        LoginOutcome::Rejected(p) => {
             state.shared.login_failed(&account, &ip);
             page.outcome(AuthorizeOutcome::Login(p), StatusCode::SEE_OTHER)
         }
-        Ok(LoginOutcome::ErrorPage(e)) => page.outcome(AuthorizeOutcome::ErrorPage(e), StatusCode::SEE_OTHER),
-        Ok(LoginOutcome::LoggedIn { session, next }) => {
+        LoginOutcome::ErrorPage(e) => page.outcome(AuthorizeOutcome::ErrorPage(e), StatusCode::SEE_OTHER),
+        LoginOutcome::LoggedIn { session, next } => {
             state.shared.login_succeeded(&account, &ip);
             let max_age = session.expires_at.0.saturating_sub(crate::os_env::now().0);
             let cookie = cookies::set(
@@ -308,18 +323,13 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
                 .append(header::SET_COOKIE, cookie.parse().expect("cookie header"));
             r
         }
-        Err(_) => page.error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "internal server error",
-        ),
     }
 }
 
 /// `POST /{tenant}/consent`: fields `transaction`, `decision=approve|deny`, `csrf`.
 #[handler]
 pub async fn consent(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
-    let page = PageCtx::new(state, &tenant, req);
+    let page = PageCtx::new(state, &tenant, req).await;
     let form = match page.read_form(req, body, &["transaction", "decision", "csrf"]).await {
         Ok(m) => m,
         Err(r) => return r,
@@ -336,8 +346,12 @@ pub async fn consent(req: &Request, Path(tenant): Path<String>, body: Body, Data
         }
     };
     let txn = form.get("transaction").cloned().unwrap_or_default();
+    let t = tenant.clone();
     let session = cookies::read(req, cookies::SESSION);
-    let out = state.with_env(|e, env| e.handle_consent(env, &tenant, &txn, session.as_deref(), approve));
+    let out = state
+        .engine
+        .call(move |e, env| e.handle_consent(env, &t, &txn, session.as_deref(), approve))
+        .await;
     page.outcome(out, StatusCode::SEE_OTHER)
 }
 
@@ -349,7 +363,7 @@ pub async fn end_session(
     body: Body,
     Data(state): Data<&Shared>,
 ) -> Response {
-    let page = PageCtx::new(state, &tenant, req);
+    let page = PageCtx::new(state, &tenant, req).await;
     let single = [
         "id_token_hint",
         "client_id",
@@ -373,8 +387,12 @@ pub async fn end_session(
     let confirmed = req.method() == Method::POST
         && map.get("confirm").map(String::as_str) == Some("yes")
         && cookies::csrf_ok(req, map.get("csrf").map(String::as_str));
+    let t = tenant.clone();
     let session = cookies::read(req, cookies::SESSION);
-    let out = state.with_env(|e, env| e.handle_end_session(env, &tenant, &ereq, session.as_deref(), confirmed));
+    let out = state
+        .engine
+        .call(move |e, env| e.handle_end_session(env, &t, &ereq, session.as_deref(), confirmed))
+        .await;
     match out {
         EndSessionOutcome::ErrorPage(e) => page.error_page(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description),
         EndSessionOutcome::Confirm { client_name } => {

@@ -55,9 +55,15 @@ async fn common_errors_from_the_seeds() {
     assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"demo\"");
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
     // invalid_client: a deactivated client is refused at the token endpoint and the authorization endpoint.
-    let mut client = t.server.state.engine.client("demo", "demo-client").unwrap().unwrap();
-    client.active = false;
-    t.server.state.engine.update_client(client.clone()).unwrap();
+    let engine = &t.server.state.engine;
+    let set_active = |active: bool| {
+        engine.call(move |e, _| {
+            let mut client = e.client("demo", "demo-client").unwrap().unwrap();
+            client.active = active;
+            e.update_client(client).unwrap();
+        })
+    };
+    set_active(false).await;
     let (s, e) = token(&t, &[("grant_type", "client_credentials")]).await;
     assert_eq!((s, e["error"].as_str()), (401, Some("invalid_client")));
     let r = browser()
@@ -67,8 +73,7 @@ async fn common_errors_from_the_seeds() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());
-    client.active = true;
-    t.server.state.engine.update_client(client).unwrap();
+    set_active(true).await;
     // redirect_uri_mismatch: an error page, never a redirect.
     let r = b
         .get(authorize_url(

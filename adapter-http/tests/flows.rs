@@ -360,7 +360,9 @@ async fn public_client_flow_with_pkce_only() {
     spec.grant_types = vec![GrantType::AuthorizationCode];
     t.server
         .state
-        .with_env(|e, env: &mut Env<'_>| e.create_client(env, "demo", spec))
+        .engine
+        .call(|e, env: &mut Env<'_>| e.create_client(env, "demo", spec))
+        .await
         .unwrap();
     let b = browser();
     let url = authorize_url(

@@ -28,11 +28,11 @@ pub async fn send_activation(
     let delivery = match &state.mailer {
         Some(_) if mail_down => "email_failed",
         Some(mailer) => {
+            let slug = tenant.to_string();
             let brand = state
                 .engine
-                .tenant(tenant)
-                .ok()
-                .flatten()
+                .call(move |e, _| e.tenant(&slug).ok().flatten())
+                .await
                 .map(|t| t.branding.display_name.unwrap_or(t.display_name))
                 .unwrap_or_else(|| tenant.to_string());
             let organization = if organization.is_empty() {

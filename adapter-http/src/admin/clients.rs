@@ -23,10 +23,13 @@ impl AdminClientsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Client> {
-        AdminResult::created(as_admin(&state, req, |e, env, p| {
-            let c = e.tenant_admin(p, &tenant)?.create_client(env, body.0.into())?;
-            Ok(Client::of(c.client, c.client_secret))
-        }))
+        AdminResult::created(
+            as_admin(&state, req, move |e, env, p| {
+                let c = e.tenant_admin(p, &tenant)?.create_client(env, body.0.into())?;
+                Ok(Client::of(c.client, c.client_secret))
+            })
+            .await,
+        )
     }
 
     /// List clients.
@@ -39,12 +42,15 @@ impl AdminClientsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<ClientPage> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            let page = e
-                .tenant_admin(p, &tenant)?
-                .list_clients(cursor.0.as_deref(), super::limit(limit.0))?;
-            Ok(ClientPage::of(page, |c| Client::of(c, None)))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                let page = e
+                    .tenant_admin(p, &tenant)?
+                    .list_clients(cursor.0.as_deref(), super::limit(limit.0))?;
+                Ok(ClientPage::of(page, |c| Client::of(c, None)))
+            })
+            .await,
+        )
     }
 
     /// Read a client.
@@ -60,9 +66,12 @@ impl AdminClientsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Client> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            Ok(Client::of(e.tenant_admin(p, &tenant)?.client(&client_id)?, None))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                Ok(Client::of(e.tenant_admin(p, &tenant)?.client(&client_id)?, None))
+            })
+            .await,
+        )
     }
 
     /// Update a client: the result is validated as a whole. Switching to a secret-based method mints a secret.
@@ -79,12 +88,15 @@ impl AdminClientsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Client> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let c = e
-                .tenant_admin(p, &tenant)?
-                .update_client(env, &client_id, body.0.into())?;
-            Ok(Client::of(c.client, c.client_secret))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let c = e
+                    .tenant_admin(p, &tenant)?
+                    .update_client(env, &client_id, body.0.into())?;
+                Ok(Client::of(c.client, c.client_secret))
+            })
+            .await,
+        )
     }
 
     /// Rotate the client's secret: the old one stops working now; the new one is returned once.
@@ -100,10 +112,13 @@ impl AdminClientsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Client> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let c = e.tenant_admin(p, &tenant)?.rotate_client_secret(env, &client_id)?;
-            Ok(Client::of(c.client, c.client_secret))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let c = e.tenant_admin(p, &tenant)?.rotate_client_secret(env, &client_id)?;
+                Ok(Client::of(c.client, c.client_secret))
+            })
+            .await,
+        )
     }
 
     /// Deactivate a client: it gets invalid_client everywhere and its tokens stop being active.
@@ -119,10 +134,13 @@ impl AdminClientsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Client> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let c = e.tenant_admin(p, &tenant)?.set_client_active(env, &client_id, false)?;
-            Ok(Client::of(c, None))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let c = e.tenant_admin(p, &tenant)?.set_client_active(env, &client_id, false)?;
+                Ok(Client::of(c, None))
+            })
+            .await,
+        )
     }
 
     /// Reactivate a client.
@@ -138,10 +156,13 @@ impl AdminClientsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Client> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let c = e.tenant_admin(p, &tenant)?.set_client_active(env, &client_id, true)?;
-            Ok(Client::of(c, None))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let c = e.tenant_admin(p, &tenant)?.set_client_active(env, &client_id, true)?;
+                Ok(Client::of(c, None))
+            })
+            .await,
+        )
     }
 
     /// Delete a client and the consents given to it.
@@ -157,9 +178,12 @@ impl AdminClientsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.delete_client(env, &client_id)?;
-            Ok(Done::yes())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                e.tenant_admin(p, &tenant)?.delete_client(env, &client_id)?;
+                Ok(Done::yes())
+            })
+            .await,
+        )
     }
 }

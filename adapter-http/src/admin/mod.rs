@@ -142,17 +142,24 @@ pub(crate) fn bearer(req: &Request) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
 }
 
-/// Authenticates the caller, then runs `f` with the engine, a fresh environment and the principal.
-pub(crate) fn as_admin<T>(
-    state: &Shared,
-    req: &Request,
-    f: impl FnOnce(&Engine<DataStore>, &mut Env<'_>, &AdminPrincipal) -> Result<T, EngineError>,
-) -> Result<T, EngineError> {
+/// Authenticates the caller, then runs `f` with the engine, a fresh environment and the principal
+/// (one engine call).
+pub(crate) async fn as_admin<T, F>(state: &Shared, req: &Request, f: F) -> Result<T, EngineError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Engine<DataStore>, &mut Env<'_>, &AdminPrincipal) -> Result<T, EngineError> + Send + 'static,
+{
     let token = bearer(req);
-    let result = state.with_env(|engine, env| {
+    let call = move |engine: &Engine<DataStore>, env: &mut Env<'_>| {
         let principal = engine.authenticate_admin(env, token.as_deref())?;
         f(engine, env, &principal)
-    });
+    };
+    // A change may hash a password or generate keys (tens of milliseconds): off the workers.
+    let result = if req.method() == poem::http::Method::GET {
+        state.engine.call(call).await
+    } else {
+        state.engine.call_slow(call).await
+    };
     // After the change has committed: a document rendered from now on shows it.
     if req.method() != poem::http::Method::GET {
         state.shared.documents_changed();

@@ -31,13 +31,33 @@ async fn invite(
     invites: &[Invite],
 ) -> Result<Vec<engine::Result<Invited>>, EngineError> {
     let by_admin = app == (None, None);
-    let outcomes = match app {
-        (Some(id), Some(secret)) => state.with_env(|e, env| e.app_invite(env, org_id, &id, &secret, invites)),
-        (None, None) if bearer(req).is_some() => as_admin(state, req, |e, env, p| {
-            let tenant = e.tenant_of_organization(org_id)?;
-            e.tenant_admin(p, &tenant)?
-                .invite_many(env, org_id, &InviteCaller::Admin, invites)
-        }),
+    let (org, rows) = (org_id.to_string(), invites.to_vec());
+    // The organization's tenant and name, for the activation mails, read after the invites.
+    let named = |e: &engine::Engine<crate::data_store::DataStore>, org: &str| -> engine::Result<(String, String)> {
+        let tenant = e.tenant_of_organization(org)?;
+        let name = e.organization_record(&tenant, org)?.map(|o| o.name).unwrap_or_default();
+        Ok((tenant, name))
+    };
+    let (outcomes, (tenant, organization)) = match app {
+        (Some(id), Some(secret)) => {
+            state
+                .engine
+                .call(move |e, env| {
+                    let outcomes = e.app_invite(env, &org, &id, &secret, &rows)?;
+                    Ok((outcomes, named(e, &org)?))
+                })
+                .await
+        }
+        (None, None) if bearer(req).is_some() => {
+            as_admin(state, req, move |e, env, p| {
+                let tenant = e.tenant_of_organization(&org)?;
+                let outcomes = e
+                    .tenant_admin(p, &tenant)?
+                    .invite_many(env, &org, &InviteCaller::Admin, &rows)?;
+                Ok((outcomes, named(e, &org)?))
+            })
+            .await
+        }
         (None, None) => Err(EngineError::Protocol(engine::ProtocolError::new(
             ErrorCode::InvalidToken,
             "send x-client-id and x-client-secret, or an admin bearer token",
@@ -47,12 +67,6 @@ async fn invite(
             "x-client-id and x-client-secret go together",
         ))),
     }?;
-    let tenant = state.engine.tenant_of_organization(org_id)?;
-    let organization = state
-        .engine
-        .organization_record(&tenant, org_id)?
-        .map(|o| o.name)
-        .unwrap_or_default();
     let mut out = Vec::with_capacity(outcomes.len());
     let mut mail_down = false;
     for outcome in outcomes {
@@ -90,9 +104,12 @@ impl AdminOrganizationsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Organization> {
-        AdminResult::created(as_admin(&state, req, |e, env, p| {
-            Ok(e.tenant_admin(p, &tenant)?.create_organization(env, &body.name)?.into())
-        }))
+        AdminResult::created(
+            as_admin(&state, req, move |e, env, p| {
+                Ok(e.tenant_admin(p, &tenant)?.create_organization(env, &body.name)?.into())
+            })
+            .await,
+        )
     }
 
     /// List a tenant's organizations.
@@ -109,12 +126,15 @@ impl AdminOrganizationsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<OrganizationPage> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            let page = e
-                .tenant_admin(p, &tenant)?
-                .list_organizations(cursor.0.as_deref(), super::limit(limit.0))?;
-            Ok(OrganizationPage::of(page, Organization::from))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                let page = e
+                    .tenant_admin(p, &tenant)?
+                    .list_organizations(cursor.0.as_deref(), super::limit(limit.0))?;
+                Ok(OrganizationPage::of(page, Organization::from))
+            })
+            .await,
+        )
     }
 
     /// Read an organization.
@@ -125,10 +145,13 @@ impl AdminOrganizationsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Organization> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            let tenant = e.tenant_of_organization(&org_id)?;
-            Ok(e.tenant_admin(p, &tenant)?.organization(&org_id)?.into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                let tenant = e.tenant_of_organization(&org_id)?;
+                Ok(e.tenant_admin(p, &tenant)?.organization(&org_id)?.into())
+            })
+            .await,
+        )
     }
 
     /// Rename an organization, or set the roles its enabled apps may give when they invite.
@@ -141,12 +164,15 @@ impl AdminOrganizationsApi {
         state: Data<&Shared>,
     ) -> AdminResult<Organization> {
         let patch = OrganizationPatch::from(body.0);
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let tenant = e.tenant_of_organization(&org_id)?;
-            Ok(e.tenant_admin(p, &tenant)?
-                .update_organization(env, &org_id, &patch)?
-                .into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let tenant = e.tenant_of_organization(&org_id)?;
+                Ok(e.tenant_admin(p, &tenant)?
+                    .update_organization(env, &org_id, &patch)?
+                    .into())
+            })
+            .await,
+        )
     }
 
     /// Enable or disable an app (a client of the tenant) for the organization (`organization_app_access`).
@@ -163,12 +189,15 @@ impl AdminOrganizationsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Organization> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let tenant = e.tenant_of_organization(&org_id)?;
-            Ok(e.tenant_admin(p, &tenant)?
-                .set_app_access(env, &org_id, &client_id, body.is_enabled)?
-                .into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let tenant = e.tenant_of_organization(&org_id)?;
+                Ok(e.tenant_admin(p, &tenant)?
+                    .set_app_access(env, &org_id, &client_id, body.is_enabled)?
+                    .into())
+            })
+            .await,
+        )
     }
 
     /// The organization's members and their roles.
@@ -178,14 +207,17 @@ impl AdminOrganizationsApi {
         tag = "AdminTag::Organizations"
     )]
     async fn members(&self, org_id: Path<String>, req: &Request, state: Data<&Shared>) -> AdminResult<Vec<Member>> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            let tenant = e.tenant_of_organization(&org_id)?;
-            Ok(e.tenant_admin(p, &tenant)?
-                .members(&org_id)?
-                .into_iter()
-                .map(|(u, role)| Member { user: u.into(), role })
-                .collect())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                let tenant = e.tenant_of_organization(&org_id)?;
+                Ok(e.tenant_admin(p, &tenant)?
+                    .members(&org_id)?
+                    .into_iter()
+                    .map(|(u, role)| Member { user: u.into(), role })
+                    .collect())
+            })
+            .await,
+        )
     }
 
     /// Add a user to the organization with a role, or change their role.
@@ -202,12 +234,15 @@ impl AdminOrganizationsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<User> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let tenant = e.tenant_of_organization(&org_id)?;
-            Ok(e.tenant_admin(p, &tenant)?
-                .set_membership(env, &org_id, &user_id, Some(&body.role))?
-                .into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let tenant = e.tenant_of_organization(&org_id)?;
+                Ok(e.tenant_admin(p, &tenant)?
+                    .set_membership(env, &org_id, &user_id, Some(&body.role))?
+                    .into())
+            })
+            .await,
+        )
     }
 
     /// Remove a user from the organization.
@@ -223,12 +258,15 @@ impl AdminOrganizationsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<User> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let tenant = e.tenant_of_organization(&org_id)?;
-            Ok(e.tenant_admin(p, &tenant)?
-                .set_membership(env, &org_id, &user_id, None)?
-                .into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let tenant = e.tenant_of_organization(&org_id)?;
+                Ok(e.tenant_admin(p, &tenant)?
+                    .set_membership(env, &org_id, &user_id, None)?
+                    .into())
+            })
+            .await,
+        )
     }
 
     /// Assign an app's licence to many members of the organization, and withdraw it from others
@@ -246,12 +284,15 @@ impl AdminOrganizationsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<LicensesReport> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let tenant = e.tenant_of_organization(&org_id)?;
-            Ok(e.tenant_admin(p, &tenant)?
-                .bulk_licenses(env, &org_id, &client_id, &body.assign, &body.withdraw)?
-                .into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let tenant = e.tenant_of_organization(&org_id)?;
+                Ok(e.tenant_admin(p, &tenant)?
+                    .bulk_licenses(env, &org_id, &client_id, &body.assign, &body.withdraw)?
+                    .into())
+            })
+            .await,
+        )
     }
 
     /// Invite a user into the organization. An app client (`x-client-id`, `x-client-secret`) must be

@@ -26,12 +26,15 @@ impl AdminTenantsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Tenant> {
-        AdminResult::created(as_admin(&state, req, |e, env, p| {
-            p.require_platform()?;
-            let t = e.admin_create_tenant(p, env, body.0.into_record(), &generate_keys())?;
-            let iss = e.issuer(&t.slug);
-            Ok(Tenant::of(t, iss))
-        }))
+        AdminResult::created(
+            as_admin(&state, req, move |e, env, p| {
+                p.require_platform()?;
+                let t = e.admin_create_tenant(p, env, body.0.into_record(), &generate_keys())?;
+                let iss = e.issuer(&t.slug);
+                Ok(Tenant::of(t, iss))
+            })
+            .await,
+        )
     }
 
     /// List tenants (platform admins only).
@@ -43,22 +46,28 @@ impl AdminTenantsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<TenantPage> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            let page = e.admin_list_tenants(p, cursor.0.as_deref(), super::limit(limit.0))?;
-            Ok(TenantPage::of(page, |t| {
-                let iss = e.issuer(&t.slug);
-                Tenant::of(t, iss)
-            }))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                let page = e.admin_list_tenants(p, cursor.0.as_deref(), super::limit(limit.0))?;
+                Ok(TenantPage::of(page, |t| {
+                    let iss = e.issuer(&t.slug);
+                    Tenant::of(t, iss)
+                }))
+            })
+            .await,
+        )
     }
 
     /// Read a tenant.
     #[oai(path = "/tenants/:tenant", method = "get", tag = "AdminTag::Tenants")]
     async fn get_tenant(&self, tenant: Path<String>, req: &Request, state: Data<&Shared>) -> AdminResult<Tenant> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            let t = e.tenant_admin(p, &tenant)?.record().clone();
-            Ok(Tenant::of(t, e.issuer(&tenant)))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                let t = e.tenant_admin(p, &tenant)?.record().clone();
+                Ok(Tenant::of(t, e.issuer(&tenant)))
+            })
+            .await,
+        )
     }
 
     /// Update a tenant's display name, branding, registration policy or default token lifetimes.
@@ -70,19 +79,25 @@ impl AdminTenantsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Tenant> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let t = e.tenant_admin(p, &tenant)?.update_tenant(env, body.0.into())?;
-            Ok(Tenant::of(t, e.issuer(&tenant)))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let t = e.tenant_admin(p, &tenant)?.update_tenant(env, body.0.into())?;
+                Ok(Tenant::of(t, e.issuer(&tenant)))
+            })
+            .await,
+        )
     }
 
     /// Delete a tenant and everything in it (platform admins only; never `system`).
     #[oai(path = "/tenants/:tenant", method = "delete", tag = "AdminTag::Tenants")]
     async fn delete_tenant(&self, tenant: Path<String>, req: &Request, state: Data<&Shared>) -> AdminResult<Done> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            e.admin_delete_tenant(p, env, &tenant)?;
-            Ok(Done::yes())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                e.admin_delete_tenant(p, env, &tenant)?;
+                Ok(Done::yes())
+            })
+            .await,
+        )
     }
 
     /// The tenant's signing keys (retired keys stay published until their tokens expire).
@@ -93,13 +108,16 @@ impl AdminTenantsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Vec<SigningKey>> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            Ok(e.tenant_admin(p, &tenant)?
-                .signing_keys()?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                Ok(e.tenant_admin(p, &tenant)?
+                    .signing_keys()?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect())
+            })
+            .await,
+        )
     }
 
     /// Rotate the signing keys: new RS256, ES256 and ES384 keys sign from now on.
@@ -110,14 +128,17 @@ impl AdminTenantsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Vec<SigningKey>> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            let admin = e.tenant_admin(p, &tenant)?;
-            Ok(admin
-                .rotate_signing_keys(env, &generate_keys())?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                let admin = e.tenant_admin(p, &tenant)?;
+                Ok(admin
+                    .rotate_signing_keys(env, &generate_keys())?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect())
+            })
+            .await,
+        )
     }
 
     /// The tenant's audit log, oldest first.
@@ -130,12 +151,15 @@ impl AdminTenantsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<AuditPage> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            let page = e
-                .tenant_admin(p, &tenant)?
-                .audit_log(cursor.0.as_deref(), super::limit(limit.0))?;
-            Ok(AuditPage::of(page, AuditEntry::from))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                let page = e
+                    .tenant_admin(p, &tenant)?
+                    .audit_log(cursor.0.as_deref(), super::limit(limit.0))?;
+                Ok(AuditPage::of(page, AuditEntry::from))
+            })
+            .await,
+        )
     }
 
     /// Issue a single-use initial access token for dynamic registration.
@@ -151,13 +175,16 @@ impl AdminTenantsApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<InitialAccessToken> {
-        AdminResult::created(as_admin(&state, req, |e, env, p| {
-            let ttl = body.0.expires_in.unwrap_or(86_400);
-            let (token, exp) = e.tenant_admin(p, &tenant)?.create_initial_access_token(env, ttl)?;
-            Ok(InitialAccessToken {
-                initial_access_token: token,
-                expires_at: exp.0,
+        AdminResult::created(
+            as_admin(&state, req, move |e, env, p| {
+                let ttl = body.0.expires_in.unwrap_or(86_400);
+                let (token, exp) = e.tenant_admin(p, &tenant)?.create_initial_access_token(env, ttl)?;
+                Ok(InitialAccessToken {
+                    initial_access_token: token,
+                    expires_at: exp.0,
+                })
             })
-        }))
+            .await,
+        )
     }
 }

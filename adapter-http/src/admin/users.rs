@@ -28,12 +28,15 @@ impl AdminUsersApi {
             Ok(v) => v,
             Err(d) => return AdminResult::invalid(d),
         };
-        AdminResult::created(as_admin(&state, req, |e, env, p| {
-            let u = e
-                .tenant_admin(p, &tenant)?
-                .create_user(env, profile, password.as_deref())?;
-            Ok(u.into())
-        }))
+        AdminResult::created(
+            as_admin(&state, req, move |e, env, p| {
+                let u = e
+                    .tenant_admin(p, &tenant)?
+                    .create_user(env, profile, password.as_deref())?;
+                Ok(u.into())
+            })
+            .await,
+        )
     }
 
     /// List users.
@@ -46,12 +49,15 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<UserPage> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            let page = e
-                .tenant_admin(p, &tenant)?
-                .list_users(cursor.0.as_deref(), super::limit(limit.0))?;
-            Ok(UserPage::of(page, User::from))
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                let page = e
+                    .tenant_admin(p, &tenant)?
+                    .list_users(cursor.0.as_deref(), super::limit(limit.0))?;
+                Ok(UserPage::of(page, User::from))
+            })
+            .await,
+        )
     }
 
     /// Read a user.
@@ -63,9 +69,12 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<User> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            Ok(e.tenant_admin(p, &tenant)?.user(&user_id)?.into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                Ok(e.tenant_admin(p, &tenant)?.user(&user_id)?.into())
+            })
+            .await,
+        )
     }
 
     /// Update a user's profile (`password` is ignored here: use the password endpoint).
@@ -85,9 +94,12 @@ impl AdminUsersApi {
         if password.is_some() {
             return AdminResult::invalid("set passwords with PUT …/users/{user_id}/password");
         }
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            Ok(e.tenant_admin(p, &tenant)?.update_user(env, &user_id, patch)?.into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                Ok(e.tenant_admin(p, &tenant)?.update_user(env, &user_id, patch)?.into())
+            })
+            .await,
+        )
     }
 
     /// Delete a user: sessions end, tokens are revoked, consents are forgotten.
@@ -99,9 +111,11 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        let ended = as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.delete_user(env, &user_id)
-        });
+        let t = tenant.0.clone();
+        let ended = as_admin(&state, req, move |e, env, p| {
+            e.tenant_admin(p, &t)?.delete_user(env, &user_id)
+        })
+        .await;
         AdminResult::ok(tell_clients(&state, &tenant, ended.map(|n| (Done::yes(), n))).await)
     }
 
@@ -119,11 +133,14 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?
-                .set_password(env, &user_id, &body.password)?;
-            Ok(Done::yes())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                e.tenant_admin(p, &tenant)?
+                    .set_password(env, &user_id, &body.password)?;
+                Ok(Done::yes())
+            })
+            .await,
+        )
     }
 
     /// Disable a user: their sessions end and their refresh and access tokens die.
@@ -139,9 +156,11 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<User> {
-        let changed = as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.set_user_disabled(env, &user_id, true)
-        });
+        let t = tenant.0.clone();
+        let changed = as_admin(&state, req, move |e, env, p| {
+            e.tenant_admin(p, &t)?.set_user_disabled(env, &user_id, true)
+        })
+        .await;
         AdminResult::ok(tell_clients(&state, &tenant, changed.map(|(u, n)| (u.into(), n))).await)
     }
 
@@ -160,14 +179,16 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<ActivationBody> {
-        let issued = as_admin(&state, req, |e, env, p| {
-            let (user, link) = e.tenant_admin(p, &tenant)?.issue_activation(env, &user_id)?;
+        let t = tenant.0.clone();
+        let issued = as_admin(&state, req, move |e, env, p| {
+            let (user, link) = e.tenant_admin(p, &t)?.issue_activation(env, &user_id)?;
             let organization = match &user.profile.organization_id {
-                Some(org) => e.organization_record(&tenant, org)?.map(|o| o.name),
+                Some(org) => e.organization_record(&t, org)?.map(|o| o.name),
                 None => None,
             };
             Ok((user, link, organization.unwrap_or_default()))
-        });
+        })
+        .await;
         AdminResult::ok(match issued {
             Ok((user, link, organization)) => {
                 let to = user.profile.email.unwrap_or_default();
@@ -191,12 +212,17 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            for name in e.tenant_admin(p, &tenant)?.unlock_sign_in(env, &user_id)? {
+        let t = tenant.0.clone();
+        let names = as_admin(&state, req, move |e, env, p| {
+            e.tenant_admin(p, &t)?.unlock_sign_in(env, &user_id)
+        })
+        .await;
+        AdminResult::ok(names.map(|names| {
+            for name in names {
                 let account = crate::login_throttle::account_key(&tenant, &name);
                 state.shared.unlock_login(&account);
             }
-            Ok(Done::yes())
+            Done::yes()
         }))
     }
 
@@ -213,9 +239,11 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<User> {
-        let changed = as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.set_user_disabled(env, &user_id, false)
-        });
+        let t = tenant.0.clone();
+        let changed = as_admin(&state, req, move |e, env, p| {
+            e.tenant_admin(p, &t)?.set_user_disabled(env, &user_id, false)
+        })
+        .await;
         AdminResult::ok(tell_clients(&state, &tenant, changed.map(|(u, n)| (u.into(), n))).await)
     }
 
@@ -232,13 +260,16 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Vec<Session>> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            Ok(e.tenant_admin(p, &tenant)?
-                .sessions(&user_id)?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                Ok(e.tenant_admin(p, &tenant)?
+                    .sessions(&user_id)?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect())
+            })
+            .await,
+        )
     }
 
     /// End every session of the user and revoke their grants.
@@ -254,9 +285,11 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        let ended = as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.revoke_sessions(env, &user_id, None)
-        });
+        let t = tenant.0.clone();
+        let ended = as_admin(&state, req, move |e, env, p| {
+            e.tenant_admin(p, &t)?.revoke_sessions(env, &user_id, None)
+        })
+        .await;
         AdminResult::ok(tell_clients(&state, &tenant, ended.map(|n| (Done::yes(), n))).await)
     }
 
@@ -274,9 +307,11 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        let ended = as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.revoke_sessions(env, &user_id, Some(&sid))
-        });
+        let t = tenant.0.clone();
+        let ended = as_admin(&state, req, move |e, env, p| {
+            e.tenant_admin(p, &t)?.revoke_sessions(env, &user_id, Some(&sid))
+        })
+        .await;
         AdminResult::ok(tell_clients(&state, &tenant, ended.map(|n| (Done::yes(), n))).await)
     }
 
@@ -293,13 +328,16 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Vec<Consent>> {
-        AdminResult::ok(as_admin(&state, req, |e, _, p| {
-            Ok(e.tenant_admin(p, &tenant)?
-                .consents(&user_id)?
-                .into_iter()
-                .map(|(client_id, scopes)| Consent { client_id, scopes })
-                .collect())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                Ok(e.tenant_admin(p, &tenant)?
+                    .consents(&user_id)?
+                    .into_iter()
+                    .map(|(client_id, scopes)| Consent { client_id, scopes })
+                    .collect())
+            })
+            .await,
+        )
     }
 
     /// Forget every consent of the user and revoke the grants they covered.
@@ -315,10 +353,13 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?.revoke_consents(env, &user_id, None)?;
-            Ok(Done::yes())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                e.tenant_admin(p, &tenant)?.revoke_consents(env, &user_id, None)?;
+                Ok(Done::yes())
+            })
+            .await,
+        )
     }
 
     /// Forget the user's consent to one client and revoke its grants.
@@ -335,11 +376,14 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<Done> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            e.tenant_admin(p, &tenant)?
-                .revoke_consents(env, &user_id, Some(&client_id))?;
-            Ok(Done::yes())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                e.tenant_admin(p, &tenant)?
+                    .revoke_consents(env, &user_id, Some(&client_id))?;
+                Ok(Done::yes())
+            })
+            .await,
+        )
     }
 
     /// Grant the user a licence for an app (Calimatic `user_app_licenses`).
@@ -356,11 +400,14 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<User> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            Ok(e.tenant_admin(p, &tenant)?
-                .set_license(env, &user_id, &client_id, true)?
-                .into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                Ok(e.tenant_admin(p, &tenant)?
+                    .set_license(env, &user_id, &client_id, true)?
+                    .into())
+            })
+            .await,
+        )
     }
 
     /// Withdraw the user's licence for an app.
@@ -377,11 +424,14 @@ impl AdminUsersApi {
         req: &Request,
         state: Data<&Shared>,
     ) -> AdminResult<User> {
-        AdminResult::ok(as_admin(&state, req, |e, env, p| {
-            Ok(e.tenant_admin(p, &tenant)?
-                .set_license(env, &user_id, &client_id, false)?
-                .into())
-        }))
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                Ok(e.tenant_admin(p, &tenant)?
+                    .set_license(env, &user_id, &client_id, false)?
+                    .into())
+            })
+            .await,
+        )
     }
 }
 

@@ -5,7 +5,7 @@
 use engine::error::{EngineError, StoreError};
 use engine::store::{Store, Table, Tx};
 use std::path::Path;
-pub use store_kit::{Compacted, FlushStats, Flusher, Lifecycle, StoreStats, TableStats};
+pub use store_kit::{Compacted, EngineCalls, FlushStats, Flusher, Lifecycle, StoreStats, TableStats};
 use store_redb::{self as redb_store, RedbStore};
 use store_sled::{self as sled_store, SledStore};
 

@@ -1,25 +1,49 @@
-//! Group commit: every write a request made is flushed to disk before its answer goes out, and
-//! one flush covers every request that wrote before it started.
+//! Group commit: every write an engine call made is flushed to disk before the answer built from
+//! it goes out, and one flush covers every call that wrote before it started.
 //!
-//! The store numbers each committed write transaction. Inside a request (`Flusher::scope`) the
-//! store only notes the number; when the handler is done, the request waits until a flush that
-//! began after that number was committed has finished. A background thread runs the flushes, so
-//! while one runs, the server keeps handling other requests, and their writes share the next
-//! flush. Outside a request (start-up, tests calling the engine directly) a write is flushed at
-//! once, as before.
+//! The store numbers each committed write transaction. Inside `Flusher::track` (the server's one
+//! engine boundary runs every engine call in it) the store only notes the number, and `track`
+//! hands it back as a [`Ticket`]; the caller awaits `Flusher::durable(ticket)`, which returns
+//! once a flush that began after that number was committed has finished. A background thread
+//! runs the flushes, so while one runs, the server keeps handling other requests, and their
+//! writes share the next flush. Outside `track` (start-up, tests calling the engine directly) a
+//! write is flushed at once.
 
 use engine::error::StoreError;
 use std::cell::Cell;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-tokio::task_local! {
-    /// The number of the last write this request committed (0: none).
-    static PENDING: Cell<u64>;
+thread_local! {
+    /// Inside `Flusher::track` on this thread: the number of the last write it committed (0:
+    /// none yet). Outside: `None`, and a write is flushed at once.
+    static TRACKING: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// What a tracked piece of work wrote: await [`Flusher::durable`] with it before answering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[must_use = "a write is durable only once `Flusher::durable` returns for its ticket"]
+pub struct Ticket(u64);
+
+impl Ticket {
+    /// Whether the work committed a write that waits for a flush.
+    pub fn wrote(self) -> bool {
+        self.0 > 0
+    }
+}
+
+/// Puts back the tracking state `track` found, also when the work panics.
+struct Restore(Option<u64>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let inner = TRACKING.get().unwrap_or(0);
+        // Nested tracking: the outer work is durable only once the inner's writes are too.
+        TRACKING.set(self.0.map(|outer| outer.max(inner)));
+    }
 }
 
 /// What the flush thread makes durable.
@@ -110,27 +134,35 @@ impl Flusher {
         }
     }
 
-    /// Called by the store after a transaction that wrote has committed.
+    /// Called by the store after a transaction that wrote has committed: inside `track`, the
+    /// write waits for the ticket's flush; outside, it is flushed at once.
     pub fn committed(&self) -> Result<(), StoreError> {
         let n = self.0.written.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.0.stopped.load(Ordering::SeqCst) || PENDING.try_with(|p| p.set(n)).is_err() {
+        let tracked = TRACKING.get().is_some();
+        if tracked {
+            TRACKING.set(Some(n));
+        }
+        if self.0.stopped.load(Ordering::SeqCst) || !tracked {
             self.0.db.flush()?;
         }
         Ok(())
     }
 
-    /// Runs a request's handler, then waits until everything it wrote is on disk.
-    pub async fn scope<F: Future>(&self, handler: F) -> F::Output {
-        let (out, n) = PENDING
-            .scope(Cell::new(0), async {
-                let out = handler.await;
-                (out, PENDING.with(Cell::get))
-            })
-            .await;
-        if n > 0 {
-            self.wait_for(n).await;
+    /// Runs `work` on this thread, noting the writes it commits instead of flushing each: the
+    /// ticket says which flush makes them durable.
+    pub fn track<T>(&self, work: impl FnOnce() -> T) -> (T, Ticket) {
+        let restore = Restore(TRACKING.replace(Some(0)));
+        let out = work();
+        let n = TRACKING.get().unwrap_or(0);
+        drop(restore);
+        (out, Ticket(n))
+    }
+
+    /// Returns once the writes of `ticket` are on disk (at once if it wrote nothing).
+    pub async fn durable(&self, ticket: Ticket) {
+        if ticket.wrote() {
+            self.wait_for(ticket.0).await;
         }
-        out
     }
 
     async fn wait_for(&self, n: u64) {
@@ -138,10 +170,10 @@ impl Flusher {
         if *rx.borrow() >= n {
             return;
         }
-        // Let the requests that are ready now run their handlers before the flush starts, so it
-        // covers their writes too. A handler runs to its end without yielding, so without this
-        // a flush began as soon as one request waited and covered ~1.3 requests. The yield puts
-        // this task behind the ready ones and after one poll for I/O: alone, it costs a poll.
+        // Let the requests that are ready now run their engine calls before the flush starts, so
+        // it covers their writes too. Without this a flush began as soon as one request waited
+        // and covered ~1.3 requests. The yield puts this task behind the ready ones and after
+        // one poll for I/O: alone, it costs a poll.
         tokio::task::yield_now().await;
         if *rx.borrow() >= n {
             return;
@@ -226,20 +258,18 @@ mod tests {
         // Outside a request: flushed at once.
         f.committed().unwrap();
         assert_eq!(*f.0.flushed.borrow(), 0, "no group flush was needed");
-        // Inside requests: each waits until the flushed number reaches its own.
+        // Tracked: each waits until the flushed number reaches its own.
         let mut tasks = Vec::new();
         for _ in 0..20 {
             let f = f.clone();
             tasks.push(tokio::spawn(async move {
-                f.scope(async {
-                    f.committed().unwrap();
-                    PENDING.with(Cell::get)
-                })
-                .await
+                let ((), ticket) = f.track(|| f.committed().unwrap());
+                f.durable(ticket).await;
+                ticket
             }));
         }
         for t in tasks {
-            let mine = t.await.unwrap();
+            let Ticket(mine) = t.await.unwrap();
             assert!(mine > 1);
             assert!(
                 *f.0.flushed.borrow() >= mine,
@@ -250,9 +280,11 @@ mod tests {
         let s = f.stats();
         assert!(s.flushes >= 1 && s.flushes <= s.waits && s.waits <= 20, "{s:?}");
         assert!(s.flush_ns > 0, "{s:?}");
-        // A request that wrote nothing does not wait.
+        // Work that wrote nothing does not wait.
         let before = *f.0.wanted.lock().unwrap();
-        f.scope(async {}).await;
+        let ((), ticket) = f.track(|| ());
+        assert!(!ticket.wrote());
+        f.durable(ticket).await;
         assert_eq!(*f.0.wanted.lock().unwrap(), before);
         assert_eq!(f.stats().waits, s.waits);
     }
@@ -266,10 +298,8 @@ mod tests {
             .map(|_| {
                 let f = f.clone();
                 tokio::spawn(async move {
-                    f.scope(async {
-                        f.committed().unwrap();
-                    })
-                    .await
+                    let ((), ticket) = f.track(|| f.committed().unwrap());
+                    f.durable(ticket).await;
                 })
             })
             .collect();
@@ -279,6 +309,23 @@ mod tests {
         let s = f.stats();
         assert_eq!((s.flushes, s.waits), (1, 8), "{s:?}");
         assert_eq!(*f.0.flushed.borrow(), 8);
+        f.stop();
+    }
+
+    #[test]
+    fn nested_work_hands_its_writes_to_the_outer_ticket_and_a_panic_ends_tracking() {
+        let f = Flusher::start(Arc::new(SlowDisk));
+        let (inner, outer) = f.track(|| {
+            let ((), inner) = f.track(|| f.committed().unwrap());
+            inner
+        });
+        assert!(inner.wrote());
+        assert_eq!(outer, inner, "the outer work waits for the inner's write");
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _never = f.track(|| panic!("work failed"));
+        }));
+        assert!(caught.is_err());
+        assert_eq!(TRACKING.get(), None, "after a panic, writes are flushed at once again");
         f.stop();
     }
 }

@@ -5,13 +5,13 @@ mod flusher;
 
 use engine::error::StoreError;
 use engine::store::{Store, Table};
-pub use flusher::{Flush, FlushStats, Flusher};
+pub use flusher::{Flush, FlushStats, Flusher, Ticket};
 
 /// What the server does with a store besides its transactions: its durability, its upkeep and
 /// its figures. Every store crate implements it; the server names no store beyond opening one.
 pub trait Lifecycle: Store {
-    /// The group-commit handle: requests run inside its `scope`, and a request's writes are
-    /// durable before it answers.
+    /// The group-commit handle: an engine call runs inside its `track`, and the caller awaits
+    /// the ticket before answering.
     fn flusher(&self) -> &Flusher;
     /// Puts everything on disk (at shutdown).
     fn flush(&self) -> Result<(), StoreError>;
@@ -22,6 +22,23 @@ pub trait Lifecycle: Store {
     }
     /// Records and bytes per table, and the files' size (for `store-stats` and metrics).
     fn stats(&self) -> Result<StoreStats, StoreError>;
+    /// Where the server runs engine calls over this store (`EngineCalls`).
+    fn engine_calls(&self) -> EngineCalls {
+        EngineCalls::Inline
+    }
+}
+
+/// Where the server's one engine boundary runs an engine call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineCalls {
+    /// On the async worker that awaits it: for a store whose transactions answer from memory and
+    /// leave their disk waits to the flush thread (the embedded stores). Measured on 2 cores, the
+    /// blocking pool's two thread hand-offs per call cost 15–55 % of the throughput
+    /// (`docs/performance.md`).
+    Inline,
+    /// On the blocking pool: for a store whose transactions wait on something slow (a network
+    /// round trip), which would otherwise stall every request sharing the worker.
+    BlockingPool,
 }
 
 /// How many records a table holds and their size.

@@ -8,7 +8,7 @@
 //! runs again), and commits. Reads never wait for a writer or for the disk.
 //!
 //! Durability: a commit goes to redb without an fsync (`Durability::None`); the group-commit
-//! thread (`group_commit`) then makes every commit so far durable with one `Durability::Immediate`
+//! thread (`store_kit::Flusher`) then makes every commit so far durable with one `Durability::Immediate`
 //! commit, and a request answers only after that covers its writes. redb's durable commit ends
 //! in `fsync`, so acknowledged writes survive a killed process and a power cut.
 
@@ -95,7 +95,7 @@ impl RedbStore {
         Ok(RedbStore { db, flusher })
     }
 
-    /// The group-commit handle (requests run inside its `scope`).
+    /// The group-commit handle (engine calls run inside its `track`).
     pub fn flusher(&self) -> &Flusher {
         &self.flusher
     }

@@ -1,7 +1,8 @@
 //! The engine's `Store` on sled: keys `{table}\0{key}` in one tree, audit events in a second
 //! database (`audit_db`), serializable transactions (one at a time, each committed as one atomic
 //! batch, see `commit`), and every transaction that wrote flushed before the caller answers (by
-//! group commit inside a request, see `group_commit`; at once outside one). The records database
+//! group commit inside an engine call the server tracks, see `store_kit::Flusher`; at once
+//! outside one). The records database
 //! is compacted while the server runs once its files have grown (`online_compact`), into a new
 //! generation of the data dir (`generations`). It keeps no expiry index
 //! (`Store::keeps_expiry_index`): see [`SledStore::keeps_expiry_index`].
@@ -218,7 +219,7 @@ impl SledStore {
         })
     }
 
-    /// The group-commit handle (requests run inside its `scope`).
+    /// The group-commit handle (engine calls run inside its `track`).
     pub fn flusher(&self) -> &Flusher {
         &self.flusher
     }

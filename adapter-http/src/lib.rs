@@ -401,7 +401,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
     // before it is indexed by its first purge.
     state
         .engine
-        .call(|e, _| e.prepare_expiry_index())
+        .call(|e, _| e.prepare_expiry())
         .await
         .map_err(|e| e.to_string())?;
     let demo = state

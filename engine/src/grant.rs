@@ -12,7 +12,7 @@
 use crate::env::UnixTime;
 use crate::error::Result;
 use crate::secret::SecretHash;
-use crate::store::{expiry, load, resave, save, Record, Table, Tx};
+use crate::store::{load, save, save_expiring, Record, Table, Tx};
 use serde::{Deserialize, Serialize};
 
 /// Why a grant was revoked.
@@ -87,9 +87,9 @@ pub struct GrantRecord {
 
 impl Record for GrantRecord {
     const TABLE: Table = Table::Grant;
-    /// A family with refresh tokens is noted through them (each refresh token's entry stands
-    /// for its family, which the purge deletes with its last token); one without, by when its
-    /// access token expires.
+    /// A family with refresh tokens expires through them (each refresh token's time stands for
+    /// its family, which the purge deletes with its last token); one without, when its access
+    /// token expires.
     fn purge_at(&self) -> Option<UnixTime> {
         match self.refresh {
             Some(_) => None,
@@ -181,8 +181,8 @@ impl UserClientEpochRecord {
 }
 
 /// Writes `token` as the current refresh token of `family` (the generation its refresh state
-/// names) and notes it in the expiry index at the family's refresh expiry: refresh tokens stand
-/// for their family there (`GrantRecord::purge_at`). A family without refresh state gets none.
+/// names), expiring at the family's refresh expiry: refresh tokens stand for their family in the
+/// purge (`GrantRecord::purge_at`). A family without refresh state gets none.
 pub fn save_refresh_token(tx: &mut dyn Tx, family: &GrantRecord, token: &str) -> Result<()> {
     let Some(refresh) = family.refresh else {
         return Ok(());
@@ -193,9 +193,7 @@ pub fn save_refresh_token(tx: &mut dyn Tx, family: &GrantRecord, token: &str) ->
         grant_id: family.grant_id.clone(),
         generation: refresh.generation,
     };
-    save(tx, &key, &record)?;
-    expiry::note(tx, refresh.expires_at, Table::RefreshToken, &key)?;
-    Ok(())
+    save_expiring(tx, &key, &record, refresh.expires_at)
 }
 
 /// Marks a grant revoked (idempotent; the first reason is kept).
@@ -204,7 +202,7 @@ pub fn revoke(tx: &mut dyn Tx, tenant: &str, grant_id: &str, reason: RevocationR
     if let Some(mut g) = load::<GrantRecord>(tx, &key)? {
         if g.state == GrantState::Active {
             g.state = GrantState::Revoked(reason);
-            resave(tx, &key, &g)?;
+            save(tx, &key, &g)?;
         }
     }
     Ok(())

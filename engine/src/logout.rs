@@ -7,7 +7,7 @@ use crate::error::{ProtocolError, Result};
 use crate::grant::{self, RevocationReason};
 use crate::redirect::{check_post_logout_uri, RedirectResponse};
 use crate::session::{load_live, SessionRecord, SessionState};
-use crate::store::{load, resave, Store};
+use crate::store::{load, save, Store};
 use spec::{ErrorCode, ResponseMode};
 
 /// End-session parameters as received.
@@ -134,7 +134,7 @@ impl<S: Store> Engine<S> {
             if let Some(l) = &live {
                 let mut rec: SessionRecord = l.record.clone();
                 rec.state = SessionState::Ended;
-                resave(tx, &l.key, &rec)?;
+                save(tx, &l.key, &rec)?;
                 backchannel = self.logout_notices(tx, tenant, &iss, &rec, &jti, now)?;
             }
             if let (Some(user), Some(c), false) = (&user_id, &client, self.mutant(|m| m.logout_keeps_tokens)) {

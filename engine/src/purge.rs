@@ -6,11 +6,11 @@
 //! that long); refresh tokens and their grant once the family's refresh lifetime has passed.
 //! Each record is checked again inside the transaction that deletes it. A crash may lose a
 //! purge (the next one does it again), so these deletions do not wait for the disk.
-//! The purge finds them through the expiry index (`store::expiry`), read in time order up to
-//! now: it reads what may have expired, not every record of every table (at 100,000 live
-//! families, that was hundreds of thousands of records every few minutes). A store that keeps no
-//! index (`Store::keeps_expiry_index`: sled) is read whole instead, each record judged from its
-//! scanned bytes first, so only the ones that may be dead are read again in a transaction.
+//!
+//! One path for every store: the store keeps each record's expiry time (`Tx::put_expiring`) and
+//! answers what is due (`Store::expired`) its own way, by an index in time order (redb,
+//! PostgreSQL) or by reading the table (sled). Each key it names is judged here: dead, it goes;
+//! alive, it is written again with the time it may die (`store::expiry`).
 //! Audit events go once they are older than `EngineConfig::audit_retention` (an operator's
 //! decision; `None` keeps them all). Their ids sort by time within a tenant, so that purge reads
 //! each tenant's expired events and stops at its first kept one instead of reading the whole log
@@ -20,25 +20,22 @@ use crate::audit::AuditEvent;
 use crate::authorize::transaction::AuthTransactionRecord;
 use crate::client::ClientRecord;
 use crate::client_auth::AssertionJtiRecord;
-use crate::code::CodeRecord;
+use crate::code::{CodeRecord, CODE_REPLAY_GRACE_SECS};
 use crate::engine::Engine;
 use crate::env::UnixTime;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
 use crate::registration::InitialAccessTokenRecord;
 use crate::session::SessionRecord;
 use crate::store::{decode, expiry, for_each_page, load, Record, Store, Table, Tx};
 
-/// Records read per page while looking for dead ones (memory stays bounded by this, not by
-/// the table's size).
+/// Keys asked of the store per page of due records, and records read per page of a whole table
+/// (memory stays bounded by this, not by the table's size).
 const PURGE_PAGE: usize = 1024;
 
-/// The first page of a scan in time order (the expiry index, a tenant's audit events); pages
-/// double while every record read was due, so a purge reads at most about as many records not
-/// yet due as it found due.
+/// The first page of a scan in time order (a tenant's audit events); pages double while every
+/// record read was due, so a purge reads at most about as many records not yet due as it found due.
 const FIRST_PAGE: usize = 16;
-
-use crate::code::CODE_REPLAY_GRACE_SECS;
 
 /// Records deleted by one purge, per table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,9 +58,10 @@ pub struct PurgeReport {
     pub initial_access_tokens: usize,
     /// Audit events older than the configured retention.
     pub audit_events: usize,
-    /// Records and expiry entries the scans read to find these: what a purge costs, growing with
-    /// what expired, not with what lives (but once per store, to index what was written before
-    /// the expiry index existed). (Each candidate is read once more inside its deleting
+    /// Records and index entries the store read to find these (`ExpiredPage::read`) and the
+    /// audit scans read: what a purge costs, growing with what expired where the store keeps an
+    /// index, with the purged tables where it reads them (sled); once per store, every record of
+    /// a store an older version wrote. (Each candidate is read once more inside its deleting
     /// transaction, a refresh token's family too.)
     pub read: usize,
 }
@@ -125,13 +123,10 @@ fn family_fate(tx: &mut dyn Tx, grant_key: &str, ttls: &mut AccessTtls) -> Resul
 }
 
 /// Clients' access-token lifetimes (0 for a client that is gone), by client key, so that a
-/// purge decodes each client once per transaction (or once per purge, for
-/// [`ScanContext::may_be_dead`]) instead of once per family.
+/// purge decodes each client once per transaction instead of once per family.
 #[derive(Default)]
 struct AccessTtls {
     by_client: std::collections::HashMap<String, u64>,
-    /// Holds every client's ([`AccessTtls::of_every_client`]): one missing is gone.
-    every: bool,
 }
 
 impl AccessTtls {
@@ -139,35 +134,13 @@ impl AccessTtls {
         if let Some(ttl) = self.by_client.get(client_key) {
             return Ok(*ttl);
         }
-        if self.every {
-            return Ok(0);
-        }
         let ttl = load::<ClientRecord>(tx, client_key)?.map_or(0, |c| c.access_token_ttl);
         self.by_client.insert(client_key.to_string(), ttl);
         Ok(ttl)
     }
-
-    /// Every client's, read a page at a time. A client missing from it counts as gone (0), as
-    /// one written since would be: that can only make its families' deadline earlier, so
-    /// candidates that their transaction judges again.
-    fn of_every_client<S: Store + ?Sized>(store: &S) -> Result<Self> {
-        let mut ttls = AccessTtls {
-            every: true,
-            ..AccessTtls::default()
-        };
-        for_each_page(store, Table::Client, "", PURGE_PAGE, |page| {
-            for (key, bytes) in page {
-                if let Ok(c) = decode::<ClientRecord>(bytes) {
-                    ttls.by_client.insert(key.clone(), c.access_token_ttl);
-                }
-            }
-            Ok(())
-        })?;
-        Ok(ttls)
-    }
 }
 
-/// When the record under an expiry entry dies (see the module documentation for each table).
+/// When the record under `table`'s `key` dies (see the module documentation for each table).
 fn fate(tx: &mut dyn Tx, table: Table, key: &str, ttls: &mut AccessTtls) -> Result<Fate> {
     let at = Fate::DiesAfter;
     match table {
@@ -198,19 +171,24 @@ fn fate(tx: &mut dyn Tx, table: Table, key: &str, ttls: &mut AccessTtls) -> Resu
     }
 }
 
-/// Deletes `table`'s `key` if its fate, read inside `tx`, says it is dead by `now` (a refresh
-/// token's family with it), noting each table deleted from in `deleted`. Returns when it dies
-/// if it is still alive.
-fn delete_if_dead(
+/// Judges `table`'s `key` inside `tx` at `now`: dead, it goes (a refresh token's family with it),
+/// each table deleted from noted in `deleted`; alive, it is written again expiring when it may
+/// die; one that does not decode is written again without a time, so no purge is given it again.
+// RELIABILITY-soak
+fn settle(
     tx: &mut dyn Tx,
     table: Table,
     key: &str,
     now: UnixTime,
     deleted: &mut Vec<Table>,
     ttls: &mut AccessTtls,
-) -> Result<Option<UnixTime>> {
+) -> Result<()> {
     match fate(tx, table, key, ttls)? {
-        Fate::DiesAfter(t) | Fate::EndsFamilyAfter(t, _) if t >= now => return Ok(Some(t)),
+        Fate::DiesAfter(t) | Fate::EndsFamilyAfter(t, _) if t >= now => {
+            if let Some(bytes) = tx.get(table, key)? {
+                tx.put_expiring(table, key, bytes, t)?;
+            }
+        }
         Fate::DiesAfter(_) => {
             tx.delete(table, key)?;
             deleted.push(table);
@@ -223,90 +201,17 @@ fn delete_if_dead(
                 deleted.push(Table::Grant);
             }
         }
-        Fate::Gone | Fate::Kept => {}
-    }
-    Ok(None)
-}
-
-/// A record as a scan read it, seen as a store holding only it: the purge without an index asks
-/// [`fate`] of it before opening a transaction. A fate that needs another record (a family's
-/// grant or client) fails to read it and is checked in a transaction.
-struct Scanned<'a> {
-    table: Table,
-    bytes: &'a [u8],
-}
-
-impl Tx for Scanned<'_> {
-    fn get(&mut self, table: Table, _key: &str) -> std::result::Result<Option<Vec<u8>>, StoreError> {
-        if table == self.table {
-            Ok(Some(self.bytes.to_vec()))
-        } else {
-            Err(StoreError(format!(
-                "{} is not in a scanned {} record",
-                table.name(),
-                self.table.name()
-            )))
+        Fate::Kept => {
+            if let Some(bytes) = tx.get(table, key)? {
+                tx.put(table, key, bytes)?;
+            }
         }
+        Fate::Gone => {}
     }
-    fn put(&mut self, _: Table, _: &str, _: Vec<u8>) -> std::result::Result<(), StoreError> {
-        Err(StoreError("a scanned record is read-only".into()))
-    }
-    fn delete(&mut self, _: Table, _: &str) -> std::result::Result<(), StoreError> {
-        Err(StoreError("a scanned record is read-only".into()))
-    }
-}
-
-/// What the purge without an index learns as it reads, to judge scanned records with: every
-/// client's access-token lifetime, read at its start, and the families it found alive.
-#[derive(Default)]
-struct ScanContext {
-    /// Every client's access-token lifetime. One changed since can only make a family a
-    /// candidate early or late by one purge, and each candidate is judged again in its
-    /// transaction.
-    ttls: AccessTtls,
-    /// Hashes of the keys of the grants found alive at `now`: a refresh token whose family is
-    /// one of them is alive too (its fate is its family's), so it is not read again in a
-    /// transaction. A dead family whose key's hash is a live one's (~1 chance in 10^14 each, at
-    /// 100,000 live families) only keeps its refresh tokens while that family lives.
-    live_families: std::collections::HashSet<u64>,
-}
-
-impl ScanContext {
-    fn family_hash(grant_key: &str) -> u64 {
-        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        // Fixed keys: the same key hashes the same in every purge.
-        BuildHasherDefault::<DefaultHasher>::default().hash_one(grant_key)
-    }
-
-    /// Whether a scanned record may be dead by `now`: certainly alive (or kept) records are not
-    /// read again in a transaction. Grants must be read before refresh tokens
-    /// (as [`expiry::INDEXED`] lists them), or every refresh token is a candidate.
-    fn may_be_dead(&mut self, table: Table, key: &str, bytes: &[u8], now: UnixTime) -> bool {
-        if table == Table::RefreshToken {
-            return decode::<RefreshTokenRecord>(bytes).map_or(true, |rt| {
-                let family = GrantRecord::key(&rt.tenant, &rt.grant_id);
-                !self.live_families.contains(&Self::family_hash(&family))
-            });
-        }
-        let alive = match fate(&mut Scanned { table, bytes }, table, "", &mut self.ttls) {
-            Ok(Fate::DiesAfter(t)) => t >= now,
-            Ok(Fate::Kept) => true,
-            Ok(Fate::Gone | Fate::EndsFamilyAfter(..)) | Err(_) => false,
-        };
-        if alive && table == Table::Grant {
-            self.live_families.insert(Self::family_hash(key));
-        }
-        !alive
-    }
+    Ok(())
 }
 
 impl PurgeReport {
-    /// The same report with another `read` (tests compare what two purges deleted).
-    #[cfg(test)]
-    fn with_read(self, read: usize) -> Self {
-        PurgeReport { read, ..self }
-    }
-
     /// Counts one deleted record of `table`.
     fn count(&mut self, table: Table) {
         match table {
@@ -349,140 +254,108 @@ impl<S: Store> Engine<S> {
         Ok(deleted)
     }
 
-    /// Marks a store in which none of the indexed tables holds a record (a new one) as covered
-    /// by the expiry index, so its first purge indexes nothing again; a store with records
-    /// keeps them for the first purge to index. Call it when the store opens. Returns whether
-    /// the store is covered (a store that keeps no index has nothing to prepare: `true`).
-    pub fn prepare_expiry_index(&self) -> Result<bool> {
-        if !self.store.keeps_expiry_index() || self.expiry_index_covers_all()? {
+    /// Judges each of `table`'s `keys` ([`settle`]), in transactions of at most 256.
+    fn settle_all(&self, table: Table, keys: &[&str], now: UnixTime, report: &mut PurgeReport) -> Result<()> {
+        for chunk in keys.chunks(256) {
+            let deleted = self.store.transact(|tx| {
+                tx.relax_durability();
+                let (mut deleted, mut ttls) = (Vec::new(), AccessTtls::default());
+                for key in chunk {
+                    settle(tx, table, key, now, &mut deleted, &mut ttls)?;
+                }
+                Ok(deleted)
+            })?;
+            deleted.into_iter().for_each(|t| report.count(t));
+        }
+        Ok(())
+    }
+
+    /// Marks a store in which none of the purged tables holds a record (a new one) as keeping
+    /// every expiry time, so its first purge goes through nothing whole; a store with records
+    /// keeps them for the first purge to give their times. Call it when the store opens. Returns
+    /// whether the store is marked.
+    pub fn prepare_expiry(&self) -> Result<bool> {
+        if self.expiry_kept()? {
             return Ok(true);
         }
-        for table in expiry::INDEXED {
+        for table in expiry::PURGED {
             if !self.store.scan_after(table, "", None, 1)?.is_empty() {
                 return Ok(false);
             }
         }
-        // Records written between the check and the mark have entries of their own.
-        self.mark_expiry_index_covering_all()?;
+        // Records written between the check and the mark have their times.
+        self.drop_engine_index(&mut 0)?;
+        self.mark_expiry_kept()?;
         Ok(true)
     }
 
-    /// Whether every record the purge may delete has an expiry entry (the store's marker).
-    fn expiry_index_covers_all(&self) -> Result<bool> {
+    /// Whether every record that can die has its expiry time kept by the store (the marker).
+    fn expiry_kept(&self) -> Result<bool> {
         self.store
-            .transact(|tx| Ok(tx.get(Table::Expiry, expiry::BACKFILLED)?.is_some()))
+            .transact(|tx| Ok(tx.get(Table::Expiry, expiry::MARKER)?.is_some()))
     }
 
-    /// Writes the marker, durably: a store that keeps it keeps the entries written before it.
-    fn mark_expiry_index_covering_all(&self) -> Result<()> {
+    /// Writes the marker, durably: a store that keeps it keeps the times written before it.
+    fn mark_expiry_kept(&self) -> Result<()> {
         self.store
-            .transact(|tx| Ok(tx.put(Table::Expiry, expiry::BACKFILLED, Vec::new())?))
+            .transact(|tx| Ok(tx.put(Table::Expiry, expiry::MARKER, Vec::new())?))
     }
 
-    /// Gives every record of the indexed tables an expiry entry due at once, unless the store
-    /// says it was done: a store written before the index existed holds records without one.
-    /// The first indexed purge then checks each of them once and moves its entry to its real
-    /// deadline. Records written meanwhile have entries of their own.
-    fn backfill_expiry_index(&self, read: &mut usize) -> Result<()> {
-        if self.expiry_index_covers_all()? {
+    /// Deletes what older versions wrote to [`Table::Expiry`] (their expiry index and its
+    /// marker): everything but this version's marker.
+    fn drop_engine_index(&self, read: &mut usize) -> Result<()> {
+        for_each_page(&self.store, Table::Expiry, "", PURGE_PAGE, |page| {
+            *read += page.len();
+            let keys: Vec<&str> = page
+                .iter()
+                .map(|(key, _)| key.as_str())
+                .filter(|key| *key != expiry::MARKER)
+                .collect();
+            for chunk in keys.chunks(256) {
+                self.store.transact(|tx| {
+                    tx.relax_durability();
+                    chunk.iter().try_for_each(|key| tx.delete(Table::Expiry, key))?;
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Once per store an older version wrote (without the marker): judges every record of the
+    /// purged tables, a page at a time, so the dead go and the live get their expiry time, drops
+    /// the older versions' index, and marks the store. Grants come before refresh tokens
+    /// ([`expiry::PURGED`]), so a dead family's grant is gone when its tokens are judged.
+    fn give_every_record_its_time(&self, now: UnixTime, report: &mut PurgeReport, read: &mut usize) -> Result<()> {
+        if self.expiry_kept()? {
             return Ok(());
         }
-        for table in expiry::INDEXED {
+        self.drop_engine_index(read)?;
+        for table in expiry::PURGED {
             for_each_page(&self.store, table, "", PURGE_PAGE, |page| {
                 *read += page.len();
-                for chunk in page.chunks(256) {
-                    self.store.transact(|tx| {
-                        tx.relax_durability();
-                        for (key, _) in chunk {
-                            if tx.get(table, key)?.is_some() {
-                                expiry::note(tx, UnixTime(0), table, key)?;
-                            }
-                        }
-                        Ok(())
-                    })?;
-                }
-                Ok(())
+                let keys: Vec<&str> = page.iter().map(|(key, _)| key.as_str()).collect();
+                self.settle_all(table, &keys, now, report)
             })?;
         }
-        self.mark_expiry_index_covering_all()
+        self.mark_expiry_kept()
     }
 
-    /// Reads the expiry index in time order up to `now` and checks each record an entry names
-    /// inside the transaction that deletes it: dead, it goes; alive, its entry moves to when it
-    /// dies; gone, the entry goes. Live records are not read, except the page the scan stops in.
-    fn purge_indexed(&self, now: UnixTime, report: &mut PurgeReport, read: &mut usize) -> Result<()> {
-        let (mut after, mut size) = (None::<String>, FIRST_PAGE);
-        loop {
-            let page = self.store.scan_after(Table::Expiry, "", after.as_deref(), size)?;
-            *read += page.len();
-            let mut due = Vec::new();
-            let mut reached_now = false;
-            for (key, _) in &page {
-                match expiry::parse(key) {
-                    Some(e) if e.at >= now => {
-                        reached_now = true;
-                        break;
-                    }
-                    Some(_) => due.push(key.as_str()),
-                    None => {} // the marker, or an entry this version does not know: stepped over
+    /// Asks the store for the keys due at `now`, table by table and a page at a time, and judges
+    /// each inside the transaction that deletes it or gives it its later time.
+    fn purge_due(&self, now: UnixTime, report: &mut PurgeReport, read: &mut usize) -> Result<()> {
+        for table in expiry::PURGED {
+            let mut after: Option<String> = None;
+            loop {
+                let page = self.store.expired(table, now, after.as_deref(), PURGE_PAGE)?;
+                *read += page.read;
+                let keys: Vec<&str> = page.keys.iter().map(String::as_str).collect();
+                self.settle_all(table, &keys, now, report)?;
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
                 }
             }
-            for chunk in due.chunks(256) {
-                let deleted = self.store.transact(|tx| {
-                    tx.relax_durability();
-                    let (mut deleted, mut ttls) = (Vec::new(), AccessTtls::default());
-                    for entry_key in chunk {
-                        let Some(e) = expiry::parse(entry_key) else { continue };
-                        if let Some(t) = delete_if_dead(tx, e.table, e.key, now, &mut deleted, &mut ttls)? {
-                            expiry::note(tx, t, e.table, e.key)?;
-                        }
-                        tx.delete(Table::Expiry, entry_key)?;
-                    }
-                    Ok(deleted)
-                })?;
-                deleted.into_iter().for_each(|t| report.count(t));
-            }
-            match page.last() {
-                Some((key, _)) if !reached_now && page.len() == size => {
-                    after = Some(key.clone());
-                    size = (size * 2).min(PURGE_PAGE);
-                }
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    /// For a store without the expiry index: reads every record of the tables the index would
-    /// cover, a page at a time, and deletes the dead ones, each checked again inside the
-    /// deleting transaction. Only the records that may be dead are read there: a refresh
-    /// token's fate is its family's, so those of a family the scan of grants found alive are
-    /// not.
-    fn purge_by_reading(&self, now: UnixTime, report: &mut PurgeReport, read: &mut usize) -> Result<()> {
-        let mut scan = ScanContext {
-            ttls: AccessTtls::of_every_client(&self.store)?,
-            ..ScanContext::default()
-        };
-        for table in expiry::INDEXED {
-            for_each_page(&self.store, table, "", PURGE_PAGE, |page| {
-                *read += page.len();
-                let candidates: Vec<&str> = page
-                    .iter()
-                    .filter(|(key, bytes)| scan.may_be_dead(table, key, bytes, now))
-                    .map(|(key, _)| key.as_str())
-                    .collect();
-                for chunk in candidates.chunks(256) {
-                    let deleted = self.store.transact(|tx| {
-                        tx.relax_durability();
-                        let (mut deleted, mut ttls) = (Vec::new(), AccessTtls::default());
-                        for key in chunk {
-                            delete_if_dead(tx, table, key, now, &mut deleted, &mut ttls)?;
-                        }
-                        Ok(deleted)
-                    })?;
-                    deleted.into_iter().for_each(|t| report.count(t));
-                }
-                Ok(())
-            })?;
         }
         Ok(())
     }
@@ -543,12 +416,8 @@ impl<S: Store> Engine<S> {
     /// Deletes the records no request can use any more (see the module documentation).
     pub fn purge_expired(&self, now: UnixTime) -> Result<PurgeReport> {
         let (mut report, mut read) = (PurgeReport::default(), 0);
-        if self.store.keeps_expiry_index() {
-            self.backfill_expiry_index(&mut read)?;
-            self.purge_indexed(now, &mut report, &mut read)?;
-        } else {
-            self.purge_by_reading(now, &mut report, &mut read)?;
-        }
+        self.give_every_record_its_time(now, &mut report, &mut read)?;
+        self.purge_due(now, &mut report, &mut read)?;
         if let Some(keep) = self.config.audit_retention {
             report.audit_events = self.purge_audit(&mut read, |e| e.at.plus(keep) < now)?;
         }
@@ -574,8 +443,6 @@ mod tests {
         audit_rows_read: AtomicUsize,
         rows_read: AtomicUsize,
         gets: AtomicUsize,
-        /// Keeps no expiry index (as sled): any read or write of an entry is an error.
-        no_index: bool,
     }
 
     impl CountingStore {
@@ -595,38 +462,27 @@ mod tests {
     struct CountingTx<'a> {
         inner: &'a mut dyn Tx,
         gets: &'a AtomicUsize,
-        no_index: bool,
-    }
-
-    impl CountingTx<'_> {
-        /// A store without the index (as sled) is never asked to write or delete an entry:
-        /// `expiry::note` skips it and the purge reads the tables instead.
-        fn refuse_entry(&self, table: Table) -> std::result::Result<(), StoreError> {
-            if self.no_index && table == Table::Expiry {
-                return Err(StoreError(
-                    "an expiry entry written to a store that keeps no index".into(),
-                ));
-            }
-            Ok(())
-        }
     }
 
     impl Tx for CountingTx<'_> {
         fn get(&mut self, table: Table, key: &str) -> std::result::Result<Option<Vec<u8>>, StoreError> {
             self.gets.fetch_add(1, Ordering::Relaxed);
-            self.refuse_entry(table)?;
             self.inner.get(table, key)
         }
         fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> std::result::Result<(), StoreError> {
-            self.refuse_entry(table)?;
             self.inner.put(table, key, value)
         }
-        fn delete(&mut self, table: Table, key: &str) -> std::result::Result<(), StoreError> {
-            self.refuse_entry(table)?;
-            self.inner.delete(table, key)
+        fn put_expiring(
+            &mut self,
+            table: Table,
+            key: &str,
+            value: Vec<u8>,
+            at: UnixTime,
+        ) -> std::result::Result<(), StoreError> {
+            self.inner.put_expiring(table, key, value, at)
         }
-        fn keeps_expiry_index(&self) -> bool {
-            !self.no_index
+        fn delete(&mut self, table: Table, key: &str) -> std::result::Result<(), StoreError> {
+            self.inner.delete(table, key)
         }
     }
 
@@ -639,7 +495,6 @@ mod tests {
                 f(&mut CountingTx {
                     inner: tx,
                     gets: &self.gets,
-                    no_index: self.no_index,
                 })
             })
         }
@@ -655,9 +510,26 @@ mod tests {
         ) -> std::result::Result<Vec<(String, Vec<u8>)>, StoreError> {
             Ok(self.counted(table, self.inner.scan_after(table, prefix, after, limit)?))
         }
-        fn keeps_expiry_index(&self) -> bool {
-            !self.no_index
+        fn expired(
+            &self,
+            table: Table,
+            now: UnixTime,
+            after: Option<&str>,
+            limit: usize,
+        ) -> std::result::Result<crate::store::ExpiredPage, StoreError> {
+            let page = self.inner.expired(table, now, after, limit)?;
+            self.rows_read.fetch_add(page.read, Ordering::Relaxed);
+            Ok(page)
         }
+    }
+
+    /// Keys of `table` due at the end of time: every one the store keeps a time for.
+    fn with_times(store: &MemStore, table: Table) -> usize {
+        store
+            .expired(table, UnixTime(u64::MAX), None, usize::MAX)
+            .unwrap()
+            .keys
+            .len()
     }
 
     const DAY: u64 = 86_400;
@@ -783,7 +655,7 @@ mod tests {
     #[test]
     fn the_purge_reads_what_expired_not_the_live_records() {
         let engine = engine();
-        assert!(engine.prepare_expiry_index().unwrap(), "a new store is covered at once");
+        assert!(engine.prepare_expiry().unwrap(), "a new store is marked at once");
         engine
             .store()
             .transact(|tx| {
@@ -803,33 +675,29 @@ mod tests {
         engine.store().take_read();
         let report = engine.purge_expired(NOW).unwrap();
         assert_eq!((report.access_tokens, report.sessions), (100, 50), "{report:?}");
+        assert_eq!(report.read, 150, "the store read the due index entries alone");
         let read = engine.store().take_read();
         assert!(
-            read <= 4 * 150 + FIRST_PAGE,
+            read <= 2 * 150 + 2,
             "{read} records and entries read to purge 150 out of 10,150"
         );
         assert_eq!(engine.store().inner.scan(Table::AccessToken, "").unwrap().len(), 5_000);
         assert_eq!(engine.store().inner.scan(Table::Session, "").unwrap().len(), 5_000);
         assert_eq!(engine.purge_expired(NOW).unwrap().total(), 0);
-        // Their time comes: they go too, and their entries with them.
+        // Their time comes: they go too, and their times with them.
         let report = engine.purge_expired(NOW.plus(7_201)).unwrap();
         assert_eq!((report.access_tokens, report.sessions), (5_000, 5_000), "{report:?}");
-        let left = engine.store().inner.scan(Table::Expiry, "").unwrap();
-        assert_eq!(
-            left.len(),
-            1,
-            "only the marker is left: {:?}",
-            &left[..left.len().min(3)]
-        );
+        assert_eq!(with_times(&engine.store().inner, Table::AccessToken), 0);
+        assert_eq!(with_times(&engine.store().inner, Table::Session), 0);
     }
 
     #[test]
-    fn records_written_before_the_index_existed_are_purged_too() {
+    fn a_store_an_older_version_wrote_is_gone_through_once() {
         let engine = engine();
         engine
             .store()
             .transact(|tx| {
-                // As an earlier version wrote them: the record alone, no expiry entry.
+                // As an earlier version wrote them: the record alone, no expiry time.
                 for i in 0..30 {
                     let bytes = serde_json::to_vec(&access_token(UnixTime(NOW.0 - 5))).unwrap();
                     tx.put(Table::AccessToken, &format!("t/old-{i}"), bytes)?;
@@ -838,43 +706,44 @@ mod tests {
                     let bytes = serde_json::to_vec(&access_token(NOW.plus(60))).unwrap();
                     tx.put(Table::AccessToken, &format!("t/live-{i}"), bytes)?;
                 }
+                // The expiry index an older version kept in the engine, with its marker.
+                tx.put(Table::Expiry, "00000000000000000001/access_token/t/old-0", Vec::new())?;
+                tx.put(Table::Expiry, "~backfilled", Vec::new())?;
+                tx.put(Table::Expiry, "garbage", Vec::new())?;
+                tx.put(Table::Code, "t/corrupt", b"not json".to_vec())?;
                 Ok(())
             })
             .unwrap();
         assert!(
-            !engine.prepare_expiry_index().unwrap(),
-            "records without entries: not covered yet"
+            !engine.prepare_expiry().unwrap(),
+            "records without times: not marked yet"
         );
-        // Whatever else the index holds is stepped over or dropped, never an error: a key that is
-        // no entry, a table the index does not cover, a record that does not decode.
-        engine
-            .store()
-            .transact(|tx| {
-                tx.put(Table::Expiry, "garbage", Vec::new())?;
-                tx.put(
-                    Table::Expiry,
-                    &expiry::entry_key(UnixTime(1), Table::User, "t/u"),
-                    Vec::new(),
-                )?;
-                tx.put(Table::Code, "t/corrupt", b"not json".to_vec())?;
-                expiry::note(tx, UnixTime(1), Table::Code, "t/corrupt")?;
-                Ok(())
-            })
-            .unwrap();
         assert_eq!(engine.purge_expired(NOW).unwrap().access_tokens, 30);
-        assert!(engine.prepare_expiry_index().unwrap());
+        assert_eq!(
+            engine.store().inner.scan(Table::Expiry, "").unwrap(),
+            vec![(expiry::MARKER.to_string(), Vec::new())],
+            "the older index is gone; the marker is written"
+        );
+        assert!(engine.prepare_expiry().unwrap());
         assert_eq!(engine.store().inner.scan(Table::AccessToken, "").unwrap().len(), 20);
+        assert_eq!(
+            with_times(&engine.store().inner, Table::AccessToken),
+            20,
+            "the live got their times"
+        );
         engine.store().take_read();
         assert_eq!(engine.purge_expired(NOW).unwrap().total(), 0);
-        assert!(
-            engine.store().take_read() <= FIRST_PAGE + 1,
-            "indexed once, not at every purge"
-        );
+        assert!(engine.store().take_read() <= 2, "gone through once, not at every purge");
         assert_eq!(engine.purge_expired(NOW.plus(61)).unwrap().access_tokens, 20);
         assert_eq!(
             engine.store().inner.scan(Table::Code, "").unwrap().len(),
             1,
             "an unreadable record stays, as every purge leaves it"
+        );
+        assert_eq!(
+            with_times(&engine.store().inner, Table::Code),
+            0,
+            "and is not given again"
         );
     }
 
@@ -886,19 +755,28 @@ mod tests {
             .store()
             .transact(|tx| {
                 save(tx, &GrantRecord::key("t", "g"), &grant)?;
-                // Generation 0, noted when the family's refresh expiry was earlier (it rotated since).
+                // Generation 0, written when the family's refresh expiry was earlier (it rotated since).
                 let rt = RefreshTokenRecord {
                     tenant: "t".into(),
                     grant_id: "g".into(),
                     generation: 0,
                 };
-                save(tx, "t/rt0", &rt)?;
-                expiry::note(tx, UnixTime(NOW.0 - 10), Table::RefreshToken, "t/rt0")?;
+                crate::store::save_expiring(tx, "t/rt0", &rt, UnixTime(NOW.0 - 10))?;
                 Ok(())
             })
             .unwrap();
         assert_eq!(engine.purge_expired(NOW).unwrap().total(), 0, "the family lives");
         assert!(engine.store().inner.scan(Table::RefreshToken, "").unwrap().len() == 1);
+        assert_eq!(
+            engine
+                .store()
+                .inner
+                .expired(Table::RefreshToken, NOW.plus(1_000), None, 10)
+                .unwrap()
+                .keys,
+            Vec::<String>::new(),
+            "its time moved to when the family ends"
+        );
         let report = engine.purge_expired(NOW.plus(1_001)).unwrap();
         assert_eq!((report.refresh_tokens, report.grants), (1, 1), "{report:?}");
     }
@@ -922,7 +800,7 @@ mod tests {
         ] {
             save(tx, &GrantRecord::key("t", id), &family(id, refresh, tokens))?;
         }
-        // Each noted when its family's refresh expiry was what it is now (`save_refresh_token`).
+        // Each written when its family's refresh expiry was what it is now (`save_refresh_token`).
         for (key, grant_id, generation, at) in [
             ("t/rt-over-0", "over", 0, UnixTime(NOW.0 - 10)),
             ("t/rt-over-1", "over", 1, UnixTime(NOW.0 - 10)),
@@ -935,46 +813,18 @@ mod tests {
                 grant_id: grant_id.into(),
                 generation,
             };
-            save(tx, key, &rt)?;
-            expiry::note(tx, at, Table::RefreshToken, key)?;
+            crate::store::save_expiring(tx, key, &rt, at)?;
         }
         tx.put(Table::Code, "t/corrupt", b"not json".to_vec())?;
         Ok(())
     }
 
-    /// Each purged table's (key, value) pairs.
-    type Contents = Vec<(Table, Vec<(String, Vec<u8>)>)>;
-
-    fn contents(store: &MemStore) -> Contents {
-        expiry::INDEXED
-            .into_iter()
-            .map(|t| (t, store.scan(t, "").unwrap()))
-            .collect()
-    }
-
     #[test]
-    fn a_store_without_the_index_is_read_whole_and_purged_the_same() {
-        let indexed = engine();
-        let whole = Engine::new(
-            CountingStore {
-                no_index: true,
-                ..Default::default()
-            },
-            EngineConfig::new("https://id.example.com"),
-        );
-        assert!(
-            whole.prepare_expiry_index().unwrap(),
-            "nothing to prepare without an index"
-        );
-        assert!(indexed.prepare_expiry_index().unwrap());
-        for e in [&indexed, &whole] {
-            e.store().transact(fill_every_kind).unwrap();
-        }
-        assert!(whole.store().inner.scan(Table::Expiry, "").unwrap().is_empty());
-        assert_eq!(contents(&indexed.store().inner), contents(&whole.store().inner));
-        whole.store().gets.swap(0, Ordering::Relaxed);
-        let report = whole.purge_expired(NOW).unwrap();
-        assert_eq!(report, indexed.purge_expired(NOW).unwrap().with_read(report.read));
+    fn every_kind_of_record_goes_when_it_is_dead_and_not_before() {
+        let engine = engine();
+        assert!(engine.prepare_expiry().unwrap());
+        engine.store().transact(fill_every_kind).unwrap();
+        let report = engine.purge_expired(NOW).unwrap();
         assert_eq!(
             (
                 report.access_tokens,
@@ -985,25 +835,22 @@ mod tests {
             (40, 40, 2, 3),
             "{report:?}"
         );
-        assert_eq!(contents(&indexed.store().inner), contents(&whole.store().inner));
-        // Every record of the purged tables, once.
-        assert_eq!(report.read, 600 + 80 + 1 + 5 + 5);
-        // Live access tokens, sessions, grants and the refresh tokens of live families are
-        // judged from the scan: only the 80 dead ones, the two dead grants (the one with refresh
-        // tokens with its client) and the three refresh tokens of families not found alive
-        // (each with its family's grant, looked up twice) are read again.
-        let gets = whole.store().gets.swap(0, Ordering::Relaxed);
-        assert_eq!(gets, 80 + (2 + 1) + 3 * 3, "reads in transactions");
-        // Later, the rest goes the same way on both.
-        let later = NOW.plus(2 * DAY);
-        let report = whole.purge_expired(later).unwrap();
-        assert_eq!(report, indexed.purge_expired(later).unwrap().with_read(report.read));
-        assert_eq!(contents(&indexed.store().inner), contents(&whole.store().inner));
-        let left: Vec<usize> = contents(&whole.store().inner).iter().map(|(_, r)| r.len()).collect();
         assert_eq!(
-            left.iter().sum::<usize>(),
-            2,
-            "the unreadable code and the family written before `tokens_until`: {left:?}"
+            engine.purge_expired(NOW).unwrap().total(),
+            0,
+            "a second purge finds nothing"
+        );
+        // Later, the rest goes.
+        engine.purge_expired(NOW.plus(2 * DAY)).unwrap();
+        let left: Vec<(Table, usize)> = expiry::PURGED
+            .into_iter()
+            .map(|t| (t, engine.store().inner.scan(t, "").unwrap().len()))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        assert_eq!(
+            left,
+            [(Table::Code, 1), (Table::Grant, 1)],
+            "the unreadable code and the family written before `tokens_until`"
         );
     }
 }

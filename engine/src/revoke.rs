@@ -7,7 +7,7 @@ use crate::env::Env;
 use crate::error::Result;
 use crate::grant::{self, AccessTokenRecord, RevocationReason};
 use crate::introspect::Resolved;
-use crate::store::{resave, Store};
+use crate::store::{save, Store};
 
 impl<S: Store> Engine<S> {
     /// Handles `POST /revoke`. Unknown tokens and other clients' tokens are silently ignored
@@ -24,7 +24,7 @@ impl<S: Store> Engine<S> {
                 Resolved::Access { claims, mut record } if &record.client_id == caller => {
                     record.revoked = true;
                     let jti = claims.jti.as_deref().unwrap_or_default();
-                    resave(tx, &AccessTokenRecord::key(tenant, jti), &record)?;
+                    save(tx, &AccessTokenRecord::key(tenant, jti), &record)?;
                     let sub = claims.sub.unwrap_or_default();
                     Some((format!("access_token jti={jti}"), sub))
                 }

@@ -10,7 +10,7 @@ use crate::error::{ProtocolError, Result};
 use crate::grant::{self, AccessTokenRecord, GrantRecord, GrantState, RefreshState, RevocationReason};
 use crate::secret::{mint, mint_id};
 use crate::session::{SessionRecord, SessionState};
-use crate::store::{load, resave, save, Store, Tx};
+use crate::store::{load, save, Store, Tx};
 use crate::tokens::{access_claims, id_claims, Subject, TokenPlan, TokenResponse};
 use crate::user::UserRecord;
 use crate::{pkce, scope};
@@ -320,7 +320,7 @@ impl<S: Store> Engine<S> {
         } else {
             rec.redeemed(grant.grant_id.clone())
         };
-        resave(tx, &key, &kept)?;
+        save(tx, &key, &kept)?;
         let rt = issue_refresh.then(|| fresh.refresh_token.clone());
         let plan = self.plan_user_tokens(
             tx,

@@ -17,7 +17,7 @@ use crate::error::{EngineError, ProtocolError, Result};
 use crate::redirect::{RedirectResponse, RedirectTarget};
 use crate::secret::mint;
 use crate::session::{load_live, LiveSession, SessionRecord, SessionState};
-use crate::store::{load, resave, save, Record, Store, Tx};
+use crate::store::{load, save, Record, Store, Tx};
 use crate::tenant::{Branding, TenantRecord};
 use crate::user::{UserIndexRecord, UserRecord};
 use checks::Rejection;
@@ -392,7 +392,7 @@ impl<S: Store> Engine<S> {
         if !session.clients.contains(&step.client.client_id) {
             let mut s = session.clone();
             s.clients.push(step.client.client_id.clone());
-            resave(tx, session_key, &s)?;
+            save(tx, session_key, &s)?;
         }
         let mut params = vec![("code".to_string(), code.to_string())];
         if let Some(state) = &step.req.state {

@@ -1,8 +1,10 @@
 //! Checks any `Store` must pass, run by the tests of `MemStore` here and of the sled and redb
 //! stores in the adapter: a transaction commits all its writes or none and reads its own; of
-//! concurrent single-use redemptions exactly one wins; concurrent read-modify-writes lose nothing.
+//! concurrent single-use redemptions exactly one wins; concurrent read-modify-writes lose nothing;
+//! expiry times are kept as `Tx::put_expiring` and `Store::expired` promise.
 
 use super::{Store, Table};
+use crate::env::UnixTime;
 use crate::error::{err, EngineError};
 use spec::ErrorCode;
 use std::sync::Arc;
@@ -96,4 +98,87 @@ pub fn assert_no_lost_updates<S: Store + 'static>(store: Arc<S>) {
         .transact(|tx| Ok(tx.get(Table::Grant, "contract/n")?))
         .expect("read");
     assert_eq!(n, Some(800u64.to_le_bytes().to_vec()));
+}
+
+/// Panics unless the store keeps expiry times as `Tx::put_expiring` and `Store::expired`
+/// promise: a key is named once its time has passed and not before, in its own table only; a
+/// later `put_expiring` moves it, a plain `put` or a `delete` forgets it; values read back as
+/// written; pages of every size cover every due key. Writes `Session` and `Code` records under
+/// `contract/`.
+pub fn assert_expiry_kept<S: Store>(store: &S) {
+    let at = UnixTime;
+    let key = |i: u64| format!("contract/due-{i:02}");
+    store
+        .transact(|tx| {
+            for i in 0..50 {
+                tx.put_expiring(Table::Session, &key(i), format!("v{i}").into_bytes(), at(100 + i))?;
+            }
+            for (k, t) in [("later", 10_000), ("moved", 5), ("forgotten", 5), ("deleted", 5)] {
+                tx.put_expiring(Table::Session, &format!("contract/{k}"), k.as_bytes().to_vec(), at(t))?;
+            }
+            tx.put_expiring(Table::Code, "contract/other-table", b"o".to_vec(), at(5))?;
+            assert_eq!(
+                tx.get(Table::Session, &key(0))?,
+                Some(b"v0".to_vec()),
+                "reads its own put as written"
+            );
+            Ok(())
+        })
+        .expect("write");
+    store
+        .transact(|tx| {
+            tx.put_expiring(Table::Session, "contract/moved", b"m2".to_vec(), at(20_000))?;
+            tx.put(Table::Session, "contract/forgotten", b"f2".to_vec())?;
+            tx.delete(Table::Session, "contract/deleted")?;
+            Ok(())
+        })
+        .expect("change");
+    let read = store
+        .transact(|tx| {
+            Ok((
+                tx.get(Table::Session, "contract/moved")?,
+                tx.get(Table::Session, "contract/forgotten")?,
+            ))
+        })
+        .expect("read");
+    assert_eq!(read, (Some(b"m2".to_vec()), Some(b"f2".to_vec())), "values as written");
+    assert_eq!(
+        store
+            .scan_after(Table::Session, "contract/due-", None, 1)
+            .expect("scan"),
+        vec![(key(0), b"v0".to_vec())],
+        "scans give values as written"
+    );
+    let due_at = |now: u64, limit: usize| -> Vec<String> {
+        let (mut keys, mut after) = (Vec::new(), None::<String>);
+        for _ in 0..10_000 {
+            let page = store
+                .expired(Table::Session, at(now), after.as_deref(), limit)
+                .expect("expired");
+            assert!(page.keys.len() <= limit, "a page holds at most `limit` keys");
+            keys.extend(page.keys);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => {
+                    keys.sort();
+                    keys.dedup();
+                    return keys;
+                }
+            }
+        }
+        panic!("the pages of `expired` never ended");
+    };
+    assert!(due_at(100, 7).is_empty(), "nothing is due before its time");
+    let due: Vec<String> = (0..50).map(key).collect();
+    for limit in [1, 7, 50, 1_000] {
+        assert_eq!(due_at(150, limit), due, "pages of {limit}");
+    }
+    let mut later = due.clone();
+    later.push("contract/later".into());
+    assert_eq!(
+        due_at(10_001, 13),
+        later,
+        "the later one once its time passed; never the moved, forgotten or deleted ones"
+    );
+    assert!(due_at(20_001, 1_000).contains(&"contract/moved".to_string()));
 }

@@ -1,16 +1,45 @@
 //! `MemStore`: the in-memory store for tests, models and fuzzing.
 
-use super::{Store, Table, Tx};
+use super::{ExpiredPage, Store, Table, Tx};
+use crate::env::UnixTime;
 use crate::error::{EngineError, StoreError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-type Map = BTreeMap<(Table, String), Vec<u8>>;
+/// A value and the time the purge may delete it after (`Tx::put_expiring`).
+type Stored = (Vec<u8>, Option<UnixTime>);
+
+#[derive(Default)]
+struct Data {
+    records: BTreeMap<(Table, String), Stored>,
+    /// (table, expiry time, key) of every record written with a time: `expired` reads it in time
+    /// order, as an indexed store does.
+    expiry: BTreeSet<(Table, UnixTime, String)>,
+}
+
+impl Data {
+    fn write(&mut self, (table, key): (Table, String), value: Option<Stored>) {
+        if let Some((_, Some(at))) = self.records.get(&(table, key.clone())) {
+            self.expiry.remove(&(table, *at, key.clone()));
+        }
+        match value {
+            Some(stored) => {
+                if let Some(at) = stored.1 {
+                    self.expiry.insert((table, at, key.clone()));
+                }
+                self.records.insert((table, key), stored);
+            }
+            None => {
+                self.records.remove(&(table, key));
+            }
+        }
+    }
+}
 
 /// An in-memory store. Transactions are serialized by one lock, so they are trivially serializable.
 #[derive(Default)]
 pub struct MemStore {
-    data: Mutex<Map>,
+    data: Mutex<Data>,
 }
 
 impl MemStore {
@@ -19,34 +48,51 @@ impl MemStore {
         Self::default()
     }
 
-    /// A store holding exactly `records` (as produced by [`MemStore::snapshot`]).
+    /// A store holding exactly `records` (as produced by [`MemStore::snapshot`]), without
+    /// expiry times.
     pub fn from_snapshot(records: &[(Table, String, Vec<u8>)]) -> Self {
-        let data = records.iter().map(|(t, k, v)| ((*t, k.clone()), v.clone())).collect();
-        MemStore { data: Mutex::new(data) }
+        let records = records
+            .iter()
+            .map(|(t, k, v)| ((*t, k.clone()), (v.clone(), None)))
+            .collect();
+        MemStore {
+            data: Mutex::new(Data {
+                records,
+                expiry: BTreeSet::new(),
+            }),
+        }
     }
 
-    /// A copy of every record, for tests that compare whole states.
+    /// A copy of every record (values as written, expiry times left out), for tests that
+    /// compare whole states.
     pub fn snapshot(&self) -> Vec<(Table, String, Vec<u8>)> {
         let data = self.data.lock().unwrap_or_else(|p| p.into_inner());
-        data.iter().map(|((t, k), v)| (*t, k.clone(), v.clone())).collect()
+        data.records
+            .iter()
+            .map(|((t, k), (v, _))| (*t, k.clone(), v.clone()))
+            .collect()
     }
 }
 
 struct MemTx<'a> {
-    base: &'a Map,
-    writes: BTreeMap<(Table, String), Option<Vec<u8>>>,
+    base: &'a Data,
+    writes: BTreeMap<(Table, String), Option<Stored>>,
 }
 
 impl Tx for MemTx<'_> {
     fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let k = (table, key.to_string());
         Ok(match self.writes.get(&k) {
-            Some(v) => v.clone(),
-            None => self.base.get(&k).cloned(),
+            Some(v) => v.as_ref().map(|(v, _)| v.clone()),
+            None => self.base.records.get(&k).map(|(v, _)| v.clone()),
         })
     }
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
-        self.writes.insert((table, key.to_string()), Some(value));
+        self.writes.insert((table, key.to_string()), Some((value, None)));
+        Ok(())
+    }
+    fn put_expiring(&mut self, table: Table, key: &str, value: Vec<u8>, at: UnixTime) -> Result<(), StoreError> {
+        self.writes.insert((table, key.to_string()), Some((value, Some(at))));
         Ok(())
     }
     fn delete(&mut self, table: Table, key: &str) -> Result<(), StoreError> {
@@ -68,25 +114,13 @@ impl Store for MemStore {
         let out = f(&mut tx)?;
         let writes = std::mem::take(&mut tx.writes);
         for (k, v) in writes {
-            match v {
-                Some(v) => {
-                    data.insert(k, v);
-                }
-                None => {
-                    data.remove(&k);
-                }
-            }
+            data.write(k, v);
         }
         Ok(out)
     }
 
     fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let data = self.data.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(data
-            .range((table, prefix.to_string())..)
-            .take_while(|((t, k), _)| *t == table && k.starts_with(prefix))
-            .map(|((_, k), v)| (k.clone(), v.clone()))
-            .collect())
+        self.scan_after(table, prefix, None, usize::MAX)
     }
 
     fn scan_after(
@@ -103,11 +137,43 @@ impl Store for MemStore {
             _ => Included((table, prefix.to_string())),
         };
         Ok(data
+            .records
             .range((start, Unbounded))
             .take_while(|((t, k), _)| *t == table && k.starts_with(prefix))
             .take(limit)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .map(|((_, k), (v, _))| (k.clone(), v.clone()))
             .collect())
+    }
+
+    /// By the index in time order; the cursor is the last entry's time and key.
+    fn expired(
+        &self,
+        table: Table,
+        now: UnixTime,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExpiredPage, StoreError> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let data = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        let start = match after.and_then(|a| a.split_once('/')) {
+            Some((at, key)) => Excluded((table, UnixTime(at.parse().unwrap_or(0)), key.to_string())),
+            None => Included((table, UnixTime(0), String::new())),
+        };
+        let mut page = ExpiredPage::default();
+        let mut last = None;
+        for (t, at, key) in data.expiry.range((start, Unbounded)) {
+            if *t != table || *at >= now {
+                break;
+            }
+            page.read += 1;
+            if page.keys.len() == limit {
+                page.next = last.map(|(at, key): (UnixTime, &String)| format!("{}/{key}", at.0));
+                break;
+            }
+            page.keys.push(key.clone());
+            last = Some((*at, key));
+        }
+        Ok(page)
     }
 }
 
@@ -128,6 +194,7 @@ mod tests {
         assert_commits_and_aborts(&MemStore::new());
         assert_single_use_has_one_winner(std::sync::Arc::new(MemStore::new()));
         assert_no_lost_updates(std::sync::Arc::new(MemStore::new()));
+        assert_expiry_kept(&MemStore::new());
     }
 
     #[test]

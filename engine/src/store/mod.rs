@@ -15,6 +15,7 @@ pub mod paging_check;
 pub use decoded::DecodedCache;
 pub use mem::MemStore;
 
+use crate::env::UnixTime;
 use crate::error::{EngineError, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -58,7 +59,9 @@ pub enum Table {
     Audit,
     /// Initial access tokens for dynamic registration, by (tenant, hash of token).
     InitialAccessToken,
-    /// The expiry index: which record may be dead by when (`expiry`).
+    /// The engine's notes about the store itself: the marker that every record the purge deletes
+    /// has its expiry time kept by the store (`expiry::MARKER`). (Older versions kept an expiry
+    /// index here; the first purge of a store they wrote removes it.)
     Expiry,
 }
 
@@ -120,16 +123,27 @@ pub trait Tx {
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError>;
     /// Removes a value.
     fn delete(&mut self, table: Table, key: &str) -> Result<(), StoreError>;
+    /// Writes a record the purge may delete once `at` has passed: the store keeps `at` with it (an
+    /// index entry, a column, a header), and [`Store::expired`] names the key from then on. A
+    /// plain `put` of the key, or its `delete`, forgets `at`; `get` and the scans return `value`
+    /// as given.
+    fn put_expiring(&mut self, table: Table, key: &str, value: Vec<u8>, at: UnixTime) -> Result<(), StoreError>;
     /// Declares that losing this transaction's writes in a crash breaks no promise (a code not
     /// yet redeemed, a pending login, a client-credentials token record), so the answer need
     /// not wait for them to reach the disk. By default every write is durable before the
     /// caller answers; single-use and rotation writes never call this.
     fn relax_durability(&mut self) {}
-    /// Whether the store behind this transaction keeps the expiry index
-    /// ([`Store::keeps_expiry_index`]): when it does not, [`expiry::note`] writes nothing.
-    fn keeps_expiry_index(&self) -> bool {
-        true
-    }
+}
+
+/// One page of [`Store::expired`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpiredPage {
+    /// Keys whose expiry time (`Tx::put_expiring`) is before the time asked about.
+    pub keys: Vec<String>,
+    /// Pass back as `after` for the next page; `None`: none left.
+    pub next: Option<String>,
+    /// Records or index entries the store read for this page (what the purge costs).
+    pub read: usize,
 }
 
 /// A transactional store of records.
@@ -154,13 +168,19 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
 
-    /// Whether the store keeps the expiry index (`expiry`). One that does not drops the
-    /// entries written to [`Table::Expiry`] (reads there find nothing), and the purge reads
-    /// every record of the tables it purges instead: the trade for a store whose files and
-    /// memory grow with the index's time-ordered keys (sled 0.34, `bench/profile-notes.md`).
-    fn keeps_expiry_index(&self) -> bool {
-        true
-    }
+    /// At most `limit` keys of `table` whose expiry time is before `now`, outside any transaction,
+    /// from where the page `after` names (`None`: the start): how the purge finds what may be
+    /// dead. Each store answers it its own way: by an index in time order where it keeps one
+    /// (redb, PostgreSQL, `MemStore`), by reading the table where an index costs more than it
+    /// saves (sled). The purge deletes each key it is given or writes it again with a later time,
+    /// so a store may name a key again on a later page or call, never skip one that is due.
+    fn expired(
+        &self,
+        table: Table,
+        now: UnixTime,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExpiredPage, StoreError>;
 }
 
 /// Calls `f` with each page (at most `page` records) of `table` under `prefix`, in key order.
@@ -199,9 +219,10 @@ fn advance(table: Table, after: &mut Option<String>, key: &str) -> Result<(), En
 pub trait Record: Serialize + DeserializeOwned {
     /// Its table.
     const TABLE: Table;
-    /// When the record may be dead, for records the background purge removes: `save` notes it
-    /// in the expiry index. It may be early (the purge then checks again later), never late.
-    fn purge_at(&self) -> Option<crate::env::UnixTime> {
+    /// When the record may be dead, for records the background purge removes: `save` hands it to
+    /// the store with the record (`Tx::put_expiring`). It may be early (the purge then checks
+    /// again later), never late.
+    fn purge_at(&self) -> Option<UnixTime> {
         None
     }
 }
@@ -216,22 +237,22 @@ pub fn load<R: Record>(tx: &mut dyn Tx, key: &str) -> Result<Option<R>, EngineEr
     }
 }
 
-/// Encodes and writes a record, and notes when it may be purged (`Record::purge_at`).
+/// Encodes and writes a record, with when it may be purged (`Record::purge_at`).
 pub fn save<R: Record>(tx: &mut dyn Tx, key: &str, record: &R) -> Result<(), EngineError> {
-    resave(tx, key, record)?;
-    if let Some(at) = record.purge_at() {
-        expiry::note(tx, at, R::TABLE, key)?;
+    match record.purge_at() {
+        Some(at) => save_expiring(tx, key, record, at),
+        None => Ok(tx.put(R::TABLE, key, encode(record)?)?),
     }
-    Ok(())
 }
 
-/// Writes a record again under the key it was saved under, with the same `purge_at`: the
-/// expiry entry of its first save still stands, so none is written (one write fewer where a
-/// state flips: a code redeemed, a session ended, a token or grant revoked).
-pub fn resave<R: Record>(tx: &mut dyn Tx, key: &str, record: &R) -> Result<(), EngineError> {
-    let bytes = serde_json::to_vec(record).map_err(|e| EngineError::Misuse(format!("encode: {e}")))?;
-    tx.put(R::TABLE, key, bytes)?;
-    Ok(())
+/// Encodes and writes a record the purge may delete after `at` (for records whose time is not
+/// their own: a refresh token lives as long as its family).
+pub fn save_expiring<R: Record>(tx: &mut dyn Tx, key: &str, record: &R, at: UnixTime) -> Result<(), EngineError> {
+    Ok(tx.put_expiring(R::TABLE, key, encode(record)?, at)?)
+}
+
+fn encode<R: Record>(record: &R) -> Result<Vec<u8>, EngineError> {
+    serde_json::to_vec(record).map_err(|e| EngineError::Misuse(format!("encode: {e}")))
 }
 
 /// Decodes a scanned value.

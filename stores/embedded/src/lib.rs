@@ -2,8 +2,9 @@
 //! data dir, behind one type the engine runs over, with the lifecycle both share (open, flush,
 //! background compaction, stats). The HTTP server names no storage product; it opens this.
 
+use engine::env::UnixTime;
 use engine::error::{EngineError, StoreError};
-use engine::store::{Store, Table, Tx};
+use engine::store::{ExpiredPage, Store, Table, Tx};
 use std::path::Path;
 pub use store_kit::{Compacted, EngineCalls, FlushStats, Flusher, Lifecycle, StoreStats, TableStats};
 use store_redb::{self as redb_store, RedbStore};
@@ -151,10 +152,16 @@ impl Store for DataStore {
         }
     }
 
-    fn keeps_expiry_index(&self) -> bool {
+    fn expired(
+        &self,
+        table: Table,
+        now: UnixTime,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExpiredPage, StoreError> {
         match self {
-            DataStore::Sled(s) => s.keeps_expiry_index(),
-            DataStore::Redb(s) => s.keeps_expiry_index(),
+            DataStore::Sled(s) => s.expired(table, now, after, limit),
+            DataStore::Redb(s) => s.expired(table, now, after, limit),
         }
     }
 }
@@ -217,11 +224,10 @@ mod tests {
     fn the_purge_deletes_what_expired_on_either_store() {
         let root = tempfile::tempdir().unwrap();
         let now = UnixTime(1_000_000);
-        for (kind, indexed) in [(StoreKind::Sled, false), (StoreKind::Redb, true)] {
+        for kind in [StoreKind::Sled, StoreKind::Redb] {
             let store = DataStore::open(kind, &root.path().join(kind.name()), 1 << 20).unwrap();
-            assert_eq!(store.keeps_expiry_index(), indexed, "{}", kind.name());
             let engine = engine::Engine::new(store, engine::EngineConfig::new("https://id.example.com"));
-            engine.prepare_expiry_index().unwrap();
+            assert!(engine.prepare_expiry().unwrap());
             let token = |expires_at| AccessTokenRecord {
                 tenant: "t".into(),
                 client_id: "c".into(),
@@ -242,6 +248,66 @@ mod tests {
                 assert_eq!(report.access_tokens, deleted, "{}: {report:?}", kind.name());
                 assert_eq!(engine.store().scan(Table::AccessToken, "").unwrap().len(), left);
             }
+        }
+    }
+
+    #[test]
+    fn a_data_dir_an_older_version_wrote_gets_its_expiry_times_at_the_first_purge() {
+        let root = tempfile::tempdir().unwrap();
+        let now = UnixTime(1_000_000);
+        for kind in [StoreKind::Sled, StoreKind::Redb] {
+            let dir = root.path().join(kind.name());
+            let store = DataStore::open(kind, &dir, 1 << 20).unwrap();
+            // As an older version wrote it: records without times, its index in `Expiry`.
+            store
+                .transact(|tx| {
+                    for (key, expires_at) in [("t/old", UnixTime(now.0 - 1)), ("t/live", now.plus(60))] {
+                        let record = AccessTokenRecord {
+                            tenant: "t".into(),
+                            client_id: "c".into(),
+                            grant_id: None,
+                            expires_at,
+                            revoked: false,
+                            token_hash: None,
+                        };
+                        tx.put(Table::AccessToken, key, serde_json::to_vec(&record).unwrap())?;
+                    }
+                    tx.put(Table::Expiry, "00000000000000999999/access_token/t/old", Vec::new())?;
+                    tx.put(Table::Expiry, "~backfilled", Vec::new())?;
+                    Ok(())
+                })
+                .unwrap();
+            let engine = engine::Engine::new(store, engine::EngineConfig::new("https://id.example.com"));
+            assert!(!engine.prepare_expiry().unwrap(), "{}", kind.name());
+            assert_eq!(engine.purge_expired(now).unwrap().access_tokens, 1, "{}", kind.name());
+            let due_later = engine
+                .store()
+                .expired(Table::AccessToken, now.plus(61), None, 10)
+                .unwrap();
+            assert_eq!(
+                due_later.keys,
+                ["t/live"],
+                "{}: the live record got its time",
+                kind.name()
+            );
+            assert_eq!(
+                engine.store().scan(Table::Expiry, "").unwrap().len(),
+                1,
+                "only the marker"
+            );
+            drop(engine);
+            // And it holds after a restart.
+            let engine = engine::Engine::new(
+                DataStore::open(kind, &dir, 1 << 20).unwrap(),
+                engine::EngineConfig::new("https://id.example.com"),
+            );
+            assert!(engine.prepare_expiry().unwrap());
+            assert_eq!(
+                engine.purge_expired(now.plus(61)).unwrap().access_tokens,
+                1,
+                "{}",
+                kind.name()
+            );
         }
     }
 

@@ -1,6 +1,7 @@
 //! What every store crate shares: group commit (a flush thread that makes a batch of committed
 //! writes durable before their requests answer) and the figures a store reports about itself.
 
+pub mod expiry_in_value;
 mod flusher;
 
 use engine::error::StoreError;

@@ -7,6 +7,10 @@
 //! wrote takes redb's single writer, checks that what it read is still what is stored (else it
 //! runs again), and commits. Reads never wait for a writer or for the disk.
 //!
+//! Expiry: a record's expiry time is kept in its value (`store_kit::expiry_in_value`) and in an
+//! index of its own ([`EXPIRY_INDEX`], keys `{table}/{time:020}/{key}`), kept exact by each
+//! commit: `Store::expired` reads the due entries of one table in time order and nothing else.
+//!
 //! Durability: a commit goes to redb without an fsync (`Durability::None`); the group-commit
 //! thread (`store_kit::Flusher`) then makes every commit so far durable with one `Durability::Immediate`
 //! commit, and a request answers only after that covers its writes. redb's durable commit ends
@@ -14,13 +18,14 @@
 
 mod tx;
 
+use engine::env::UnixTime;
 use engine::error::{EngineError, StoreError};
-use engine::store::{Store, Table};
+use engine::store::{ExpiredPage, Store, Table};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use store_kit::{Flush, Flusher, Lifecycle};
+use store_kit::{expiry_in_value, Flush, Flusher, Lifecycle};
 use store_kit::{StoreStats, TableStats};
 use tx::RedbTx;
 
@@ -30,6 +35,14 @@ pub const FILE_NAME: &str = "store.redb";
 /// The redb table holding an engine table's records: keys as the engine writes them.
 fn table_def(table: Table) -> TableDefinition<'static, &'static str, &'static [u8]> {
     TableDefinition::new(table.name())
+}
+
+/// The expiry index: one empty entry `{table}/{time:020}/{key}` per record written with a time.
+const EXPIRY_INDEX: TableDefinition<'static, &'static str, ()> = TableDefinition::new("expiry_by_time");
+
+/// The index entry of `table`'s `key` expiring at `at`.
+fn expiry_entry(table: Table, at: UnixTime, key: &str) -> String {
+    format!("{}/{:020}/{key}", table.name(), at.0)
 }
 
 /// Any redb error, as the engine's storage error.
@@ -85,6 +98,7 @@ impl RedbStore {
         for table in Table::ALL {
             w.open_table(table_def(table)).map_err(fail)?;
         }
+        w.open_table(EXPIRY_INDEX).map_err(fail)?;
         w.commit().map_err(fail)?;
         let db = Arc::new(Db {
             db,
@@ -154,7 +168,7 @@ impl RedbStore {
             if !key.starts_with(prefix) {
                 break;
             }
-            out.push((key.to_string(), v.value().to_vec()));
+            out.push((key.to_string(), expiry_in_value::decode(v.value()).to_vec()));
         }
         Ok(out)
     }
@@ -231,6 +245,42 @@ impl Store for RedbStore {
             _ => std::ops::Bound::Included(prefix),
         };
         self.range(table, prefix, start, limit)
+    }
+
+    /// By the index, in time order: the due entries of `table` alone; the cursor is the last
+    /// entry's key.
+    fn expired(
+        &self,
+        table: Table,
+        now: UnixTime,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExpiredPage, StoreError> {
+        use std::ops::Bound::{Excluded, Included};
+        let (lower, upper) = (format!("{}/", table.name()), expiry_entry(table, now, ""));
+        let start = match after {
+            Some(a) => Excluded(a),
+            None => Included(lower.as_str()),
+        };
+        let r = self.db.db.begin_read().map_err(fail)?;
+        let index = r.open_table(EXPIRY_INDEX).map_err(fail)?;
+        let mut page = ExpiredPage::default();
+        let mut last = None;
+        for entry in index.range::<&str>((start, Excluded(upper.as_str()))).map_err(fail)? {
+            let (entry, _) = entry.map_err(fail)?;
+            page.read += 1;
+            if page.keys.len() == limit {
+                page.next = last;
+                break;
+            }
+            let entry = entry.value();
+            // `{table}/{time:020}/{key}`: the key is what follows the time.
+            if let Some(key) = entry.get(lower.len() + 21..) {
+                page.keys.push(key.to_string());
+            }
+            last = Some(entry.to_string());
+        }
+        Ok(page)
     }
 }
 

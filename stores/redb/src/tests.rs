@@ -21,6 +21,20 @@ fn commits_aborts_scans_and_survives_reopen() {
 }
 
 #[test]
+fn keeps_expiry_times_in_an_exact_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    engine::store::contract_check::assert_expiry_kept(&s);
+    // Exact: the moved, forgotten and deleted records left no entry behind; only the due ones
+    // are read.
+    let r = s.db.db.begin_read().unwrap();
+    let entries = redb::ReadableTableMetadata::len(&r.open_table(EXPIRY_INDEX).unwrap()).unwrap();
+    assert_eq!(entries, 50 + 2 + 1, "due, later, moved, other table");
+    let page = s.expired(Table::Session, UnixTime(150), None, 1_000).unwrap();
+    assert_eq!((page.keys.len(), page.read), (50, 50));
+}
+
+#[test]
 fn paged_scans_agree_with_whole_scans() {
     let dir = tempfile::tempdir().unwrap();
     engine::store::paging_check::assert_paged_scans_agree(&open(dir.path()));

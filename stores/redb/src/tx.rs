@@ -2,20 +2,22 @@
 //! buffered; at commit, under redb's single writer, every value read is compared with what is
 //! stored now, and the writes apply only if none changed.
 
-use super::{fail, table_def};
+use super::{expiry_entry, fail, table_def, EXPIRY_INDEX};
+use engine::env::UnixTime;
 use engine::error::{EngineError, StoreError};
 use engine::store::{Table, Tx};
 use redb::{Database, Durability, ReadOnlyTable, ReadTransaction, ReadableTable};
 use std::collections::BTreeMap;
+use store_kit::expiry_in_value;
 
 /// What a transaction read and means to write.
 pub(super) struct RedbTx {
     snapshot: ReadTransaction,
     /// Tables opened in the snapshot so far.
     open: Vec<(Table, ReadOnlyTable<&'static str, &'static [u8]>)>,
-    /// The first value each key read had (`None`: absent).
+    /// The first value each key read had, as stored (`None`: absent).
     reads: BTreeMap<(Table, String), Option<Vec<u8>>>,
-    /// The last write to each key (`None`: delete).
+    /// The last write to each key, as it will be stored (`None`: delete).
     writes: BTreeMap<(Table, String), Option<Vec<u8>>>,
     relaxed: bool,
 }
@@ -57,9 +59,23 @@ impl RedbTx {
                     }
                 }
             }
+            let mut index = w.open_table(EXPIRY_INDEX).map_err(fail)?;
             for (table, writes) in by_table(&self.writes) {
                 let mut t = w.open_table(table_def(table)).map_err(fail)?;
                 for (key, value) in writes {
+                    let before = t
+                        .get(key)
+                        .map_err(fail)?
+                        .and_then(|v| expiry_in_value::time_of(v.value()));
+                    let after = value.as_deref().and_then(expiry_in_value::time_of);
+                    if before != after {
+                        if let Some(at) = before {
+                            index.remove(expiry_entry(table, at, key).as_str()).map_err(fail)?;
+                        }
+                        if let Some(at) = after {
+                            index.insert(expiry_entry(table, at, key).as_str(), ()).map_err(fail)?;
+                        }
+                    }
                     match value {
                         Some(v) => {
                             t.insert(key, v.as_slice()).map_err(fail)?;
@@ -109,18 +125,25 @@ fn by_table<V>(map: &BTreeMap<(Table, String), V>) -> Vec<(Table, Vec<(&str, &V)
 impl Tx for RedbTx {
     fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let k = (table, key.to_string());
-        if let Some(w) = self.writes.get(&k) {
-            return Ok(w.clone());
-        }
-        if let Some(r) = self.reads.get(&k) {
-            return Ok(r.clone());
-        }
-        let value = self.snapshot_get(table, key)?;
-        self.reads.insert(k, value.clone());
-        Ok(value)
+        let stored = match (self.writes.get(&k), self.reads.get(&k)) {
+            (Some(w), _) => w.clone(),
+            (None, Some(r)) => r.clone(),
+            (None, None) => {
+                let value = self.snapshot_get(table, key)?;
+                self.reads.insert(k, value.clone());
+                value
+            }
+        };
+        Ok(stored.map(|v| expiry_in_value::decode(&v).to_vec()))
     }
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
-        self.writes.insert((table, key.to_string()), Some(value));
+        self.writes
+            .insert((table, key.to_string()), Some(expiry_in_value::encode(value, None)));
+        Ok(())
+    }
+    fn put_expiring(&mut self, table: Table, key: &str, value: Vec<u8>, at: UnixTime) -> Result<(), StoreError> {
+        self.writes
+            .insert((table, key.to_string()), Some(expiry_in_value::encode(value, Some(at))));
         Ok(())
     }
     fn delete(&mut self, table: Table, key: &str) -> Result<(), StoreError> {

@@ -4,8 +4,9 @@
 //! group commit inside an engine call the server tracks, see `store_kit::Flusher`; at once
 //! outside one). The records database
 //! is compacted while the server runs once its files have grown (`online_compact`), into a new
-//! generation of the data dir (`generations`). It keeps no expiry index
-//! (`Store::keeps_expiry_index`): see [`SledStore::keeps_expiry_index`].
+//! generation of the data dir (`generations`). It keeps no expiry index: a record's expiry time
+//! is kept in its value (`store_kit::expiry_in_value`), and `Store::expired` reads the table
+//! (see [`SledStore::expired`]).
 //!
 //! Durability: sled's flush on Linux is `sync_file_range`, so acknowledged writes survive a
 //! killed process; surviving a power cut is not promised.
@@ -24,13 +25,14 @@ pub use online_compact::OnlineCompaction;
 use audit_db::AuditDb;
 use commit::{commit, finish_interrupted_commit};
 pub use compact::set_aside;
+use engine::env::UnixTime;
 use engine::error::{EngineError, StoreError};
-use engine::store::{Store, Table, Tx};
+use engine::store::{ExpiredPage, Store, Table, Tx};
 use generations::Generation;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use store_kit::{Flush, Flusher, Lifecycle};
+use store_kit::{expiry_in_value, Flush, Flusher, Lifecycle};
 use store_kit::{StoreStats, TableStats};
 
 /// Whether `dir` holds a sled store (a dir whose compaction was interrupted between its two
@@ -136,21 +138,6 @@ impl Flush for Shared {
     }
 }
 
-/// Removes the expiry entries an earlier version kept in the records tree (this store keeps none:
-/// [`SledStore::keeps_expiry_index`]).
-fn drop_expiry_entries(records: &sled::Tree) -> Result<(), sled::Error> {
-    let prefix = full_key(Table::Expiry, "");
-    let mut dropped = 0usize;
-    for kv in records.scan_prefix(&prefix) {
-        records.remove(kv?.0)?;
-        dropped += 1;
-    }
-    if dropped > 0 {
-        tracing::info!(entries = dropped, "dropped the expiry entries of an earlier version");
-    }
-    Ok(())
-}
-
 fn full_key(table: Table, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(table.name().len() + 1 + key.len());
     k.extend_from_slice(table.name().as_bytes());
@@ -194,7 +181,6 @@ impl SledStore {
         let records = Records::open(dir, generation, cache_bytes)?;
         generations::remove_all_but(dir, generation)?;
         finish_interrupted_commit(&records.tree)?;
-        drop_expiry_entries(&records.tree)?;
         let mut compacted_size = baseline::read(&records.db)?;
         if compacted_size.is_none() && records.tree.is_empty() {
             // A new store: what the estimate would find, without the read.
@@ -282,33 +268,32 @@ impl Tx for SledTx<'_> {
     fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let k = full_key(table, key);
         if let Some(w) = self.writes.get(&k) {
-            return Ok(w.clone());
+            return Ok(w.as_deref().map(|v| expiry_in_value::decode(v).to_vec()));
         }
         let tree = match table {
             Table::Audit => self.audit,
             _ => self.records,
         };
         tree.get(k)
-            .map(|v| v.map(|iv| iv.to_vec()))
+            .map(|v| v.map(|iv| expiry_in_value::decode(&iv).to_vec()))
             .map_err(|e| StoreError(e.to_string()))
     }
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
-        if table != Table::Expiry {
-            self.writes.insert(full_key(table, key), Some(value));
-        }
+        self.writes
+            .insert(full_key(table, key), Some(expiry_in_value::encode(value, None)));
+        Ok(())
+    }
+    fn put_expiring(&mut self, table: Table, key: &str, value: Vec<u8>, at: UnixTime) -> Result<(), StoreError> {
+        self.writes
+            .insert(full_key(table, key), Some(expiry_in_value::encode(value, Some(at))));
         Ok(())
     }
     fn delete(&mut self, table: Table, key: &str) -> Result<(), StoreError> {
-        if table != Table::Expiry {
-            self.writes.insert(full_key(table, key), None);
-        }
+        self.writes.insert(full_key(table, key), None);
         Ok(())
     }
     fn relax_durability(&mut self) {
         self.relaxed = true;
-    }
-    fn keeps_expiry_index(&self) -> bool {
-        false
     }
 }
 
@@ -353,16 +338,6 @@ impl Store for SledStore {
         Ok(value)
     }
 
-    /// No: on sled 0.34 the index's time-ordered keys cost ~2.3 KB of file per flow beside the
-    /// records, and ~35 bytes of memory per entry once the database is opened, in a database of
-    /// their own too (it is how many pages sled tracks). At 100,000 families that was 10–16 MiB
-    /// more RSS and 20–30 % fewer refreshes per second; the purge reads every record instead
-    /// (`bench/profile-notes.md`, eighth session of 2026-11-27). Expiry entries the engine writes
-    /// are dropped, and reads of them find nothing.
-    fn keeps_expiry_index(&self) -> bool {
-        false
-    }
-
     fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let start = full_key(table, prefix);
         let skip = table.name().len() + 1;
@@ -370,7 +345,8 @@ impl Store for SledStore {
             tree.scan_prefix(&start)
                 .map(|kv| {
                     let (k, v) = kv.map_err(|e| StoreError(e.to_string()))?;
-                    Ok((String::from_utf8_lossy(&k[skip..]).into_owned(), v.to_vec()))
+                    let value = expiry_in_value::decode(&v).to_vec();
+                    Ok((String::from_utf8_lossy(&k[skip..]).into_owned(), value))
                 })
                 .collect()
         })
@@ -396,12 +372,59 @@ impl Store for SledStore {
                 .take(limit)
                 .map(|kv| {
                     let (k, v) = kv.map_err(|e| StoreError(e.to_string()))?;
-                    Ok((String::from_utf8_lossy(&k[skip..]).into_owned(), v.to_vec()))
+                    let value = expiry_in_value::decode(&v).to_vec();
+                    Ok((String::from_utf8_lossy(&k[skip..]).into_owned(), value))
                 })
                 .collect()
         })
     }
+
+    /// By reading the table from `after` in key order, each value's time from its first bytes
+    /// (`expiry_in_value`), until `limit` keys are due or [`EXPIRED_SCAN`] records were read.
+    /// No index: on sled 0.34 an index's time-ordered keys cost ~2.3 KB of file per flow beside
+    /// the records, and ~35 bytes of memory per entry once the database is opened (it is how
+    /// many pages sled tracks). At 100,000 families that was 10–16 MiB more RSS and 20–30 % fewer
+    /// refreshes per second (`bench/profile-notes.md`, eighth session of 2026-11-27). So a purge
+    /// reads every record of the purged tables, but decodes none that is not due.
+    fn expired(
+        &self,
+        table: Table,
+        now: UnixTime,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExpiredPage, StoreError> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let lower = full_key(table, "");
+        let start = match after {
+            Some(a) => Excluded(full_key(table, a)),
+            None => Included(lower.clone()),
+        };
+        let skip = lower.len();
+        let mut page = ExpiredPage::default();
+        self.with_tree(table, |tree| {
+            for kv in tree.range::<Vec<u8>, _>((start, Unbounded)) {
+                let (k, v) = kv.map_err(|e| StoreError(e.to_string()))?;
+                if !k.starts_with(&lower) {
+                    return Ok(());
+                }
+                page.read += 1;
+                let key = String::from_utf8_lossy(&k[skip..]).into_owned();
+                if expiry_in_value::time_of(&v).is_some_and(|at| at < now) {
+                    page.keys.push(key.clone());
+                }
+                if page.keys.len() == limit || page.read == EXPIRED_SCAN {
+                    page.next = Some(key);
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })?;
+        Ok(page)
+    }
 }
+
+/// Records `SledStore::expired` reads at most per page.
+const EXPIRED_SCAN: usize = 16 * 1024;
 
 /// The store's lifecycle: group commit, shutdown flush, online compaction, figures.
 impl Lifecycle for SledStore {
@@ -634,39 +657,29 @@ mod tests {
     }
 
     #[test]
-    fn it_keeps_no_expiry_index_and_drops_the_entries_an_earlier_version_kept() {
+    fn keeps_expiry_times_in_values_and_reads_what_an_earlier_version_wrote() {
         let dir = tempfile::tempdir().unwrap();
-        let entry = engine::store::expiry::entry_key(engine::env::UnixTime(100), Table::Code, "t/c");
         {
             let (db, tree) = raw_records(dir.path());
-            tree.insert(full_key(Table::Code, "t/c"), b"issued".to_vec()).unwrap();
-            tree.insert(full_key(Table::Expiry, &entry), Vec::new()).unwrap();
-            tree.insert(full_key(Table::Expiry, "~backfilled"), Vec::new()).unwrap();
+            tree.insert(full_key(Table::Code, "t/c"), b"{\"issued\":1}".to_vec())
+                .unwrap();
             db.flush().unwrap();
         }
         let s = SledStore::open(dir.path()).unwrap();
-        assert!(!s.keeps_expiry_index());
-        assert!(keys_under(&s.shared.records().tree, &full_key(Table::Expiry, "")).is_empty());
-        assert_eq!(s.scan(Table::Code, "").unwrap().len(), 1, "the record stays");
-        s.transact(|tx| {
-            assert!(!tx.keeps_expiry_index(), "so the engine's saves note nothing");
-            tx.put(Table::Expiry, &entry, Vec::new())?;
-            tx.put(Table::Code, "t/d", b"issued".to_vec())?;
-            tx.delete(Table::Expiry, "~backfilled")?;
-            assert_eq!(
-                tx.get(Table::Expiry, &entry)?,
-                None,
-                "an entry is dropped as it is written"
-            );
-            Ok(())
-        })
-        .unwrap();
-        assert!(s.scan(Table::Expiry, "").unwrap().is_empty());
+        engine::store::contract_check::assert_expiry_kept(&s);
+        let code = s.transact(|tx| Ok(tx.get(Table::Code, "t/c")?)).unwrap();
         assert_eq!(
-            s.scan(Table::Code, "").unwrap().len(),
-            2,
-            "the rest of the transaction commits"
+            code.as_deref(),
+            Some(&b"{\"issued\":1}"[..]),
+            "a record written before reads as written"
         );
+        let due = s.expired(Table::Code, UnixTime(u64::MAX), None, 10).unwrap();
+        assert_eq!(
+            due.keys,
+            ["contract/other-table"],
+            "a record without a time is never due"
+        );
+        assert_eq!(due.read, 2, "sled reads the table");
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //!
 //! `cargo bench -p adapter-http --bench floor`
 
+use engine::authorize::pkce;
+use engine::fixtures;
 use engine::jose::SigningKey;
 use engine::password::{self, PasswordParams};
 use engine::store::{Store, Table};
-use engine::{fixtures, pkce};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use store_redb::RedbStore;

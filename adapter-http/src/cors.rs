@@ -1,7 +1,7 @@
 //! CORS for what a browser app calls with `fetch` (RFC 9110 plus the Fetch standard):
 //! discovery and JWKS are public documents (`*`, no credentials); token, UserInfo,
 //! introspection and revocation answer only origins of the tenant's registered redirect URIs
-//! (`engine::cors`), reflected with `Vary: Origin` and never with credentials. Preflights are
+//! (`engine::client::cors`), reflected with `Vary: Origin` and never with credentials. Preflights are
 //! answered here, before routing.
 
 use crate::doc_cache::Doc;

@@ -129,7 +129,7 @@ impl Outbound {
     /// POSTs back-channel logout tokens, all at once and each bounded by [`TIMEOUT`], before the
     /// caller answers (OIDC Back-Channel Logout 1.0 §2.5). A client that does not answer 200 is
     /// logged, not retried.
-    pub async fn send_logout_tokens(&self, tenant: &str, notices: Vec<engine::logout::LogoutNotice>) {
+    pub async fn send_logout_tokens(&self, tenant: &str, notices: Vec<engine::session::logout::LogoutNotice>) {
         let mut sends = tokio::task::JoinSet::new();
         for n in notices {
             let outbound = self.clone();

@@ -3,7 +3,7 @@
 use crate::admin::bearer;
 use crate::api::OAuthError;
 use crate::state::Shared;
-use engine::registration::ClientMetadata;
+use engine::client::registration::ClientMetadata;
 use engine::EngineError;
 use poem::web::Data;
 use poem::Request;

@@ -6,7 +6,7 @@ use crate::cookies;
 use crate::pages::{brand, scope_text};
 use crate::params::{self, ParamError};
 use crate::state::Shared;
-use engine::logout::{EndSessionOutcome, EndSessionRequest};
+use engine::session::logout::{EndSessionOutcome, EndSessionRequest};
 use engine::{AuthorizationRequest, AuthorizeOutcome, LoginOutcome, RedirectResponse};
 use minijinja::context;
 use poem::http::{header, Method, StatusCode};

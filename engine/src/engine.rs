@@ -4,7 +4,7 @@
 use crate::audit::{AuditClock, AuditStamp};
 use crate::client::ClientRecord;
 use crate::config::EngineConfig;
-use crate::signing::Keyring;
+use crate::jose::signing::Keyring;
 use crate::store::{DecodedCache, Store};
 use std::sync::{Arc, OnceLock};
 

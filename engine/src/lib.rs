@@ -12,68 +12,50 @@
 //!
 //! | flow | entry points | main requirement IDs |
 //! |---|---|---|
-//! | authorization | [`Engine::handle_authorize`], [`Engine::handle_login`], [`Engine::handle_consent`] (`authorize/`) | `RFC6749-3.1.2.3-redirect-exact-match`, `RFC6749-4.1.2.1-no-redirect-untrusted`, `RFC7636-4.4.1-pkce-required-public`, `OIDC-CORE-3.1.2.1-prompt-login`, `CONSENT-remembered`, `LICENSE-required`, `RFC9207-2-iss-parameter` |
-//! | tokens | [`Engine::handle_token`] (`token`, `refresh`, `grant`, `tokens`, `client_auth`, `resource`) | `RFC6749-4.1.2-code-single-use`, `RFC7636-4.6-s256-verify`, `OAUTH21-4.3.1-refresh-rotation`, `RFC9700-4.14.2-refresh-reuse`, `RFC8707-resource-indicators`, `OIDC-CORE-9-auth-method-registered` |
-//! | token management | [`Engine::handle_introspect`], [`Engine::handle_revoke`], [`Engine::handle_userinfo`], [`Engine::handle_userinfo_response`] | `RFC7662-2.2-inactive`, `RFC7662-2.1-resource-server`, `RFC7009-2.1-revocation`, `OIDC-CORE-5.3-userinfo-claims`, `RFC6750-3.1-invalid-token` |
-//! | logout | [`Engine::handle_end_session`] (`logout`, `session`) | `OIDC-RPLOGOUT-2-post-logout-redirect`, `OIDC-RPLOGOUT-logout-revokes` |
-//! | registration | [`Engine::handle_register`], [`Engine::handle_registration_read`], [`Engine::handle_registration_update`], [`Engine::handle_registration_delete`], [`Engine::handle_client_jwks_refresh`] | `RFC7591-3-registration-policy`, `RFC7591-3.2-registration-response`, `RFC7592-2-client-management`, `PKCE-opt-out-policy` |
+//! | authorization | [`Engine::handle_authorize`], [`Engine::handle_login`], [`Engine::handle_consent`] (`authorize/`: request checks, `request_object`, `pkce`, `redirect`, `consent`, `claims_request`, `transaction`) | `RFC6749-3.1.2.3-redirect-exact-match`, `RFC6749-4.1.2.1-no-redirect-untrusted`, `RFC7636-4.4.1-pkce-required-public`, `OIDC-CORE-3.1.2.1-prompt-login`, `CONSENT-remembered`, `LICENSE-required`, `RFC9207-2-iss-parameter` |
+//! | tokens | [`Engine::handle_token`] (`token/`: `code`, `refresh`, `grant`, `minting`, `resource`; client authentication in `client::auth`) | `RFC6749-4.1.2-code-single-use`, `RFC7636-4.6-s256-verify`, `OAUTH21-4.3.1-refresh-rotation`, `RFC9700-4.14.2-refresh-reuse`, `RFC8707-resource-indicators`, `OIDC-CORE-9-auth-method-registered` |
+//! | token management | [`Engine::handle_introspect`], [`Engine::handle_revoke`], [`Engine::handle_userinfo`], [`Engine::handle_userinfo_response`] (`token/`: `introspect`, `revoke`, `userinfo`) | `RFC7662-2.2-inactive`, `RFC7662-2.1-resource-server`, `RFC7009-2.1-revocation`, `OIDC-CORE-5.3-userinfo-claims`, `RFC6750-3.1-invalid-token` |
+//! | logout | [`Engine::handle_end_session`] (`session/`: sessions, `logout`) | `OIDC-RPLOGOUT-2-post-logout-redirect`, `OIDC-RPLOGOUT-logout-revokes` |
+//! | registration | [`Engine::handle_register`], [`Engine::handle_registration_read`], [`Engine::handle_registration_update`], [`Engine::handle_registration_delete`], [`Engine::handle_client_jwks_refresh`] (`client/`: clients, `registration`, `keys`, `cors`) | `RFC7591-3-registration-policy`, `RFC7591-3.2-registration-response`, `RFC7592-2-client-management`, `PKCE-opt-out-policy` |
 //! | accounts | [`Engine::handle_activation`], [`Engine::activation_info`] (`activation`) | `INVITE-activation-link` |
 //! | administration | [`Engine::authenticate_admin`] then [`Engine::tenant_admin`]: every management operation is a [`admin::TenantAdmin`] method; [`Engine::app_invite`] for apps | `ADMIN-tenant-scope`, `ADMIN-app-invite-bounds`, `ADMIN-invite-licensing`, `ADMIN-audit` |
 //! | maintenance | [`Engine::purge_expired`] (`purge`) | |
 //!
-//! Provisioning without a principal (the server's first start, tests) is `provisioning`; the
-//! `Store` trait and the in-memory store for tests and models are in `store`.
+//! Provisioning without a principal (the server's first start, tests) is `admin::provisioning`;
+//! signing keys and JOSE are `jose/` (`jose::signing` for the tenants' keys); the `Store` trait,
+//! expiry times and the in-memory store for tests and models are in `store/`. The modules import
+//! each other in one direction (`engine/tests/layout.rs`).
 
 pub mod activation;
 pub mod admin;
 pub mod audit;
 pub mod authorize;
-pub mod claims_request;
 pub mod client;
-pub mod client_auth;
-pub mod client_keys;
-pub mod code;
 pub mod config;
-pub mod consent;
-pub mod cors;
 pub mod engine;
 pub mod env;
 pub mod error;
 pub mod fixtures;
-pub mod grant;
-pub mod introspect;
 pub mod jose;
-pub mod logout;
 pub mod mutants;
-pub mod organization;
 pub mod password;
-pub mod pkce;
-pub mod provisioning;
 pub mod purge;
-pub mod redirect;
-pub mod refresh;
-pub mod registration;
-pub mod resource;
-pub mod revoke;
 pub mod scope;
 pub mod secret;
 pub mod session;
-pub mod signing;
 pub mod store;
 pub mod tenant;
 pub mod token;
-pub mod tokens;
 pub mod user;
-pub mod userinfo;
 
+pub use authorize::redirect::{RedirectResponse, RedirectTarget};
 pub use authorize::{AuthorizationRequest, AuthorizeOutcome, ConsentPage, LoginOutcome, LoginPage, NewSession};
+pub use client::auth::ClientCredentials;
 pub use client::{ClientRecord, ClientSpec};
-pub use client_auth::ClientCredentials;
 pub use config::EngineConfig;
 pub use engine::Engine;
 pub use env::{Env, RandomSource, SeededRandom, UnixTime};
 pub use error::{EngineError, ProtocolError, Result};
-pub use redirect::{RedirectResponse, RedirectTarget};
 pub use store::{MemStore, Store};
 pub use tenant::{Branding, TenantRecord};
 pub use user::{UserProfile, UserRecord};

@@ -18,16 +18,16 @@
 
 use crate::audit::AuditEvent;
 use crate::authorize::transaction::AuthTransactionRecord;
+use crate::client::auth::AssertionJtiRecord;
+use crate::client::registration::InitialAccessTokenRecord;
 use crate::client::ClientRecord;
-use crate::client_auth::AssertionJtiRecord;
-use crate::code::{CodeRecord, CODE_REPLAY_GRACE_SECS};
 use crate::engine::Engine;
 use crate::env::UnixTime;
 use crate::error::Result;
-use crate::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
-use crate::registration::InitialAccessTokenRecord;
 use crate::session::SessionRecord;
 use crate::store::{decode, expiry, for_each_page, load, Record, Store, Table, Tx};
+use crate::token::code::{CodeRecord, CODE_REPLAY_GRACE_SECS};
+use crate::token::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
 
 /// Keys asked of the store per page of due records, and records read per page of a whole table
 /// (memory stays bounded by this, not by the table's size).
@@ -635,8 +635,8 @@ mod tests {
             sid: "s".into(),
             auth_time: UnixTime(0),
             amr: Vec::new(),
-            state: crate::grant::GrantState::Active,
-            refresh: refresh_until.map(|expires_at| crate::grant::RefreshState {
+            state: crate::token::grant::GrantState::Active,
+            refresh: refresh_until.map(|expires_at| crate::token::grant::RefreshState {
                 generation: 1,
                 expires_at,
             }),

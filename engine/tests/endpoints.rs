@@ -2,8 +2,8 @@
 
 mod common;
 use common::*;
-use engine::client_auth::ClientCredentials;
-use engine::logout::{EndSessionOutcome, EndSessionRequest};
+use engine::client::auth::ClientCredentials;
+use engine::session::logout::{EndSessionOutcome, EndSessionRequest};
 use engine::store::{Store, Table};
 use engine::token::TokenRequest;
 use engine::{fixtures, AuthorizationRequest, AuthorizeOutcome, Env, UnixTime};
@@ -428,7 +428,10 @@ fn logout_sends_a_logout_token_to_each_backchannel_client_of_the_session() {
     assert_eq!(lt["sid"], sid);
     assert_eq!(lt["sub"], w.alice.id.as_str());
     assert!(lt["jti"].is_string() && lt["iat"].is_u64() && lt["exp"].as_u64() > lt["iat"].as_u64());
-    assert_eq!(lt["events"][engine::logout::BACKCHANNEL_EVENT], serde_json::json!({}));
+    assert_eq!(
+        lt["events"][engine::session::logout::BACKCHANNEL_EVENT],
+        serde_json::json!({})
+    );
     assert!(lt.get("nonce").is_none());
     // The notified client's grant is gone; a second logout of the ended session notifies nobody.
     assert!(
@@ -446,13 +449,13 @@ fn userinfo_is_a_signed_jwt_for_clients_registered_for_one() {
     let (t, _) = w.web_tokens("openid profile");
     let mut env = Env::new(w.now, &mut w.rng);
     let plain = w.engine.handle_userinfo_response(&mut env, T, &t.access_token).unwrap();
-    assert!(matches!(plain, engine::userinfo::UserInfoResponse::Json(ref m) if m["name"] == "Alice Smith"));
+    assert!(matches!(plain, engine::token::userinfo::UserInfoResponse::Json(ref m) if m["name"] == "Alice Smith"));
     let mut web = w.web.clone();
     web.extras.userinfo_signed_response_alg = Some(spec::SigningAlg::ES384);
     w.engine.update_client(web).unwrap();
     let mut env = Env::new(w.now, &mut w.rng);
     let signed = w.engine.handle_userinfo_response(&mut env, T, &t.access_token).unwrap();
-    let engine::userinfo::UserInfoResponse::Jwt(jwt) = signed else {
+    let engine::token::userinfo::UserInfoResponse::Jwt(jwt) = signed else {
         panic!("{signed:?}")
     };
     assert_eq!(header(&jwt).alg, "ES384");
@@ -682,7 +685,7 @@ fn a_family_without_refresh_tokens_goes_once_its_access_token_expires() {
 
 #[test]
 fn purge_goes_through_tables_larger_than_one_page() {
-    use engine::grant::AccessTokenRecord;
+    use engine::token::grant::AccessTokenRecord;
     let w = World::new(93);
     let record = |expires_at| AccessTokenRecord {
         tenant: T.into(),

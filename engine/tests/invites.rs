@@ -5,10 +5,10 @@
 mod common;
 
 use common::*;
+use engine::admin::organization::OrganizationRecord;
 use engine::admin::{AdminPrincipal, Invite, InviteCaller, InviteStatus, OrganizationPatch, TenantPatch};
 use engine::audit::AuditKind;
-use engine::organization::OrganizationRecord;
-use engine::registration::ClientMetadata;
+use engine::client::registration::ClientMetadata;
 use engine::tenant::RegistrationPolicy;
 use engine::{Env, UserProfile, UserRecord};
 use quickcheck::{quickcheck, TestResult};

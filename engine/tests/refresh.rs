@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use engine::client_auth::ClientCredentials;
+use engine::client::auth::ClientCredentials;
 use engine::{AuthorizationRequest, ClientSpec};
 use quickcheck::{quickcheck, TestResult};
 use spec::{ClientAuthMethod, ErrorCode, GrantType};

@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use engine::client_auth::{ClientCredentials, JWT_BEARER};
+use engine::client::auth::{ClientCredentials, JWT_BEARER};
 use engine::jose::{self, SigningKey, VerifyKey};
 use engine::secret::b64url;
 use engine::token::TokenRequest;
@@ -100,7 +100,7 @@ fn at_hash_is_the_left_half_of_the_access_token_hash() {
         claims(t.id_token.as_ref().unwrap())["at_hash"],
         b64url(&d[..16]).as_str()
     );
-    assert_eq!(engine::tokens::at_hash(SigningAlg::ES384, "x").len(), 32);
+    assert_eq!(engine::token::minting::at_hash(SigningAlg::ES384, "x").len(), 32);
 }
 
 #[test]
@@ -264,8 +264,8 @@ fn a_code_works_once_and_its_replay_revokes_what_it_issued() {
 #[test]
 fn a_redeemed_code_keeps_only_what_recognising_a_replay_needs() {
     spec::covers("RFC6749-4.1.2-code-replay-revokes");
-    use engine::code::{CodeRecord, CodeState};
     use engine::store::{load, Store};
+    use engine::token::code::{CodeRecord, CodeState};
     let mut w = World::new(39);
     let (code, _) = w.code_for(&web_request(), None);
     let key = CodeRecord::key(T, &code);

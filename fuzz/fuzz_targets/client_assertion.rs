@@ -3,7 +3,7 @@
 #[path = "world.rs"]
 mod world;
 use arbitrary::Arbitrary;
-use engine::client_auth::{ClientCredentials, JWT_BEARER};
+use engine::client::auth::{ClientCredentials, JWT_BEARER};
 use engine::token::TokenRequest;
 use engine::{Env, SeededRandom, UnixTime};
 use libfuzzer_sys::fuzz_target;

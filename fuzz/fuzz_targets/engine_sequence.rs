@@ -5,7 +5,7 @@
 #[path = "world.rs"]
 mod world;
 use arbitrary::Arbitrary;
-use engine::logout::EndSessionRequest;
+use engine::session::logout::EndSessionRequest;
 use engine::token::TokenRequest;
 use engine::{AuthorizationRequest, AuthorizeOutcome, Env, LoginOutcome, SeededRandom, UnixTime};
 use libfuzzer_sys::fuzz_target;
@@ -87,7 +87,7 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                     response_type: Some("code".into()),
                     scope: Some(["openid", "openid email", "openid profile email"][scope as usize % 3].into()),
                     state: Some("s".into()),
-                    code_challenge: Some(engine::pkce::s256(&world::verifier(flow))),
+                    code_challenge: Some(engine::authorize::pkce::s256(&world::verifier(flow))),
                     code_challenge_method: Some("S256".into()),
                     prompt: [None, Some("none"), Some("login"), Some("consent")][prompt as usize % 4]
                         .map(str::to_owned),

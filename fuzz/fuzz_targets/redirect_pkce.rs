@@ -2,8 +2,9 @@
 #![no_main]
 use arbitrary::Arbitrary;
 use engine::client::{build_client, valid_redirect_uri, ClientSpec};
-use engine::redirect::check_redirect_uri;
-use engine::{pkce, Env, SeededRandom, UnixTime};
+use engine::authorize::redirect::check_redirect_uri;
+use engine::authorize::pkce;
+use engine::{Env, SeededRandom, UnixTime};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

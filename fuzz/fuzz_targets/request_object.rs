@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         response_type: Some("code".into()),
         scope: Some("openid".into()),
         state: Some("s".into()),
-        code_challenge: Some(engine::pkce::s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")),
+        code_challenge: Some(engine::authorize::pkce::s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")),
         code_challenge_method: Some("S256".into()),
         claims: Some(claims.to_string()),
         ..Default::default()

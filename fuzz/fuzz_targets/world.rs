@@ -1,7 +1,7 @@
 //! A small fixed world for the engine targets: one tenant, three clients, one user.
 #![allow(dead_code)]
 
-use engine::client_auth::ClientCredentials;
+use engine::client::auth::ClientCredentials;
 use engine::jose::VerifyKey;
 use engine::password::PasswordParams;
 use engine::store::Table;

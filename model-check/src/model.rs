@@ -3,7 +3,7 @@
 //! login, and logout with live codes and tokens.
 
 use crate::world::{self, honest_code, request, Client, Snapshot, World, ATTACKER_VERIFIER, TENANT};
-use engine::logout::{EndSessionOutcome, EndSessionRequest};
+use engine::session::logout::{EndSessionOutcome, EndSessionRequest};
 use engine::{AuthorizationRequest, AuthorizeOutcome, LoginOutcome};
 use stateright::{Model, Property};
 use std::collections::BTreeSet;
@@ -228,7 +228,12 @@ pub struct OidcModel {
     pub bounds: Bounds,
 }
 
-fn push_tokens(state: &mut State, t: &engine::tokens::TokenResponse, client: Client, code: usize) -> Option<usize> {
+fn push_tokens(
+    state: &mut State,
+    t: &engine::token::minting::TokenResponse,
+    client: Client,
+    code: usize,
+) -> Option<usize> {
     state.tokens.push(Token {
         kind: Kind::Access,
         value: t.access_token.clone(),

@@ -1,12 +1,12 @@
 //! The fixed world every model starts from, and the plumbing to run one engine call against a
 //! model state's store snapshot.
 
-use engine::client_auth::ClientCredentials;
+use engine::client::auth::ClientCredentials;
 use engine::mutants::Mutants;
 use engine::password::PasswordParams;
 use engine::store::Table;
+use engine::token::minting::TokenResponse;
 use engine::token::TokenRequest;
-use engine::tokens::TokenResponse;
 use engine::{
     fixtures, AuthorizationRequest, AuthorizeOutcome, ClientSpec, Engine, EngineConfig, Env, LoginOutcome, MemStore,
     SeededRandom, TenantRecord, UnixTime, UserProfile,
@@ -213,7 +213,7 @@ pub fn request(client: Client, flow: usize, scope: &str, prompt: Option<&str>) -
         response_type: Some("code".into()),
         scope: Some(scope.into()),
         state: Some(format!("state-{flow}")),
-        code_challenge: Some(engine::pkce::s256(&verifier(flow))),
+        code_challenge: Some(engine::authorize::pkce::s256(&verifier(flow))),
         code_challenge_method: Some("S256".into()),
         prompt: prompt.map(str::to_owned),
         ..Default::default()

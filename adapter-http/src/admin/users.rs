@@ -439,7 +439,7 @@ impl AdminUsersApi {
 async fn tell_clients<T>(
     state: &Shared,
     tenant: &str,
-    r: Result<(T, Vec<engine::logout::LogoutNotice>), engine::EngineError>,
+    r: Result<(T, Vec<engine::session::logout::LogoutNotice>), engine::EngineError>,
 ) -> Result<T, engine::EngineError> {
     let (answer, notices) = r?;
     state.outbound.send_logout_tokens(tenant, notices).await;

@@ -5,8 +5,8 @@ use super::TenantAdmin;
 use crate::client::ClientRecord;
 use crate::env::{Env, UnixTime};
 use crate::error::{EngineError, Result};
+use crate::jose::signing::{SigningKeysRecord, StoredKey};
 use crate::jose::{KeyMaterial, SigningKey};
-use crate::signing::{SigningKeysRecord, StoredKey};
 use crate::store::{decode, load, save, Store, Table};
 use spec::SigningAlg;
 

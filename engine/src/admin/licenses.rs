@@ -2,10 +2,10 @@
 //! assign or withdraw one client's licence, each user in a transaction of its own, each reported.
 
 use super::{not_found, TenantAdmin};
+use crate::admin::organization::OrganizationRecord;
 use crate::client::ClientRecord;
 use crate::env::Env;
 use crate::error::{err, Result};
-use crate::organization::OrganizationRecord;
 use crate::store::{load, save, Store};
 use crate::user::UserRecord;
 use spec::ErrorCode;

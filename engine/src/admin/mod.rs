@@ -6,6 +6,9 @@
 //! tenant manage that tenant only. Every operation on a tenant goes through a [`TenantAdmin`],
 //! which only [`Engine::tenant_admin`] makes, after that check.
 
+pub mod organization;
+pub mod provisioning;
+
 mod clients;
 mod invites;
 mod keys;
@@ -28,10 +31,10 @@ use crate::client::ClientRecord;
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::{err, Result};
-use crate::introspect::Resolved;
 use crate::secret::b64url_decode;
 use crate::store::{load, Store, Tx};
 use crate::tenant::{valid_slug, TenantRecord, SYSTEM_TENANT};
+use crate::token::introspect::Resolved;
 use spec::vocabulary::scopes;
 use spec::ErrorCode;
 

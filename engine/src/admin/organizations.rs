@@ -2,11 +2,11 @@
 //! app licences; and inviting users, with the seed's auto-licence rules.
 
 use super::{not_found, TenantAdmin};
+use crate::admin::organization::{OrganizationIndexRecord, OrganizationRecord};
 use crate::client::ClientRecord;
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::{err, Result};
-use crate::organization::{OrganizationIndexRecord, OrganizationRecord};
 use crate::secret::mint_id;
 use crate::store::{decode, list_page, load, save, Page, Store, Table, Tx};
 use crate::user::{Membership, UserProfile, UserRecord};

@@ -1,13 +1,13 @@
 //! Tenants: create, list and delete (platform admins), read and update (the tenant's admins too).
 
 use super::{not_found, AdminPrincipal, TenantAdmin};
+use crate::admin::organization::{OrganizationIndexRecord, OrganizationRecord};
 use crate::audit::AuditKind;
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::{err, EngineError, Result};
+use crate::jose::signing::{SigningKeysRecord, StoredKey};
 use crate::jose::{KeyMaterial, SigningKey};
-use crate::organization::{OrganizationIndexRecord, OrganizationRecord};
-use crate::signing::{SigningKeysRecord, StoredKey};
 use crate::store::{decode, list_page, load, save, Page, Store, Table};
 use crate::tenant::{
     valid_slug, Branding, RegistrationPolicy, TenantRecord, TokenLifetimes, RESERVED_SLUGS, SYSTEM_TENANT,

@@ -2,14 +2,14 @@
 
 use super::{not_found, TenantAdmin};
 use crate::activation::{mint_activation, ActivationToken};
-use crate::consent::ConsentRecord;
+use crate::authorize::consent::ConsentRecord;
 use crate::env::{Env, UnixTime};
 use crate::error::{err, Result};
-use crate::grant::{self, RevocationReason};
-use crate::logout::LogoutNotice;
 use crate::password;
+use crate::session::logout::LogoutNotice;
 use crate::session::{SessionRecord, SessionState};
 use crate::store::{decode, list_page, load, save, Page, Store, Table, Tx};
+use crate::token::grant::{self, RevocationReason};
 use crate::user::{Address, UserIndexRecord, UserProfile, UserRecord};
 use serde::{Deserialize, Serialize};
 use spec::ErrorCode;

@@ -4,14 +4,15 @@
 
 use super::request::{AuthorizationRequest, ValidatedRequest};
 use super::request_object;
-use crate::claims_request::RequestedClaims;
+use crate::authorize::claims_request::RequestedClaims;
+use crate::authorize::pkce;
+use crate::authorize::redirect::{check_redirect_uri, RedirectTarget};
 use crate::client::ClientRecord;
 use crate::env::UnixTime;
 use crate::error::{ProtocolError, Result};
-use crate::redirect::{check_redirect_uri, RedirectTarget};
-use crate::signing::Keyring;
+use crate::jose::signing::Keyring;
+use crate::scope;
 use crate::store::{load, Tx};
-use crate::{pkce, scope};
 use spec::vocabulary::scopes;
 use spec::{ErrorCode, GrantType, Prompt, ResponseMode};
 
@@ -62,7 +63,7 @@ pub fn check_redirect(
     let _ = lenient;
     #[cfg(feature = "mutants")]
     if lenient {
-        return crate::redirect::check_redirect_uri_by_prefix(client, uri)
+        return crate::authorize::redirect::check_redirect_uri_by_prefix(client, uri)
             .ok_or_else(|| page(ErrorCode::RedirectUriMismatch, "redirect_uri is not registered"));
     }
     check_redirect_uri(client, uri).ok_or_else(|| {

@@ -1,5 +1,10 @@
 //! The authorization endpoint and the interaction it drives: login, consent, code issue.
 
+pub mod claims_request;
+pub mod consent;
+pub mod pkce;
+pub mod redirect;
+
 pub mod checks;
 pub mod request;
 pub mod request_object;
@@ -8,17 +13,17 @@ pub mod transaction;
 pub use request::{AuthorizationRequest, ValidatedRequest};
 
 use crate::audit::AuditKind;
+use crate::authorize::consent::ConsentRecord;
+use crate::authorize::redirect::{RedirectResponse, RedirectTarget};
 use crate::client::ClientRecord;
-use crate::code::{CodeRecord, CodeState};
-use crate::consent::ConsentRecord;
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
 use crate::error::{EngineError, ProtocolError, Result};
-use crate::redirect::{RedirectResponse, RedirectTarget};
 use crate::secret::mint;
 use crate::session::{load_live, LiveSession, SessionRecord, SessionState};
 use crate::store::{load, save, Record, Store, Tx};
 use crate::tenant::{Branding, TenantRecord};
+use crate::token::code::{CodeRecord, CodeState};
 use crate::user::{UserIndexRecord, UserRecord};
 use checks::Rejection;
 use spec::{ErrorCode, Prompt};

@@ -81,7 +81,7 @@ pub struct ValidatedRequest {
     pub hint_subject: Option<String>,
     /// Individual claims asked for with the `claims` parameter.
     #[serde(default)]
-    pub claims: crate::claims_request::RequestedClaims,
+    pub claims: crate::authorize::claims_request::RequestedClaims,
 }
 
 impl ValidatedRequest {

@@ -4,6 +4,8 @@
 //! verification live in [`keys`]. Signatures are always checked over the token's
 //! original `header.payload` bytes, never a re-encoding.
 
+pub mod signing;
+
 pub mod keys;
 
 pub use keys::{KeyMaterial, SigningKey, VerifyKey};

@@ -52,7 +52,7 @@ impl<R: Record> DecodedCache<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_auth::AssertionJtiRecord as Rec;
+    use crate::client::auth::AssertionJtiRecord as Rec;
     use crate::env::UnixTime;
     use crate::store::{save, MemStore, Store};
 

@@ -3,13 +3,13 @@
 #![allow(dead_code)]
 
 use engine::admin::AdminPrincipal;
+use engine::authorize::pkce;
 use engine::authorize::AuthorizeOutcome;
-use engine::client_auth::ClientCredentials;
+use engine::client::auth::ClientCredentials;
 use engine::fixtures;
 use engine::password::PasswordParams;
-use engine::pkce;
+use engine::token::minting::TokenResponse;
 use engine::token::TokenRequest;
-use engine::tokens::TokenResponse;
 use engine::user::{Address, Membership};
 use engine::{
     AuthorizationRequest, ClientRecord, ClientSpec, Engine, EngineConfig, Env, LoginOutcome, MemStore, Result,
@@ -187,7 +187,7 @@ impl World {
         self.engine.handle_token(&mut env, T, creds, req)
     }
 
-    pub fn introspect(&mut self, creds: &ClientCredentials, token: &str) -> engine::introspect::Introspection {
+    pub fn introspect(&mut self, creds: &ClientCredentials, token: &str) -> engine::token::introspect::Introspection {
         let mut env = Env::new(self.now, &mut self.rng);
         self.engine
             .handle_introspect(&mut env, T, creds, token)
@@ -206,10 +206,10 @@ impl World {
 
     pub fn end_session(
         &mut self,
-        req: &engine::logout::EndSessionRequest,
+        req: &engine::session::logout::EndSessionRequest,
         session: Option<&str>,
         confirmed: bool,
-    ) -> engine::logout::EndSessionOutcome {
+    ) -> engine::session::logout::EndSessionOutcome {
         let mut env = Env::new(self.now, &mut self.rng);
         self.engine.handle_end_session(&mut env, T, req, session, confirmed)
     }

@@ -186,7 +186,7 @@ pub use store_sled::{DEFAULT_CACHE_BYTES, DEFAULT_CACHE_MB};
 mod tests {
     use super::*;
     use engine::env::UnixTime;
-    use engine::grant::AccessTokenRecord;
+    use engine::token::grant::AccessTokenRecord;
 
     #[test]
     fn either_store_answers_the_lifecycle_the_server_drives() {

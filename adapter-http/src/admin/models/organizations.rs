@@ -2,8 +2,8 @@
 //! links, and bulk licences.
 
 use super::User;
+use engine::admin::organization::OrganizationRecord;
 use engine::admin::{Invite, InviteOutcome, InviteStatus, OrganizationPatch};
-use engine::organization::OrganizationRecord;
 use poem_openapi::types::Example;
 use poem_openapi::Object;
 

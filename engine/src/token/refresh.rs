@@ -3,11 +3,11 @@
 use crate::audit::AuditKind;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::grant::{self, GrantRecord, RefreshState, RefreshTokenRecord, RevocationReason};
 use crate::scope;
 use crate::store::{load, save, Store, Tx};
+use crate::token::grant::{self, GrantRecord, RefreshState, RefreshTokenRecord, RevocationReason};
+use crate::token::minting::TokenPlan;
 use crate::token::{pe, Committed, GrantCall};
-use crate::tokens::TokenPlan;
 use crate::user::UserRecord;
 use spec::ErrorCode;
 

@@ -54,8 +54,11 @@ pub struct CodeRecord {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub session_key: String,
     /// Individual claims asked for with the `claims` parameter.
-    #[serde(default, skip_serializing_if = "crate::claims_request::RequestedClaims::is_empty")]
-    pub claims: crate::claims_request::RequestedClaims,
+    #[serde(
+        default,
+        skip_serializing_if = "crate::authorize::claims_request::RequestedClaims::is_empty"
+    )]
+    pub claims: crate::authorize::claims_request::RequestedClaims,
     /// When the code was issued.
     pub issued_at: UnixTime,
     /// Expiry (issue + code TTL).

@@ -1,5 +1,7 @@
 //! Browser sessions: active → ended.
 
+pub mod logout;
+
 use crate::env::UnixTime;
 use crate::error::Result;
 use crate::secret::SecretHash;

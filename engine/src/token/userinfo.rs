@@ -4,9 +4,9 @@ use crate::client::ClientRecord;
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::{err, Result};
-use crate::grant::GrantRecord;
-use crate::introspect::Resolved;
 use crate::store::{load, Store};
+use crate::token::grant::GrantRecord;
+use crate::token::introspect::Resolved;
 use crate::user::{scope_claims, UserRecord};
 use serde_json::{json, Map, Value};
 use spec::vocabulary::scopes;
@@ -88,7 +88,10 @@ impl<S: Store> Engine<S> {
             // OIDC-CORE-5.3-userinfo-claims
             out.extend(scope_claims(&user, &granted));
             // OIDC-CORE-5.5-claims-parameter
-            out.extend(crate::claims_request::named_claims(&user, &grant.claims.userinfo));
+            out.extend(crate::authorize::claims_request::named_claims(
+                &user,
+                &grant.claims.userinfo,
+            ));
             Ok((out, record.client_id.clone()))
         })
     }

@@ -1,12 +1,12 @@
 //! Token lookup shared by introspection, revocation and UserInfo, and the introspection endpoint (RFC 7662).
 
+use crate::client::auth::ClientCredentials;
 use crate::client::ClientRecord;
-use crate::client_auth::ClientCredentials;
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
 use crate::error::Result;
-use crate::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
 use crate::store::{load, Store, Tx};
+use crate::token::grant::{AccessTokenRecord, GrantRecord, RefreshTokenRecord};
 use crate::user::UserRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -150,7 +150,7 @@ impl<S: Store> Engine<S> {
                 }
                 let Some(gid) = &record.grant_id else { return Ok(true) };
                 match load::<GrantRecord>(tx, &GrantRecord::key(&record.tenant, gid))? {
-                    Some(g) if crate::grant::is_alive(tx, &g)? => user_enabled(tx, &record.tenant, &g.user_id),
+                    Some(g) if crate::token::grant::is_alive(tx, &g)? => user_enabled(tx, &record.tenant, &g.user_id),
                     _ => Ok(false),
                 }
             }
@@ -160,7 +160,7 @@ impl<S: Store> Engine<S> {
                     .refresh
                     .is_some_and(|r| (r.generation == record.generation || untracked) && r.expires_at > now);
                 Ok(current
-                    && crate::grant::is_alive(tx, grant)?
+                    && crate::token::grant::is_alive(tx, grant)?
                     && user_enabled(tx, &grant.tenant, &grant.user_id)?
                     && self.client_active(tx, &grant.tenant, &grant.client_id)?)
             }

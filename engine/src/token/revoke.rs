@@ -1,13 +1,13 @@
 //! The revocation endpoint (RFC 7009).
 
 use crate::audit::AuditKind;
-use crate::client_auth::ClientCredentials;
+use crate::client::auth::ClientCredentials;
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::Result;
-use crate::grant::{self, AccessTokenRecord, RevocationReason};
-use crate::introspect::Resolved;
 use crate::store::{save, Store};
+use crate::token::grant::{self, AccessTokenRecord, RevocationReason};
+use crate::token::introspect::Resolved;
 
 impl<S: Store> Engine<S> {
     /// Handles `POST /revoke`. Unknown tokens and other clients' tokens are silently ignored

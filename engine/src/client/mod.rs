@@ -1,5 +1,10 @@
 //! Registered clients: their record, metadata validation and provisioning.
 
+pub mod auth;
+pub mod cors;
+pub mod keys;
+pub mod registration;
+
 use crate::env::Env;
 use crate::error::{err, Result};
 use crate::jose::keys::parse_jwks;
@@ -531,7 +536,7 @@ pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
         .allowed_resources
         .iter()
         .chain(&spec.resource_server_for)
-        .any(|r| !crate::resource::is_resource_uri(r))
+        .any(|r| !crate::token::resource::is_resource_uri(r))
     {
         return Err(meta(
             "allowed_resources and resource_server_for must be absolute URIs without a fragment",

@@ -1,19 +1,29 @@
 //! The token endpoint: authorization_code and client_credentials grants (refresh is in `refresh`).
 
+pub mod code;
+pub mod grant;
+pub mod introspect;
+pub mod minting;
+pub mod refresh;
+pub mod resource;
+pub mod revoke;
+pub mod userinfo;
+
 use crate::audit::AuditKind;
+use crate::authorize::pkce;
+use crate::client::auth::{ClientAuthenticated, ClientCredentials};
 use crate::client::ClientRecord;
-use crate::client_auth::{ClientAuthenticated, ClientCredentials};
-use crate::code::{CodeRecord, CodeState};
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
 use crate::error::{ProtocolError, Result};
-use crate::grant::{self, AccessTokenRecord, GrantRecord, GrantState, RefreshState, RevocationReason};
+use crate::scope;
 use crate::secret::{mint, mint_id};
 use crate::session::{SessionRecord, SessionState};
 use crate::store::{load, save, Store, Tx};
-use crate::tokens::{access_claims, id_claims, Subject, TokenPlan, TokenResponse};
+use crate::token::code::{CodeRecord, CodeState};
+use crate::token::minting::{access_claims, id_claims, Subject, TokenPlan, TokenResponse};
 use crate::user::UserRecord;
-use crate::{pkce, scope};
+use grant::{AccessTokenRecord, GrantRecord, GrantState, RefreshState, RevocationReason};
 use spec::vocabulary::scopes;
 use spec::{ErrorCode, GrantType};
 
@@ -107,7 +117,7 @@ impl<S: Store> Engine<S> {
                     "client is not allowed to use this grant_type",
                 )));
             }
-            let audience = match crate::resource::audience(
+            let audience = match crate::token::resource::audience(
                 &auth.client().client_id,
                 &auth.client().allowed_resources,
                 &req.resource,
@@ -209,7 +219,10 @@ impl<S: Store> Engine<S> {
                 .signer(tx, &grant.tenant, client.id_token_signed_response_alg)?;
             let mut claims = id_claims(iss, client, &subject, user, granted, nonce, now);
             // OIDC-CORE-5.5-claims-parameter
-            claims.extend(crate::claims_request::named_claims(user, &grant.claims.id_token));
+            claims.extend(crate::authorize::claims_request::named_claims(
+                user,
+                &grant.claims.id_token,
+            ));
             Some((key, claims))
         } else {
             None

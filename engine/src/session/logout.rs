@@ -1,13 +1,13 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
 
+use crate::authorize::redirect::{check_post_logout_uri, RedirectResponse};
 use crate::client::ClientRecord;
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::{ProtocolError, Result};
-use crate::grant::{self, RevocationReason};
-use crate::redirect::{check_post_logout_uri, RedirectResponse};
 use crate::session::{load_live, SessionRecord, SessionState};
 use crate::store::{load, save, Store};
+use crate::token::grant::{self, RevocationReason};
 use spec::{ErrorCode, ResponseMode};
 
 /// End-session parameters as received.

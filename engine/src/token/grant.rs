@@ -78,7 +78,7 @@ pub struct GrantRecord {
     pub epoch: u64,
     /// Individual claims asked for with the `claims` parameter.
     #[serde(default)]
-    pub claims: crate::claims_request::RequestedClaims,
+    pub claims: crate::authorize::claims_request::RequestedClaims,
     /// For a family without refresh tokens: when the access token its code bought expires, after
     /// which nothing can use the family. (Families written before this field are kept.)
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,7 +15,7 @@ pub mod fast_docs;
 pub mod fast_introspect;
 use data_store::Lifecycle;
 /// The store the server runs on (chosen by `--store`); no storage product is named elsewhere.
-pub use store_embedded as data_store;
+pub use store_any as data_store;
 pub mod login_throttle;
 pub mod mail;
 pub mod malloc;
@@ -314,6 +314,10 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// The database a new data dir gets (an existing one must hold this kind).
     pub store: data_store::StoreKind,
+    /// A PostgreSQL database to run on instead of a data dir (`postgres://…`).
+    pub database_url: Option<String>,
+    /// The PostgreSQL connection pool's size and timeouts.
+    pub database_pool: data_store::PoolOptions,
     /// Public base URL; default `http://{listen}`.
     pub issuer_base: Option<String>,
     /// Rate limits.
@@ -346,6 +350,8 @@ impl Options {
             listen: listen.into(),
             data_dir: data_dir.into(),
             store: Default::default(),
+            database_url: None,
+            database_pool: Default::default(),
             issuer_base: None,
             limits: Default::default(),
             cache_bytes: data_store::DEFAULT_CACHE_BYTES,
@@ -371,7 +377,17 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
     };
     let metrics_addr = metrics_acceptor.as_ref().map(bound_addr).transpose()?;
     let base = issuer_base(opts.issuer_base.as_deref(), addr)?;
-    let store = data_store::DataStore::open(opts.store, &opts.data_dir, opts.cache_bytes).map_err(|e| e.0)?;
+    let store = match &opts.database_url {
+        // Connecting blocks (and may wait out the pool's timeout): off the async workers.
+        Some(url) => {
+            let (url, pool) = (url.clone(), opts.database_pool);
+            tokio::task::spawn_blocking(move || data_store::DataStore::connect(&url, pool))
+                .await
+                .map_err(|e| e.to_string())?
+        }
+        None => data_store::DataStore::open(opts.store, &opts.data_dir, opts.cache_bytes),
+    }
+    .map_err(|e| e.0)?;
     let state = Arc::new(AppState {
         engine: state::EngineDoor::new(Engine::new(
             store,

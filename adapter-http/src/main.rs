@@ -15,10 +15,20 @@ struct Cli {
     /// Where the store keeps its data (unless `--store` names a dir).
     #[arg(long, env = "OP_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
-    /// The store: `sled` or `redb` (in `--data-dir`), `sled:DIR` or `redb:DIR`. A new data dir
-    /// gets this kind; an existing one must hold it. (`postgres://…` is the PostgreSQL issue's.)
+    /// The store: `sled` or `redb` (in `--data-dir`), `sled:DIR` or `redb:DIR`, or a PostgreSQL
+    /// database, `postgres://user@host:port/db` (`?host=/dir` for a unix socket). A new data dir
+    /// gets the kind named; an existing one must hold it.
     #[arg(long, env = "OP_STORE", default_value = "sled", value_parser = parse_store, global = true)]
     store: StoreChoice,
+    /// A PostgreSQL database to run on: the same as `--store postgres://…`, and wins over it.
+    #[arg(long, env = "OP_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// PostgreSQL connections this instance keeps at most.
+    #[arg(long, env = "OP_DATABASE_POOL_SIZE", default_value_t = 16, global = true)]
+    database_pool_size: usize,
+    /// Seconds to wait for a PostgreSQL connection before a request fails.
+    #[arg(long, env = "OP_DATABASE_TIMEOUT_S", default_value_t = 5, global = true)]
+    database_timeout_s: u64,
     /// Public base URL behind a proxy (issuers are `{base}/{tenant}`); default `http://{listen}`.
     #[arg(long, env = "OP_ISSUER_BASE", global = true)]
     issuer_base: Option<String>,
@@ -114,17 +124,22 @@ struct NewAppArgs {
     admin_tenant: String,
 }
 
-/// What `--store` chose: a kind of store and perhaps its dir.
+/// What `--store` chose: a kind of store and perhaps its dir, or a PostgreSQL URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct StoreChoice {
     kind: adapter_http::data_store::StoreKind,
     dir: Option<PathBuf>,
+    url: Option<String>,
 }
 
-/// `sled`, `redb`, `sled:DIR`, `redb:DIR`; a PostgreSQL URL gets a clear refusal.
+/// `sled`, `redb`, `sled:DIR`, `redb:DIR`, or `postgres://…`.
 fn parse_store(s: &str) -> Result<StoreChoice, String> {
-    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-        return Err("PostgreSQL is not supported by this version yet: use sled or redb".into());
+    if adapter_http::data_store::is_database_url(s) {
+        return Ok(StoreChoice {
+            kind: Default::default(),
+            dir: None,
+            url: Some(s.to_string()),
+        });
     }
     let (kind, dir) = match s.split_once(':') {
         Some((kind, dir)) if !dir.is_empty() => (kind, Some(PathBuf::from(dir))),
@@ -134,6 +149,7 @@ fn parse_store(s: &str) -> Result<StoreChoice, String> {
     Ok(StoreChoice {
         kind: kind.parse()?,
         dir,
+        url: None,
     })
 }
 
@@ -141,6 +157,11 @@ impl Cli {
     /// The data dir: the one `--store` names, else `--data-dir`.
     fn data_dir(&self) -> PathBuf {
         self.store.dir.clone().unwrap_or_else(|| self.data_dir.clone())
+    }
+
+    /// The PostgreSQL database, if one is named (`--database-url` wins over `--store`).
+    fn database_url(&self) -> Option<String> {
+        self.database_url.clone().or_else(|| self.store.url.clone())
     }
 }
 
@@ -254,6 +275,11 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         listen: cli.listen.clone(),
         data_dir: cli.data_dir(),
         store: cli.store.kind,
+        database_url: cli.database_url(),
+        database_pool: adapter_http::data_store::PoolOptions {
+            size: cli.database_pool_size.max(1),
+            timeout: std::time::Duration::from_secs(cli.database_timeout_s.max(1)),
+        },
         issuer_base: cli.issuer_base.clone(),
         limits: adapter_http::rate_limit::RateLimits {
             token_per_ip: cli.token_rate_per_ip,
@@ -273,7 +299,11 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         shared_state: None,
     };
     let server = adapter_http::start(&opts).await?;
-    tracing::info!(addr = %server.addr, base = %server.base, data_dir = %cli.data_dir().display(), "listening");
+    let store = match cli.database_url() {
+        Some(_) => "PostgreSQL".to_string(),
+        None => cli.data_dir().display().to_string(),
+    };
+    tracing::info!(addr = %server.addr, base = %server.base, store = %store, "listening");
     if let Some(m) = server.metrics_addr {
         tracing::info!(addr = %m, "metrics at http://{m}/metrics");
     }
@@ -354,11 +384,11 @@ mod tests {
             (kind_only.store.kind, kind_only.data_dir()),
             (StoreKind::Redb, PathBuf::from("/d"))
         );
-        let pg = parse(&["--store", "postgres://op@db:5432/op"])
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(pg.contains("PostgreSQL is not supported"), "{pg}");
+        let pg = parse(&["--store", "postgres://op@db:5432/op"]).unwrap();
+        assert_eq!(pg.database_url().as_deref(), Some("postgres://op@db:5432/op"));
+        let alias = parse(&["--database-url", "postgresql://op@db/op", "--store", "redb"]).unwrap();
+        assert_eq!(alias.database_url().as_deref(), Some("postgresql://op@db/op"));
+        assert_eq!(default.database_url(), None, "the embedded default needs no database");
         assert!(parse(&["--store", "mongodb"]).is_err());
         assert!(parse(&["--store", "sled:"]).is_err());
     }

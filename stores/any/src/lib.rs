@@ -1,12 +1,15 @@
-//! The embedded store a server runs on: sled (`store_sled`) or redb (`store_redb`), chosen per
-//! data dir, behind one type the engine runs over, with the lifecycle both share (open, flush,
-//! background compaction, stats). The HTTP server names no storage product; it opens this.
+//! The store a server runs on: sled (`store_sled`) or redb (`store_redb`), chosen per data dir,
+//! or PostgreSQL (`store_postgres`), chosen by a URL, behind one type the engine runs over, with
+//! the lifecycle they share (open, flush, background upkeep, stats, where engine calls run). The
+//! HTTP server names no storage product; it opens this.
 
 use engine::env::UnixTime;
 use engine::error::{EngineError, StoreError};
 use engine::store::{ExpiredPage, Store, Table, Tx};
 use std::path::Path;
 pub use store_kit::{Compacted, EngineCalls, FlushStats, Flusher, Lifecycle, StoreStats, TableStats};
+use store_postgres::PgStore;
+pub use store_postgres::{self as postgres, PoolOptions};
 use store_redb::{self as redb_store, RedbStore};
 use store_sled::{self as sled_store, SledStore};
 
@@ -49,6 +52,13 @@ pub enum DataStore {
     Sled(SledStore),
     /// On redb.
     Redb(RedbStore),
+    /// On PostgreSQL.
+    Postgres(PgStore),
+}
+
+/// Whether `s` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
+pub fn is_database_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
 
 impl DataStore {
@@ -74,6 +84,12 @@ impl DataStore {
         })
     }
 
+    /// Connects to the PostgreSQL database at `url` and creates or migrates its schema. Blocks:
+    /// call it off the async workers.
+    pub fn connect(url: &str, pool: PoolOptions) -> Result<Self, StoreError> {
+        PgStore::open(url, pool).map(DataStore::Postgres)
+    }
+
     /// Opens whatever `dir` holds (`None` if it holds no store).
     pub fn open_existing(dir: &Path, cache_bytes: u64) -> Result<Option<Self>, StoreError> {
         StoreKind::found_in(dir)
@@ -87,6 +103,7 @@ impl Lifecycle for DataStore {
         match self {
             DataStore::Sled(s) => Lifecycle::flusher(s),
             DataStore::Redb(s) => Lifecycle::flusher(s),
+            DataStore::Postgres(s) => Lifecycle::flusher(s),
         }
     }
 
@@ -94,6 +111,7 @@ impl Lifecycle for DataStore {
         match self {
             DataStore::Sled(s) => Lifecycle::flush(s),
             DataStore::Redb(s) => Lifecycle::flush(s),
+            DataStore::Postgres(s) => Lifecycle::flush(s),
         }
     }
 
@@ -101,6 +119,7 @@ impl Lifecycle for DataStore {
         match self {
             DataStore::Sled(s) => s.maintain(),
             DataStore::Redb(s) => s.maintain(),
+            DataStore::Postgres(s) => Lifecycle::maintain(s),
         }
     }
 
@@ -108,6 +127,15 @@ impl Lifecycle for DataStore {
         match self {
             DataStore::Sled(s) => Lifecycle::stats(s),
             DataStore::Redb(s) => Lifecycle::stats(s),
+            DataStore::Postgres(s) => Lifecycle::stats(s),
+        }
+    }
+
+    fn engine_calls(&self) -> EngineCalls {
+        match self {
+            DataStore::Sled(s) => s.engine_calls(),
+            DataStore::Redb(s) => s.engine_calls(),
+            DataStore::Postgres(s) => s.engine_calls(),
         }
     }
 }
@@ -129,6 +157,7 @@ impl Store for DataStore {
         match self {
             DataStore::Sled(s) => s.transact(f),
             DataStore::Redb(s) => s.transact(f),
+            DataStore::Postgres(s) => s.transact(f),
         }
     }
 
@@ -136,6 +165,7 @@ impl Store for DataStore {
         match self {
             DataStore::Sled(s) => s.scan(table, prefix),
             DataStore::Redb(s) => s.scan(table, prefix),
+            DataStore::Postgres(s) => s.scan(table, prefix),
         }
     }
 
@@ -149,6 +179,7 @@ impl Store for DataStore {
         match self {
             DataStore::Sled(s) => s.scan_after(table, prefix, after, limit),
             DataStore::Redb(s) => s.scan_after(table, prefix, after, limit),
+            DataStore::Postgres(s) => s.scan_after(table, prefix, after, limit),
         }
     }
 
@@ -162,6 +193,7 @@ impl Store for DataStore {
         match self {
             DataStore::Sled(s) => s.expired(table, now, after, limit),
             DataStore::Redb(s) => s.expired(table, now, after, limit),
+            DataStore::Postgres(s) => s.expired(table, now, after, limit),
         }
     }
 }

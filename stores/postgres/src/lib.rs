@@ -1,0 +1,539 @@
+//! The engine's `Store` on PostgreSQL: the store for many stateless instances over one database.
+//!
+//! One table, `oidc_records (tbl, key, value, purge_at)`, keyed by (table number, key bytes) so
+//! keys sort in byte order as the `Store` contract wants; `purge_at` is the expiry time
+//! `Tx::put_expiring` gives, with a partial index for `Store::expired`. Every transaction is
+//! SERIALIZABLE: reads go to the database, writes are buffered and sent at commit (two
+//! statements at most, then `COMMIT`). A serialization failure or deadlock (`40001`, `40P01`)
+//! runs the closure again after a short random pause, at most [`MAX_ATTEMPTS`] times. The schema
+//! is created or migrated at open under an advisory lock, so instances starting together
+//! migrate once.
+//!
+//! The `Store` trait is synchronous: each statement is run on the store's own small runtime,
+//! which drives the connections, from the calling thread. The server therefore runs engine calls
+//! over this store on its blocking pool (`Lifecycle::engine_calls`), never on an async worker.
+//!
+//! Durability: a commit returns once PostgreSQL has it (`synchronous_commit` on), so there is no
+//! group commit here; the flusher has nothing to do.
+
+#[doc(hidden)]
+pub mod cluster;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use engine::env::UnixTime;
+use engine::error::{EngineError, StoreError};
+use engine::store::{ExpiredPage, Store, Table, Tx};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use store_kit::{EngineCalls, Flush, Flusher, Lifecycle, StoreStats, TableStats};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+/// Times a transaction runs before a conflict is reported as `temporarily_unavailable`.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// The schema this version writes; a database at a later one is refused.
+const SCHEMA_VERSION: i32 = 1;
+
+/// The advisory lock key held while the schema is created or migrated ("oidc" and 1).
+const MIGRATION_LOCK: i64 = 0x6f69_6463_0000_0001;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS oidc_schema (version integer NOT NULL);
+CREATE TABLE IF NOT EXISTS oidc_records (
+    tbl smallint NOT NULL,
+    key bytea NOT NULL,
+    value bytea NOT NULL,
+    purge_at bigint,
+    PRIMARY KEY (tbl, key)
+);
+CREATE INDEX IF NOT EXISTS oidc_records_purge ON oidc_records (tbl, purge_at, key) WHERE purge_at IS NOT NULL;
+"#;
+
+const GET: &str = "SELECT value FROM oidc_records WHERE tbl = $1 AND key = $2";
+const UPSERT: &str = "INSERT INTO oidc_records (tbl, key, value, purge_at) \
+     SELECT * FROM unnest($1::smallint[], $2::bytea[], $3::bytea[], $4::bigint[]) \
+     ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value, purge_at = EXCLUDED.purge_at";
+const DELETE: &str = "DELETE FROM oidc_records r USING unnest($1::smallint[], $2::bytea[]) AS d(tbl, key) \
+     WHERE r.tbl = d.tbl AND r.key = d.key";
+const SCAN: &str = "SELECT key, value FROM oidc_records WHERE tbl = $1 AND key >= $2 \
+     AND ($3::bytea IS NULL OR key > $3) AND ($4::bytea IS NULL OR key < $4) ORDER BY key LIMIT $5";
+const EXPIRED: &str = "SELECT key, purge_at FROM oidc_records WHERE tbl = $1 AND purge_at IS NOT NULL \
+     AND purge_at < $2 AND ($3::bigint IS NULL OR (purge_at, key) > ($3, $4::bytea)) \
+     ORDER BY purge_at, key LIMIT $5";
+
+/// The number a table is stored under: its place in `Table::ALL` (tables are only appended).
+fn table_id(table: Table) -> i16 {
+    Table::ALL.iter().position(|t| *t == table).map_or(-1, |i| i as i16)
+}
+
+/// A time as stored (seconds, clamped to `bigint`).
+fn stored_time(at: UnixTime) -> i64 {
+    i64::try_from(at.0).unwrap_or(i64::MAX)
+}
+
+/// The smallest key greater than every key starting with `prefix` (`None`: no bound).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// A transaction's writes by (table, key): the value and its expiry time, or `None` to delete.
+type Writes = BTreeMap<(Table, String), Option<(Vec<u8>, Option<UnixTime>)>>;
+
+/// How a statement failed.
+#[derive(Debug)]
+enum Failure {
+    /// A serialization failure or deadlock: run the transaction again.
+    Conflict,
+    /// The database cannot be reached (or the connection broke).
+    Unreachable(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl Failure {
+    fn of(e: &tokio_postgres::Error) -> Self {
+        match e.code() {
+            Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+                Failure::Conflict
+            }
+            Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
+                Failure::Unreachable(e.to_string())
+            }
+            None => Failure::Unreachable(e.to_string()),
+            Some(_) if e.is_closed() => Failure::Unreachable(e.to_string()),
+            Some(_) => Failure::Other(e.to_string()),
+        }
+    }
+
+    fn into_error(self) -> EngineError {
+        match self {
+            Failure::Conflict => EngineError::Storage(StoreError(format!(
+                "the database refused the transaction {MAX_ATTEMPTS} times for conflicts"
+            ))),
+            Failure::Unreachable(m) => EngineError::Storage(StoreError(format!("the database is unreachable: {m}"))),
+            Failure::Other(m) => EngineError::Storage(StoreError(m)),
+        }
+    }
+}
+
+/// Sizes and timeouts of the connection pool.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    /// Connections at most.
+    pub size: usize,
+    /// How long to wait for a connection (from the pool or a new one).
+    pub timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            size: 16,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Commits are durable when they return: nothing to flush.
+struct Durable;
+
+impl Flush for Durable {
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The store: a pool of connections and the runtime that drives them.
+pub struct PgStore {
+    pool: Pool,
+    runtime: Option<tokio::runtime::Runtime>,
+    flusher: Flusher,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.flusher.stop();
+        if let Some(rt) = self.runtime.take() {
+            // Without blocking: the store may be dropped on an async worker.
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`, `?host=/socket/dir` for a unix socket)
+    /// and creates or migrates the schema. Blocks: call it off the async workers.
+    pub fn open(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError(format!("the database URL is not valid: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.timeout))
+            .create_timeout(Some(options.timeout))
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        let store = PgStore {
+            pool,
+            runtime: Some(runtime),
+            flusher: Flusher::start(Arc::new(Durable)),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store")
+            .block_on(f)
+    }
+
+    fn connection(&self) -> Result<Object, Failure> {
+        self.block_on(self.pool.get())
+            .map_err(|e| Failure::Unreachable(e.to_string()))
+    }
+
+    /// Creates the schema, or checks the one there, under the migration lock.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let client = self.connection().map_err(|f| StoreError(format!("{f:?}")))?;
+        let fail = |e: tokio_postgres::Error| StoreError(format!("creating the schema: {e}"));
+        self.block_on(async {
+            client.batch_execute("BEGIN").await.map_err(fail)?;
+            client
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await
+                .map_err(fail)?;
+            client.batch_execute(SCHEMA).await.map_err(fail)?;
+            let version: Option<i32> = client
+                .query_opt("SELECT max(version) FROM oidc_schema", &[])
+                .await
+                .map_err(fail)?
+                .and_then(|row| row.get(0));
+            match version {
+                None => {
+                    client
+                        .execute("INSERT INTO oidc_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])
+                        .await
+                        .map_err(fail)?;
+                }
+                Some(v) if v > SCHEMA_VERSION => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(StoreError(format!(
+                        "the database holds schema {v}, written by a newer version (this one writes {SCHEMA_VERSION})"
+                    )));
+                }
+                Some(_) => {}
+            }
+            client.batch_execute("COMMIT").await.map_err(fail)
+        })
+    }
+
+    /// Runs one attempt of a transaction: `Ok(Err(failure))` when the database refused it.
+    fn attempt<T, F>(&self, f: &F) -> Result<Result<T, EngineError>, Failure>
+    where
+        F: Fn(&mut dyn Tx) -> Result<T, EngineError>,
+    {
+        let client = self.connection()?;
+        self.block_on(client.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE"))
+            .map_err(|e| Failure::of(&e))?;
+        let mut tx = PgTx {
+            store: self,
+            client: &client,
+            writes: BTreeMap::new(),
+            failure: None,
+        };
+        let out = f(&mut tx);
+        let (writes, failure) = (std::mem::take(&mut tx.writes), tx.failure.take());
+        let rollback = || {
+            let _ = self.block_on(client.batch_execute("ROLLBACK"));
+        };
+        if let Some(failure) = failure {
+            rollback();
+            return Err(failure);
+        }
+        let value = match out {
+            Ok(v) => v,
+            Err(e) => {
+                rollback();
+                return Ok(Err(e));
+            }
+        };
+        match self.block_on(commit(&client, writes)) {
+            Ok(()) => Ok(Ok(value)),
+            Err(e) => {
+                rollback();
+                Err(Failure::of(&e))
+            }
+        }
+    }
+}
+
+/// Sends a transaction's writes and commits it.
+async fn commit(client: &Object, writes: Writes) -> Result<(), tokio_postgres::Error> {
+    let (mut up_t, mut up_k, mut up_v, mut up_at) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut del_t, mut del_k) = (Vec::new(), Vec::new());
+    for ((table, key), write) in writes {
+        match write {
+            Some((value, at)) => {
+                up_t.push(table_id(table));
+                up_k.push(key.into_bytes());
+                up_v.push(value);
+                up_at.push(at.map(stored_time));
+            }
+            None => {
+                del_t.push(table_id(table));
+                del_k.push(key.into_bytes());
+            }
+        }
+    }
+    if !up_t.is_empty() {
+        let statement = client.prepare_cached(UPSERT).await?;
+        client.execute(&statement, &[&up_t, &up_k, &up_v, &up_at]).await?;
+    }
+    if !del_t.is_empty() {
+        let statement = client.prepare_cached(DELETE).await?;
+        client.execute(&statement, &[&del_t, &del_k]).await?;
+    }
+    client.batch_execute("COMMIT").await
+}
+
+/// One transaction: reads from the database (after its own writes), writes buffered.
+struct PgTx<'a> {
+    store: &'a PgStore,
+    client: &'a Object,
+    writes: Writes,
+    /// The first statement that failed: the transaction is over.
+    failure: Option<Failure>,
+}
+
+impl Tx for PgTx<'_> {
+    fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(w) = self.writes.get(&(table, key.to_string())) {
+            return Ok(w.as_ref().map(|(v, _)| v.clone()));
+        }
+        if self.failure.is_some() {
+            return Err(StoreError("the transaction already failed".into()));
+        }
+        let client = self.client;
+        let row = self.store.block_on(async {
+            let statement = client.prepare_cached(GET).await?;
+            client.query_opt(&statement, &[&table_id(table), &key.as_bytes()]).await
+        });
+        match row {
+            Ok(row) => Ok(row.map(|r| r.get::<_, Vec<u8>>(0))),
+            Err(e) => {
+                let message = e.to_string();
+                self.failure = Some(Failure::of(&e));
+                Err(StoreError(message))
+            }
+        }
+    }
+    fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        self.writes.insert((table, key.to_string()), Some((value, None)));
+        Ok(())
+    }
+    fn put_expiring(&mut self, table: Table, key: &str, value: Vec<u8>, at: UnixTime) -> Result<(), StoreError> {
+        self.writes.insert((table, key.to_string()), Some((value, Some(at))));
+        Ok(())
+    }
+    fn delete(&mut self, table: Table, key: &str) -> Result<(), StoreError> {
+        self.writes.insert((table, key.to_string()), None);
+        Ok(())
+    }
+}
+
+/// A short random pause before running a conflicting transaction again (1–`8 << attempt` ms).
+fn jitter(attempt: u32) -> Duration {
+    let mut b = [0u8; 2];
+    let _ = getrandom::fill(&mut b);
+    let span = 8u64 << attempt.min(5);
+    Duration::from_millis(1 + u64::from(u16::from_le_bytes(b)) % span)
+}
+
+impl Store for PgStore {
+    // RELIABILITY-concurrency
+    fn transact<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        F: Fn(&mut dyn Tx) -> Result<T, EngineError>,
+    {
+        for attempt in 0..MAX_ATTEMPTS {
+            match self.attempt(&f) {
+                Ok(done) => return done,
+                Err(Failure::Conflict) => std::thread::sleep(jitter(attempt)),
+                Err(other) => return Err(other.into_error()),
+            }
+        }
+        Err(Failure::Conflict.into_error())
+    }
+
+    fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.scan_after(table, prefix, None, usize::MAX)
+    }
+
+    fn scan_after(
+        &self,
+        table: Table,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let client = self.connection().map_err(|f| f.into_error()).map_err(store_error)?;
+        let end = prefix_end(prefix.as_bytes());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .block_on(async {
+                let statement = client.prepare_cached(SCAN).await?;
+                client
+                    .query(
+                        &statement,
+                        &[
+                            &table_id(table),
+                            &prefix.as_bytes(),
+                            &after.map(str::as_bytes),
+                            &end,
+                            &limit,
+                        ],
+                    )
+                    .await
+            })
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let key: Vec<u8> = r.get(0);
+                (String::from_utf8_lossy(&key).into_owned(), r.get::<_, Vec<u8>>(1))
+            })
+            .collect())
+    }
+
+    /// By the partial index on (tbl, purge_at, key); the cursor is the last row's time and key.
+    fn expired(
+        &self,
+        table: Table,
+        now: UnixTime,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExpiredPage, StoreError> {
+        let client = self.connection().map_err(|f| f.into_error()).map_err(store_error)?;
+        let cursor = after.and_then(|a| a.split_once('/'));
+        let after_at: Option<i64> = cursor.and_then(|(at, _)| at.parse().ok());
+        let after_key: Option<&[u8]> = cursor.map(|(_, key)| key.as_bytes());
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = self
+            .block_on(async {
+                let statement = client.prepare_cached(EXPIRED).await?;
+                client
+                    .query(
+                        &statement,
+                        &[&table_id(table), &stored_time(now), &after_at, &after_key, &fetch],
+                    )
+                    .await
+            })
+            .map_err(|e| StoreError(e.to_string()))?;
+        let mut page = ExpiredPage {
+            read: rows.len(),
+            ..ExpiredPage::default()
+        };
+        for row in rows.iter().take(limit) {
+            let key: Vec<u8> = row.get(0);
+            page.keys.push(String::from_utf8_lossy(&key).into_owned());
+        }
+        if rows.len() > limit {
+            if let (Some(key), Some(row)) = (page.keys.last(), rows.get(limit - 1)) {
+                page.next = Some(format!("{}/{key}", row.get::<_, i64>(1)));
+            }
+        }
+        Ok(page)
+    }
+}
+
+fn store_error(e: EngineError) -> StoreError {
+    match e {
+        EngineError::Storage(s) => s,
+        other => StoreError(other.to_string()),
+    }
+}
+
+/// The store's lifecycle: nothing to flush or compact; figures from the database; engine calls
+/// on the blocking pool, since every statement waits on the network.
+impl Lifecycle for PgStore {
+    fn flusher(&self) -> &Flusher {
+        &self.flusher
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        let client = self.connection().map_err(|f| f.into_error()).map_err(store_error)?;
+        let fail = |e: tokio_postgres::Error| StoreError(e.to_string());
+        let (rows, size) = self.block_on(async {
+            let rows = client
+                .query(
+                    "SELECT tbl, count(*), coalesce(sum(length(key)), 0)::bigint, coalesce(sum(length(value)), 0)::bigint \
+                     FROM oidc_records GROUP BY tbl",
+                    &[],
+                )
+                .await
+                .map_err(fail)?;
+            let size: i64 = client
+                .query_one("SELECT pg_total_relation_size('oidc_records')", &[])
+                .await
+                .map_err(fail)?
+                .get(0);
+            Ok::<_, StoreError>((rows, size))
+        })?;
+        let tables = Table::ALL
+            .iter()
+            .map(|&table| {
+                let row = rows.iter().find(|r| r.get::<_, i16>(0) == table_id(table));
+                let n = |i: usize| row.map_or(0, |r| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0));
+                TableStats {
+                    table,
+                    records: n(1),
+                    key_bytes: n(2),
+                    value_bytes: n(3),
+                }
+            })
+            .collect();
+        let disk_bytes = u64::try_from(size).unwrap_or(0);
+        Ok(StoreStats {
+            tables,
+            disk_bytes,
+            used_bytes: Some(disk_bytes),
+        })
+    }
+
+    fn engine_calls(&self) -> EngineCalls {
+        EngineCalls::BlockingPool
+    }
+}
+
+#[cfg(test)]
+mod tests;

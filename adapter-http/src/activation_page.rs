@@ -31,7 +31,7 @@ fn form(
 }
 
 fn refused(page: &PageCtx<'_>, e: &EngineError) -> Response {
-    let status = StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     page.error_page(status, e.code().as_str(), &e.description())
 }
 

@@ -206,7 +206,13 @@ pub enum OAuthResult<T: poem_openapi::types::ToJSON + Send + Sync> {
     /// server_error.
     #[oai(status = 500)]
     ServerError(Json<OAuthError>),
+    /// temporarily_unavailable: the store cannot be reached now; nothing was changed.
+    #[oai(status = 503)]
+    Unavailable(Json<OAuthError>, #[oai(header = "Retry-After")] u64),
 }
+
+/// Seconds a client is told to wait while the store is unavailable.
+pub(crate) const RETRY_AFTER_UNAVAILABLE: u64 = 1;
 
 fn bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(err: poem::Error) -> OAuthResult<T> {
     OAuthResult::BadRequest(
@@ -229,6 +235,7 @@ impl<T: poem_openapi::types::ToJSON + Send + Sync> OAuthResult<T> {
         match e.http_status() {
             401 => OAuthResult::Unauthorized(engine_error(e), www_authenticate_basic(tenant), NO_STORE.into()),
             500 => OAuthResult::ServerError(engine_error(e)),
+            503 => OAuthResult::Unavailable(engine_error(e), RETRY_AFTER_UNAVAILABLE),
             _ => OAuthResult::BadRequest(engine_error(e), NO_STORE.into()),
         }
     }
@@ -269,6 +276,9 @@ pub enum UserInfoResult {
     /// server_error.
     #[oai(status = 500)]
     ServerError(Json<OAuthError>),
+    /// temporarily_unavailable: the store cannot be reached now.
+    #[oai(status = 503)]
+    Unavailable(Json<OAuthError>, #[oai(header = "Retry-After")] u64),
 }
 
 /// The UserInfo body in either of its media types.
@@ -384,6 +394,7 @@ impl Api {
                 match e.http_status() {
                     403 => UserInfoResult::Forbidden(engine_error(&e), challenge),
                     500 => UserInfoResult::ServerError(engine_error(&e)),
+                    503 => UserInfoResult::Unavailable(engine_error(&e), RETRY_AFTER_UNAVAILABLE),
                     _ => UserInfoResult::Unauthorized(engine_error(&e), challenge),
                 }
             }

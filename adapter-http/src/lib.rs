@@ -36,6 +36,7 @@ pub mod web;
 use engine::{Engine, EngineConfig};
 use poem::http::{header, StatusCode};
 use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::Data;
 use poem::{get, handler, post, Endpoint, EndpointExt, IntoResponse, Response, Route};
 use poem_openapi::OpenApiService;
 use state::{AppState, Shared};
@@ -79,9 +80,29 @@ pub fn openapi_json() -> String {
     api_service().spec()
 }
 
+/// `GET /healthz`: `ok`, or 503 naming what is down (the store's database).
 #[handler]
-fn healthz() -> &'static str {
-    "ok"
+async fn healthz(Data(state): Data<&Shared>) -> Response {
+    let health = {
+        let state = state.clone();
+        // A database check waits on the network: off the async workers.
+        tokio::task::spawn_blocking(move || state.engine.store().health()).await
+    };
+    match health {
+        Ok(Ok(())) => Response::builder().content_type("text/plain").body("ok"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e.0, "health check: the store is down");
+            Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .content_type("text/plain")
+                .header(header::RETRY_AFTER, api::RETRY_AFTER_UNAVAILABLE)
+                .body("store unavailable")
+        }
+        Err(_) => Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .content_type("text/plain")
+            .body("store unavailable"),
+    }
 }
 
 /// The whole application; `log_requests` logs one line per request (at info level).

@@ -94,6 +94,50 @@ enum Command {
     /// redb's free pages are returned (the server must be stopped; a running sled server also
     /// rewrites its records on its own once their files have doubled).
     Compact,
+    /// Copy every record of one store into another, empty one: a data dir into PostgreSQL
+    /// (`migrate --from sled:./data --to postgres://…`). The servers must be stopped.
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// The store to copy: `sled:DIR`, `redb:DIR` or `postgres://…`.
+    #[arg(long, value_parser = parse_store)]
+    from: StoreChoice,
+    /// The empty store to copy into, written the same way.
+    #[arg(long, value_parser = parse_store)]
+    to: StoreChoice,
+}
+
+/// Opens a store `migrate` names (a data dir must hold one already when it is the source).
+fn open_choice(
+    choice: &StoreChoice,
+    default_dir: &std::path::Path,
+    cache_bytes: u64,
+) -> Result<adapter_http::data_store::DataStore, String> {
+    use adapter_http::data_store::DataStore;
+    match &choice.url {
+        Some(url) => DataStore::connect(url, Default::default()).map_err(|e| e.0),
+        None => {
+            let dir = choice.dir.clone().unwrap_or_else(|| default_dir.to_path_buf());
+            DataStore::open(choice.kind, &dir, cache_bytes).map_err(|e| e.0)
+        }
+    }
+}
+
+fn migrate(args: &MigrateArgs, default_dir: &std::path::Path, cache_bytes: u64) -> Result<(), String> {
+    if args.from.url.is_none() {
+        let dir = args.from.dir.clone().unwrap_or_else(|| default_dir.to_path_buf());
+        if adapter_http::data_store::StoreKind::found_in(&dir).is_none() {
+            return Err(format!("{} holds no store to copy", dir.display()));
+        }
+    }
+    let from = open_choice(&args.from, default_dir, cache_bytes)?;
+    let to = open_choice(&args.to, default_dir, cache_bytes)?;
+    let copied = adapter_http::data_store::copy_into(&from, &to).map_err(|e| e.0)?;
+    to.flush().map_err(|e| e.0)?;
+    println!("copied {copied} records; the first purge on the new store gives each its expiry time");
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -253,6 +297,15 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         }
         Some(Command::NewApp(a)) => return new_app(a).await,
         Some(Command::StoreStats) => return store_stats(&cli.data_dir(), cli.sled_cache_mb),
+        Some(Command::Migrate(ref args)) => {
+            let (dir, cache) = (cli.data_dir(), cli.sled_cache_mb * 1024 * 1024);
+            let done = tokio::task::block_in_place(|| migrate(args, &dir, cache));
+            if let Err(e) = done {
+                eprintln!("migrate: {e}");
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
         Some(Command::Compact) => {
             let c = adapter_http::data_store::compact(&cli.data_dir()).map_err(|e| e.0)?;
             println!(

@@ -55,6 +55,9 @@ pub enum RegistrationResult {
     /// `server_error`.
     #[oai(status = 500)]
     ServerError(Json<OAuthError>),
+    /// `temporarily_unavailable`: the store cannot be reached now; nothing was changed.
+    #[oai(status = 503)]
+    Unavailable(Json<OAuthError>, #[oai(header = "Retry-After")] u64),
 }
 
 fn err_body(code: ErrorCode, d: &str) -> Json<OAuthError> {
@@ -82,6 +85,7 @@ impl RegistrationResult {
             403 => RegistrationResult::Forbidden(b),
             404 => RegistrationResult::NotFound(b),
             500 => RegistrationResult::ServerError(b),
+            503 => RegistrationResult::Unavailable(b, crate::api::RETRY_AFTER_UNAVAILABLE),
             _ => RegistrationResult::BadRequest(b),
         }
     }

@@ -126,6 +126,22 @@ impl<'a> PageCtx<'a> {
         brand(self.tenant, client, self.tenant_branding.as_ref())
     }
 
+    /// The page for an error the engine answered with: 500 for `server_error`, 503 (with
+    /// `Retry-After`) for `temporarily_unavailable` (the store cannot be reached now), else 400.
+    fn engine_error_page(&self, e: &engine::ProtocolError) -> Response {
+        let status = match e.code {
+            spec::ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            spec::ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let mut r = self.error_page(status, e.code.as_str(), &e.description);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, crate::api::RETRY_AFTER_UNAVAILABLE.into());
+        }
+        r
+    }
+
     pub(crate) fn error_page(&self, status: StatusCode, error: &str, description: &str) -> Response {
         self.finish(self.state.pages.error(status, self.brand(None), error, description))
     }
@@ -146,14 +162,7 @@ impl<'a> PageCtx<'a> {
     /// Renders any authorization-endpoint outcome.
     fn outcome(&self, out: AuthorizeOutcome, redirect_status: StatusCode) -> Response {
         match out {
-            AuthorizeOutcome::ErrorPage(e) => {
-                let status = if e.code == spec::ErrorCode::ServerError {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::BAD_REQUEST
-                };
-                self.error_page(status, e.code.as_str(), &e.description)
-            }
+            AuthorizeOutcome::ErrorPage(e) => self.engine_error_page(&e),
             AuthorizeOutcome::Redirect(r) => self.redirect(&r, redirect_status),
             AuthorizeOutcome::Login(p) => {
                 let ctx = context! {
@@ -394,7 +403,7 @@ pub async fn end_session(
         .call(move |e, env| e.handle_end_session(env, &t, &ereq, session.as_deref(), confirmed))
         .await;
     match out {
-        EndSessionOutcome::ErrorPage(e) => page.error_page(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description),
+        EndSessionOutcome::ErrorPage(e) => page.engine_error_page(&e),
         EndSessionOutcome::Confirm { client_name } => {
             let fields: Vec<(&str, &String)> = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
                 .iter()

@@ -4,6 +4,7 @@
 mod common;
 use adapter_http::data_store::postgres::cluster::TempCluster;
 use common::*;
+use reqwest::Client;
 
 async fn start_on(cluster: &TempCluster) -> adapter_http::Server {
     let dir = tempfile::tempdir().unwrap();
@@ -75,4 +76,107 @@ async fn flows_run_over_postgresql_and_survive_a_restart() {
         .await
         .unwrap();
     assert!(purged.codes >= 1 && purged.access_tokens >= 2, "{purged:?}");
+}
+
+/// While the database is down every answer is 503 `temporarily_unavailable` with `Retry-After`
+/// (never a 500), `/healthz` says so, and the server recovers by itself once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
+    let cluster = TempCluster::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = adapter_http::Options::new("127.0.0.1:0", dir.path());
+    opts.database_url = Some(cluster.url());
+    opts.database_pool.timeout = std::time::Duration::from_secs(1);
+    let server = adapter_http::start(&opts).await.unwrap();
+    let t = TestServer {
+        demo: server.demo.clone().unwrap(),
+        iss: format!("{}/demo", server.base),
+        server,
+        dir,
+    };
+    let root = root_token(&t).await;
+    let health = || async { reqwest::get(format!("{}/healthz", t.server.base)).await.unwrap() };
+    assert_eq!(health().await.status(), 200);
+    assert_eq!(token(&t, &[("grant_type", "client_credentials")]).await.0, 200);
+
+    cluster.stop().unwrap();
+    let cc = Client::new()
+        .post(format!("{}/token", t.iss))
+        .basic_auth(&t.demo.client_id, Some(&t.demo.client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cc.status(), 503);
+    assert_eq!(cc.headers()["retry-after"], "1");
+    assert_eq!(
+        cc.json::<serde_json::Value>().await.unwrap()["error"],
+        "temporarily_unavailable"
+    );
+    let page = browser()
+        .get(authorize_url(&t.iss, &t.demo.client_id, CB, "openid", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 503, "the authorization page too");
+    assert!(page.headers().get("location").is_none(), "and no redirect anywhere");
+    let (status, body) = call(&t, reqwest::Method::GET, "/admin/v1/tenants/demo", Some(&root), None).await;
+    assert_eq!((status, body["error"].as_str()), (503, Some("temporarily_unavailable")));
+    let down = health().await;
+    assert_eq!(down.status(), 503);
+    assert!(down.headers().contains_key("retry-after"));
+
+    cluster.start_again().unwrap();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if token(&t, &[("grant_type", "client_credentials")]).await.0 == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the server reconnects by itself");
+    assert_eq!(health().await.status(), 200);
+}
+
+/// `adapter-http migrate --from sled:DIR --to postgres://…` moves a data dir into PostgreSQL: the
+/// demo client and user sign in there, and a refresh token issued on sled still refreshes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_moves_into_postgresql_with_migrate() {
+    let cluster = TempCluster::start().unwrap();
+    let t = start().await;
+    let code = demo_code(&t, &browser(), "openid").await;
+    let (status, tokens) = exchange(&t, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    let TestServer { server, dir, demo, .. } = t;
+    server.stop().await.unwrap();
+
+    let migrate = |from: String, to: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_adapter-http"))
+            .args(["migrate", "--from", &from, "--to", &to])
+            .output()
+            .unwrap()
+    };
+    let sled = format!("sled:{}", dir.path().display());
+    let out = migrate(sled.clone(), cluster.url());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("copied"));
+    let again = migrate(sled, cluster.url());
+    assert!(!again.status.success(), "a store that is not empty is refused");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds tenants"));
+
+    let server = start_on(&cluster).await;
+    assert!(server.demo.is_none(), "the demo tenant came with the data");
+    let t = TestServer {
+        iss: format!("{}/demo", server.base),
+        server,
+        dir: tempfile::tempdir().unwrap(),
+        demo,
+    };
+    let (status, refreshed) = token(&t, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+    assert_eq!(status, 200, "{refreshed}");
+    let code = demo_code(&t, &browser(), "openid").await;
+    assert_eq!(exchange(&t, &code).await.0, 200);
+    drop(dir);
 }

@@ -36,6 +36,9 @@ pub enum EngineError {
     Storage(StoreError),
     /// The caller (adapter, admin) used the engine wrongly, e.g. a record that cannot be decoded.
     Misuse(String),
+    /// The store cannot answer now (its database is unreachable, or kept refusing the transaction
+    /// for conflicts): nothing was written; the client may retry. Operators see the detail.
+    Unavailable(String),
 }
 
 impl EngineError {
@@ -44,6 +47,7 @@ impl EngineError {
         match self {
             EngineError::Protocol(p) => p.code,
             EngineError::Storage(_) | EngineError::Misuse(_) => ErrorCode::ServerError,
+            EngineError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
         }
     }
 
@@ -52,12 +56,17 @@ impl EngineError {
         match self {
             EngineError::Protocol(p) => p.description.clone(),
             EngineError::Storage(_) | EngineError::Misuse(_) => "internal server error".into(),
+            EngineError::Unavailable(_) => "the service is temporarily unavailable; try again shortly".into(),
         }
     }
 
-    /// The HTTP status for a direct (non-redirect) response.
+    /// The HTTP status for a direct (non-redirect) response: 503 while the store is unavailable
+    /// (`temporarily_unavailable` is 429 when a rate limit says it).
     pub fn http_status(&self) -> u16 {
-        self.code().http_status()
+        match self {
+            EngineError::Unavailable(_) => 503,
+            _ => self.code().http_status(),
+        }
     }
 
     /// The protocol error, if it is one.
@@ -87,6 +96,7 @@ impl fmt::Display for EngineError {
             EngineError::Protocol(p) => write!(f, "{}: {}", p.code, p.description),
             EngineError::Storage(s) => write!(f, "storage: {}", s.0),
             EngineError::Misuse(m) => write!(f, "misuse: {m}"),
+            EngineError::Unavailable(m) => write!(f, "unavailable: {m}"),
         }
     }
 }

@@ -69,6 +69,9 @@ pub enum AdminResult<T: ToJSON + Send + Sync> {
     /// `server_error`.
     #[oai(status = 500)]
     ServerError(Json<OAuthError>),
+    /// `temporarily_unavailable`: the store cannot be reached now; nothing was changed.
+    #[oai(status = 503)]
+    Unavailable(Json<OAuthError>, #[oai(header = "Retry-After")] u64),
 }
 
 /// An empty answer body (deletions and revocations).
@@ -115,6 +118,7 @@ impl<T: ToJSON + Send + Sync> AdminResult<T> {
             404 => AdminResult::NotFound(b),
             409 => AdminResult::Conflict(b),
             500 => AdminResult::ServerError(b),
+            503 => AdminResult::Unavailable(b, crate::api::RETRY_AFTER_UNAVAILABLE),
             _ => AdminResult::BadRequest(b),
         }
     }

@@ -131,6 +131,14 @@ impl Lifecycle for DataStore {
         }
     }
 
+    fn health(&self) -> Result<(), StoreError> {
+        match self {
+            DataStore::Sled(s) => s.health(),
+            DataStore::Redb(s) => s.health(),
+            DataStore::Postgres(s) => Lifecycle::health(s),
+        }
+    }
+
     fn engine_calls(&self) -> EngineCalls {
         match self {
             DataStore::Sled(s) => s.engine_calls(),
@@ -138,6 +146,42 @@ impl Lifecycle for DataStore {
             DataStore::Postgres(s) => s.engine_calls(),
         }
     }
+}
+
+/// Copies every record of `from` into `to` (another kind of store, typically a data dir into
+/// PostgreSQL), a page at a time, and returns how many. `to` must hold no tenant yet. Expiry
+/// times are not copied, nor the engine's marker that every record has one: the first purge on
+/// `to` goes through it once and gives each live record its time. Both servers must be stopped.
+pub fn copy_into(from: &DataStore, to: &DataStore) -> Result<u64, StoreError> {
+    const PAGE: usize = 512;
+    if !to.scan_after(Table::Tenant, "", None, 1)?.is_empty() {
+        return Err(StoreError(
+            "the target already holds tenants: copy only into an empty store".into(),
+        ));
+    }
+    let mut copied = 0u64;
+    for table in Table::ALL.into_iter().filter(|t| *t != Table::Expiry) {
+        let mut after: Option<String> = None;
+        loop {
+            let page = from.scan_after(table, "", after.as_deref(), PAGE)?;
+            if page.is_empty() {
+                break;
+            }
+            to.transact(|tx| {
+                for (key, value) in &page {
+                    tx.put(table, key, value.clone())?;
+                }
+                Ok(())
+            })
+            .map_err(|e| StoreError(format!("writing {}: {e}", table.name())))?;
+            copied += page.len() as u64;
+            if page.len() < PAGE {
+                break;
+            }
+            after = page.last().map(|(key, _)| key.clone());
+        }
+    }
+    Ok(copied)
 }
 
 /// Compacts the (stopped) server's data dir, whichever store it holds.
@@ -281,6 +325,31 @@ mod tests {
                 assert_eq!(engine.store().scan(Table::AccessToken, "").unwrap().len(), left);
             }
         }
+    }
+
+    #[test]
+    fn a_copy_holds_every_record_and_refuses_a_store_that_is_not_empty() {
+        let root = tempfile::tempdir().unwrap();
+        let from = DataStore::open(StoreKind::Sled, &root.path().join("s"), 1 << 20).unwrap();
+        from.transact(|tx| {
+            for i in 0..1_300 {
+                tx.put(Table::User, &format!("t/{i:05}"), format!("u{i}").into_bytes())?;
+            }
+            tx.put(Table::Tenant, "t", b"tenant".to_vec())?;
+            tx.put(Table::Audit, "t/0001", b"event".to_vec())?;
+            tx.put(Table::Expiry, "~expiry-kept-by-store", Vec::new())?;
+            Ok(())
+        })
+        .unwrap();
+        let to = DataStore::open(StoreKind::Redb, &root.path().join("r"), 1 << 20).unwrap();
+        assert_eq!(copy_into(&from, &to).unwrap(), 1_302);
+        assert_eq!(to.scan(Table::User, "").unwrap(), from.scan(Table::User, "").unwrap());
+        assert_eq!(to.scan(Table::Audit, "").unwrap().len(), 1);
+        assert!(
+            to.scan(Table::Expiry, "").unwrap().is_empty(),
+            "the marker stays behind"
+        );
+        assert!(copy_into(&from, &to).is_err(), "the target holds a tenant now");
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub trait Lifecycle: Store {
     }
     /// Records and bytes per table, and the files' size (for `store-stats` and metrics).
     fn stats(&self) -> Result<StoreStats, StoreError>;
+    /// Whether the store can answer now (`/healthz`): a database that cannot be reached says why.
+    fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Where the server runs engine calls over this store (`EngineCalls`).
     fn engine_calls(&self) -> EngineCalls {
         EngineCalls::Inline

@@ -59,21 +59,38 @@ impl TempCluster {
             "UTF8",
             "--no-sync",
         ]))?;
-        let options = format!(
-            "-k {} -p {} -c listen_addresses='' -c fsync=on",
-            cluster.dir.display(),
-            cluster.port
-        );
-        cluster.run(
-            cluster
-                .pg("pg_ctl")
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(cluster.dir.join("log"))
-                .args(["-w", "start", "-o", &options]),
-        )?;
+        cluster.start_again()?;
         Ok(cluster)
+    }
+
+    /// Starts the server (again, after `stop`).
+    pub fn start_again(&self) -> Result<(), String> {
+        self.run(
+            self.pg("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .arg("-l")
+                .arg(self.dir.join("log"))
+                .args(["-w", "start", "-o", &self.server_options()]),
+        )
+    }
+
+    /// Stops the server at once, as a crash or an outage would (`-m immediate`).
+    pub fn stop(&self) -> Result<(), String> {
+        self.run(
+            self.pg("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "immediate", "-w", "stop"]),
+        )
+    }
+
+    fn server_options(&self) -> String {
+        format!(
+            "-k {} -p {} -c listen_addresses='' -c fsync=on",
+            self.dir.display(),
+            self.port
+        )
     }
 
     /// `bin/{name}`, run as the cluster's user.
@@ -122,31 +139,14 @@ impl TempCluster {
 
     /// Restarts the server at once, as a crash would (`pg_ctl restart -m immediate`).
     pub fn restart_immediately(&self) -> Result<(), String> {
-        let options = format!(
-            "-k {} -p {} -c listen_addresses='' -c fsync=on",
-            self.dir.display(),
-            self.port
-        );
-        self.run(
-            self.pg("pg_ctl")
-                .arg("-D")
-                .arg(self.dir.join("data"))
-                .arg("-l")
-                .arg(self.dir.join("log"))
-                .args(["-w", "-m", "immediate", "restart", "-o", &options]),
-        )
+        self.stop()?;
+        self.start_again()
     }
 }
 
 impl Drop for TempCluster {
     fn drop(&mut self) {
-        let _ =
-            self.run(
-                self.pg("pg_ctl")
-                    .arg("-D")
-                    .arg(self.dir.join("data"))
-                    .args(["-m", "immediate", "-w", "stop"]),
-            );
+        let _ = self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

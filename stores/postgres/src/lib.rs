@@ -117,10 +117,10 @@ impl Failure {
 
     fn into_error(self) -> EngineError {
         match self {
-            Failure::Conflict => EngineError::Storage(StoreError(format!(
+            Failure::Conflict => EngineError::Unavailable(format!(
                 "the database refused the transaction {MAX_ATTEMPTS} times for conflicts"
-            ))),
-            Failure::Unreachable(m) => EngineError::Storage(StoreError(format!("the database is unreachable: {m}"))),
+            )),
+            Failure::Unreachable(m) => EngineError::Unavailable(format!("the database is unreachable: {m}")),
             Failure::Other(m) => EngineError::Storage(StoreError(m)),
         }
     }
@@ -479,6 +479,16 @@ fn store_error(e: EngineError) -> StoreError {
     }
 }
 
+impl PgStore {
+    /// Whether the database answers now (`SELECT 1`).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        let client = self.connection().map_err(|f| store_error(f.into_error()))?;
+        self.block_on(client.simple_query("SELECT 1"))
+            .map(|_| ())
+            .map_err(|e| StoreError(format!("the database is unreachable: {e}")))
+    }
+}
+
 /// The store's lifecycle: nothing to flush or compact; figures from the database; engine calls
 /// on the blocking pool, since every statement waits on the network.
 impl Lifecycle for PgStore {
@@ -532,6 +542,10 @@ impl Lifecycle for PgStore {
 
     fn engine_calls(&self) -> EngineCalls {
         EngineCalls::BlockingPool
+    }
+
+    fn health(&self) -> Result<(), StoreError> {
+        self.ping()
     }
 }
 

@@ -345,8 +345,10 @@ impl Api {
     /// A tenant's discovery or JWKS document, from the cache or rendered by `f` (`None`: no
     /// such tenant).
     async fn metadata(state: &Shared, tenant: &str, doc: Doc) -> MetadataResult {
-        let slug = tenant.to_string();
-        let render = || state.engine.call(move |e, _| render_document(e, &slug, doc));
+        let render = || {
+            let slug = tenant.to_string();
+            state.engine.call(move |e, _| render_document(e, &slug, doc))
+        };
         match state
             .docs
             .get_or_render(state.shared.doc_generation(), tenant, doc, render)

@@ -45,8 +45,9 @@ async fn allowed(state: &Shared, sharing: Sharing<'_>, origin: &str) -> bool {
     match sharing {
         Sharing::Public => true,
         Sharing::ClientOrigins(tenant) => {
-            let slug = tenant.to_string();
+            // The tenant is copied for the engine call only on a cache miss.
             let render = || {
+                let slug = tenant.to_string();
                 state.engine.call(move |e, _| {
                     let set = e.cors_origins(&slug).ok()?;
                     Some(set.into_iter().collect::<Vec<_>>().join("\n").into_bytes())

@@ -360,7 +360,8 @@ pub struct Options {
     pub smtp_url: Option<String>,
     /// The sender address of that mail.
     pub smtp_from: String,
-    /// State shared with other instances; `None`: this process's own (`shared_state::Local`).
+    /// State shared with other instances; `None`: this process's own (`shared_state::Local`), or
+    /// over PostgreSQL the one kept in step with the other instances' (`shared_state::Replicated`).
     pub shared_state: Option<shared_state::Handle>,
 }
 
@@ -409,6 +410,11 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         None => data_store::DataStore::open(opts.store, &opts.data_dir, opts.cache_bytes),
     }
     .map_err(|e| e.0)?;
+    let shared: Arc<dyn shared_state::SharedState> = match (&opts.shared_state, &store) {
+        (Some(h), _) => h.0.clone(),
+        (None, data_store::DataStore::Postgres(pg)) => shared_state::Replicated::over(pg, opts.limits),
+        (None, _) => Arc::new(shared_state::Local::new(opts.limits)),
+    };
     let state = Arc::new(AppState {
         engine: state::EngineDoor::new(Engine::new(
             store,
@@ -419,10 +425,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         )),
         pages: pages::Pages::default(),
         secure_cookies: !is_loopback_http(&base),
-        shared: match &opts.shared_state {
-            Some(h) => h.0.clone(),
-            None => Arc::new(shared_state::Local::new(opts.limits)),
-        },
+        shared,
         docs: Default::default(),
         password_checks: tokio::sync::Semaphore::new(state::password_check_slots()),
         outbound: outbound::Outbound {

@@ -7,8 +7,8 @@
 //!   per [`SLOWED_LOGIN_INTERVAL`] from anyone, never locked.
 //!
 //! An administrator can clear an account's counts (`POST …/users/{id}/unlock`). The counts live in
-//! this process: with several instances each counts its own share (the storage issue's shared
-//! state will hold them).
+//! this process; instances over one PostgreSQL tell each other every failure, success and unlock
+//! (`shared_state::Replicated`), so each counts the failures made at all of them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -53,6 +53,23 @@ impl Limiter {
         }
     }
 
+    /// Whether the limit counts at all (0 turns it off).
+    pub fn is_on(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Counts `n` requests for `key` that were allowed elsewhere (another instance), as far as
+    /// the limit has room for them.
+    pub fn count(&self, key: &str, n: u32) {
+        let Some(l) = &self.inner else { return };
+        let key = key.to_string();
+        for _ in 0..n {
+            if l.check_key(&key).is_err() {
+                return;
+            }
+        }
+    }
+
     /// `Err(seconds to wait)` when `key` is over its limit.
     pub fn check(&self, key: &str) -> Result<(), u64> {
         let Some(l) = &self.inner else { return Ok(()) };

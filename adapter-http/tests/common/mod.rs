@@ -245,6 +245,7 @@ pub fn assert_error(got: &(u16, Value), status: u16, error: &str) {
     assert!(got.1["error_description"].is_string(), "{}", got.1);
 }
 pub mod process;
+pub mod rp;
 
 /// The repository's root.
 pub fn repo_root() -> std::path::PathBuf {

@@ -37,8 +37,12 @@ pub fn free_port() -> u16 {
 impl ChildServer {
     /// Starts the binary on a fresh `data_dir`; logs go to `log_dir/{stdout,stderr}-{n}.log`.
     pub fn start(data_dir: &Path, log_dir: &Path, extra: &[&str]) -> ChildServer {
+        Self::start_on(free_port(), data_dir, log_dir, extra)
+    }
+
+    /// The same on `port`.
+    pub fn start_on(port: u16, data_dir: &Path, log_dir: &Path, extra: &[&str]) -> ChildServer {
         std::fs::create_dir_all(log_dir).unwrap();
-        let port = free_port();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let child = launch(data_dir, log_dir, port, &extra, 1);
         ChildServer {
@@ -191,13 +195,45 @@ fn launch(data_dir: &Path, log_dir: &Path, port: u16, extra: &[String], n: u32) 
                 std::thread::sleep(Duration::from_millis(100));
                 break;
             }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && listens_on(&child, port) {
                 return child;
             }
             assert!(Instant::now() < deadline, "server did not start in 60 s");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Whether `child` itself holds the listening socket on `port` (and not some other process that
+/// took the port between `free_port` and the child's start: tests start servers in parallel).
+fn listens_on(child: &Child, port: u16) -> bool {
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|table| {
+            std::fs::read_to_string(table)
+                .unwrap_or_default()
+                .lines()
+                .skip(1)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = f.get(1)?.rsplit(':').next()?;
+            // State 0A is LISTEN; field 9 is the socket's inode.
+            (u16::from_str_radix(local_port, 16).ok()? == port && *f.get(3)? == "0A")
+                .then(|| f.get(9).map(|i| i.to_string()))?
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{}/fd", child.id())) else {
+        return false;
+    };
+    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .any(|target| {
+            inodes
+                .iter()
+                .any(|i| target.to_string_lossy() == format!("socket:[{i}]"))
+        })
 }
 
 /// An integer from the environment, or `default`.

@@ -18,6 +18,7 @@
 
 #[doc(hidden)]
 pub mod cluster;
+pub mod peers;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use engine::env::UnixTime;
@@ -156,6 +157,8 @@ impl Flush for Durable {
 /// The store: a pool of connections and the runtime that drives them.
 pub struct PgStore {
     pool: Pool,
+    /// For the peers' own connection (`start_bus`).
+    config: Arc<tokio_postgres::Config>,
     runtime: Option<tokio::runtime::Runtime>,
     flusher: Flusher,
 }
@@ -184,7 +187,7 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError(e.to_string()))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -199,6 +202,7 @@ impl PgStore {
             .map_err(|e| StoreError(e.to_string()))?;
         let store = PgStore {
             pool,
+            config: Arc::new(config),
             runtime: Some(runtime),
             flusher: Flusher::start(Arc::new(Durable)),
         };
@@ -480,6 +484,13 @@ fn store_error(e: EngineError) -> StoreError {
 }
 
 impl PgStore {
+    /// Starts exchanging messages with the other instances on this database for `peers`, and
+    /// trying for the purge leadership (`peers`).
+    pub fn start_bus(&self, peers: std::sync::Weak<dyn peers::Peers>) -> peers::Bus {
+        let runtime = self.runtime.as_ref().expect("the runtime lives as long as the store");
+        peers::Bus::start(runtime.handle(), (*self.config).clone(), NoTls, peers)
+    }
+
     /// Whether the database answers now (`SELECT 1`).
     pub fn ping(&self) -> Result<(), StoreError> {
         let client = self.connection().map_err(|f| store_error(f.into_error()))?;

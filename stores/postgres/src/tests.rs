@@ -75,3 +75,71 @@ fn keys_end_where_their_prefix_does() {
     assert_eq!(prefix_end(b"\xff\xff"), None);
     assert_eq!(prefix_end(b""), None);
 }
+
+/// Records what a bus hands its instance, and sends what it is given.
+#[derive(Default)]
+struct Recorder {
+    to_send: std::sync::Mutex<Vec<String>>,
+    got: std::sync::Mutex<Vec<String>>,
+    missed: std::sync::atomic::AtomicU32,
+}
+
+impl peers::Peers for Recorder {
+    fn outgoing(&self) -> Vec<String> {
+        std::mem::take(&mut *self.to_send.lock().unwrap())
+    }
+    fn incoming(&self, message: &str) {
+        self.got.lock().unwrap().push(message.to_string());
+    }
+    fn missed(&self) {
+        self.missed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Waits up to `secs` for `done`.
+fn within(secs: u64, done: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+#[test]
+fn instances_hear_each_other_and_one_at_a_time_leads_the_purge() {
+    let cluster = TempCluster::start().unwrap();
+    let (a, b) = (store(&cluster), store(&cluster));
+    let (ra, rb) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+    let weak = |r: &Arc<Recorder>| Arc::downgrade(r) as std::sync::Weak<dyn peers::Peers>;
+    let bus_a = a.start_bus(weak(&ra));
+    assert!(within(5, || bus_a.leads_purge()), "the only instance leads");
+    let bus_b = b.start_bus(weak(&rb));
+    assert!(within(5, || rb.missed.load(std::sync::atomic::Ordering::SeqCst) == 1));
+    std::thread::sleep(peers::TICK * 12);
+    assert!(!bus_b.leads_purge(), "one leader at a time");
+
+    ra.to_send.lock().unwrap().push("hello".into());
+    bus_a.wake();
+    assert!(
+        within(2, || rb.got.lock().unwrap().as_slice() == ["hello"]),
+        "b hears a"
+    );
+    assert!(ra.got.lock().unwrap().is_empty(), "a does not hear itself");
+
+    drop(bus_a);
+    assert!(
+        within(5, || bus_b.leads_purge()),
+        "the lock passes on when the leader goes"
+    );
+
+    // The database restarts: b reconnects, says it may have missed messages, and leads again.
+    cluster.restart_immediately().unwrap();
+    assert!(
+        within(10, || rb.missed.load(std::sync::atomic::Ordering::SeqCst) == 2),
+        "reconnected"
+    );
+    assert!(within(5, || bus_b.leads_purge()), "and leads again");
+}

@@ -3,10 +3,9 @@
 //! when a client's `jwks_uri` may be fetched again, and which instance runs the purge.
 //!
 //! [`Local`] keeps all of it in this process, which is right for one process on an embedded store.
-//! An implementation for several instances (the PostgreSQL issue) answers from memory too, because
-//! these methods sit on request paths and must not block: it exchanges changes with the other
-//! instances in the background (LISTEN/NOTIFY, a polled row, an advisory lock) and so agrees with
-//! them within that exchange's delay.
+//! [`Replicated`] is for several instances over one PostgreSQL: it answers from memory too,
+//! because these methods sit on request paths and must not block, and exchanges what changed with
+//! the other instances in the background (`replicated`), so they agree within milliseconds.
 
 use crate::login_throttle::LoginThrottle;
 use crate::rate_limit::{Limiter, RateLimits};
@@ -15,8 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+mod replicated;
+pub use replicated::Replicated;
+
 /// The rate limits counted per key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Limit {
     /// Token requests per client IP.
     TokenPerIp,
@@ -88,6 +91,22 @@ impl Local {
     }
 }
 
+impl Local {
+    fn limiter(&self, limit: Limit) -> &Limiter {
+        match limit {
+            Limit::TokenPerIp => &self.token_ip,
+            Limit::TokenPerClient => &self.token_client,
+            Limit::LoginPerIp => &self.login_ip,
+        }
+    }
+
+    /// `client`'s keys were fetched now (here or by another instance).
+    fn keys_fetched(&self, client: &str) {
+        let mut m = self.key_refreshes.lock().unwrap_or_else(|p| p.into_inner());
+        m.insert(client.to_string(), Instant::now());
+    }
+}
+
 impl SharedState for Local {
     fn doc_generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
@@ -98,11 +117,7 @@ impl SharedState for Local {
     }
 
     fn rate(&self, limit: Limit, key: &str) -> Result<(), u64> {
-        match limit {
-            Limit::TokenPerIp => self.token_ip.check(key),
-            Limit::TokenPerClient => self.token_client.check(key),
-            Limit::LoginPerIp => self.login_ip.check(key),
-        }
+        self.limiter(limit).check(key)
     }
 
     fn login_allowed(&self, account: &str, ip: &str) -> Result<(), u64> {

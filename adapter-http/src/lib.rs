@@ -337,8 +337,8 @@ pub struct Options {
     pub store: data_store::StoreKind,
     /// A PostgreSQL database to run on instead of a data dir (`postgres://…`).
     pub database_url: Option<String>,
-    /// The PostgreSQL connection pool's size and timeouts.
-    pub database_pool: data_store::PoolOptions,
+    /// How to reach PostgreSQL: the pool's size and timeouts, and the CA file for TLS.
+    pub database_pool: data_store::ConnectOptions,
     /// Public base URL; default `http://{listen}`.
     pub issuer_base: Option<String>,
     /// Rate limits.
@@ -402,8 +402,8 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
     let store = match &opts.database_url {
         // Connecting blocks (and may wait out the pool's timeout): off the async workers.
         Some(url) => {
-            let (url, pool) = (url.clone(), opts.database_pool);
-            tokio::task::spawn_blocking(move || data_store::DataStore::connect(&url, pool))
+            let (url, options) = (url.clone(), opts.database_pool.clone());
+            tokio::task::spawn_blocking(move || data_store::DataStore::connect(&url, &options))
                 .await
                 .map_err(|e| e.to_string())?
         }

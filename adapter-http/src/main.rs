@@ -29,6 +29,10 @@ struct Cli {
     /// Seconds to wait for a PostgreSQL connection before a request fails.
     #[arg(long, env = "OP_DATABASE_TIMEOUT_S", default_value_t = 5, global = true)]
     database_timeout_s: u64,
+    /// PEM file of the authorities that may sign the database's certificate (with
+    /// `sslmode=require` in the URL), besides the public ones.
+    #[arg(long, env = "OP_DATABASE_CA_FILE", global = true)]
+    database_ca_file: Option<std::path::PathBuf>,
     /// Public base URL behind a proxy (issuers are `{base}/{tenant}`); default `http://{listen}`.
     #[arg(long, env = "OP_ISSUER_BASE", global = true)]
     issuer_base: Option<String>,
@@ -114,10 +118,11 @@ fn open_choice(
     choice: &StoreChoice,
     default_dir: &std::path::Path,
     cache_bytes: u64,
+    database: &adapter_http::data_store::ConnectOptions,
 ) -> Result<adapter_http::data_store::DataStore, String> {
     use adapter_http::data_store::DataStore;
     match &choice.url {
-        Some(url) => DataStore::connect(url, Default::default()).map_err(|e| e.0),
+        Some(url) => DataStore::connect(url, database).map_err(|e| e.0),
         None => {
             let dir = choice.dir.clone().unwrap_or_else(|| default_dir.to_path_buf());
             DataStore::open(choice.kind, &dir, cache_bytes).map_err(|e| e.0)
@@ -125,15 +130,20 @@ fn open_choice(
     }
 }
 
-fn migrate(args: &MigrateArgs, default_dir: &std::path::Path, cache_bytes: u64) -> Result<(), String> {
+fn migrate(
+    args: &MigrateArgs,
+    default_dir: &std::path::Path,
+    cache_bytes: u64,
+    database: &adapter_http::data_store::ConnectOptions,
+) -> Result<(), String> {
     if args.from.url.is_none() {
         let dir = args.from.dir.clone().unwrap_or_else(|| default_dir.to_path_buf());
         if adapter_http::data_store::StoreKind::found_in(&dir).is_none() {
             return Err(format!("{} holds no store to copy", dir.display()));
         }
     }
-    let from = open_choice(&args.from, default_dir, cache_bytes)?;
-    let to = open_choice(&args.to, default_dir, cache_bytes)?;
+    let from = open_choice(&args.from, default_dir, cache_bytes, database)?;
+    let to = open_choice(&args.to, default_dir, cache_bytes, database)?;
     let copied = adapter_http::data_store::copy_into(&from, &to).map_err(|e| e.0)?;
     to.flush().map_err(|e| e.0)?;
     println!("copied {copied} records; the first purge on the new store gives each its expiry time");
@@ -204,6 +214,15 @@ impl Cli {
     }
 
     /// The PostgreSQL database, if one is named (`--database-url` wins over `--store`).
+    /// How to connect to the database.
+    fn database_options(&self) -> adapter_http::data_store::ConnectOptions {
+        adapter_http::data_store::ConnectOptions {
+            size: self.database_pool_size.max(1),
+            timeout: std::time::Duration::from_secs(self.database_timeout_s.max(1)),
+            ca_file: self.database_ca_file.clone(),
+        }
+    }
+
     fn database_url(&self) -> Option<String> {
         self.database_url.clone().or_else(|| self.store.url.clone())
     }
@@ -299,7 +318,8 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         Some(Command::StoreStats) => return store_stats(&cli.data_dir(), cli.sled_cache_mb),
         Some(Command::Migrate(ref args)) => {
             let (dir, cache) = (cli.data_dir(), cli.sled_cache_mb * 1024 * 1024);
-            let done = tokio::task::block_in_place(|| migrate(args, &dir, cache));
+            let database = cli.database_options();
+            let done = tokio::task::block_in_place(|| migrate(args, &dir, cache, &database));
             if let Err(e) = done {
                 eprintln!("migrate: {e}");
                 std::process::exit(1);
@@ -329,10 +349,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         data_dir: cli.data_dir(),
         store: cli.store.kind,
         database_url: cli.database_url(),
-        database_pool: adapter_http::data_store::PoolOptions {
-            size: cli.database_pool_size.max(1),
-            timeout: std::time::Duration::from_secs(cli.database_timeout_s.max(1)),
-        },
+        database_pool: cli.database_options(),
         issuer_base: cli.issuer_base.clone(),
         limits: adapter_http::rate_limit::RateLimits {
             token_per_ip: cli.token_rate_per_ip,

@@ -29,11 +29,24 @@ impl Instances {
     /// Three instances on a fresh database with `extra` arguments.
     fn start(extra: &[&str]) -> Instances {
         let cluster = TempCluster::start().unwrap();
+        let url = cluster.url();
+        Self::start_on(cluster, &url, extra)
+    }
+
+    /// The same over TLS to the database (`sslmode=require`, the cluster's own CA).
+    fn start_over_tls(extra: &[&str]) -> Instances {
+        let cluster = TempCluster::start_with_tls().unwrap();
+        let (url, ca) = (cluster.tls_url(), cluster.ca_file());
+        let mut args = vec!["--database-ca-file", ca.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Self::start_on(cluster, &url, &args)
+    }
+
+    fn start_on(cluster: TempCluster, url: &str, extra: &[&str]) -> Instances {
         let dir = tempfile::tempdir().unwrap();
         let first = free_port();
         let issuer = format!("http://127.0.0.1:{first}");
-        let url = cluster.url();
-        let mut args = vec!["--database-url", &url, "--issuer-base", &issuer, "--log-level", "warn"];
+        let mut args = vec!["--database-url", url, "--issuer-base", &issuer, "--log-level", "warn"];
         args.extend_from_slice(extra);
         let at = |n: usize| {
             (
@@ -205,7 +218,8 @@ async fn a_refresh_token_rotated_at_three_instances_at_once_wins_at_most_once_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotated_at_one_instance_is_published_by_every_instance_within_a_second() {
-    let i = Instances::start(&[]);
+    // Over TLS to the database: the pools and the instances' notifications both.
+    let i = Instances::start_over_tls(&[]);
     // Every instance has rendered (and cached) its JWKS.
     let before = i.jwks_at(0).await;
     for n in 1..3 {

@@ -9,7 +9,7 @@ use engine::store::{ExpiredPage, Store, Table, Tx};
 use std::path::Path;
 pub use store_kit::{Compacted, EngineCalls, FlushStats, Flusher, Lifecycle, StoreStats, TableStats};
 use store_postgres::PgStore;
-pub use store_postgres::{self as postgres, PoolOptions};
+pub use store_postgres::{self as postgres, ConnectOptions};
 use store_redb::{self as redb_store, RedbStore};
 use store_sled::{self as sled_store, SledStore};
 
@@ -86,8 +86,8 @@ impl DataStore {
 
     /// Connects to the PostgreSQL database at `url` and creates or migrates its schema. Blocks:
     /// call it off the async workers.
-    pub fn connect(url: &str, pool: PoolOptions) -> Result<Self, StoreError> {
-        PgStore::open(url, pool).map(DataStore::Postgres)
+    pub fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        PgStore::open(url, options).map(DataStore::Postgres)
     }
 
     /// Opens whatever `dir` holds (`None` if it holds no store).

@@ -12,6 +12,8 @@ pub struct TempCluster {
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
+    /// Listening on 127.0.0.1 too, for TLS connections only (`start_with_tls`).
+    tls: bool,
 }
 
 /// The directory holding `initdb` and `pg_ctl`.
@@ -32,6 +34,17 @@ fn free_port() -> std::io::Result<u16> {
 impl TempCluster {
     /// Starts a new cluster (about a second), or says why it cannot.
     pub fn start() -> Result<Self, String> {
+        Self::start_as(false)
+    }
+
+    /// Starts a new cluster that also listens on 127.0.0.1, where it takes TLS connections only,
+    /// with a certificate for `localhost` signed by a CA of its own ([`TempCluster::ca_file`]).
+    /// Needs the `openssl` command.
+    pub fn start_with_tls() -> Result<Self, String> {
+        Self::start_as(true)
+    }
+
+    fn start_as(tls: bool) -> Result<Self, String> {
         let bin = bin_dir().ok_or("PostgreSQL is not installed (apt-get install postgresql)")?;
         // SAFETY: geteuid has no preconditions.
         let as_postgres = unsafe { libc::geteuid() } == 0;
@@ -46,6 +59,7 @@ impl TempCluster {
             bin,
             port: free_port().map_err(|e| e.to_string())?,
             as_postgres,
+            tls,
         };
         if as_postgres {
             cluster.run(Command::new("chown").args(["postgres:postgres"]).arg(&cluster.dir))?;
@@ -59,8 +73,60 @@ impl TempCluster {
             "UTF8",
             "--no-sync",
         ]))?;
+        if tls {
+            cluster.make_certificates()?;
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .map_err(|e| e.to_string())?;
+        }
         cluster.start_again()?;
         Ok(cluster)
+    }
+
+    /// A CA, and a certificate for `localhost` and 127.0.0.1 it signed, made by `openssl`.
+    fn make_certificates(&self) -> Result<(), String> {
+        let d = &self.dir;
+        std::fs::write(
+            d.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let openssl = |args: &str| {
+            let mut c = Command::new("openssl");
+            c.current_dir(d).args(args.split(' '));
+            c
+        };
+        self.run(&mut openssl(
+            "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca",
+        ))?;
+        self.run(&mut openssl(
+            "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=localhost",
+        ))?;
+        self.run(&mut openssl(
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext",
+        ))?;
+        let key = d.join("server.key");
+        if self.as_postgres {
+            self.run(Command::new("chown").arg("postgres:postgres").arg(&key))?;
+        }
+        self.run(Command::new("chmod").arg("600").arg(&key))
+    }
+
+    /// The CA that signed the server's certificate (`start_with_tls`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// A URL over TCP to 127.0.0.1 that asks for TLS (`start_with_tls`).
+    pub fn tls_url(&self) -> String {
+        format!("postgres://oidc@localhost:{}/postgres?sslmode=require", self.port)
+    }
+
+    /// The same over TCP without TLS (which a `start_with_tls` cluster refuses).
+    pub fn plain_tcp_url(&self) -> String {
+        format!("postgres://oidc@127.0.0.1:{}/postgres?sslmode=disable", self.port)
     }
 
     /// Starts the server (again, after `stop`).
@@ -86,11 +152,15 @@ impl TempCluster {
     }
 
     fn server_options(&self) -> String {
-        format!(
-            "-k {} -p {} -c listen_addresses='' -c fsync=on",
-            self.dir.display(),
-            self.port
-        )
+        let d = self.dir.display();
+        if self.tls {
+            format!(
+                "-k {d} -p {} -c listen_addresses=127.0.0.1 -c fsync=on -c ssl=on -c ssl_cert_file={d}/server.pem -c ssl_key_file={d}/server.key",
+                self.port
+            )
+        } else {
+            format!("-k {d} -p {} -c listen_addresses='' -c fsync=on", self.port)
+        }
     }
 
     /// `bin/{name}`, run as the cluster's user.

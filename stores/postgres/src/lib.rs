@@ -90,6 +90,20 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 /// A transaction's writes by (table, key): the value and its expiry time, or `None` to delete.
 type Writes = BTreeMap<(Table, String), Option<(Vec<u8>, Option<UnixTime>)>>;
 
+/// An error with its causes (`error performing TLS handshake: invalid peer certificate: …`).
+fn described(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// How a statement failed.
 #[derive(Debug)]
 enum Failure {
@@ -108,11 +122,11 @@ impl Failure {
                 Failure::Conflict
             }
             Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
-                Failure::Unreachable(e.to_string())
+                Failure::Unreachable(described(e))
             }
-            None => Failure::Unreachable(e.to_string()),
-            Some(_) if e.is_closed() => Failure::Unreachable(e.to_string()),
-            Some(_) => Failure::Other(e.to_string()),
+            None => Failure::Unreachable(described(e)),
+            Some(_) if e.is_closed() => Failure::Unreachable(described(e)),
+            Some(_) => Failure::Other(described(e)),
         }
     }
 
@@ -127,21 +141,60 @@ impl Failure {
     }
 }
 
-/// Sizes and timeouts of the connection pool.
-#[derive(Clone, Copy, Debug)]
-pub struct PoolOptions {
+/// How to connect: the pool's size and timeouts, and whom to trust for TLS.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
     /// Connections at most.
     pub size: usize,
     /// How long to wait for a connection (from the pool or a new one).
     pub timeout: Duration,
+    /// PEM certificates of the authorities that may sign the database's certificate, besides the
+    /// public ones (a private CA, a managed service's bundle). Used with `sslmode=require`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
-impl Default for PoolOptions {
+impl Default for ConnectOptions {
     fn default() -> Self {
-        PoolOptions {
+        ConnectOptions {
             size: 16,
             timeout: Duration::from_secs(5),
+            ca_file: None,
         }
+    }
+}
+
+/// How connections are made: in the clear, or TLS by rustls (`sslmode=require` in the URL; the
+/// certificate is verified, against the public roots and the `ca_file`'s).
+#[derive(Clone)]
+enum Tls {
+    Off,
+    On(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl Tls {
+    fn for_url(config: &tokio_postgres::Config, options: &ConnectOptions) -> Result<Tls, StoreError> {
+        if config.get_ssl_mode() != tokio_postgres::config::SslMode::Require {
+            return Ok(Tls::Off);
+        }
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = &options.ca_file {
+            let unreadable = |e: &dyn std::fmt::Display| StoreError(format!("the CA file {}: {e}", path.display()));
+            let certs = rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))?;
+            for cert in certs {
+                roots
+                    .add(cert.map_err(|e| unreadable(&e))?)
+                    .map_err(|e| unreadable(&e))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StoreError(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Tls::On(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
     }
 }
 
@@ -159,6 +212,7 @@ pub struct PgStore {
     pool: Pool,
     /// For the peers' own connection (`start_bus`).
     config: Arc<tokio_postgres::Config>,
+    tls: Tls,
     runtime: Option<tokio::runtime::Runtime>,
     flusher: Flusher,
 }
@@ -176,7 +230,7 @@ impl Drop for PgStore {
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`, `?host=/socket/dir` for a unix socket)
     /// and creates or migrates the schema. Blocks: call it off the async workers.
-    pub fn open(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+    pub fn open(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError(format!("the database URL is not valid: {e}")))?;
@@ -186,13 +240,14 @@ impl PgStore {
             .enable_all()
             .build()
             .map_err(|e| StoreError(e.to_string()))?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let tls = Tls::for_url(&config, options)?;
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &tls {
+            Tls::Off => Manager::from_config(config.clone(), NoTls, manager_config),
+            Tls::On(t) => Manager::from_config(config.clone(), t.clone(), manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(options.size)
             .runtime(Runtime::Tokio1)
@@ -203,6 +258,7 @@ impl PgStore {
         let store = PgStore {
             pool,
             config: Arc::new(config),
+            tls,
             runtime: Some(runtime),
             flusher: Flusher::start(Arc::new(Durable)),
         };
@@ -219,7 +275,7 @@ impl PgStore {
 
     fn connection(&self) -> Result<Object, Failure> {
         self.block_on(self.pool.get())
-            .map_err(|e| Failure::Unreachable(e.to_string()))
+            .map_err(|e| Failure::Unreachable(described(&e)))
     }
 
     /// Creates the schema, or checks the one there, under the migration lock.
@@ -488,7 +544,11 @@ impl PgStore {
     /// trying for the purge leadership (`peers`).
     pub fn start_bus(&self, peers: std::sync::Weak<dyn peers::Peers>) -> peers::Bus {
         let runtime = self.runtime.as_ref().expect("the runtime lives as long as the store");
-        peers::Bus::start(runtime.handle(), (*self.config).clone(), NoTls, peers)
+        let config = (*self.config).clone();
+        match &self.tls {
+            Tls::Off => peers::Bus::start(runtime.handle(), config, NoTls, peers),
+            Tls::On(t) => peers::Bus::start(runtime.handle(), config, t.clone(), peers),
+        }
     }
 
     /// Whether the database answers now (`SELECT 1`).

@@ -2,7 +2,7 @@ use super::*;
 use cluster::TempCluster;
 
 fn store(cluster: &TempCluster) -> PgStore {
-    PgStore::open(&cluster.url(), PoolOptions::default()).unwrap()
+    PgStore::open(&cluster.url(), &ConnectOptions::default()).unwrap()
 }
 
 #[test]
@@ -22,7 +22,7 @@ fn instances_starting_together_migrate_once_and_share_what_they_write() {
     let url = cluster.url();
     let stores: Vec<PgStore> = std::thread::scope(|scope| {
         let opening: Vec<_> = (0..4)
-            .map(|_| scope.spawn(|| PgStore::open(&url, PoolOptions::default())))
+            .map(|_| scope.spawn(|| PgStore::open(&url, &ConnectOptions::default())))
             .collect();
         opening.into_iter().map(|t| t.join().unwrap().unwrap()).collect()
     });
@@ -50,7 +50,7 @@ fn a_database_written_by_a_newer_version_is_refused() {
     s.block_on(client.batch_execute("UPDATE oidc_schema SET version = 99"))
         .unwrap();
     drop(client);
-    let refused = PgStore::open(&cluster.url(), PoolOptions::default()).err().unwrap();
+    let refused = PgStore::open(&cluster.url(), &ConnectOptions::default()).err().unwrap();
     assert!(refused.0.contains("newer version"), "{}", refused.0);
 }
 
@@ -65,7 +65,7 @@ fn an_unreachable_database_is_an_error_not_a_hang() {
     assert!(matches!(failed, Err(EngineError::Unavailable(_))), "{failed:?}");
     assert!(s.ping().is_err());
     assert!(started.elapsed() < Duration::from_secs(15));
-    assert!(PgStore::open(&url, PoolOptions::default()).is_err());
+    assert!(PgStore::open(&url, &ConnectOptions::default()).is_err());
 }
 
 #[test]
@@ -142,4 +142,45 @@ fn instances_hear_each_other_and_one_at_a_time_leads_the_purge() {
         "reconnected"
     );
     assert!(within(5, || bus_b.leads_purge()), "and leads again");
+}
+
+#[test]
+fn tls_is_used_when_the_url_asks_and_the_certificate_is_checked() {
+    let cluster = TempCluster::start_with_tls().unwrap();
+    let trusted = ConnectOptions {
+        ca_file: Some(cluster.ca_file()),
+        ..ConnectOptions::default()
+    };
+    let s = PgStore::open(&cluster.tls_url(), &trusted).unwrap();
+    s.transact(|tx| Ok(tx.put(Table::User, "t/u", b"one".to_vec())?))
+        .unwrap();
+    assert_eq!(s.scan(Table::User, "t/").unwrap().len(), 1);
+    let client = s.connection().unwrap();
+    let encrypted: bool = s
+        .block_on(client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]))
+        .unwrap()
+        .get(0);
+    assert!(encrypted, "the connection is TLS");
+    drop(client);
+    // The peers' connection uses TLS too (the server takes nothing else on TCP).
+    let peers = Arc::new(Recorder::default());
+    let bus = s.start_bus(Arc::downgrade(&peers) as std::sync::Weak<dyn peers::Peers>);
+    assert!(within(5, || bus.leads_purge()), "the peers' connection is up");
+
+    let untrusted = PgStore::open(&cluster.tls_url(), &ConnectOptions::default())
+        .err()
+        .unwrap();
+    assert!(untrusted.0.to_lowercase().contains("certificate"), "{}", untrusted.0);
+    let missing = ConnectOptions {
+        ca_file: Some(cluster.ca_file().with_file_name("nowhere.pem")),
+        ..ConnectOptions::default()
+    };
+    let err = PgStore::open(&cluster.tls_url(), &missing).err().unwrap();
+    assert!(err.0.contains("nowhere.pem"), "{}", err.0);
+    let plain = PgStore::open(&cluster.plain_tcp_url(), &trusted).err().unwrap();
+    assert!(
+        plain.0.contains("pg_hba.conf"),
+        "without TLS the server refuses: {}",
+        plain.0
+    );
 }

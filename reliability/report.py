@@ -86,8 +86,14 @@ print("| run | kills | acknowledged operations | checks after restarts | violati
 print("|---|---|---|---|---|---|")
 print(row("crash", 6))
 print(row("crash-redb", 6))
+print(row("crash-postgres", 6))
 print("\nThe second row is the same test on a redb data dir (`--store redb`, "
-      "`crash_safety_every_acknowledged_write_survives_sigkill_on_redb`).\n")
+      "`crash_safety_every_acknowledged_write_survives_sigkill_on_redb`). The third runs three instances "
+      "on one PostgreSQL (`crash_safety_every_acknowledged_write_survives_sigkill_of_instances_and_of_postgresql`): "
+      "the workers are spread over the instances, a random instance is killed in three rounds of four and "
+      "the database is restarted at once (`pg_ctl restart -m immediate`) in the fourth; a `503 "
+      "temporarily_unavailable` while the database is away counts as no answer (the operation may or may "
+      "not have happened), and the checks run at a random instance.\n")
 print("The test can fail: with flushing switched off in `SledStore::transact` (every write treated as "
       "relaxed), the first kill already produced violations — a redeemed code accepted again, an "
       "acknowledged refresh token lost, acknowledged users and clients missing. On redb, with every "

@@ -294,6 +294,12 @@ fn ledger(l: &Shared) -> std::sync::MutexGuard<'_, Ledger> {
     l.lock().unwrap()
 }
 
+/// The database was away (a restart under load): the request may or may not have been applied,
+/// as when no answer came at all.
+fn unavailable(status: u16, body: &Value) -> bool {
+    status == 503 && body["error"] == "temporarily_unavailable"
+}
+
 /// Codes through SSO, redeemed; each redemption starts a family.
 async fn code_worker(iss: String, secret: String, sso: Client, l: Shared, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
@@ -312,6 +318,7 @@ async fn code_worker(iss: String, secret: String, sso: Client, l: Shared, stop: 
                 g.redeemed.push((code, idx));
                 g.acknowledged += 1;
             }
+            Ok((s, v)) if unavailable(s, &v) => return,
             Ok((s, v)) => {
                 ledger(&l).violations.push(format!("fresh code refused: {s} {v}"));
                 return;
@@ -352,6 +359,8 @@ async fn refresh_worker(iss: String, secret: String, l: Shared, stop: Arc<Atomic
                 f.in_flight = false;
                 g.acknowledged += 1;
             }
+            // No answer, or the database was away: the rotation may or may not have committed.
+            Ok((s, v)) if unavailable(s, &v) => return,
             Ok((s, v)) => {
                 let mut g = ledger(&l);
                 g.families[i].dead = true;
@@ -402,6 +411,7 @@ async fn logout_worker(iss: String, secret: String, password: String, l: Shared,
                 g.logouts.push((b, rt));
                 g.acknowledged += 1;
             }
+            Ok(r) if r.status() == 503 => return,
             Ok(r) => {
                 ledger(&l).violations.push(format!("logout refused: {}", r.status()));
                 return;
@@ -450,6 +460,7 @@ async fn admin_worker(base: String, admin: (String, String), l: Shared, stop: Ar
                 g.created.push(format!("{path}/{id}"));
                 g.acknowledged += 1;
             }
+            Ok(r) if r.status() == 503 => return,
             Ok(r) => {
                 ledger(&l)
                     .violations
@@ -619,34 +630,115 @@ fn crash_safety_every_acknowledged_write_survives_sigkill_on_redb() {
     crash_safety("redb", "crash-redb", env_u64("CRASH_KILLS", 8));
 }
 
+/// Three instances on one PostgreSQL: random instances are SIGKILLed under load, and the database
+/// itself is restarted at once (`pg_ctl restart -m immediate`) under load; after each, every
+/// acknowledged write holds at every instance and no code is redeemed twice.
+#[test]
+fn crash_safety_every_acknowledged_write_survives_sigkill_of_instances_and_of_postgresql() {
+    let _one = ONE_AT_A_TIME.blocking_lock();
+    spec::covers("RELIABILITY-crash-durability");
+    let cluster = adapter_http::data_store::postgres::cluster::TempCluster::start().unwrap();
+    let url = cluster.url();
+    let dir = tempfile::tempdir().unwrap();
+    let first = common::process::free_port();
+    let issuer = format!("http://127.0.0.1:{first}");
+    let mut args = vec![
+        "--database-url",
+        &url,
+        "--issuer-base",
+        &issuer,
+        "--database-timeout-s",
+        "1",
+    ];
+    args.extend_from_slice(&NO_LIMITS);
+    let at = |n: usize| {
+        (
+            dir.path().join(format!("data-{n}")),
+            dir.path().join(format!("logs-{n}")),
+        )
+    };
+    let (data, logs) = at(0);
+    let mut servers = vec![ChildServer::start_on(first, &data, &logs, &args)];
+    let printed = servers[0].printed();
+    for n in 1..3 {
+        let (data, logs) = at(n);
+        servers.push(ChildServer::start(&data, &logs, &args));
+    }
+    let kills = env_u64("CRASH_KILLS", 8);
+    let crashes: Vec<Crash> = (0..kills)
+        .map(|k| if k % 4 == 3 { Crash::Database } else { Crash::Instance })
+        .collect();
+    crash_safety_of(
+        Fleet {
+            servers,
+            database: Some(cluster),
+        },
+        printed,
+        &crashes,
+        "postgres, 3 instances",
+        "crash-postgres",
+    );
+}
+
+/// Rate limits off, the purge off, quiet logs.
+const NO_LIMITS: [&str; 10] = [
+    "--login-rate-per-ip",
+    "0",
+    "--token-rate-per-ip",
+    "0",
+    "--token-rate-per-client",
+    "0",
+    "--purge-every-s",
+    "0",
+    "--log-level",
+    "warn",
+];
+
+/// The servers under test, and the database when they share one.
+struct Fleet {
+    servers: Vec<ChildServer>,
+    database: Option<adapter_http::data_store::postgres::cluster::TempCluster>,
+}
+
+impl Fleet {
+    fn iss(&self, n: usize) -> String {
+        format!("{}/demo", self.base(n))
+    }
+    fn base(&self, n: usize) -> String {
+        self.servers[n % self.servers.len()].base.clone()
+    }
+}
+
+/// What goes down.
+#[derive(Clone, Copy, Debug)]
+enum Crash {
+    /// One server, chosen at random, by SIGKILL.
+    Instance,
+    /// The database, by `pg_ctl restart -m immediate`.
+    Database,
+}
+
 /// Kills a server on a `store` data dir `kills` times at random moments under load, and checks
 /// after each restart that every acknowledged write is there; reported under `section`.
 fn crash_safety(store: &str, section: &str, kills: u64) {
     let _one = ONE_AT_A_TIME.blocking_lock();
     spec::covers("RELIABILITY-crash-durability");
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["--store", store];
+    args.extend_from_slice(&NO_LIMITS);
+    let server = ChildServer::start(&dir.path().join("data"), &dir.path().join("logs"), &args);
+    let printed = server.printed();
+    let fleet = Fleet {
+        servers: vec![server],
+        database: None,
+    };
+    crash_safety_of(fleet, printed, &vec![Crash::Instance; kills as usize], store, section);
+}
+
+/// Runs the crash-safety rounds on `fleet`, one per entry of `crashes`.
+fn crash_safety_of(mut fleet: Fleet, printed: common::process::Printed, crashes: &[Crash], label: &str, section: &str) {
     let seed = seed();
     let mut rng = Rng::new(seed);
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let logs = dir.path().join("logs");
-    let no_limits = [
-        "--store",
-        store,
-        "--login-rate-per-ip",
-        "0",
-        "--token-rate-per-ip",
-        "0",
-        "--token-rate-per-client",
-        "0",
-        "--purge-every-s",
-        "0",
-        "--log-level",
-        "warn",
-    ];
-    let mut server = ChildServer::start(&data, &logs, &no_limits);
-    let printed = server.printed();
-    let iss = format!("{}/demo", server.base);
-    let base = server.base.clone();
     let secret = printed.client_secret.clone();
     let admin = (printed.admin_client_id.clone(), printed.admin_client_secret.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -658,6 +750,7 @@ fn crash_safety(store: &str, section: &str, kills: u64) {
     // One long-lived browser session with consent, and a few families to rotate.
     let sso = browser_with_timeout();
     let leaver_password = "leaver-password-7f3a".to_string();
+    let (iss, base) = (fleet.iss(0), fleet.base(0));
     rt.block_on(async {
         let (s, tok) = token_call_as(&format!("{base}/system/token"), &admin.0, &admin.1)
             .await
@@ -685,62 +778,103 @@ fn crash_safety(store: &str, section: &str, kills: u64) {
     });
     let started = Instant::now();
     let mut restart_ms = Vec::new();
-    for run in 0..kills {
+    for (run, crash) in crashes.iter().enumerate() {
+        let run = run as u64;
         let stop = Arc::new(AtomicBool::new(false));
+        // Each worker at its own instance, shifted every round.
+        let at = |k: usize| fleet.iss(k + run as usize);
         let workers = vec![
-            rt.spawn(code_worker(
-                iss.clone(),
-                secret.clone(),
-                sso.clone(),
-                l.clone(),
-                stop.clone(),
-            )),
+            rt.spawn(code_worker(at(0), secret.clone(), sso.clone(), l.clone(), stop.clone())),
             rt.spawn(refresh_worker(
-                iss.clone(),
+                at(1),
                 secret.clone(),
                 l.clone(),
                 stop.clone(),
                 Rng::new(rng.next()),
             )),
             rt.spawn(refresh_worker(
-                iss.clone(),
+                at(2),
                 secret.clone(),
                 l.clone(),
                 stop.clone(),
                 Rng::new(rng.next()),
             )),
             rt.spawn(logout_worker(
-                iss.clone(),
+                at(3),
                 secret.clone(),
                 leaver_password.clone(),
                 l.clone(),
                 stop.clone(),
             )),
-            rt.spawn(admin_worker(base.clone(), admin.clone(), l.clone(), stop.clone(), run)),
+            rt.spawn(admin_worker(
+                fleet.base(4 + run as usize),
+                admin.clone(),
+                l.clone(),
+                stop.clone(),
+                run,
+            )),
         ];
         std::thread::sleep(Duration::from_millis(150 + rng.below(1200)));
-        server.kill();
-        stop.store(true, Ordering::Relaxed);
-        rt.block_on(async {
-            for w in workers {
-                let _ = w.await;
+        let t0;
+        match crash {
+            Crash::Instance => {
+                let victim = rng.below(fleet.servers.len() as u64) as usize;
+                fleet.servers[victim].kill();
+                stop.store(true, Ordering::Relaxed);
+                rt.block_on(async {
+                    for w in workers {
+                        let _ = w.await;
+                    }
+                });
+                t0 = Instant::now();
+                fleet.servers[victim].restart();
             }
-        });
-        let t0 = Instant::now();
-        server.restart();
+            Crash::Database => {
+                let db = fleet.database.as_ref().expect("a database to restart");
+                t0 = Instant::now();
+                db.restart_immediately().unwrap();
+                stop.store(true, Ordering::Relaxed);
+                rt.block_on(async {
+                    for w in workers {
+                        let _ = w.await;
+                    }
+                });
+            }
+        }
+        rt.block_on(wait_healthy(&fleet));
         restart_ms.push(t0.elapsed().as_millis() as u64);
-        rt.block_on(check_after_restart(&iss, &base, &secret, &admin, &sso, &l, &mut rng));
+        let checker = rng.below(fleet.servers.len() as u64) as usize;
+        rt.block_on(check_after_restart(
+            &fleet.iss(checker),
+            &fleet.base(checker),
+            &secret,
+            &admin,
+            &sso,
+            &l,
+            &mut rng,
+        ));
         let g = ledger(&l);
-        assert!(g.violations.is_empty(), "after kill {}: {:#?}", run + 1, g.violations);
+        assert!(
+            g.violations.is_empty(),
+            "after {crash:?} {} (seed {seed}): {:#?}",
+            run + 1,
+            g.violations
+        );
     }
     // A last round without a kill checks every creation acknowledged during the whole run.
     ledger(&l).created_checked = 0;
     rt.block_on(check_after_restart(&iss, &base, &secret, &admin, &sso, &l, &mut rng));
     let g = ledger(&l);
-    assert!(g.violations.is_empty(), "final check: {:#?}", g.violations);
+    assert!(
+        g.violations.is_empty(),
+        "final check (seed {seed}): {:#?}",
+        g.violations
+    );
     restart_ms.sort();
+    let instances = crashes.iter().filter(|c| matches!(c, Crash::Instance)).count();
+    let databases = crashes.len() - instances;
     let text = format!(
-        "| SIGKILL at random moments ({store}, seed {seed}) | {kills} kills survived | {} acknowledged operations | {} checks after restarts | {} violations | restart to first accepted connection: median {} ms, max {} ms; {} s in all |",
+        "| SIGKILL at random moments ({label}, seed {seed}) | {instances} instance kills and {databases} database restarts survived | {} acknowledged operations | {} checks after restarts | {} violations | back to serving: median {} ms, max {} ms; {} s in all |",
         g.acknowledged,
         g.checked,
         g.violations.len(),
@@ -749,7 +883,25 @@ fn crash_safety(store: &str, section: &str, kills: u64) {
         started.elapsed().as_secs()
     );
     report_section(section, &text);
-    assert!(g.acknowledged > kills, "the workers did too little to test anything");
+    assert!(
+        g.acknowledged > crashes.len() as u64,
+        "the workers did too little to test anything"
+    );
+}
+
+/// Waits until every server of `fleet` answers `/healthz` with 200 (its store is reachable).
+async fn wait_healthy(fleet: &Fleet) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for n in 0..fleet.servers.len() {
+        loop {
+            let r = reqwest::get(format!("{}/healthz", fleet.base(n))).await;
+            if r.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "instance {n} is not healthy after 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -415,6 +415,10 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         (None, data_store::DataStore::Postgres(pg)) => shared_state::Replicated::over(pg, opts.limits),
         (None, _) => Arc::new(shared_state::Local::new(opts.limits)),
     };
+    let metrics = Arc::new(metrics::Metrics::with_round_trips(match &store {
+        data_store::DataStore::Postgres(pg) => Some(pg.round_trip_counter()),
+        _ => None,
+    }));
     let state = Arc::new(AppState {
         engine: state::EngineDoor::new(Engine::new(
             store,
@@ -431,7 +435,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         outbound: outbound::Outbound {
             allow_private: opts.allow_private_fetch,
         },
-        metrics: Default::default(),
+        metrics,
         mailer: match &opts.smtp_url {
             Some(url) => Some(mail::Mailer::new(url, &opts.smtp_from)?),
             None => None,

@@ -24,6 +24,8 @@ pub struct Metrics {
     purge_deleted: AtomicU64,
     purge_ns: AtomicU64,
     introspections_before_routing: AtomicU64,
+    /// The PostgreSQL store's count of statement flights (none on the embedded stores).
+    database_round_trips: Option<Arc<AtomicU64>>,
 }
 
 /// CPU time the calling thread has used, in nanoseconds (0 where the OS cannot tell).
@@ -82,6 +84,14 @@ impl Metrics {
         self.introspections_before_routing.load(Ordering::Relaxed)
     }
 
+    /// Counters from zero, reporting the PostgreSQL store's `round_trips` counter when given.
+    pub fn with_round_trips(round_trips: Option<Arc<AtomicU64>>) -> Self {
+        Metrics {
+            database_round_trips: round_trips,
+            ..Default::default()
+        }
+    }
+
     /// The counters in the Prometheus text exposition format, with the store's group commit's.
     pub fn render(&self, flush: FlushStats) -> String {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
@@ -98,6 +108,7 @@ impl Metrics {
             (flush.flush_ns as f64 / 1e9).to_string(),
             flush.waits.to_string(),
             n(&self.introspections_before_routing),
+            self.database_round_trips.as_deref().map_or("0".into(), n),
         ];
         let mut out = String::with_capacity(1024);
         for ((name, kind, help), value) in METRICS.iter().zip(values) {
@@ -108,7 +119,7 @@ impl Metrics {
 }
 
 /// Name, type and help of each metric, in the order `Metrics::render` gives their values.
-const METRICS: [(&str, &str, &str); 11] = [
+const METRICS: [(&str, &str, &str); 12] = [
     (
         "oidc_password_checks_total",
         "counter",
@@ -163,6 +174,11 @@ const METRICS: [(&str, &str, &str); 11] = [
         "oidc_introspections_before_routing_total",
         "counter",
         "Introspection requests answered before routing (the rest went the routed way).",
+    ),
+    (
+        "oidc_database_round_trips_total",
+        "counter",
+        "Statement flights sent to PostgreSQL, each waiting for one answer (0 on the embedded stores).",
     ),
 ];
 

@@ -180,3 +180,58 @@ async fn a_data_dir_moves_into_postgresql_with_migrate() {
     assert_eq!(exchange(&t, &code).await.0, 200);
     drop(dir);
 }
+
+/// Database round trips per token request on the happy path (the `oidc_database_round_trips_total`
+/// counter): the first reads go out in one flight with `BEGIN`, the records they point to in a
+/// second, the writes with `COMMIT`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_requests_take_two_or_three_database_round_trips() {
+    let cluster = TempCluster::start().unwrap();
+    let server = start_on(&cluster).await;
+    let t = TestServer {
+        demo: server.demo.clone().unwrap(),
+        iss: format!("{}/demo", server.base),
+        server,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let metrics = t.server.state.metrics.clone();
+    let trips = || {
+        metrics
+            .render(Default::default())
+            .lines()
+            .find_map(|l| l.strip_prefix("oidc_database_round_trips_total "))
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let code = demo_code(&t, &browser(), "openid offline_access").await;
+    // Every pooled connection prepares its statements once: warm them all.
+    for _ in 0..20 {
+        assert_eq!(token(&t, &[("grant_type", "client_credentials")]).await.0, 200);
+    }
+    let counted = |before: u64| trips() - before;
+    let before = trips();
+    assert_eq!(token(&t, &[("grant_type", "client_credentials")]).await.0, 200);
+    assert_eq!(
+        counted(before),
+        2,
+        "client_credentials: client and keys, then the token record"
+    );
+    let before = trips();
+    let (status, tokens) = exchange(&t, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        counted(before),
+        3,
+        "code: client, keys and code; session, user and epoch; writes"
+    );
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    let before = trips();
+    let (status, refreshed) = token(&t, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(
+        counted(before),
+        3,
+        "refresh: client, keys and token; family, user and epoch; writes"
+    );
+}

@@ -760,6 +760,7 @@ mod tests {
                     tenant: "t".into(),
                     grant_id: "g".into(),
                     generation: 0,
+                    holder: None,
                 };
                 crate::store::save_expiring(tx, "t/rt0", &rt, UnixTime(NOW.0 - 10))?;
                 Ok(())
@@ -812,6 +813,7 @@ mod tests {
                 tenant: "t".into(),
                 grant_id: grant_id.into(),
                 generation,
+                holder: None,
             };
             crate::store::save_expiring(tx, key, &rt, at)?;
         }

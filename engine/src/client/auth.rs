@@ -47,6 +47,19 @@ pub enum ClientCredentials {
     Invalid,
 }
 
+impl ClientCredentials {
+    /// The client_id the caller names (before any check), when it names one.
+    pub fn named_client(&self) -> Option<&str> {
+        match self {
+            ClientCredentials::PublicId(id)
+            | ClientCredentials::Basic { client_id: id, .. }
+            | ClientCredentials::Post { client_id: id, .. } => Some(id),
+            ClientCredentials::Assertion { client_id, .. } => client_id.as_deref(),
+            ClientCredentials::Missing | ClientCredentials::Invalid => None,
+        }
+    }
+}
+
 /// Proof that the caller authenticated as this (active) client. Only [`authenticate`] makes one.
 #[derive(Clone, Debug)]
 pub struct ClientAuthenticated(Arc<ClientRecord>);

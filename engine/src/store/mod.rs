@@ -133,6 +133,11 @@ pub trait Tx {
     /// not wait for them to reach the disk. By default every write is durable before the
     /// caller answers; single-use and rotation writes never call this.
     fn relax_durability(&mut self) {}
+    /// A hint: these records are about to be read. A store that pays a round trip per read
+    /// (PostgreSQL) fetches them in one; the others ignore it. Reads return the same either way.
+    fn prefetch(&mut self, _keys: &[(Table, &str)]) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// One page of [`Store::expired`].

@@ -114,6 +114,10 @@ pub struct RefreshTokenRecord {
     pub grant_id: String,
     /// Generation within the family.
     pub generation: u32,
+    /// The family's user and client, so a refresh can fetch the family, the user and the pair's
+    /// epoch in one go (absent in records written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<(String, String)>,
 }
 
 impl Record for RefreshTokenRecord {
@@ -192,6 +196,7 @@ pub fn save_refresh_token(tx: &mut dyn Tx, family: &GrantRecord, token: &str) ->
         tenant: family.tenant.clone(),
         grant_id: family.grant_id.clone(),
         generation: refresh.generation,
+        holder: Some((family.user_id.clone(), family.client_id.clone())),
     };
     save_expiring(tx, &key, &record, refresh.expires_at)
 }

@@ -4,7 +4,7 @@ use crate::audit::AuditKind;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::scope;
-use crate::store::{load, save, Store, Tx};
+use crate::store::{load, save, Store, Table, Tx};
 use crate::token::grant::{self, GrantRecord, RefreshState, RefreshTokenRecord, RevocationReason};
 use crate::token::minting::TokenPlan;
 use crate::token::{pe, Committed, GrantCall};
@@ -32,6 +32,15 @@ impl<S: Store> Engine<S> {
             return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
         };
         let gkey = GrantRecord::key(tenant, &rt.grant_id);
+        if let Some((user, client_id)) = &rt.holder {
+            let user_key = UserRecord::key(tenant, user);
+            let epoch_key = grant::UserClientEpochRecord::key(tenant, user, client_id);
+            tx.prefetch(&[
+                (Table::Grant, &gkey),
+                (Table::User, &user_key),
+                (Table::UserClientGrants, &epoch_key),
+            ])?;
+        }
         let Some(mut family) = load::<GrantRecord>(tx, &gkey)? else {
             return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
         };

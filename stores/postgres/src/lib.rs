@@ -24,7 +24,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use engine::env::UnixTime;
 use engine::error::{EngineError, StoreError};
 use engine::store::{ExpiredPage, Store, Table, Tx};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +59,8 @@ const UPSERT: &str = "INSERT INTO oidc_records (tbl, key, value, purge_at) \
      ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value, purge_at = EXCLUDED.purge_at";
 const DELETE: &str = "DELETE FROM oidc_records r USING unnest($1::smallint[], $2::bytea[]) AS d(tbl, key) \
      WHERE r.tbl = d.tbl AND r.key = d.key";
+const GET_MANY: &str = "SELECT r.tbl, r.key, r.value FROM oidc_records r \
+     JOIN unnest($1::smallint[], $2::bytea[]) AS w(tbl, key) ON r.tbl = w.tbl AND r.key = w.key";
 const SCAN: &str = "SELECT key, value FROM oidc_records WHERE tbl = $1 AND key >= $2 \
      AND ($3::bytea IS NULL OR key > $3) AND ($4::bytea IS NULL OR key < $4) ORDER BY key LIMIT $5";
 const EXPIRED: &str = "SELECT key, purge_at FROM oidc_records WHERE tbl = $1 AND purge_at IS NOT NULL \
@@ -213,6 +215,8 @@ pub struct PgStore {
     /// For the peers' own connection (`start_bus`).
     config: Arc<tokio_postgres::Config>,
     tls: Tls,
+    /// Statement flights sent (`round_trips`).
+    round_trips: Arc<std::sync::atomic::AtomicU64>,
     runtime: Option<tokio::runtime::Runtime>,
     flusher: Flusher,
 }
@@ -259,6 +263,7 @@ impl PgStore {
             pool,
             config: Arc::new(config),
             tls,
+            round_trips: Default::default(),
             runtime: Some(runtime),
             flusher: Flusher::start(Arc::new(Durable)),
         };
@@ -313,24 +318,35 @@ impl PgStore {
         })
     }
 
+    /// Runs `exchange`, one flight of statements to the database and their answers, from this
+    /// thread, and counts it.
+    fn exchange<F: Future>(&self, exchange: F) -> F::Output {
+        self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.block_on(exchange)
+    }
+
     /// Runs one attempt of a transaction: `Ok(Err(failure))` when the database refused it.
+    /// `BEGIN` goes out with the first read, and the writes with `COMMIT`, so a transaction costs
+    /// one round trip per read plus one (or one in all, when it only writes).
     fn attempt<T, F>(&self, f: &F) -> Result<Result<T, EngineError>, Failure>
     where
         F: Fn(&mut dyn Tx) -> Result<T, EngineError>,
     {
         let client = self.connection()?;
-        self.block_on(client.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE"))
-            .map_err(|e| Failure::of(&e))?;
         let mut tx = PgTx {
             store: self,
             client: &client,
+            begun: false,
             writes: BTreeMap::new(),
+            read: HashMap::new(),
             failure: None,
         };
         let out = f(&mut tx);
-        let (writes, failure) = (std::mem::take(&mut tx.writes), tx.failure.take());
+        let (begun, writes, failure) = (tx.begun, std::mem::take(&mut tx.writes), tx.failure.take());
         let rollback = || {
-            let _ = self.block_on(client.batch_execute("ROLLBACK"));
+            if begun {
+                let _ = self.exchange(client.batch_execute("ROLLBACK"));
+            }
         };
         if let Some(failure) = failure {
             rollback();
@@ -343,7 +359,10 @@ impl PgStore {
                 return Ok(Err(e));
             }
         };
-        match self.block_on(commit(&client, writes)) {
+        if !begun && writes.is_empty() {
+            return Ok(Ok(value));
+        }
+        match self.exchange(commit(&client, begun, writes)) {
             Ok(()) => Ok(Ok(value)),
             Err(e) => {
                 rollback();
@@ -351,10 +370,20 @@ impl PgStore {
             }
         }
     }
+
+    /// The count of statement flights sent so far (each waits for one answer from the database).
+    pub fn round_trip_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.round_trips.clone()
+    }
 }
 
-/// Sends a transaction's writes and commits it.
-async fn commit(client: &Object, writes: Writes) -> Result<(), tokio_postgres::Error> {
+const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+
+/// Sends a transaction's writes and commits it, in one flight (after `BEGIN` when the
+/// transaction has not begun: it read nothing). The statements are prepared first (from the
+/// connection's cache, after its first use), so that each is sent as soon as it is polled and the
+/// flight keeps its order.
+async fn commit(client: &Object, begun: bool, writes: Writes) -> Result<(), tokio_postgres::Error> {
     let (mut up_t, mut up_k, mut up_v, mut up_at) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut del_t, mut del_k) = (Vec::new(), Vec::new());
     for ((table, key), write) in writes {
@@ -371,47 +400,119 @@ async fn commit(client: &Object, writes: Writes) -> Result<(), tokio_postgres::E
             }
         }
     }
-    if !up_t.is_empty() {
-        let statement = client.prepare_cached(UPSERT).await?;
-        client.execute(&statement, &[&up_t, &up_k, &up_v, &up_at]).await?;
-    }
-    if !del_t.is_empty() {
-        let statement = client.prepare_cached(DELETE).await?;
-        client.execute(&statement, &[&del_t, &del_k]).await?;
-    }
-    client.batch_execute("COMMIT").await
+    let upsert = client.prepare_cached(UPSERT).await?;
+    let delete = client.prepare_cached(DELETE).await?;
+    let (began, upserted, deleted, committed) = tokio::join!(
+        async {
+            match begun {
+                true => Ok(()),
+                false => client.batch_execute(BEGIN).await,
+            }
+        },
+        async {
+            match up_t.is_empty() {
+                true => Ok(0),
+                false => client.execute(&upsert, &[&up_t, &up_k, &up_v, &up_at]).await,
+            }
+        },
+        async {
+            match del_t.is_empty() {
+                true => Ok(0),
+                false => client.execute(&delete, &[&del_t, &del_k]).await,
+            }
+        },
+        client.batch_execute("COMMIT"),
+    );
+    // The first failure tells why (after a failed statement, COMMIT only rolls back).
+    began?;
+    upserted?;
+    deleted?;
+    committed
 }
 
 /// One transaction: reads from the database (after its own writes), writes buffered.
 struct PgTx<'a> {
     store: &'a PgStore,
     client: &'a Object,
+    /// `BEGIN` was sent (with the first read).
+    begun: bool,
     writes: Writes,
+    /// What this transaction read (`None`: no record), so a record is fetched once: it cannot
+    /// change under a serializable transaction's snapshot.
+    read: HashMap<(Table, String), Option<Vec<u8>>>,
     /// The first statement that failed: the transaction is over.
     failure: Option<Failure>,
 }
 
-impl Tx for PgTx<'_> {
-    fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(w) = self.writes.get(&(table, key.to_string())) {
-            return Ok(w.as_ref().map(|(v, _)| v.clone()));
-        }
+impl PgTx<'_> {
+    /// Runs `query` with `params` in one flight, after `BEGIN` when the transaction has not begun.
+    fn fetch(
+        &mut self,
+        query: &'static str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
         if self.failure.is_some() {
             return Err(StoreError("the transaction already failed".into()));
         }
-        let client = self.client;
-        let row = self.store.block_on(async {
-            let statement = client.prepare_cached(GET).await?;
-            client.query_opt(&statement, &[&table_id(table), &key.as_bytes()]).await
+        let (client, begin) = (self.client, !self.begun);
+        self.begun = true;
+        let rows = self.store.exchange(async {
+            let statement = client.prepare_cached(query).await?;
+            // BEGIN and the query in one flight (the query is sent right after BEGIN).
+            let (began, rows) = tokio::join!(
+                async {
+                    match begin {
+                        true => client.batch_execute(BEGIN).await,
+                        false => Ok(()),
+                    }
+                },
+                client.query(&statement, params),
+            );
+            began?;
+            rows
         });
-        match row {
-            Ok(row) => Ok(row.map(|r| r.get::<_, Vec<u8>>(0))),
-            Err(e) => {
-                let message = e.to_string();
-                self.failure = Some(Failure::of(&e));
-                Err(StoreError(message))
-            }
+        rows.map_err(|e| {
+            let message = e.to_string();
+            self.failure = Some(Failure::of(&e));
+            StoreError(message)
+        })
+    }
+}
+
+impl Tx for PgTx<'_> {
+    fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let id = (table, key.to_string());
+        if let Some(w) = self.writes.get(&id) {
+            return Ok(w.as_ref().map(|(v, _)| v.clone()));
         }
+        if let Some(r) = self.read.get(&id) {
+            return Ok(r.clone());
+        }
+        let rows = self.fetch(GET, &[&table_id(table), &key.as_bytes()])?;
+        let value = rows.first().map(|r| r.get::<_, Vec<u8>>(0));
+        self.read.insert(id, value.clone());
+        Ok(value)
+    }
+    fn prefetch(&mut self, keys: &[(Table, &str)]) -> Result<(), StoreError> {
+        let wanted: Vec<(Table, String)> = keys
+            .iter()
+            .map(|(t, k)| (*t, k.to_string()))
+            .filter(|id| !self.writes.contains_key(id) && !self.read.contains_key(id))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let tables: Vec<i16> = wanted.iter().map(|(t, _)| table_id(*t)).collect();
+        let names: Vec<&[u8]> = wanted.iter().map(|(_, k)| k.as_bytes()).collect();
+        let rows = self.fetch(GET_MANY, &[&tables, &names])?;
+        for id in wanted {
+            let found = rows
+                .iter()
+                .find(|r| r.get::<_, i16>(0) == table_id(id.0) && r.get::<_, &[u8]>(1) == id.1.as_bytes());
+            let value = found.map(|r| r.get::<_, Vec<u8>>(2));
+            self.read.insert(id, value);
+        }
+        Ok(())
     }
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
         self.writes.insert((table, key.to_string()), Some((value, None)));

@@ -184,3 +184,61 @@ fn tls_is_used_when_the_url_asks_and_the_certificate_is_checked() {
         plain.0
     );
 }
+
+#[test]
+fn a_transaction_costs_one_round_trip_per_read_plus_one() {
+    let cluster = TempCluster::start().unwrap();
+    let s = store(&cluster);
+    let trips = s.round_trip_counter();
+    let count = |f: &dyn Fn()| {
+        let before = trips.load(std::sync::atomic::Ordering::SeqCst);
+        f();
+        trips.load(std::sync::atomic::Ordering::SeqCst) - before
+    };
+    // Warm the connection's statement cache (a new connection prepares each statement once).
+    s.transact(|tx| {
+        tx.get(Table::User, "t/warm")?;
+        tx.put(Table::User, "t/warm", vec![1])?;
+        tx.delete(Table::User, "t/cold")?;
+        Ok(())
+    })
+    .unwrap();
+    let write_only = count(&|| {
+        s.transact(|tx| {
+            tx.put(Table::User, "t/a", b"a".to_vec())?;
+            Ok(tx.delete(Table::User, "t/warm")?)
+        })
+        .unwrap()
+    });
+    assert_eq!(write_only, 1, "BEGIN, the writes and COMMIT in one flight");
+    let two_reads = count(&|| {
+        let got = s
+            .transact(|tx| {
+                let a = tx.get(Table::User, "t/a")?;
+                let gone = tx.get(Table::User, "t/warm")?;
+                tx.put(Table::User, "t/b", b"b".to_vec())?;
+                Ok((a, gone))
+            })
+            .unwrap();
+        assert_eq!(
+            got,
+            (Some(b"a".to_vec()), None),
+            "the write-only flight committed in order"
+        );
+    });
+    assert_eq!(
+        two_reads, 3,
+        "BEGIN with the first read, the second read, the write with COMMIT"
+    );
+    let nothing = count(&|| s.transact(|_| Ok(())).unwrap());
+    assert_eq!(nothing, 0);
+    let refused = count(&|| {
+        let r: Result<(), EngineError> = s.transact(|tx| {
+            tx.get(Table::User, "t/a")?;
+            Err(EngineError::Misuse("no".into()))
+        });
+        assert!(r.is_err());
+    });
+    assert_eq!(refused, 2, "the read, then ROLLBACK");
+    assert_eq!(s.scan(Table::User, "t/").unwrap().len(), 2, "t/a and t/b");
+}

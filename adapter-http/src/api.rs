@@ -7,7 +7,6 @@ use crate::data_store::DataStore;
 use crate::discovery;
 use crate::doc_cache::{Doc, RawJson};
 use crate::params;
-use crate::rate_limit;
 use crate::shared_state::Limit;
 use crate::state::{AppState, Shared};
 use engine::token::introspect::Introspection;
@@ -545,16 +544,10 @@ impl Api {
             f.client_assertion,
             f.client_assertion_type,
         );
-        let client_key = match &creds {
-            ClientCredentials::Basic { client_id, .. }
-            | ClientCredentials::Post { client_id, .. }
-            | ClientCredentials::PublicId(client_id) => Some(client_id.clone()),
-            ClientCredentials::Assertion { client_id, .. } => client_id.clone(),
-            ClientCredentials::Missing | ClientCredentials::Invalid => None,
-        };
+        let client_key = creds.named_client().map(str::to_string);
         let limited = state
             .shared
-            .rate(Limit::TokenPerIp, &rate_limit::ip_of(req))
+            .rate(Limit::TokenPerIp, &state.proxies.client_ip(req))
             .and_then(|_| match &client_key {
                 Some(c) => state.shared.rate(Limit::TokenPerClient, &format!("{}/{c}", tenant.0)),
                 None => Ok(()),

@@ -6,6 +6,7 @@ pub mod allow;
 pub mod api;
 pub mod bootstrap;
 pub mod client_credentials;
+pub mod client_ip;
 pub mod client_keys;
 pub mod cookies;
 pub mod cors;
@@ -352,6 +353,8 @@ pub struct Options {
     /// Let outbound fetches (request_uri, jwks_uri, sector_identifier_uri, back-channel logout)
     /// reach loopback and private addresses: for local development and tests only.
     pub allow_private_fetch: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (a load balancer).
+    pub trusted_proxies: client_ip::TrustedProxies,
     /// Days audit events are kept (`None`: forever).
     pub audit_retention_days: Option<u64>,
     /// Where to serve `GET /metrics` (Prometheus text), apart from the public port (`None`: not served).
@@ -380,6 +383,7 @@ impl Options {
             log_requests: false,
             purge_every: Some(Duration::from_secs(300)),
             allow_private_fetch: false,
+            trusted_proxies: Default::default(),
             audit_retention_days: Some(engine::config::DEFAULT_AUDIT_RETENTION_DAYS),
             metrics_listen: None,
             smtp_url: None,
@@ -430,6 +434,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         pages: pages::Pages::default(),
         secure_cookies: !is_loopback_http(&base),
         shared,
+        proxies: opts.trusted_proxies.clone(),
         docs: Default::default(),
         password_checks: tokio::sync::Semaphore::new(state::password_check_slots()),
         outbound: outbound::Outbound {
@@ -450,7 +455,8 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         .map_err(|e| e.to_string())?;
     let demo = state
         .engine
-        .call(bootstrap::ensure_demo)
+        // Instances starting together over one database: one makes the demo, whole.
+        .call(|e, env| e.store().exclusively(|| bootstrap::ensure_demo(e, env))?)
         .await
         .map_err(|e| e.to_string())?;
     let purger = tokio::spawn(purge_periodically(Arc::downgrade(&state), opts.purge_every));

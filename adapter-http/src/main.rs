@@ -77,6 +77,11 @@ struct Cli {
     /// reach loopback and private addresses. For local development only: it opens SSRF.
     #[arg(long, env = "OP_ALLOW_PRIVATE_FETCH", global = true)]
     allow_private_fetch: bool,
+    /// Proxies (addresses or ranges, comma-separated) whose `X-Forwarded-For` names the client:
+    /// the load balancer in front of the instances. The rate limits and the failed-login
+    /// throttle then count the client, not the proxy.
+    #[arg(long, env = "OP_TRUSTED_PROXIES", value_parser = parse_proxies, default_value = "", global = true)]
+    trusted_proxies: adapter_http::client_ip::TrustedProxies,
     /// Serve `GET /metrics` (Prometheus text: login checks and their CPU time, purges, RSS) on
     /// this address, apart from the public port; not served unless given.
     #[arg(long, env = "OP_METRICS_LISTEN", global = true)]
@@ -128,6 +133,10 @@ fn open_choice(
             DataStore::open(choice.kind, &dir, cache_bytes).map_err(|e| e.0)
         }
     }
+}
+
+fn parse_proxies(s: &str) -> Result<adapter_http::client_ip::TrustedProxies, String> {
+    adapter_http::client_ip::TrustedProxies::parse(s)
 }
 
 fn migrate(
@@ -362,6 +371,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         log_requests: cli.log_level >= tracing::Level::DEBUG,
         purge_every: (cli.purge_every_s > 0).then(|| std::time::Duration::from_secs(cli.purge_every_s)),
         allow_private_fetch: cli.allow_private_fetch,
+        trusted_proxies: cli.trusted_proxies.clone(),
         audit_retention_days: (cli.audit_retention_days > 0).then_some(cli.audit_retention_days),
         metrics_listen: cli.metrics_listen.clone(),
         smtp_url: cli.smtp_url.clone(),

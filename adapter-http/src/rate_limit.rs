@@ -81,14 +81,6 @@ impl Limiter {
     }
 }
 
-/// The client IP of a request, as a limiter key.
-pub fn ip_of(req: &poem::Request) -> String {
-    req.remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,8 @@ pub struct AppState {
     /// What every instance must agree on: document generation, rate limits, failed logins,
     /// client key refreshes, purge leadership.
     pub shared: Arc<dyn crate::shared_state::SharedState>,
+    /// Whose `X-Forwarded-For` names the client (`client_ip`).
+    pub proxies: crate::client_ip::TrustedProxies,
     /// Discovery and JWKS documents, rendered once per tenant.
     pub docs: crate::doc_cache::DocCache,
     /// Password checks running at once: one per core. Each argon2id check takes 19 MiB and a

@@ -271,7 +271,7 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
         Ok(m) => m,
         Err(r) => return r,
     };
-    let ip = crate::rate_limit::ip_of(req);
+    let ip = state.proxies.client_ip(req);
     if let Err(wait) = state.shared.rate(crate::shared_state::Limit::LoginPerIp, &ip) {
         let mut r = page.error_page(
             StatusCode::TOO_MANY_REQUESTS,

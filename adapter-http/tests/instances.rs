@@ -292,3 +292,143 @@ async fn failed_sign_ins_spread_over_three_instances_lock_the_source_out_at_all_
         assert_eq!(attempt(n, &i.printed.password).await, 429, "instance {n}");
     }
 }
+
+/// HAProxy running `docs/haproxy.cfg` in front of the instances; killed on drop.
+struct Haproxy(std::process::Child);
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Haproxy {
+    /// Starts `docs/haproxy.cfg` on `port` in front of the three instances.
+    fn start(port: u16, i: &Instances) -> Haproxy {
+        let config = repo_root().join("docs/haproxy.cfg");
+        let address = |n: usize| format!("127.0.0.1:{}", i.servers[n].port);
+        // Debian puts it in /usr/sbin, which a user's PATH may not name.
+        let program = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("haproxy");
+        let child = std::process::Command::new(program)
+            .args(["-db", "-f"])
+            .arg(&config)
+            .env("OIDC_LB_BIND", format!("127.0.0.1:{port}"))
+            .env("OIDC_INSTANCE_A", address(0))
+            .env("OIDC_INSTANCE_B", address(1))
+            .env("OIDC_INSTANCE_C", address(2))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("haproxy (apt-get install haproxy)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "haproxy did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Haproxy(child)
+    }
+}
+
+/// The operations doc's HAProxy config in front of three instances: a browser signs in and its
+/// relying party gets tokens with every request going to the next instance, and with
+/// `--trusted-proxies` the failed-login throttle counts the client behind the proxy, not the proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_haproxy_any_instance_serves_any_step_and_the_client_address_is_the_one_counted() {
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let cluster = TempCluster::start().unwrap();
+    let url = cluster.url();
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--database-url",
+        &url,
+        "--issuer-base",
+        &issuer,
+        "--trusted-proxies",
+        "127.0.0.1",
+        "--login-failures-per-source",
+        "2",
+        "--log-level",
+        "warn",
+    ];
+    let mut servers = Vec::new();
+    for n in 0..3 {
+        let (data, logs) = (
+            dir.path().join(format!("data-{n}")),
+            dir.path().join(format!("logs-{n}")),
+        );
+        servers.push(ChildServer::start(&data, &logs, &args));
+    }
+    // Started one right after the other, the three race to create the demo tenant: exactly one
+    // does (and prints its credentials), the others find it.
+    for s in &servers {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !reqwest::get(format!("{}/healthz", s.base))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            assert!(Instant::now() < deadline, "{} is not up", s.base);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let banner = |s: &ChildServer| {
+        std::fs::read_to_string(s.log_dir.join("stdout-1.log"))
+            .unwrap()
+            .contains("demo client_secret:")
+    };
+    let creators: Vec<&ChildServer> = servers.iter().filter(|s| banner(s)).collect();
+    assert_eq!(creators.len(), 1, "one instance creates the demo tenant");
+    let printed = creators[0].printed();
+    let i = Instances {
+        servers,
+        iss: format!("{issuer}/demo"),
+        printed,
+        _cluster: cluster,
+        _dir: dir,
+    };
+    let _lb = Haproxy::start(port, &i);
+    // Round robin: the authorize page, the login post, the consent post and the token request
+    // each go to the next instance.
+    let lb = i.iss.clone();
+    let code = {
+        let b = browser();
+        let url = authorize_url(&lb, "demo-client", CB, "openid offline_access", "");
+        let r = browse_to_redirect(&b, &lb, &url, "demo", &i.printed.password).await;
+        param(&location(&r), "code").expect("a code through the proxy")
+    };
+    let (status, tokens) = redeem(&lb, &i.secret(), &code).await.unwrap();
+    assert_eq!(status, 200, "{tokens}");
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&lb, &i.secret(), rt).await.unwrap().0, 200);
+    // Two failures from 127.0.0.2 lock that client out of the account, wherever its attempts
+    // land; 127.0.0.3, behind the same proxy, still signs in.
+    let from = |ip: [u8; 4]| {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let attempt = |b: Client, password: String| {
+        let lb = lb.clone();
+        async move {
+            let url = authorize_url(&lb, "demo-client", CB, "openid", "");
+            let html = b.get(&url).send().await.unwrap().text().await.unwrap();
+            submit_login(&b, &lb, &html, "demo", &password).await.status().as_u16()
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(attempt(from([127, 0, 0, 2]), "wrong".into()).await, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(attempt(from([127, 0, 0, 2]), i.printed.password.clone()).await, 429);
+    let other = attempt(from([127, 0, 0, 3]), i.printed.password.clone()).await;
+    assert!(
+        other == 200 || other == 303,
+        "another client behind the proxy is not locked out: {other}"
+    );
+}

@@ -90,6 +90,15 @@ impl DataStore {
         PgStore::open(url, options).map(DataStore::Postgres)
     }
 
+    /// Runs `f` while no other process runs its own over this store: on PostgreSQL under an
+    /// advisory lock (`PgStore::exclusively`); an embedded data dir has one process already.
+    pub fn exclusively<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
+        match self {
+            DataStore::Postgres(s) => s.exclusively(f),
+            _ => Ok(f()),
+        }
+    }
+
     /// Opens whatever `dir` holds (`None` if it holds no store).
     pub fn open_existing(dir: &Path, cache_bytes: u64) -> Result<Option<Self>, StoreError> {
         StoreKind::found_in(dir)

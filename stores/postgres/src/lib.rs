@@ -41,6 +41,10 @@ const SCHEMA_VERSION: i32 = 1;
 /// The advisory lock key held while the schema is created or migrated ("oidc" and 1).
 const MIGRATION_LOCK: i64 = 0x6f69_6463_0000_0001;
 
+/// The advisory lock key held while an instance prepares the first tenants (`exclusively`;
+/// "oidc" and 3; 2 is the purge's, `peers::PURGE_LOCK`).
+const STARTUP_LOCK: i64 = 0x6f69_6463_0000_0003;
+
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS oidc_schema (version integer NOT NULL);
 CREATE TABLE IF NOT EXISTS oidc_records (
@@ -650,6 +654,36 @@ impl PgStore {
             Tls::Off => peers::Bus::start(runtime.handle(), config, NoTls, peers),
             Tls::On(t) => peers::Bus::start(runtime.handle(), config, t.clone(), peers),
         }
+    }
+
+    /// Runs `f` while no other instance on this database runs its own `exclusively` (a session
+    /// advisory lock on a connection of its own, released when `f` returns or the process dies):
+    /// instances starting together create the first tenants once, and whole. Blocks.
+    pub fn exclusively<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
+        let fail = |e: tokio_postgres::Error| StoreError(format!("the start-up lock: {}", described(&e)));
+        let config = (*self.config).clone();
+        let client = self.block_on(async {
+            let (client, driver) = match &self.tls {
+                Tls::Off => {
+                    let (c, conn) = config.connect(NoTls).await.map_err(fail)?;
+                    (c, tokio::spawn(async move { drop(conn.await) }))
+                }
+                Tls::On(t) => {
+                    let (c, conn) = config.connect(t.clone()).await.map_err(fail)?;
+                    (c, tokio::spawn(async move { drop(conn.await) }))
+                }
+            };
+            client
+                .execute("SELECT pg_advisory_lock($1)", &[&STARTUP_LOCK])
+                .await
+                .map_err(fail)?;
+            Ok::<_, StoreError>((client, driver))
+        })?;
+        let out = f();
+        // Ending the session releases the lock.
+        drop(client.0);
+        client.1.abort();
+        Ok(out)
     }
 
     /// Whether the database answers now (`SELECT 1`).

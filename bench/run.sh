@@ -17,6 +17,9 @@
 #      OURS_BIN (our server's executable, or a wrapper that execs it; the release build by default)
 #      FLOW_DRIVER (the browser-flow driver: the release build of bench/driver by default;
 #                   "node bench/flows.mjs" is the first driver, kept to compare: it saturates its core)
+#      OURS_INSTANCES=N (with --database-url in OURS_ARGS: N instances behind HAProxy running
+#                   docs/haproxy.cfg on OURS_PORT, their CPU summed; bench/postgres.sh uses it)
+#      DB_DATA_DIR (a PostgreSQL data dir: its processes' CPU per request is reported too)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HERE=$ROOT/bench
@@ -61,12 +64,35 @@ wait_up() { # url
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 # --- our server: fresh data dir, demo tenant; a bench client and user via the Admin API -------
-run_ours() { # log file: our server on $OURS_DATA, appending to the log
-  taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$OURS_PORT --data-dir "$OURS_DATA" \
-    --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 --metrics-listen 127.0.0.1:$METRICS_PORT \
-    "${OURS_EXTRA[@]}" >> "$1" 2>&1 &
-  OURS_PID=$!; PIDS+=("$OURS_PID")
+OURS_INSTANCES=${OURS_INSTANCES:-1}
+run_ours() { # log file: our server on $OURS_DATA (or N instances behind HAProxy), appending to the log
   OURS_BASE=http://127.0.0.1:$OURS_PORT
+  if [ "$OURS_INSTANCES" = 1 ]; then
+    taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$OURS_PORT --data-dir "$OURS_DATA" \
+      --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 --metrics-listen 127.0.0.1:$METRICS_PORT \
+      "${OURS_EXTRA[@]}" >> "$1" 2>&1 &
+    OURS_PID=$!; PIDS+=("$OURS_PID"); OURS_METRICS=http://127.0.0.1:$METRICS_PORT/metrics
+    wait_up "$OURS_BASE/healthz"
+    return
+  fi
+  local pids=() metrics=() k lb_env=(OIDC_LB_BIND=127.0.0.1:$OURS_PORT)
+  # Instance k listens on OURS_PORT+10+k, its metrics on METRICS_PORT+20+k.
+  for k in $(seq 1 "$OURS_INSTANCES"); do
+    taskset -c $SERVER_CPU "$BIN" --listen 127.0.0.1:$((OURS_PORT + 10 + k)) --data-dir "$OURS_DATA/$k" \
+      --issuer-base "$OURS_BASE" --trusted-proxies 127.0.0.1 \
+      --token-rate-per-ip 0 --token-rate-per-client 0 --login-rate-per-ip 0 --metrics-listen 127.0.0.1:$((METRICS_PORT + 20 + k)) \
+      "${OURS_EXTRA[@]}" >> "$1" 2>&1 &
+    pids+=($!); PIDS+=($!); metrics+=("http://127.0.0.1:$((METRICS_PORT + 20 + k))/metrics")
+    wait_up "http://127.0.0.1:$((OURS_PORT + 10 + k))/healthz"
+    lb_env+=("OIDC_INSTANCE_$(echo ABC | cut -c"$k")=127.0.0.1:$((OURS_PORT + 10 + k))")
+  done
+  # The operations doc's HAProxy config, without the server lines of instances not started; on
+  # the load generator's core (it is part of the client side here).
+  sed -E "/server [abc] /{/server ($(echo abc | cut -c1-"$OURS_INSTANCES" | sed 's/./&|/g; s/|$//')) /!d}" \
+    "$ROOT/docs/haproxy.cfg" > "$OUT/haproxy.cfg"
+  env "${lb_env[@]}" taskset -c $LOAD_CPU "$(command -v haproxy || echo /usr/sbin/haproxy)" -db -f "$OUT/haproxy.cfg" >> "$OUT/haproxy.log" 2>&1 &
+  PIDS+=($!)
+  OURS_PID=$(IFS=,; echo "${pids[*]}"); OURS_METRICS=$(IFS=,; echo "${metrics[*]}")
   wait_up "$OURS_BASE/healthz"
 }
 
@@ -104,7 +130,7 @@ start_peer() {
 server_env() {
   case $1 in
     ours) ISSUER=$OURS_ISSUER PID=$OURS_PID CID=bench-client CSECRET=$OURS_SECRET USER_=alice PASS=bench-password-1
-          CC_BODY="grant_type=client_credentials" METRICS=http://127.0.0.1:$METRICS_PORT/metrics ;;
+          CC_BODY="grant_type=client_credentials" METRICS=$OURS_METRICS ;;
     peer) ISSUER=$PEER_ISSUER PID=$PEER_PID CID=peer-client CSECRET=peer-secret-0123456789abcdef USER_=alice PASS=x
           CC_BODY="grant_type=client_credentials&scope=api%3Aread" METRICS= ;;
   esac
@@ -113,33 +139,60 @@ server_env() {
   ep() { echo "$DISCOVERY" | json_field "$1"; }
 }
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+cpu_ticks() { # pid[,pid...]: their CPU ticks, summed
+  local t=0 p
+  for p in ${1//,/ }; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $t
+}
+# The database's processes (the postmaster and its children), comma-separated; empty without one.
+db_pids() {
+  [ -n "${DB_DATA_DIR:-}" ] || return 0
+  local pm; pm=$(head -1 "$DB_DATA_DIR/postmaster.pid")
+  echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')" | xargs | tr ' ' ','
+}
+# A counter of the metrics, summed over every instance (statement flights to the database, its
+# conflicts).
+metric_sum() { # name
+  local t=0 m v
+  for m in ${METRICS//,/ }; do
+    v=$(curl -sf "$m" | awk -v n="$1" '$1==n{print $2}')
+    t=$((t + ${v:-0}))
+  done
+  echo $t
+}
 # The load generator's core: "busy total" jiffies from /proc/stat (idle and iowait are not busy).
 # A point whose generator core is ~100 % busy measured the generator, not the server.
 load_ticks() { awk -v c="cpu$LOAD_CPU" '$1==c{t=0; for(i=2;i<=NF;i++) t+=$i; print t-$5-$6, t}' /proc/stat; }
 load_busy() { # "busy0 total0" "busy1 total1" -> percent
   python3 -c 'import sys; b0,t0=map(int,sys.argv[1].split()); b1,t1=map(int,sys.argv[2].split()); print(round(100*(b1-b0)/max(t1-t0,1)))' "$1" "$2"
 }
-status_kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status"; }
+status_kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/${1%%,*}/status"; }
 
 # One wrk point: server scenario conns url [VAR=val ...]
 wrk_point() {
   local server=$1 scenario=$2 conns=$3 url=$4; shift 4
   env "$@" LABEL=warmup taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${WARMUP}s" -s "$HERE/wrk_report.lua" "$url" > /dev/null
-  local c0 c1 l0 l1 raw
-  c0=$(cpu_ticks "$PID"); l0=$(load_ticks)
+  local c0 c1 l0 l1 raw dbp d0 d1 r0 r1 x0 x1
+  dbp=$(db_pids)
+  c0=$(cpu_ticks "$PID"); l0=$(load_ticks); d0=$(cpu_ticks "$dbp")
+  r0=$(metric_sum oidc_database_round_trips_total); x0=$(metric_sum oidc_database_conflicts_total)
   raw=$(env "$@" LABEL="$server/$scenario/$conns" taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s \
     -s "$HERE/wrk_report.lua" "$url" | grep '^WRK_JSON ' | cut -d' ' -f2-)
-  c1=$(cpu_ticks "$PID"); l1=$(load_ticks)
+  c1=$(cpu_ticks "$PID"); l1=$(load_ticks); d1=$(cpu_ticks "$dbp")
+  r1=$(metric_sum oidc_database_round_trips_total); x1=$(metric_sum oidc_database_conflicts_total)
   python3 - "$raw" "$server" "$scenario" "$conns" "$c0" "$c1" "$(getconf CLK_TCK)" \
-    "$(status_kb "$PID" VmRSS)" "$(status_kb "$PID" VmHWM)" "$(load_busy "$l0" "$l1")" >> "$RESULTS" <<'PY'
+    "$(status_kb "$PID" VmRSS)" "$(status_kb "$PID" VmHWM)" "$(load_busy "$l0" "$l1")" "$dbp" "$d0" "$d1" "$r0" "$r1" "$x0" "$x1" >> "$RESULTS" <<'PY'
 import json, sys
-raw, server, scenario, conns, c0, c1, clk, rss, hwm, load = sys.argv[1:]
+raw, server, scenario, conns, c0, c1, clk, rss, hwm, load, dbp, d0, d1, r0, r1, x0, x1 = sys.argv[1:]
 d = json.loads(raw)
 cpu = (int(c1) - int(c0)) / int(clk)
+n = max(d["requests"], 1)
 d.update(server=server, scenario=scenario, concurrency=int(conns), server_cpu_s=round(cpu, 2), load_core_busy_pct=int(load),
-         server_cpu_us_per_req=round(cpu / max(d["requests"], 1) * 1e6, 1),
+         server_cpu_us_per_req=round(cpu / n * 1e6, 1),
          rss_mb_after=round(int(rss) / 1024, 1), rss_mb_peak_process=round(int(hwm) / 1024, 1))
+if dbp:
+    d.update(db_cpu_us_per_req=round((int(d1) - int(d0)) / int(clk) / n * 1e6, 1),
+             db_round_trips_per_req=round((int(r1) - int(r0)) / n, 2), db_conflicts=int(x1) - int(x0))
 print(json.dumps(d))
 PY
   tail -n1 "$RESULTS" >&2
@@ -151,7 +204,8 @@ flow_point() { # server scenario conns
   l0=$(load_ticks)
   raw=$(taskset -c $LOAD_CPU "${DRIVER[@]}" --issuer "$ISSUER" --client-id "$CID" --client-secret="$CSECRET" \
     --username "$USER_" --password="$PASS" --mode "$scenario" --concurrency "$conns" \
-    --duration "$DURATION" --warmup "$WARMUP" --server-pid "$PID" --label "$server/$scenario/$conns" ${METRICS:+--metrics "$METRICS"})
+    --duration "$DURATION" --warmup "$WARMUP" --server-pid "$PID" --label "$server/$scenario/$conns" ${METRICS:+--metrics "$METRICS"} \
+    $(dbp=$(db_pids); [ -n "$dbp" ] && echo "--db-pids $dbp"))
   python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(server=sys.argv[2], scenario=sys.argv[3], load_core_busy_pct=int(sys.argv[4])); print(json.dumps(d))' \
       "$raw" "$server" "$scenario" "$(load_busy "$l0" "$(load_ticks)")" >> "$RESULTS"
   tail -n1 "$RESULTS" >&2
@@ -177,7 +231,7 @@ point() { # server scenario conns
 for s in $SERVERS; do "start_$s"; done
 for s in $SERVERS; do
   server_env "$s"
-  echo "{\"server\":\"$s\",\"scenario\":\"idle\",\"rss_mb_after\":$(awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$PID/status")}" >> "$RESULTS"
+  echo "{\"server\":\"$s\",\"scenario\":\"idle\",\"rss_mb_after\":$(awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/${PID%%,*}/status")}" >> "$RESULTS"
 done
 for sc in $SCENARIOS; do
   for c in $CONNS; do

@@ -419,8 +419,8 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         (None, data_store::DataStore::Postgres(pg)) => shared_state::Replicated::over(pg, opts.limits),
         (None, _) => Arc::new(shared_state::Local::new(opts.limits)),
     };
-    let metrics = Arc::new(metrics::Metrics::with_round_trips(match &store {
-        data_store::DataStore::Postgres(pg) => Some(pg.round_trip_counter()),
+    let metrics = Arc::new(metrics::Metrics::with_database(match &store {
+        data_store::DataStore::Postgres(pg) => Some(pg.counters()),
         _ => None,
     }));
     let state = Arc::new(AppState {

@@ -24,8 +24,8 @@ pub struct Metrics {
     purge_deleted: AtomicU64,
     purge_ns: AtomicU64,
     introspections_before_routing: AtomicU64,
-    /// The PostgreSQL store's count of statement flights (none on the embedded stores).
-    database_round_trips: Option<Arc<AtomicU64>>,
+    /// The PostgreSQL store's counters (none on the embedded stores).
+    database: Option<Arc<crate::data_store::postgres::Counters>>,
 }
 
 /// CPU time the calling thread has used, in nanoseconds (0 where the OS cannot tell).
@@ -84,10 +84,10 @@ impl Metrics {
         self.introspections_before_routing.load(Ordering::Relaxed)
     }
 
-    /// Counters from zero, reporting the PostgreSQL store's `round_trips` counter when given.
-    pub fn with_round_trips(round_trips: Option<Arc<AtomicU64>>) -> Self {
+    /// Counters from zero, with the PostgreSQL store's when given.
+    pub fn with_database(database: Option<Arc<crate::data_store::postgres::Counters>>) -> Self {
         Metrics {
-            database_round_trips: round_trips,
+            database,
             ..Default::default()
         }
     }
@@ -108,7 +108,8 @@ impl Metrics {
             (flush.flush_ns as f64 / 1e9).to_string(),
             flush.waits.to_string(),
             n(&self.introspections_before_routing),
-            self.database_round_trips.as_deref().map_or("0".into(), n),
+            self.database.as_ref().map_or("0".into(), |d| n(&d.round_trips)),
+            self.database.as_ref().map_or("0".into(), |d| n(&d.conflicts)),
         ];
         let mut out = String::with_capacity(1024);
         for ((name, kind, help), value) in METRICS.iter().zip(values) {
@@ -119,7 +120,7 @@ impl Metrics {
 }
 
 /// Name, type and help of each metric, in the order `Metrics::render` gives their values.
-const METRICS: [(&str, &str, &str); 12] = [
+const METRICS: [(&str, &str, &str); 13] = [
     (
         "oidc_password_checks_total",
         "counter",
@@ -179,6 +180,11 @@ const METRICS: [(&str, &str, &str); 12] = [
         "oidc_database_round_trips_total",
         "counter",
         "Statement flights sent to PostgreSQL, each waiting for one answer (0 on the embedded stores).",
+    ),
+    (
+        "oidc_database_conflicts_total",
+        "counter",
+        "Transactions PostgreSQL refused for a serialization conflict or deadlock, run again.",
     ),
 ];
 

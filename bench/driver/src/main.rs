@@ -62,9 +62,13 @@ struct Args {
     warmup: f64,
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
-    /// The server's pid: its CPU time and RSS from /proc.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's pid (several, comma-separated, for instances behind a load balancer): their
+    /// CPU time, and the first one's RSS, from /proc.
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+    /// The database's processes (comma-separated): their CPU time per flow.
+    #[arg(long, value_delimiter = ',')]
+    db_pids: Vec<u32>,
     #[arg(long, default_value = "")]
     label: String,
     /// Stop after this many flows in all (instead of --duration).
@@ -73,9 +77,10 @@ struct Args {
     /// Refresh mode: start from (and save) one refresh token per worker.
     #[arg(long)]
     token_file: Option<String>,
-    /// Our server's GET /metrics: the password checks it counted and their CPU time.
-    #[arg(long)]
-    metrics: Option<String>,
+    /// Our server's GET /metrics (several, comma-separated, summed): the password checks it
+    /// counted and their CPU time, flushes, database round trips.
+    #[arg(long, value_delimiter = ',')]
+    metrics: Vec<String>,
 }
 
 /// One worker's connection, jar and repeated unit of work.
@@ -228,7 +233,7 @@ async fn run(a: Args) -> Result<Value, String> {
     let workers: Vec<Worker> = warm.into_iter().map(|(w, _)| w).collect();
     tally.started.set(0);
 
-    let before = measure::Sample::take(a.server_pid, a.metrics.as_deref()).await;
+    let before = measure::Sample::take(&a.server_pid, &a.db_pids, &a.metrics).await;
     let requests0: u64 = workers.iter().map(|w| w.conn.requests).sum();
     let t0 = Instant::now();
     let until = if a.flows.is_some() {
@@ -238,7 +243,7 @@ async fn run(a: Args) -> Result<Value, String> {
     };
     let done = phase(workers, until, true).await?;
     let elapsed = t0.elapsed().as_secs_f64();
-    let after = measure::Sample::take(a.server_pid, a.metrics.as_deref()).await;
+    let after = measure::Sample::take(&a.server_pid, &a.db_pids, &a.metrics).await;
 
     let flows: u64 = done.iter().map(|(_, (n, _))| n).sum();
     let errors: u64 = done.iter().map(|(_, (_, e))| e).sum();

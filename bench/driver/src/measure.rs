@@ -20,7 +20,8 @@ pub fn percentile(lat: &[f64], p: f64) -> f64 {
 pub struct Sample {
     pid: Option<u32>,
     cpu_s: Option<f64>,
-    /// The counters from our server's metrics endpoint.
+    db_cpu_s: Option<f64>,
+    /// The counters from our server's metrics endpoints, summed.
     counters: Option<Counters>,
 }
 
@@ -33,6 +34,11 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / clk)
 }
 
+/// The CPU seconds of all of `pids` (`None` when there are none; a process gone counts 0).
+fn total_cpu_seconds(pids: &[u32]) -> Option<f64> {
+    (!pids.is_empty()).then(|| pids.iter().filter_map(|p| cpu_seconds(*p)).sum())
+}
+
 fn status_mb(pid: u32, key: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status
@@ -43,13 +49,16 @@ fn status_mb(pid: u32, key: &str) -> Option<f64> {
 }
 
 /// Password checks and their CPU seconds; group-commit flushes, their seconds, and the requests
-/// that waited for one.
+/// that waited for one; statement flights to PostgreSQL.
+#[derive(Default)]
 struct Counters {
     checks: f64,
     check_cpu_s: f64,
     flushes: f64,
     flush_s: f64,
     flush_waits: f64,
+    round_trips: f64,
+    conflicts: f64,
 }
 
 async fn counters(metrics: &str) -> Option<Counters> {
@@ -70,23 +79,36 @@ async fn counters(metrics: &str) -> Option<Counters> {
         flushes: value("oidc_store_flushes_total")?,
         flush_s: value("oidc_store_flush_seconds_total")?,
         flush_waits: value("oidc_store_flush_waits_total")?,
+        round_trips: value("oidc_database_round_trips_total").unwrap_or(0.0),
+        conflicts: value("oidc_database_conflicts_total").unwrap_or(0.0),
     })
 }
 
 impl Sample {
-    pub async fn take(pid: Option<u32>, metrics: Option<&str>) -> Sample {
-        let counters = match metrics {
-            Some(m) => counters(m).await,
-            None => None,
-        };
+    pub async fn take(pids: &[u32], db_pids: &[u32], metrics: &[String]) -> Sample {
+        let mut sum: Option<Counters> = None;
+        for m in metrics {
+            if let Some(c) = counters(m).await {
+                let s = sum.get_or_insert_with(Counters::default);
+                s.checks += c.checks;
+                s.check_cpu_s += c.check_cpu_s;
+                s.flushes += c.flushes;
+                s.flush_s += c.flush_s;
+                s.flush_waits += c.flush_waits;
+                s.round_trips += c.round_trips;
+                s.conflicts += c.conflicts;
+            }
+        }
         Sample {
-            pid,
-            cpu_s: pid.and_then(cpu_seconds),
-            counters,
+            pid: pids.first().copied(),
+            cpu_s: total_cpu_seconds(pids),
+            db_cpu_s: total_cpu_seconds(db_pids),
+            counters: sum,
         }
     }
 
-    /// Adds the server's CPU per flow, RSS, password-check share and flushes to `out`.
+    /// Adds the server's CPU per flow, RSS, password-check share, flushes, and the database's
+    /// CPU and round trips per flow to `out`.
     pub fn report(before: &Sample, after: &Sample, flows: u64, out: &mut Value) {
         let per_flow = flows.max(1) as f64;
         if let (Some(pid), Some(c0), Some(c1)) = (after.pid, before.cpu_s, after.cpu_s) {
@@ -94,6 +116,9 @@ impl Sample {
             out["server_cpu_us_per_req"] = json!((1e6 * (c1 - c0) / per_flow).round() as i64);
             out["rss_mb_after"] = json!(status_mb(pid, "VmRSS"));
             out["rss_mb_peak_process"] = json!(status_mb(pid, "VmHWM"));
+        }
+        if let (Some(c0), Some(c1)) = (before.db_cpu_s, after.db_cpu_s) {
+            out["db_cpu_us_per_req"] = json!((1e6 * (c1 - c0) / per_flow).round() as i64);
         }
         if let (Some(b), Some(a)) = (&before.counters, &after.counters) {
             let (checks, check_s) = (a.checks - b.checks, a.check_cpu_s - b.check_cpu_s);
@@ -104,6 +129,8 @@ impl Sample {
             out["store_flushes"] = json!(flushes as i64);
             out["store_flush_waits"] = json!((a.flush_waits - b.flush_waits) as i64);
             out["store_flush_us_each"] = json!((1e6 * (a.flush_s - b.flush_s) / flushes.max(1.0)).round() as i64);
+            out["db_round_trips_per_req"] = json!(r2((a.round_trips - b.round_trips) / per_flow));
+            out["db_conflicts"] = json!((a.conflicts - b.conflicts) as i64);
         }
     }
 }

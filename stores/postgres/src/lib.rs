@@ -1,13 +1,13 @@
 //! The engine's `Store` on PostgreSQL: the store for many stateless instances over one database.
 //!
-//! One table, `oidc_records (tbl, key, value, purge_at)`, keyed by (table number, key bytes) so
-//! keys sort in byte order as the `Store` contract wants; `purge_at` is the expiry time
-//! `Tx::put_expiring` gives, with a partial index for `Store::expired`. Every transaction is
-//! SERIALIZABLE: reads go to the database, writes are buffered and sent at commit (two
-//! statements at most, then `COMMIT`). A serialization failure or deadlock (`40001`, `40P01`)
-//! runs the closure again after a short random pause, at most [`MAX_ATTEMPTS`] times. The schema
-//! is created or migrated at open under an advisory lock, so instances starting together
-//! migrate once.
+//! One PostgreSQL table per engine table (`schema`), `oidc_<name> (key, value, purge_at)`, keyed
+//! by the key's bytes so keys sort in byte order as the `Store` contract wants; `purge_at` is the
+//! expiry time `Tx::put_expiring` gives, with a partial index for `Store::expired`. Every
+//! transaction is SERIALIZABLE: reads go to the database, writes are buffered and sent at commit
+//! (two statements at most per table written, then `COMMIT`, in one flight). A serialization
+//! failure or deadlock (`40001`, `40P01`) runs the closure again after a short random pause, at
+//! most [`MAX_ATTEMPTS`] times. The schema is created or migrated at open under an advisory lock,
+//! so instances starting together migrate once.
 //!
 //! The `Store` trait is synchronous: each statement is run on the store's own small runtime,
 //! which drives the connections, from the calling thread. The server therefore runs engine calls
@@ -19,13 +19,16 @@
 #[doc(hidden)]
 pub mod cluster;
 pub mod peers;
+mod schema;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use engine::env::UnixTime;
 use engine::error::{EngineError, StoreError};
 use engine::store::{ExpiredPage, Store, Table, Tx};
+use futures_util::future::join_all;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use store_kit::{EngineCalls, Flush, Flusher, Lifecycle, StoreStats, TableStats};
@@ -35,46 +38,12 @@ use tokio_postgres::NoTls;
 /// Times a transaction runs before a conflict is reported as `temporarily_unavailable`.
 pub const MAX_ATTEMPTS: u32 = 10;
 
-/// The schema this version writes; a database at a later one is refused.
-const SCHEMA_VERSION: i32 = 1;
-
 /// The advisory lock key held while the schema is created or migrated ("oidc" and 1).
 const MIGRATION_LOCK: i64 = 0x6f69_6463_0000_0001;
 
 /// The advisory lock key held while an instance prepares the first tenants (`exclusively`;
 /// "oidc" and 3; 2 is the purge's, `peers::PURGE_LOCK`).
 const STARTUP_LOCK: i64 = 0x6f69_6463_0000_0003;
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS oidc_schema (version integer NOT NULL);
-CREATE TABLE IF NOT EXISTS oidc_records (
-    tbl smallint NOT NULL,
-    key bytea NOT NULL,
-    value bytea NOT NULL,
-    purge_at bigint,
-    PRIMARY KEY (tbl, key)
-);
-CREATE INDEX IF NOT EXISTS oidc_records_purge ON oidc_records (tbl, purge_at, key) WHERE purge_at IS NOT NULL;
-"#;
-
-const GET: &str = "SELECT value FROM oidc_records WHERE tbl = $1 AND key = $2";
-const UPSERT: &str = "INSERT INTO oidc_records (tbl, key, value, purge_at) \
-     SELECT * FROM unnest($1::smallint[], $2::bytea[], $3::bytea[], $4::bigint[]) \
-     ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value, purge_at = EXCLUDED.purge_at";
-const DELETE: &str = "DELETE FROM oidc_records r USING unnest($1::smallint[], $2::bytea[]) AS d(tbl, key) \
-     WHERE r.tbl = d.tbl AND r.key = d.key";
-const GET_MANY: &str = "SELECT r.tbl, r.key, r.value FROM oidc_records r \
-     JOIN unnest($1::smallint[], $2::bytea[]) AS w(tbl, key) ON r.tbl = w.tbl AND r.key = w.key";
-const SCAN: &str = "SELECT key, value FROM oidc_records WHERE tbl = $1 AND key >= $2 \
-     AND ($3::bytea IS NULL OR key > $3) AND ($4::bytea IS NULL OR key < $4) ORDER BY key LIMIT $5";
-const EXPIRED: &str = "SELECT key, purge_at FROM oidc_records WHERE tbl = $1 AND purge_at IS NOT NULL \
-     AND purge_at < $2 AND ($3::bigint IS NULL OR (purge_at, key) > ($3, $4::bytea)) \
-     ORDER BY purge_at, key LIMIT $5";
-
-/// The number a table is stored under: its place in `Table::ALL` (tables are only appended).
-fn table_id(table: Table) -> i16 {
-    Table::ALL.iter().position(|t| *t == table).map_or(-1, |i| i as i16)
-}
 
 /// A time as stored (seconds, clamped to `bigint`).
 fn stored_time(at: UnixTime) -> i64 {
@@ -204,6 +173,15 @@ impl Tls {
     }
 }
 
+/// What the store counts since it opened.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Statement flights sent, each waiting for one answer from the database.
+    pub round_trips: AtomicU64,
+    /// Transactions the database refused for a conflict (`40001`, `40P01`) and that ran again.
+    pub conflicts: AtomicU64,
+}
+
 /// Commits are durable when they return: nothing to flush.
 struct Durable;
 
@@ -219,8 +197,9 @@ pub struct PgStore {
     /// For the peers' own connection (`start_bus`).
     config: Arc<tokio_postgres::Config>,
     tls: Tls,
-    /// Statement flights sent (`round_trips`).
-    round_trips: Arc<std::sync::atomic::AtomicU64>,
+    /// Round trips and conflicts, for the metrics.
+    counters: Arc<Counters>,
+    statements: schema::AllStatements,
     runtime: Option<tokio::runtime::Runtime>,
     flusher: Flusher,
 }
@@ -267,7 +246,8 @@ impl PgStore {
             pool,
             config: Arc::new(config),
             tls,
-            round_trips: Default::default(),
+            counters: Default::default(),
+            statements: schema::AllStatements::new(),
             runtime: Some(runtime),
             flusher: Flusher::start(Arc::new(Durable)),
         };
@@ -297,26 +277,32 @@ impl PgStore {
                 .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
                 .await
                 .map_err(fail)?;
-            client.batch_execute(SCHEMA).await.map_err(fail)?;
+            client
+                .batch_execute("CREATE TABLE IF NOT EXISTS oidc_schema (version integer NOT NULL)")
+                .await
+                .map_err(fail)?;
             let version: Option<i32> = client
                 .query_opt("SELECT max(version) FROM oidc_schema", &[])
                 .await
                 .map_err(fail)?
                 .and_then(|row| row.get(0));
-            match version {
-                None => {
-                    client
-                        .execute("INSERT INTO oidc_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])
-                        .await
-                        .map_err(fail)?;
-                }
-                Some(v) if v > SCHEMA_VERSION => {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    return Err(StoreError(format!(
-                        "the database holds schema {v}, written by a newer version (this one writes {SCHEMA_VERSION})"
-                    )));
-                }
-                Some(_) => {}
+            if let Some(v) = version.filter(|v| *v > schema::VERSION) {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(StoreError(format!(
+                    "the database holds schema {v}, written by a newer version (this one writes {})",
+                    schema::VERSION
+                )));
+            }
+            client.batch_execute(&schema::create()).await.map_err(fail)?;
+            if version == Some(1) {
+                client.batch_execute(&schema::from_v1()).await.map_err(fail)?;
+            }
+            if version != Some(schema::VERSION) {
+                client.batch_execute("DELETE FROM oidc_schema").await.map_err(fail)?;
+                client
+                    .execute("INSERT INTO oidc_schema (version) VALUES ($1)", &[&schema::VERSION])
+                    .await
+                    .map_err(fail)?;
             }
             client.batch_execute("COMMIT").await.map_err(fail)
         })
@@ -325,7 +311,7 @@ impl PgStore {
     /// Runs `exchange`, one flight of statements to the database and their answers, from this
     /// thread, and counts it.
     fn exchange<F: Future>(&self, exchange: F) -> F::Output {
-        self.round_trips.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counters.round_trips.fetch_add(1, Ordering::Relaxed);
         self.block_on(exchange)
     }
 
@@ -366,7 +352,7 @@ impl PgStore {
         if !begun && writes.is_empty() {
             return Ok(Ok(value));
         }
-        match self.exchange(commit(&client, begun, writes)) {
+        match self.exchange(commit(&client, &self.statements, begun, writes)) {
             Ok(()) => Ok(Ok(value)),
             Err(e) => {
                 rollback();
@@ -375,62 +361,78 @@ impl PgStore {
         }
     }
 
-    /// The count of statement flights sent so far (each waits for one answer from the database).
-    pub fn round_trip_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
-        self.round_trips.clone()
+    /// What this store counts: round trips and conflicts.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
     }
 }
 
-const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+/// Every transaction is serializable and reads through the primary key: a sequential scan (which
+/// the planner prefers while the table is small) would take a predicate lock on the whole table,
+/// and every concurrent write would then conflict with it.
+const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL enable_seqscan = off";
 
 /// Sends a transaction's writes and commits it, in one flight (after `BEGIN` when the
 /// transaction has not begun: it read nothing). The statements are prepared first (from the
 /// connection's cache, after its first use), so that each is sent as soon as it is polled and the
 /// flight keeps its order.
-async fn commit(client: &Object, begun: bool, writes: Writes) -> Result<(), tokio_postgres::Error> {
-    let (mut up_t, mut up_k, mut up_v, mut up_at) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut del_t, mut del_k) = (Vec::new(), Vec::new());
+async fn commit(
+    client: &Object,
+    statements: &schema::AllStatements,
+    begun: bool,
+    writes: Writes,
+) -> Result<(), tokio_postgres::Error> {
+    /// One table's upserts (keys, values, purge times) and deletions.
+    #[derive(Default)]
+    struct TableWrites {
+        keys: Vec<Vec<u8>>,
+        values: Vec<Vec<u8>>,
+        purge_at: Vec<Option<i64>>,
+        deleted: Vec<Vec<u8>>,
+    }
+    let mut by_table: BTreeMap<Table, TableWrites> = BTreeMap::new();
     for ((table, key), write) in writes {
+        let w = by_table.entry(table).or_default();
         match write {
             Some((value, at)) => {
-                up_t.push(table_id(table));
-                up_k.push(key.into_bytes());
-                up_v.push(value);
-                up_at.push(at.map(stored_time));
+                w.keys.push(key.into_bytes());
+                w.values.push(value);
+                w.purge_at.push(at.map(stored_time));
             }
-            None => {
-                del_t.push(table_id(table));
-                del_k.push(key.into_bytes());
-            }
+            None => w.deleted.push(key.into_bytes()),
         }
     }
-    let upsert = client.prepare_cached(UPSERT).await?;
-    let delete = client.prepare_cached(DELETE).await?;
-    let (began, upserted, deleted, committed) = tokio::join!(
+    let mut prepared = Vec::new();
+    for (table, w) in &by_table {
+        let s = statements.of(*table);
+        if !w.keys.is_empty() {
+            prepared.push((client.prepare_cached(&s.upsert).await?, w, true));
+        }
+        if !w.deleted.is_empty() {
+            prepared.push((client.prepare_cached(&s.delete).await?, w, false));
+        }
+    }
+    let sends = prepared.iter().map(|(statement, w, upsert)| async move {
+        match upsert {
+            true => client.execute(statement, &[&w.keys, &w.values, &w.purge_at]).await,
+            false => client.execute(statement, &[&w.deleted]).await,
+        }
+    });
+    let (began, written, committed) = tokio::join!(
         async {
             match begun {
                 true => Ok(()),
                 false => client.batch_execute(BEGIN).await,
             }
         },
-        async {
-            match up_t.is_empty() {
-                true => Ok(0),
-                false => client.execute(&upsert, &[&up_t, &up_k, &up_v, &up_at]).await,
-            }
-        },
-        async {
-            match del_t.is_empty() {
-                true => Ok(0),
-                false => client.execute(&delete, &[&del_t, &del_k]).await,
-            }
-        },
+        join_all(sends),
         client.batch_execute("COMMIT"),
     );
     // The first failure tells why (after a failed statement, COMMIT only rolls back).
     began?;
-    upserted?;
-    deleted?;
+    for w in written {
+        w?;
+    }
     committed
 }
 
@@ -449,20 +451,25 @@ struct PgTx<'a> {
 }
 
 impl PgTx<'_> {
-    /// Runs `query` with `params` in one flight, after `BEGIN` when the transaction has not begun.
-    fn fetch(
-        &mut self,
-        query: &'static str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    /// Reads the records of `wanted` (per table, the keys), in one flight, after `BEGIN` when the
+    /// transaction has not begun, and remembers them (`None` for a key without a record).
+    fn fetch(&mut self, wanted: BTreeMap<Table, Vec<String>>) -> Result<(), StoreError> {
         if self.failure.is_some() {
             return Err(StoreError("the transaction already failed".into()));
         }
         let (client, begin) = (self.client, !self.begun);
         self.begun = true;
-        let rows = self.store.exchange(async {
-            let statement = client.prepare_cached(query).await?;
-            // BEGIN and the query in one flight (the query is sent right after BEGIN).
+        let statements = &self.store.statements;
+        let answers = self.store.exchange(async {
+            let mut prepared = Vec::new();
+            for (table, keys) in &wanted {
+                let names: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+                prepared.push((client.prepare_cached(&statements.of(*table).get).await?, names));
+            }
+            let reads = prepared
+                .iter()
+                .map(|(statement, names)| async move { client.query(statement, &[names]).await });
+            // BEGIN and the reads in one flight (each is sent as soon as it is polled, in order).
             let (began, rows) = tokio::join!(
                 async {
                     match begin {
@@ -470,16 +477,24 @@ impl PgTx<'_> {
                         false => Ok(()),
                     }
                 },
-                client.query(&statement, params),
+                join_all(reads),
             );
             began?;
-            rows
+            rows.into_iter().collect::<Result<Vec<_>, _>>()
         });
-        rows.map_err(|e| {
+        let answers = answers.map_err(|e| {
             let message = e.to_string();
             self.failure = Some(Failure::of(&e));
             StoreError(message)
-        })
+        })?;
+        for ((table, keys), rows) in wanted.into_iter().zip(answers) {
+            for key in keys {
+                let found = rows.iter().find(|r| r.get::<_, &[u8]>(0) == key.as_bytes());
+                let value = found.map(|r| r.get::<_, Vec<u8>>(1));
+                self.read.insert((table, key), value);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -489,34 +504,26 @@ impl Tx for PgTx<'_> {
         if let Some(w) = self.writes.get(&id) {
             return Ok(w.as_ref().map(|(v, _)| v.clone()));
         }
-        if let Some(r) = self.read.get(&id) {
-            return Ok(r.clone());
+        if !self.read.contains_key(&id) {
+            self.fetch(BTreeMap::from([(table, vec![key.to_string()])]))?;
         }
-        let rows = self.fetch(GET, &[&table_id(table), &key.as_bytes()])?;
-        let value = rows.first().map(|r| r.get::<_, Vec<u8>>(0));
-        self.read.insert(id, value.clone());
-        Ok(value)
+        Ok(self.read.get(&id).cloned().flatten())
     }
     fn prefetch(&mut self, keys: &[(Table, &str)]) -> Result<(), StoreError> {
-        let wanted: Vec<(Table, String)> = keys
-            .iter()
-            .map(|(t, k)| (*t, k.to_string()))
-            .filter(|id| !self.writes.contains_key(id) && !self.read.contains_key(id))
-            .collect();
-        if wanted.is_empty() {
-            return Ok(());
+        let mut wanted: BTreeMap<Table, Vec<String>> = BTreeMap::new();
+        for (table, key) in keys {
+            let id = (*table, key.to_string());
+            if !self.writes.contains_key(&id) && !self.read.contains_key(&id) {
+                let keys = wanted.entry(*table).or_default();
+                if !keys.contains(&id.1) {
+                    keys.push(id.1);
+                }
+            }
         }
-        let tables: Vec<i16> = wanted.iter().map(|(t, _)| table_id(*t)).collect();
-        let names: Vec<&[u8]> = wanted.iter().map(|(_, k)| k.as_bytes()).collect();
-        let rows = self.fetch(GET_MANY, &[&tables, &names])?;
-        for id in wanted {
-            let found = rows
-                .iter()
-                .find(|r| r.get::<_, i16>(0) == table_id(id.0) && r.get::<_, &[u8]>(1) == id.1.as_bytes());
-            let value = found.map(|r| r.get::<_, Vec<u8>>(2));
-            self.read.insert(id, value);
+        match wanted.is_empty() {
+            true => Ok(()),
+            false => self.fetch(wanted),
         }
-        Ok(())
     }
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
         self.writes.insert((table, key.to_string()), Some((value, None)));
@@ -549,7 +556,10 @@ impl Store for PgStore {
         for attempt in 0..MAX_ATTEMPTS {
             match self.attempt(&f) {
                 Ok(done) => return done,
-                Err(Failure::Conflict) => std::thread::sleep(jitter(attempt)),
+                Err(Failure::Conflict) => {
+                    self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(jitter(attempt))
+                }
                 Err(other) => return Err(other.into_error()),
             }
         }
@@ -572,17 +582,11 @@ impl Store for PgStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self
             .block_on(async {
-                let statement = client.prepare_cached(SCAN).await?;
+                let statement = client.prepare_cached(&self.statements.of(table).scan).await?;
                 client
                     .query(
                         &statement,
-                        &[
-                            &table_id(table),
-                            &prefix.as_bytes(),
-                            &after.map(str::as_bytes),
-                            &end,
-                            &limit,
-                        ],
+                        &[&prefix.as_bytes(), &after.map(str::as_bytes), &end, &limit],
                     )
                     .await
             })
@@ -596,7 +600,7 @@ impl Store for PgStore {
             .collect())
     }
 
-    /// By the partial index on (tbl, purge_at, key); the cursor is the last row's time and key.
+    /// By the table's partial index on (purge_at, key); the cursor is the last row's time and key.
     fn expired(
         &self,
         table: Table,
@@ -611,12 +615,9 @@ impl Store for PgStore {
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let rows = self
             .block_on(async {
-                let statement = client.prepare_cached(EXPIRED).await?;
+                let statement = client.prepare_cached(&self.statements.of(table).expired).await?;
                 client
-                    .query(
-                        &statement,
-                        &[&table_id(table), &stored_time(now), &after_at, &after_key, &fetch],
-                    )
+                    .query(&statement, &[&stored_time(now), &after_at, &after_key, &fetch])
                     .await
             })
             .map_err(|e| StoreError(e.to_string()))?;
@@ -708,28 +709,15 @@ impl Lifecycle for PgStore {
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
         let client = self.connection().map_err(|f| f.into_error()).map_err(store_error)?;
-        let fail = |e: tokio_postgres::Error| StoreError(e.to_string());
-        let (rows, size) = self.block_on(async {
-            let rows = client
-                .query(
-                    "SELECT tbl, count(*), coalesce(sum(length(key)), 0)::bigint, coalesce(sum(length(value)), 0)::bigint \
-                     FROM oidc_records GROUP BY tbl",
-                    &[],
-                )
-                .await
-                .map_err(fail)?;
-            let size: i64 = client
-                .query_one("SELECT pg_total_relation_size('oidc_records')", &[])
-                .await
-                .map_err(fail)?
-                .get(0);
-            Ok::<_, StoreError>((rows, size))
-        })?;
+        let rows = self
+            .block_on(client.query(&schema::stats(), &[]))
+            .map_err(|e| StoreError(e.to_string()))?;
+        let number = |row: &tokio_postgres::Row, i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
         let tables = Table::ALL
             .iter()
             .map(|&table| {
-                let row = rows.iter().find(|r| r.get::<_, i16>(0) == table_id(table));
-                let n = |i: usize| row.map_or(0, |r| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0));
+                let row = rows.iter().find(|r| r.get::<_, &str>(0) == schema::name(table));
+                let n = |i: usize| row.map_or(0, |r| number(r, i));
                 TableStats {
                     table,
                     records: n(1),
@@ -738,7 +726,7 @@ impl Lifecycle for PgStore {
                 }
             })
             .collect();
-        let disk_bytes = u64::try_from(size).unwrap_or(0);
+        let disk_bytes = rows.iter().map(|r| number(r, 4)).sum();
         Ok(StoreStats {
             tables,
             disk_bytes,

@@ -55,6 +55,48 @@ fn a_database_written_by_a_newer_version_is_refused() {
 }
 
 #[test]
+fn a_database_of_the_first_schema_is_moved_into_a_table_per_engine_table() {
+    let cluster = TempCluster::start().unwrap();
+    let url = cluster.url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        // Version 1 as it was written: one shared table keyed by (table number, key).
+        client
+            .batch_execute(
+                "CREATE TABLE oidc_schema (version integer NOT NULL); INSERT INTO oidc_schema VALUES (1);
+                 CREATE TABLE oidc_records (tbl smallint NOT NULL, key bytea NOT NULL, value bytea NOT NULL,
+                     purge_at bigint, PRIMARY KEY (tbl, key));
+                 INSERT INTO oidc_records VALUES (1, 't/c', 'client', NULL), (2, 't/u', 'user', NULL),
+                     (6, 't/code', 'code', 5), (16, 't/a', 'audit', NULL);",
+            )
+            .await
+            .unwrap();
+    });
+    let s = store(&cluster);
+    let read = |table, key: &'static str| s.transact(|tx| Ok(tx.get(table, key)?)).unwrap();
+    assert_eq!(read(Table::Client, "t/c"), Some(b"client".to_vec()));
+    assert_eq!(read(Table::User, "t/u"), Some(b"user".to_vec()));
+    assert_eq!(read(Table::Code, "t/code"), Some(b"code".to_vec()));
+    assert_eq!(read(Table::Audit, "t/a"), Some(b"audit".to_vec()));
+    assert_eq!(read(Table::Tenant, "t/c"), None, "each record went to its own table");
+    // The expiry time came along.
+    let expired = s.expired(Table::Code, UnixTime(6), None, 10).unwrap();
+    assert_eq!(expired.keys, vec!["t/code".to_string()]);
+    let client = s.connection().unwrap();
+    let left = s
+        .block_on(client.query("SELECT 1 FROM pg_tables WHERE tablename = 'oidc_records'", &[]))
+        .unwrap();
+    assert!(left.is_empty(), "the shared table is gone");
+    let version: i32 = s
+        .block_on(client.query_one("SELECT version FROM oidc_schema", &[]))
+        .unwrap()
+        .get(0);
+    assert_eq!(version, schema::VERSION);
+}
+
+#[test]
 fn an_unreachable_database_is_an_error_not_a_hang() {
     let cluster = TempCluster::start().unwrap();
     let url = cluster.url();
@@ -189,11 +231,11 @@ fn tls_is_used_when_the_url_asks_and_the_certificate_is_checked() {
 fn a_transaction_costs_one_round_trip_per_read_plus_one() {
     let cluster = TempCluster::start().unwrap();
     let s = store(&cluster);
-    let trips = s.round_trip_counter();
+    let counters = s.counters();
     let count = |f: &dyn Fn()| {
-        let before = trips.load(std::sync::atomic::Ordering::SeqCst);
+        let before = counters.round_trips.load(std::sync::atomic::Ordering::SeqCst);
         f();
-        trips.load(std::sync::atomic::Ordering::SeqCst) - before
+        counters.round_trips.load(std::sync::atomic::Ordering::SeqCst) - before
     };
     // Warm the connection's statement cache (a new connection prepares each statement once).
     s.transact(|tx| {
@@ -241,4 +283,66 @@ fn a_transaction_costs_one_round_trip_per_read_plus_one() {
     });
     assert_eq!(refused, 2, "the read, then ROLLBACK");
     assert_eq!(s.scan(Table::User, "t/").unwrap().len(), 2, "t/a and t/b");
+}
+
+#[test]
+fn a_prefetch_over_several_tables_is_one_flight() {
+    let cluster = TempCluster::start().unwrap();
+    let s = store(&cluster);
+    s.transact(|tx| {
+        tx.put(Table::Client, "t/c", b"client".to_vec())?;
+        tx.put(Table::User, "t/u", b"user".to_vec())?;
+        Ok(tx.put(Table::User, "t/v", b"other".to_vec())?)
+    })
+    .unwrap();
+    let counters = s.counters();
+    let before = counters.round_trips.load(std::sync::atomic::Ordering::SeqCst);
+    let got = s
+        .transact(|tx| {
+            tx.prefetch(&[(Table::Client, "t/c"), (Table::User, "t/u"), (Table::User, "t/none")])?;
+            Ok((
+                tx.get(Table::Client, "t/c")?,
+                tx.get(Table::User, "t/u")?,
+                tx.get(Table::User, "t/none")?,
+            ))
+        })
+        .unwrap();
+    let after = counters.round_trips.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(got, (Some(b"client".to_vec()), Some(b"user".to_vec()), None));
+    assert_eq!(after - before, 2, "BEGIN with the reads of both tables, then COMMIT");
+}
+
+#[test]
+fn a_conflict_runs_the_transaction_again_and_is_counted() {
+    let cluster = TempCluster::start().unwrap();
+    let s = Arc::new(store(&cluster));
+    s.transact(|tx| Ok(tx.put(Table::Grant, "t/n", b"0".to_vec())?))
+        .unwrap();
+    // Two increments that both read before either writes: one of them must run again.
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let increments: Vec<_> = (0..2)
+        .map(|_| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let first = std::sync::atomic::AtomicBool::new(true);
+                s.transact(|tx| {
+                    let n: u32 = String::from_utf8(tx.get(Table::Grant, "t/n")?.unwrap())
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        barrier.wait();
+                    }
+                    Ok(tx.put(Table::Grant, "t/n", (n + 1).to_string().into_bytes())?)
+                })
+                .unwrap()
+            })
+        })
+        .collect();
+    for t in increments {
+        t.join().unwrap();
+    }
+    let n = s.transact(|tx| Ok(tx.get(Table::Grant, "t/n")?)).unwrap();
+    assert_eq!(n, Some(b"2".to_vec()), "no increment lost");
+    assert!(s.counters().conflicts.load(std::sync::atomic::Ordering::SeqCst) >= 1);
 }

@@ -25,4 +25,8 @@ pub struct Mutants {
     pub trust_token_issuer: bool,
     /// Codes stay redeemable after their session logged out.
     pub code_survives_logout: bool,
+    /// A refresh reads the token's family once, in a transaction of its own before the
+    /// rotation's, and reuses that copy when the rotation runs again after a conflict: a side
+    /// effect outside the transaction.
+    pub family_read_outside_transaction: bool,
 }

@@ -1,8 +1,10 @@
 //! Model checking of the real engine with stateright: every transition calls the engine over a
-//! MemStore rebuilt from the model state, with a deterministic clock and random source.
+//! store rebuilt from the model state (`store::ModelStore`: serializable transactions that can
+//! conflict and fail), with a deterministic clock and random source.
 
 pub mod model;
 pub mod report;
+pub mod store;
 pub mod world;
 
 pub use model::{Bounds, OidcModel, Scenario};

@@ -17,6 +17,8 @@ fn main() {
             Some("refresh") => Scenario::Refresh,
             Some("consent") => Scenario::Consent,
             Some("logout") => Scenario::Logout,
+            Some("code-race") => Scenario::CodeRace,
+            Some("refresh-race") => Scenario::RefreshRace,
             _ => Scenario::Code,
         };
         let model = OidcModel {

@@ -2,7 +2,8 @@
 //! actions: authorization code + PKCE under attack, refresh rotation under theft, consent and
 //! login, and logout with live codes and tokens.
 
-use crate::world::{self, honest_code, request, Client, Snapshot, World, ATTACKER_VERIFIER, TENANT};
+use crate::store::Fault;
+use crate::world::{self, honest_code, request, Client, Exec, Snapshot, World, ATTACKER_VERIFIER, TENANT};
 use engine::session::logout::{EndSessionOutcome, EndSessionRequest};
 use engine::{AuthorizationRequest, AuthorizeOutcome, LoginOutcome};
 use stateright::{Model, Property};
@@ -20,7 +21,30 @@ pub enum Scenario {
     Consent,
     /// Logout with a live code and live tokens outstanding.
     Logout,
+    /// `Code`, with every token request begun at one instance and finished later, so that two
+    /// can be in flight over one store, and any may meet a serialization failure.
+    CodeRace,
+    /// `Refresh`, the same way.
+    RefreshRace,
 }
+
+impl Scenario {
+    /// The scenario whose actors and actions this one runs.
+    pub fn base(self) -> Scenario {
+        match self {
+            Scenario::CodeRace => Scenario::Code,
+            Scenario::RefreshRace => Scenario::Refresh,
+            s => s,
+        }
+    }
+    /// Whether token requests race.
+    pub fn races(self) -> bool {
+        self.base() != self
+    }
+}
+
+/// Token requests in flight at once, at most (one per instance).
+pub const INSTANCES: usize = 2;
 
 /// How deep the models go.
 #[derive(Clone, Copy, Debug)]
@@ -125,6 +149,8 @@ pub enum Event {
     },
     /// The user logged out of the web client.
     LoggedOut,
+    /// A token request in flight met the other instance's commit and ran again.
+    RacedAndRetried,
 }
 
 /// A pending page in the consent model.
@@ -163,8 +189,41 @@ pub struct State {
     pub pending: Option<Pending>,
     /// Counters: honest refreshes, attacker refreshes, authorizations.
     pub counters: (u8, u8, u8),
+    /// Token requests begun and not finished.
+    pub in_flight: Vec<InFlight>,
     /// Facts.
     pub events: Vec<Event>,
+}
+
+/// A token request begun at an instance and not finished.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct InFlight {
+    /// The request.
+    pub action: Action,
+    /// The records when it began.
+    pub began: Snapshot,
+    /// What had happened when it began.
+    pub seen: Seen,
+}
+
+/// What had happened when a request began: a request that writes nothing takes effect at that
+/// moment (its transactions read the records as they were), so replays and reuse are judged
+/// against it; one that writes takes effect when it commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Seen {
+    /// Events recorded.
+    pub events: usize,
+    /// The latest refresh token then.
+    pub latest_rt: Option<usize>,
+}
+
+impl Seen {
+    fn now(s: &State) -> Self {
+        Seen {
+            events: s.events.len(),
+            latest_rt: s.latest_rt,
+        }
+    }
 }
 
 /// Attacks on a known code.
@@ -211,6 +270,12 @@ pub enum Action {
     Login(bool),
     /// The user answers the consent page.
     Answer(bool),
+    /// A refresh with token `0` (by the attacker: `1`), as begun.
+    RefreshWith(usize, bool),
+    /// An instance begins a token request (it sees the records as they are now).
+    Begin(Box<Action>),
+    /// The request in flight `0` finishes, meeting serialization failure `1`.
+    Finish(usize, Fault),
 }
 
 /// Most tokens a state may hold (the honest runs stay well below).
@@ -255,6 +320,13 @@ fn push_tokens(
     })
 }
 
+/// Records that a request met the other instance's commit (once).
+fn note_race(s: &mut State, raced: bool) {
+    if raced && !s.events.contains(&Event::RacedAndRetried) {
+        s.events.push(Event::RacedAndRetried);
+    }
+}
+
 impl OidcModel {
     fn initial(&self) -> State {
         let mut s = State {
@@ -270,10 +342,11 @@ impl OidcModel {
             approved: BTreeSet::new(),
             pending: None,
             counters: (0, 0, 0),
+            in_flight: Vec::new(),
             events: Vec::new(),
         };
         let w = &self.world;
-        match self.scenario {
+        match self.scenario.base() {
             Scenario::Code => {
                 let ((c0, c1), store) = w.run(&s.store, 0, "setup", |e, env| {
                     let (c0, session) = honest_code(e, env, &request(Client::Web, 0, "openid", None), None);
@@ -332,7 +405,7 @@ impl OidcModel {
                     });
                 }
             }
-            Scenario::Consent => {}
+            Scenario::Consent | Scenario::CodeRace | Scenario::RefreshRace => {}
         }
         s
     }
@@ -348,21 +421,35 @@ impl OidcModel {
         }
     }
 
-    fn redeem(&self, last: &State, code: usize, by: Client, redirect: &str, verifier: Option<&str>) -> Option<State> {
+    #[allow(clippy::too_many_arguments)]
+    fn redeem(
+        &self,
+        last: &State,
+        (exec, seen): (&Exec, Seen),
+        code: usize,
+        by: Client,
+        redirect: &str,
+        verifier: Option<&str>,
+    ) -> Option<State> {
         let c = &last.codes[code];
         let creds = self.world.creds(by);
-        let (out, store) = self.world.run(
+        let (out, store, raced) = self.world.run_on(
+            exec,
             &last.store,
             last.clock,
             ("redeem", code, by, redirect, verifier),
             |e, env| e.handle_token(env, TENANT, &creds, &world::exchange(&c.value, redirect, verifier)),
         );
-        let redeemed_before = last
-            .events
+        let history = match store == last.store {
+            true => &last.events[..seen.events],
+            false => &last.events[..],
+        };
+        let redeemed_before = history
             .iter()
             .any(|e| matches!(e, Event::Redeemed { code: x, .. } if *x == code));
         let mut s = last.clone();
         s.store = store;
+        note_race(&mut s, raced);
         if redeemed_before && !s.events.contains(&Event::Replayed(code)) {
             s.events.push(Event::Replayed(code));
         }
@@ -378,22 +465,27 @@ impl OidcModel {
         self.changed(last, s)
     }
 
-    fn refresh_with(&self, last: &State, rt: usize, attacker: bool) -> Option<State> {
+    fn refresh_with(&self, last: &State, (exec, seen): (&Exec, Seen), rt: usize, attacker: bool) -> Option<State> {
         let tok = &last.tokens[rt];
         let creds = self.world.creds(tok.client);
-        let (out, store) = self
-            .world
-            .run(&last.store, last.clock, ("refresh", rt, attacker), |e, env| {
-                e.handle_token(env, TENANT, &creds, &world::refresh(&tok.value))
-            });
+        let (out, store, raced) =
+            self.world
+                .run_on(exec, &last.store, last.clock, ("refresh", rt, attacker), |e, env| {
+                    e.handle_token(env, TENANT, &creds, &world::refresh(&tok.value))
+                });
         let mut s = last.clone();
         s.store = store;
+        note_race(&mut s, raced);
         if attacker {
             s.counters.1 += 1;
         } else {
             s.counters.0 += 1;
         }
-        if last.latest_rt != Some(rt) && !s.events.contains(&Event::Reused(tok.code)) {
+        let latest_rt = match s.store == last.store {
+            true => seen.latest_rt,
+            false => last.latest_rt,
+        };
+        if latest_rt != Some(rt) && !s.events.contains(&Event::Reused(tok.code)) {
             s.events.push(Event::Reused(tok.code));
         }
         if let Ok(t) = out {
@@ -415,6 +507,7 @@ impl OidcModel {
             && s.events == last.events
             && s.tokens.len() == last.tokens.len()
             && s.counters == last.counters
+            && s.in_flight == last.in_flight
         {
             return None;
         }
@@ -453,20 +546,9 @@ impl OidcModel {
         }
         s
     }
-}
 
-impl Model for OidcModel {
-    type State = State;
-    type Action = Action;
-
-    fn init_states(&self) -> Vec<State> {
-        let mut s = self.initial();
-        self.observe(&mut s);
-        vec![s]
-    }
-
-    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
-        match self.scenario {
+    fn base_actions(&self, s: &State, actions: &mut Vec<Action>) {
+        match self.scenario.base() {
             Scenario::Code => {
                 for i in 0..s.codes.len() {
                     actions.push(Action::HonestRedeem(i));
@@ -487,12 +569,23 @@ impl Model for OidcModel {
                 }
             }
             Scenario::Refresh => {
-                if s.counters.0 < self.bounds.refreshes {
+                // Rotations in flight count against the bounds too.
+                let in_flight = |attacker: bool| {
+                    s.in_flight
+                        .iter()
+                        .filter(|f| matches!(f.action, Action::RefreshWith(_, x) if x == attacker))
+                        .count() as u8
+                };
+                let (refreshes, attacker_refreshes) = match self.scenario.races() {
+                    true => (self.bounds.refreshes.min(2), self.bounds.attacker_refreshes.min(1)),
+                    false => (self.bounds.refreshes, self.bounds.attacker_refreshes),
+                };
+                if s.counters.0 + in_flight(false) < refreshes {
                     actions.push(Action::HonestRefresh);
                 }
                 if s.stolen_rt.is_none() {
                     actions.push(Action::Steal);
-                } else if s.counters.1 < self.bounds.attacker_refreshes {
+                } else if s.counters.1 + in_flight(true) < attacker_refreshes {
                     actions.push(Action::AttackerRefresh);
                 }
                 actions.push(Action::Revoke);
@@ -517,36 +610,59 @@ impl Model for OidcModel {
                 }
                 None => {}
             },
+            Scenario::CodeRace | Scenario::RefreshRace => {}
         }
     }
 
-    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+    fn step(&self, last: &State, action: Action, exec: (&Exec, Seen)) -> Option<State> {
         let w = &self.world;
         match action {
             Action::HonestRedeem(i) => {
                 let c = &last.codes[i];
-                self.redeem(last, i, c.owner, c.owner.redirect(), Some(&world::verifier(c.flow)))
+                self.redeem(
+                    last,
+                    exec,
+                    i,
+                    c.owner,
+                    c.owner.redirect(),
+                    Some(&world::verifier(c.flow)),
+                )
             }
             Action::Attack(i, attack) => {
                 let c = &last.codes[i];
                 let leaked = world::verifier(c.flow);
                 match attack {
-                    Attack::OwnClient => {
-                        self.redeem(last, i, Client::Evil, Client::Evil.redirect(), Some(ATTACKER_VERIFIER))
-                    }
+                    Attack::OwnClient => self.redeem(
+                        last,
+                        exec,
+                        i,
+                        Client::Evil,
+                        Client::Evil.redirect(),
+                        Some(ATTACKER_VERIFIER),
+                    ),
                     Attack::OwnClientLeakedVerifier => {
-                        self.redeem(last, i, Client::Evil, c.owner.redirect(), Some(&leaked))
+                        self.redeem(last, exec, i, Client::Evil, c.owner.redirect(), Some(&leaked))
                     }
                     Attack::AsPublicVictim => {
-                        self.redeem(last, i, Client::Spa, c.owner.redirect(), Some(ATTACKER_VERIFIER))
+                        self.redeem(last, exec, i, Client::Spa, c.owner.redirect(), Some(ATTACKER_VERIFIER))
                     }
-                    Attack::NoVerifier => self.redeem(last, i, Client::Spa, c.owner.redirect(), None),
-                    Attack::SwapRedirect => {
-                        self.redeem(last, i, Client::Spa, Client::Evil.redirect(), Some(ATTACKER_VERIFIER))
-                    }
-                    Attack::InjectIntoHonestClient => {
-                        self.redeem(last, i, Client::Web, Client::Web.redirect(), Some(ATTACKER_VERIFIER))
-                    }
+                    Attack::NoVerifier => self.redeem(last, exec, i, Client::Spa, c.owner.redirect(), None),
+                    Attack::SwapRedirect => self.redeem(
+                        last,
+                        exec,
+                        i,
+                        Client::Spa,
+                        Client::Evil.redirect(),
+                        Some(ATTACKER_VERIFIER),
+                    ),
+                    Attack::InjectIntoHonestClient => self.redeem(
+                        last,
+                        exec,
+                        i,
+                        Client::Web,
+                        Client::Web.redirect(),
+                        Some(ATTACKER_VERIFIER),
+                    ),
                 }
             }
             Action::AttackerAuthorize => {
@@ -574,13 +690,15 @@ impl Model for OidcModel {
                 self.observe(&mut s);
                 Some(s)
             }
-            Action::HonestRefresh => last.honest_rt.and_then(|rt| self.refresh_with(last, rt, false)),
+            Action::HonestRefresh => last.honest_rt.and_then(|rt| self.refresh_with(last, exec, rt, false)),
             Action::Steal => {
                 let mut s = last.clone();
                 s.stolen_rt = last.honest_rt;
                 Some(s)
             }
-            Action::AttackerRefresh => last.stolen_rt.and_then(|rt| self.refresh_with(last, rt, true)),
+            Action::AttackerRefresh => last.stolen_rt.and_then(|rt| self.refresh_with(last, exec, rt, true)),
+            Action::RefreshWith(rt, attacker) => self.refresh_with(last, exec, rt, attacker),
+            Action::Begin(_) | Action::Finish(..) => None,
             Action::Revoke => {
                 let rt = last.honest_rt?;
                 let (_, store) = w.run(&last.store, last.clock, "revoke", |e, env| {
@@ -656,6 +774,74 @@ impl Model for OidcModel {
                 }
                 Some(self.authorize_outcome(last, s, out, true, requested.clone()))
             }
+        }
+    }
+}
+
+impl Model for OidcModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let mut s = self.initial();
+        self.observe(&mut s);
+        vec![s]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        if !self.scenario.races() {
+            return self.base_actions(s, actions);
+        }
+        let mut base = Vec::new();
+        self.base_actions(s, &mut base);
+        // The races keep the requests that write what others read (redemptions, rotations) and
+        // the honest client's rivals; the other attacks are the base scenarios' (the space grows
+        // with every action in flight).
+        for a in base {
+            match a {
+                Action::HonestRedeem(_)
+                | Action::Attack(_, Attack::OwnClientLeakedVerifier)
+                | Action::HonestRefresh
+                | Action::AttackerRefresh
+                    if s.in_flight.len() < INSTANCES =>
+                {
+                    actions.push(Action::Begin(Box::new(a)))
+                }
+                Action::Steal => actions.push(Action::Steal),
+                _ => {}
+            }
+        }
+        for i in 0..s.in_flight.len() {
+            for fault in [Fault::None, Fault::AtFirstRead, Fault::AtCommit] {
+                actions.push(Action::Finish(i, fault));
+            }
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        match action {
+            Action::Begin(a) => {
+                // A refresh is pinned to the token the client holds now.
+                let a = match *a {
+                    Action::HonestRefresh => Action::RefreshWith(last.honest_rt?, false),
+                    Action::AttackerRefresh => Action::RefreshWith(last.stolen_rt?, true),
+                    other => other,
+                };
+                let mut s = last.clone();
+                s.in_flight.push(InFlight {
+                    action: a,
+                    began: last.store.clone(),
+                    seen: Seen::now(last),
+                });
+                Some(s)
+            }
+            Action::Finish(i, fault) => {
+                let mut s = last.clone();
+                let f = s.in_flight.remove(i);
+                let exec = Exec::Raced { began: f.began, fault };
+                Some(self.step(&s, f.action, (&exec, f.seen)).unwrap_or(s))
+            }
+            other => self.step(last, other, (&Exec::Alone, Seen::now(last))),
         }
     }
 
@@ -735,7 +921,7 @@ impl Model for OidcModel {
                 })
             }),
         ];
-        match self.scenario {
+        match self.scenario.base() {
             Scenario::Code => p.push(Property::sometimes(
                 "happy path: the honest client holds a live access token",
                 |_, s: &State| {
@@ -769,6 +955,13 @@ impl Model for OidcModel {
                 "logout completes with tokens outstanding",
                 |_, s: &State| s.events.contains(&Event::LoggedOut) && s.tokens.iter().any(|t| t.kind == Kind::Refresh),
             )),
+            Scenario::CodeRace | Scenario::RefreshRace => {}
+        }
+        if self.scenario.races() {
+            p.push(Property::sometimes(
+                "a request in flight at one instance meets a conflict from the other and its retry answers",
+                |_, s: &State| s.events.contains(&Event::RacedAndRetried),
+            ));
         }
         p
     }

@@ -1,6 +1,7 @@
 //! The fixed world every model starts from, and the plumbing to run one engine call against a
 //! model state's store snapshot.
 
+use crate::store::{Fault, ModelStore};
 use engine::client::auth::ClientCredentials;
 use engine::mutants::Mutants;
 use engine::password::PasswordParams;
@@ -65,6 +66,23 @@ pub fn verifier(i: usize) -> String {
 
 /// The attacker's own verifier.
 pub const ATTACKER_VERIFIER: &str = "attacker-verifier-0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// The engine the models run: the real one, over the models' store.
+pub type ModelEngine = Engine<ModelStore>;
+
+/// How a call runs.
+#[derive(Clone, Debug, Hash)]
+pub enum Exec {
+    /// With no other call in flight.
+    Alone,
+    /// At the second instance, having begun when the records were `began`; `fault` is injected.
+    Raced {
+        /// The records when the call began.
+        began: Snapshot,
+        /// The serialization failure injected.
+        fault: Fault,
+    },
+}
 
 /// The engine template (configuration, keys) and the initial store.
 pub struct World {
@@ -170,12 +188,32 @@ impl World {
         store: &Snapshot,
         clock: u64,
         salt: impl Hash,
-        f: impl FnOnce(&Engine<MemStore>, &mut Env<'_>) -> T,
+        f: impl FnOnce(&ModelEngine, &mut Env<'_>) -> T,
     ) -> (T, Snapshot) {
-        let engine = self.template.with_store(MemStore::from_snapshot(store));
+        let (out, after, _) = self.run_on(&Exec::Alone, store, clock, salt, f);
+        (out, after)
+    }
+
+    /// Runs `f` as `exec` says: alone, or on an instance that began it before `store` was
+    /// committed (its transactions first see the records as they were, and may conflict).
+    /// Also says whether a transaction met the other instance's commit and ran again.
+    pub fn run_on<T>(
+        &self,
+        exec: &Exec,
+        store: &Snapshot,
+        clock: u64,
+        salt: impl Hash,
+        f: impl FnOnce(&ModelEngine, &mut Env<'_>) -> T,
+    ) -> (T, Snapshot, bool) {
+        let model_store = match exec {
+            Exec::Alone => ModelStore::new(store, None, Fault::None),
+            Exec::Raced { began, fault } => ModelStore::new(store, Some(began), *fault),
+        };
+        let engine = self.template.with_store(model_store);
         let mut h = DefaultHasher::new();
         store.hash(&mut h);
         salt.hash(&mut h);
+        exec.hash(&mut h);
         let mut rng = SeededRandom::new(h.finish());
         let mut env = Env::new(UnixTime(T0 + clock), &mut rng);
         let out = f(&engine, &mut env);
@@ -185,7 +223,7 @@ impl World {
         } else {
             Arc::new(after)
         };
-        (out, after)
+        (out, after, engine.store().raced())
     }
 
     /// Whether `token` is active for its own client in the model's tenant, and in the other tenant.
@@ -243,7 +281,7 @@ pub fn refresh(rt: &str) -> TokenRequest {
 /// Runs a whole honest interaction (authorize, login if asked, consent if asked) for set-up.
 /// Returns the code and the session token.
 pub fn honest_code(
-    e: &Engine<MemStore>,
+    e: &ModelEngine,
     env: &mut Env<'_>,
     req: &AuthorizationRequest,
     session: Option<String>,

@@ -11,6 +11,7 @@ pub mod expiry;
 mod mem;
 #[doc(hidden)]
 pub mod paging_check;
+pub mod retry;
 
 pub use decoded::DecodedCache;
 pub use mem::MemStore;

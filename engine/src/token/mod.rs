@@ -76,6 +76,9 @@ pub(crate) struct GrantCall<'a> {
     pub now: UnixTime,
     /// The access token's `aud` (RFC 8707 resources, or the client_id).
     pub audience: &'a [String],
+    /// The refresh token's family as read before the transaction (only the mutant
+    /// `family_read_outside_transaction` does).
+    pub family_read_before: Option<&'a grant::GrantRecord>,
 }
 
 /// A failure that still commits what the transaction wrote (e.g. revocation on replay).
@@ -109,6 +112,17 @@ impl<S: Store> Engine<S> {
         let fresh = FreshTokens::draw(env, &self.audit_clock);
         let now = env.now;
         let iss = self.issuer(tenant);
+        let family_read_before = match (grant, req.refresh_token.as_deref()) {
+            (GrantType::RefreshToken, Some(t)) if self.mutant(|m| m.family_read_outside_transaction) => {
+                self.store.transact(|tx| {
+                    let Some(rt) = load::<RefreshTokenRecord>(tx, &RefreshTokenRecord::key(tenant, t))? else {
+                        return Ok(None);
+                    };
+                    load::<grant::GrantRecord>(tx, &grant::GrantRecord::key(tenant, &rt.grant_id))
+                })?
+            }
+            _ => None,
+        };
         let plan = self.store.transact(|tx| {
             // What every token request reads first, in one go where reads cost a round trip.
             let client_key = creds.named_client().map(|id| ClientRecord::key(tenant, id));
@@ -147,6 +161,7 @@ impl<S: Store> Engine<S> {
                 fresh: &fresh,
                 now,
                 audience: &audience,
+                family_read_before: family_read_before.as_ref(),
             };
             let planned = match grant {
                 GrantType::AuthorizationCode => self.exchange_code(tx, &call(&auth))?,

@@ -41,7 +41,11 @@ impl<S: Store> Engine<S> {
                 (Table::UserClientGrants, &epoch_key),
             ])?;
         }
-        let Some(mut family) = load::<GrantRecord>(tx, &gkey)? else {
+        let family = match call.family_read_before {
+            Some(before) => Some(before.clone()),
+            None => load::<GrantRecord>(tx, &gkey)?,
+        };
+        let Some(mut family) = family else {
             return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
         };
         // RFC6749-6-refresh-client-binding

@@ -24,6 +24,7 @@ mod schema;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use engine::env::UnixTime;
 use engine::error::{EngineError, StoreError};
+use engine::store::retry::{self, Attempt};
 use engine::store::{ExpiredPage, Store, Table, Tx};
 use futures_util::future::join_all;
 use std::collections::{BTreeMap, HashMap};
@@ -36,7 +37,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 /// Times a transaction runs before a conflict is reported as `temporarily_unavailable`.
-pub const MAX_ATTEMPTS: u32 = 10;
+pub use engine::store::retry::MAX_ATTEMPTS;
 
 /// The advisory lock key held while the schema is created or migrated ("oidc" and 1).
 const MIGRATION_LOCK: i64 = 0x6f69_6463_0000_0001;
@@ -107,9 +108,7 @@ impl Failure {
 
     fn into_error(self) -> EngineError {
         match self {
-            Failure::Conflict => EngineError::Unavailable(format!(
-                "the database refused the transaction {MAX_ATTEMPTS} times for conflicts"
-            )),
+            Failure::Conflict => EngineError::Unavailable("the database refused the transaction for conflicts".into()),
             Failure::Unreachable(m) => EngineError::Unavailable(format!("the database is unreachable: {m}")),
             Failure::Other(m) => EngineError::Storage(StoreError(m)),
         }
@@ -553,17 +552,17 @@ impl Store for PgStore {
     where
         F: Fn(&mut dyn Tx) -> Result<T, EngineError>,
     {
-        for attempt in 0..MAX_ATTEMPTS {
-            match self.attempt(&f) {
-                Ok(done) => return done,
-                Err(Failure::Conflict) => {
-                    self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
-                    std::thread::sleep(jitter(attempt))
-                }
-                Err(other) => return Err(other.into_error()),
-            }
-        }
-        Err(Failure::Conflict.into_error())
+        retry::with_retries(
+            |_| match self.attempt(&f) {
+                Ok(done) => Attempt::Done(done),
+                Err(Failure::Conflict) => Attempt::Conflict,
+                Err(other) => Attempt::Failed(other.into_error()),
+            },
+            |n| {
+                self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(jitter(n))
+            },
+        )
     }
 
     fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {

@@ -37,6 +37,9 @@ stop_pg() {
   as_pg "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop > /dev/null 2>&1 || true; cp "$PGDIR/log" "$OUT/postgres.log" 2>/dev/null || true; rm -rf "$PGDIR"; }
 trap stop_pg EXIT
 
+# Every instance over PostgreSQL needs the same system secret (it seals the signing keys).
+export OP_SYSTEM_SECRET=${OP_SYSTEM_SECRET:-bench/postgres.sh: a system secret for the benchmark only}
+
 for mode in $MODES; do
   case $mode in
     sled) args=""; instances=1; db="" ;;

@@ -32,6 +32,7 @@ pub mod request_log;
 pub mod shared_state;
 pub mod starter;
 pub mod state;
+pub mod system_secret;
 pub mod web;
 
 use engine::{Engine, EngineConfig};
@@ -366,6 +367,9 @@ pub struct Options {
     /// State shared with other instances; `None`: this process's own (`shared_state::Local`), or
     /// over PostgreSQL the one kept in step with the other instances' (`shared_state::Replicated`).
     pub shared_state: Option<shared_state::Handle>,
+    /// The operator's system secrets, newest first, which seal the signing keys in the store;
+    /// none: the data dir's own (`system_secret::resolve`), refused over PostgreSQL.
+    pub system_secrets: system_secret::GivenSecrets,
 }
 
 impl Options {
@@ -389,6 +393,7 @@ impl Options {
             smtp_url: None,
             smtp_from: DEFAULT_SMTP_FROM.into(),
             shared_state: None,
+            system_secrets: Default::default(),
         }
     }
 }
@@ -414,6 +419,14 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         None => data_store::DataStore::open(opts.store, &opts.data_dir, opts.cache_bytes),
     }
     .map_err(|e| e.0)?;
+    let (secrets, origin) = system_secret::resolve(&opts.system_secrets, &store, &opts.data_dir)?;
+    if let system_secret::Origin::Generated(path) = &origin {
+        tracing::warn!(
+            path = %path.display(),
+            "generated the system secret that seals the signing keys (readable by this user only): \
+             back it up apart from the data dir, or pass your own with --system-secret-file"
+        );
+    }
     let shared: Arc<dyn shared_state::SharedState> = match (&opts.shared_state, &store) {
         (Some(h), _) => h.0.clone(),
         (None, data_store::DataStore::Postgres(pg)) => shared_state::Replicated::over(pg, opts.limits),
@@ -430,6 +443,7 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
                 audit_retention: opts.audit_retention_days.map(|d| d * 86_400),
                 ..EngineConfig::new(base.clone())
             },
+            Arc::new(secrets),
         )),
         pages: pages::Pages::default(),
         secure_cookies: !is_loopback_http(&base),
@@ -453,6 +467,19 @@ pub async fn start(opts: &Options) -> Result<Server, StartError> {
         .call(|e, _| e.prepare_expiry())
         .await
         .map_err(|e| e.to_string())?;
+    // Every stored private key must open with the secrets given (else stop here, not at the first
+    // token); keys an older version stored in clear are sealed now, once.
+    let sealed = state
+        .engine
+        .call(|e, env| e.reseal_key_material(env, engine::reseal::ResealScope::Clear))
+        .await
+        .map_err(|e| format!("system secret: {e}"))?;
+    if sealed.resealed > 0 {
+        tracing::info!(
+            keys = sealed.resealed,
+            "sealed the signing keys an older version stored in clear"
+        );
+    }
     let demo = state
         .engine
         // Instances starting together over one database: one makes the demo, whole.

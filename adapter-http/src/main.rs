@@ -33,6 +33,12 @@ struct Cli {
     /// `sslmode=require` in the URL), besides the public ones.
     #[arg(long, env = "OP_DATABASE_CA_FILE", global = true)]
     database_ca_file: Option<std::path::PathBuf>,
+    /// A file holding the system secret that seals the signing keys in the store (one per line,
+    /// newest first: the first seals, every one opens, so a secret can be rotated; at least 32
+    /// bytes each). May be given more than once. Required with PostgreSQL; an embedded store
+    /// without one keeps its own in `DATA_DIR/system-secret`.
+    #[arg(long, env = "OP_SYSTEM_SECRET_FILE", value_delimiter = ',', global = true)]
+    system_secret_file: Vec<PathBuf>,
     /// Public base URL behind a proxy (issuers are `{base}/{tenant}`); default `http://{listen}`.
     #[arg(long, env = "OP_ISSUER_BASE", global = true)]
     issuer_base: Option<String>,
@@ -106,6 +112,19 @@ enum Command {
     /// Copy every record of one store into another, empty one: a data dir into PostgreSQL
     /// (`migrate --from sled:./data --to postgres://…`). The servers must be stopped.
     Migrate(MigrateArgs),
+    /// The system secret: `secrets rotate` seals every stored private key under the first
+    /// secret given (the others must still open them); then the old ones can be removed.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsAction {
+    /// Seal every stored private key under the first system secret given (`OP_SYSTEM_SECRET=new,old`
+    /// or a `--system-secret-file` with the new secret on its first line).
+    Rotate,
 }
 
 #[derive(clap::Args)]
@@ -235,6 +254,35 @@ impl Cli {
     fn database_url(&self) -> Option<String> {
         self.database_url.clone().or_else(|| self.store.url.clone())
     }
+
+    /// The system secrets given (`OP_SYSTEM_SECRET`, read from the environment only: a secret on
+    /// the command line is visible to every user of the machine).
+    fn system_secrets(&self) -> Result<adapter_http::system_secret::GivenSecrets, String> {
+        let from_env = std::env::var("OP_SYSTEM_SECRET").ok();
+        adapter_http::system_secret::GivenSecrets::gather(from_env.as_deref(), &self.system_secret_file)
+    }
+}
+
+/// `secrets rotate`: opens the store the flags name and seals every private key under the
+/// first secret given.
+fn rotate_secrets(cli: &Cli) -> Result<(), String> {
+    let dir = cli.data_dir();
+    let choice = StoreChoice {
+        url: cli.database_url(),
+        dir: Some(dir.clone()),
+        kind: cli.store.kind,
+    };
+    if choice.url.is_none() && adapter_http::data_store::StoreKind::found_in(&dir).is_none() {
+        return Err(format!("{} holds no store", dir.display()));
+    }
+    let store = open_choice(&choice, &dir, cli.sled_cache_mb * 1024 * 1024, &cli.database_options())?;
+    let report = adapter_http::system_secret::rotate(&cli.system_secrets()?, store, &dir)?;
+    println!(
+        "checked {} signing keys of {} tenants; sealed {} under the new secret. The old secrets can \
+         now be removed once every instance runs with the new one first.",
+        report.keys, report.tenants, report.resealed
+    );
+    Ok(())
 }
 
 fn main() -> Result<(), adapter_http::StartError> {
@@ -335,6 +383,16 @@ async fn serve() -> Result<(), adapter_http::StartError> {
             }
             return Ok(());
         }
+        Some(Command::Secrets {
+            action: SecretsAction::Rotate,
+        }) => {
+            let done = tokio::task::block_in_place(|| rotate_secrets(&cli));
+            if let Err(e) = done {
+                eprintln!("secrets rotate: {e}");
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
         Some(Command::Compact) => {
             let c = adapter_http::data_store::compact(&cli.data_dir()).map_err(|e| e.0)?;
             println!(
@@ -377,6 +435,7 @@ async fn serve() -> Result<(), adapter_http::StartError> {
         smtp_url: cli.smtp_url.clone(),
         smtp_from: cli.smtp_from.clone(),
         shared_state: None,
+        system_secrets: cli.system_secrets()?,
     };
     let server = adapter_http::start(&opts).await?;
     let store = match cli.database_url() {

@@ -141,7 +141,14 @@ mod tests {
 
     fn door(dir: &std::path::Path, calls: EngineCalls) -> EngineDoor {
         let store = DataStore::open(StoreKind::Sled, dir, 8 << 20).unwrap();
-        EngineDoor::running(Engine::new(store, EngineConfig::new("http://localhost")), calls)
+        EngineDoor::running(
+            Engine::new(
+                store,
+                EngineConfig::new("http://localhost"),
+                std::sync::Arc::new(engine::sealing::SystemSecrets::for_tests()),
+            ),
+            calls,
+        )
     }
 
     /// Both modes run the call, hand back its answer, wait for its write and pass on a panic; the

@@ -6,11 +6,23 @@ use adapter_http::data_store::postgres::cluster::TempCluster;
 use common::*;
 use reqwest::Client;
 
+fn secrets() -> adapter_http::system_secret::GivenSecrets {
+    adapter_http::system_secret::GivenSecrets(vec![common::process::TEST_SYSTEM_SECRET.into()])
+}
+
 async fn start_on(cluster: &TempCluster) -> adapter_http::Server {
+    start_with(cluster, secrets()).await.unwrap()
+}
+
+async fn start_with(
+    cluster: &TempCluster,
+    secrets: adapter_http::system_secret::GivenSecrets,
+) -> Result<adapter_http::Server, adapter_http::StartError> {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = adapter_http::Options::new("127.0.0.1:0", dir.path());
     opts.database_url = Some(cluster.url());
-    adapter_http::start(&opts).await.unwrap()
+    opts.system_secrets = secrets;
+    adapter_http::start(&opts).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,6 +98,7 @@ async fn a_database_outage_is_503_and_the_server_recovers_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = adapter_http::Options::new("127.0.0.1:0", dir.path());
     opts.database_url = Some(cluster.url());
+    opts.system_secrets = secrets();
     opts.database_pool.timeout = std::time::Duration::from_secs(1);
     let server = adapter_http::start(&opts).await.unwrap();
     let t = TestServer {
@@ -166,7 +179,19 @@ async fn a_data_dir_moves_into_postgresql_with_migrate() {
     assert!(!again.status.success(), "a store that is not empty is refused");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds tenants"));
 
-    let server = start_on(&cluster).await;
+    // The keys came sealed under the data dir's own secret: another secret is refused, clearly...
+    let refused = start_with(&cluster, secrets())
+        .await
+        .err()
+        .expect("the wrong secret is refused");
+    assert!(
+        refused.to_string().contains("not among the system secrets given"),
+        "{refused}"
+    );
+    // ...and the one the data dir kept opens them.
+    let kept = dir.path().join(adapter_http::system_secret::FILE_NAME);
+    let given = adapter_http::system_secret::GivenSecrets::gather(None, &[kept]).unwrap();
+    let server = start_with(&cluster, given).await.unwrap();
     assert!(server.demo.is_none(), "the demo tenant came with the data");
     let t = TestServer {
         iss: format!("{}/demo", server.base),
@@ -234,4 +259,55 @@ async fn token_requests_take_two_or_three_database_round_trips() {
         3,
         "refresh: client, keys and token; family, user and epoch; writes"
     );
+}
+
+/// Over PostgreSQL the signing keys are sealed under the system secret: a `pg_dump` (what a
+/// backup holds) has no private key in any encoding, after a key rotation too; and an instance
+/// without a system secret does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_dump_holds_no_private_key() {
+    use common::key_scan::{contains, hex, private_key_needles};
+    let cluster = TempCluster::start().unwrap();
+    let refused = start_with(&cluster, Default::default())
+        .await
+        .err()
+        .expect("no system secret is refused over PostgreSQL");
+    assert!(refused.to_string().contains("needs a system secret"), "{refused}");
+    let server = start_on(&cluster).await;
+    let t = TestServer {
+        demo: server.demo.clone().unwrap(),
+        iss: format!("{}/demo", server.base),
+        server,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let root = root_token(&t).await;
+    let (status, keys) = call(
+        &t,
+        reqwest::Method::POST,
+        "/admin/v1/tenants/demo/keys/rotate",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{keys}");
+    let secrets = engine::sealing::SystemSecrets::new(&[common::process::TEST_SYSTEM_SECRET]).unwrap();
+    let scan = tokio::task::block_in_place(|| private_key_needles(t.server.state.engine.store(), secrets));
+    assert!(
+        scan.kids.len() >= 6 + 3,
+        "demo's keys before and after the rotation, and system's"
+    );
+    let dump = cluster.dump().unwrap();
+    for kid in &scan.kids {
+        assert!(
+            contains(&dump, &hex(kid.as_bytes())),
+            "the dump holds the stored records (kid {kid} is stored in clear)"
+        );
+    }
+    let leaks: Vec<&String> = scan
+        .needles
+        .iter()
+        .filter(|(_, n)| contains(&dump, n))
+        .map(|(what, _)| what)
+        .collect();
+    assert!(leaks.is_empty(), "in the dump: {leaks:#?}");
 }

@@ -1070,6 +1070,9 @@ fn secrets_never_appear_in_clear(store: &str, section: &str) {
                 .unwrap();
             assert_eq!(r.status(), 200);
         }
+        // New signing keys: the retired ones stay stored (and must stay sealed) too.
+        let r = post("/admin/v1/tenants/demo/keys/rotate", json!({})).await.unwrap();
+        assert_eq!(r.status(), 200);
         let rotated: Value = post("/admin/v1/tenants/demo/clients/scan-client/secret", json!({}))
             .await
             .unwrap()
@@ -1132,11 +1135,52 @@ fn secrets_never_appear_in_clear(store: &str, section: &str) {
             }
         }
     }
+    // The signing keys' private halves, opened with the system secret the data dir keeps for
+    // itself (0600), looked for in every encoding; the secret itself is in no log.
+    spec::covers("SECRETS-keys-sealed-at-rest");
+    let secret_file = data.join(adapter_http::system_secret::FILE_NAME);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the system secret file is readable by its owner only");
+    }
+    let given = adapter_http::system_secret::GivenSecrets::gather(None, std::slice::from_ref(&secret_file)).unwrap();
+    let system_secret = String::from_utf8(given.0[0].clone()).unwrap();
+    let keys = {
+        let store = adapter_http::data_store::DataStore::open_existing(&data, 8 << 20)
+            .unwrap()
+            .unwrap();
+        common::key_scan::private_key_needles(&store, engine::sealing::SystemSecrets::new(&given.0).unwrap())
+    };
+    assert!(
+        keys.kids.len() >= 9,
+        "the demo's keys before and after the rotation, and the system tenant's"
+    );
+    for kid in &keys.kids {
+        assert!(
+            data_files.iter().any(|(_, b)| contains(b, kid)),
+            "kid {kid} is stored in clear: the scan sees the key records"
+        );
+    }
+    for (what, needle) in &keys.needles {
+        for (path, bytes) in &data_files {
+            if common::key_scan::contains(bytes, needle) {
+                leaks.push(format!("{what} in {}", path.display()));
+            }
+        }
+    }
+    for (path, bytes) in &log_files {
+        if contains(bytes, &system_secret) {
+            leaks.push(format!("the system secret in {}", path.display()));
+        }
+    }
     report_section(
         section,
         &format!(
-            "| {} secrets of a full run on {store} (client secrets, passwords incl. a mistyped one, code, access and refresh tokens, admin token) | {} data files ({} KiB) and {} log files ({} KiB, debug level) | {} found in clear |",
+            "| {} secrets of a full run on {store} (client secrets, passwords incl. a mistyped one, code, access and refresh tokens, admin token) and {} signing keys (before and after a rotation; raw, base64, hex) | {} data files ({} KiB) and {} log files ({} KiB, debug level) | {} found in clear |",
             secrets.len(),
+            keys.kids.len(),
             data_files.len(),
             data_files.iter().map(|(_, b)| b.len()).sum::<usize>() / 1024,
             log_files.len(),
@@ -1145,6 +1189,165 @@ fn secrets_never_appear_in_clear(store: &str, section: &str) {
         ),
     );
     assert!(leaks.is_empty(), "{leaks:#?}");
+}
+
+/// The `kid` in a JWS header.
+fn kid_of(jws: &str) -> String {
+    let header = engine::secret::b64url_decode(jws.split('.').next().unwrap()).unwrap();
+    serde_json::from_slice::<Value>(&header).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A start of the binary that must fail: its exit status and what it wrote.
+fn failed_start(data: &std::path::Path, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_adapter-http"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(args)
+        .env_remove("OP_SYSTEM_SECRET")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status, text)
+}
+
+/// The system secret rotated with the real binary: keys sealed under secret A, `secrets rotate`
+/// with B first, then started with B alone: tokens signed before still introspect active, the
+/// same keys sign and the JWKS is unchanged. Started with A alone, or with none, the server
+/// refuses to start with a clear error (no panic, no new keys), and the data is unharmed.
+#[test]
+fn the_system_secret_rotates_and_a_wrong_or_missing_one_stops_the_start() {
+    let _one = ONE_AT_A_TIME.blocking_lock();
+    spec::covers("SECRETS-keys-sealed-at-rest");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let secret = |name: &str, lines: &[&str]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (a, b) = (
+        "secret A: thirty-two bytes or more of it",
+        "secret B: thirty-two bytes or more of it",
+    );
+    let (only_a, b_then_a, only_b) = (secret("a", &[a]), secret("ba", &[b, a]), secret("b", &[b]));
+    let port = common::process::free_port();
+    let start = |n: u32, file: &str| {
+        ChildServer::start_on(
+            port,
+            &data,
+            &dir.path().join(format!("logs-{n}")),
+            &["--system-secret-file", file, "--purge-every-s", "0"],
+        )
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut first = start(1, &only_a);
+    let printed = first.printed();
+    assert!(
+        !data.join(adapter_http::system_secret::FILE_NAME).exists(),
+        "a secret given: none is generated"
+    );
+    let iss = format!("{}/demo", first.base);
+    let cc = |iss: String| {
+        let secret = printed.client_secret.clone();
+        async move {
+            let r: Value = Client::new()
+                .post(format!("{iss}/token"))
+                .basic_auth("demo-client", Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["access_token"].as_str().unwrap_or_else(|| panic!("{r}")).to_string()
+        }
+    };
+    let jwks = |iss: String| async move {
+        let keys: Value = reqwest::get(format!("{iss}/jwks")).await.unwrap().json().await.unwrap();
+        let mut kids: Vec<String> = keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect();
+        kids.sort();
+        kids
+    };
+    let introspect = |iss: String, token: String| {
+        let secret = printed.client_secret.clone();
+        async move {
+            let r: Value = Client::new()
+                .post(format!("{iss}/introspect"))
+                .basic_auth("demo-client", Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["active"] == true
+        }
+    };
+    let before = rt.block_on(cc(iss.clone()));
+    let kids_before = rt.block_on(jwks(iss.clone()));
+    assert!(kids_before.contains(&kid_of(&before)));
+    first.terminate();
+
+    // Rotate: B seals, A still opens.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_adapter-http"))
+        .args(["secrets", "rotate", "--data-dir"])
+        .arg(&data)
+        .args(["--system-secret-file", &b_then_a])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    let number_after = |word: &str| -> usize {
+        let rest = said.split(word).nth(1).unwrap_or_else(|| panic!("{said}"));
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let (checked, sealed) = (number_after("checked "), number_after("sealed "));
+    assert!(
+        checked > kids_before.len(),
+        "the demo's keys and the system tenant's: {said}"
+    );
+    assert_eq!(sealed, checked, "every key was under A: {said}");
+
+    // B alone: nothing lost.
+    let mut second = start(2, &only_b);
+    assert!(
+        rt.block_on(introspect(iss.clone(), before.clone())),
+        "a token signed before the rotation"
+    );
+    let after = rt.block_on(cc(iss.clone()));
+    assert_eq!(kid_of(&after), kid_of(&before), "the same key signs");
+    assert_eq!(rt.block_on(jwks(iss.clone())), kids_before, "no key was made or lost");
+    second.terminate();
+
+    // A alone, then none: a clear refusal, not a panic, not new keys.
+    let (status, said) = failed_start(&data, &["--system-secret-file", &only_a]);
+    assert!(!status.success());
+    assert!(said.contains("not among the system secrets given"), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    let (status, said) = failed_start(&data, &[]);
+    assert!(!status.success());
+    assert!(said.contains("none was given"), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    assert!(!data.join(adapter_http::system_secret::FILE_NAME).exists());
+
+    let mut third = start(3, &only_b);
+    assert_eq!(rt.block_on(jwks(iss.clone())), kids_before);
+    assert!(rt.block_on(introspect(iss, before)));
+    third.terminate();
 }
 
 // ---------------------------------------------------------------------------------------------

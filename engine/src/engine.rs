@@ -5,6 +5,7 @@ use crate::audit::{AuditClock, AuditStamp};
 use crate::client::ClientRecord;
 use crate::config::EngineConfig;
 use crate::jose::signing::Keyring;
+use crate::sealing::Sealer;
 use crate::store::{DecodedCache, Store};
 use std::sync::{Arc, OnceLock};
 
@@ -22,12 +23,13 @@ pub struct Engine<S: Store> {
 }
 
 impl<S: Store> Engine<S> {
-    /// An engine over `store` with `config`.
-    pub fn new(store: S, config: EngineConfig) -> Self {
+    /// An engine over `store` with `config`, whose stored private keys `sealer` seals
+    /// (`SystemSecrets` under the operator's system secret; `SystemSecrets::for_tests()` in tests).
+    pub fn new(store: S, config: EngineConfig, sealer: Arc<dyn Sealer>) -> Self {
         Engine {
             store,
             config,
-            keys: Arc::default(),
+            keys: Arc::new(Keyring::new(sealer)),
             clients: Arc::default(),
             dummy_hash: OnceLock::new(),
             audit_clock: Arc::default(),

@@ -43,7 +43,12 @@ pub fn p384_key() -> KeyMaterial {
 
 /// The fixed ES256 signing key of the provider.
 pub fn p256_key() -> KeyMaterial {
-    KeyMaterial::p256_scalar(&hex_decode(P256_SERVER_SCALAR_HEX))
+    KeyMaterial::p256_scalar(&p256_key_scalar())
+}
+
+/// The private scalar of [`p256_key`].
+pub fn p256_key_scalar() -> Vec<u8> {
+    hex_decode(P256_SERVER_SCALAR_HEX)
 }
 
 /// The fixed P-256 private key (for signing client assertions in tests).

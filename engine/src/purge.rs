@@ -551,7 +551,11 @@ mod tests {
     fn the_audit_purge_reads_the_expired_events_not_the_whole_log() {
         let mut config = EngineConfig::new("https://id.example.com");
         config.audit_retention = Some(90 * DAY);
-        let engine = Engine::new(CountingStore::default(), config);
+        let engine = Engine::new(
+            CountingStore::default(),
+            config,
+            std::sync::Arc::new(crate::sealing::SystemSecrets::for_tests()),
+        );
         let now = 200 * DAY;
         // (tenant, expired events, kept events): "a" is a prefix of "ab"; "zz" has no tenant record.
         let plan = [("a", 40, 3_000), ("ab", 2, 5), ("b", 0, 2_500), ("zz", 1, 0)];
@@ -647,7 +651,11 @@ mod tests {
     }
 
     fn engine() -> Engine<CountingStore> {
-        Engine::new(CountingStore::default(), EngineConfig::new("https://id.example.com"))
+        Engine::new(
+            CountingStore::default(),
+            EngineConfig::new("https://id.example.com"),
+            std::sync::Arc::new(crate::sealing::SystemSecrets::for_tests()),
+        )
     }
 
     const NOW: UnixTime = UnixTime(1_000_000);

@@ -31,7 +31,7 @@ pub fn world() -> &'static World {
     W.get_or_init(|| {
         let mut config = EngineConfig::new("https://id.example.com");
         config.password = PasswordParams::for_tests();
-        let engine = Engine::new(MemStore::new(), config);
+        let engine = Engine::new(MemStore::new(), config, std::sync::Arc::new(engine::sealing::SystemSecrets::for_tests()));
         let mut rng = SeededRandom::new(1);
         let mut env = Env::new(UnixTime(NOW), &mut rng);
         engine

@@ -100,7 +100,11 @@ impl World {
         config.audit = false;
         config.password = PasswordParams::for_tests();
         config.mutants = mutants;
-        let engine = Engine::new(MemStore::new(), config);
+        let engine = Engine::new(
+            MemStore::new(),
+            config,
+            std::sync::Arc::new(engine::sealing::SystemSecrets::for_tests()),
+        );
         let mut rng = SeededRandom::new(7);
         let mut env = Env::new(UnixTime(T0), &mut rng);
         let mut secrets = Vec::new();

@@ -244,6 +244,7 @@ pub fn assert_error(got: &(u16, Value), status: u16, error: &str) {
     assert_eq!(got.1["error"], error, "{}", got.1);
     assert!(got.1["error_description"].is_string(), "{}", got.1);
 }
+pub mod key_scan;
 pub mod process;
 pub mod rp;
 

@@ -173,7 +173,12 @@ pub fn report_section(name: &str, text: &str) {
 
 /// Starts the binary and waits until its port accepts connections; a child that exits at once
 /// (the port not yet released by a killed predecessor) is started again.
+/// The system secret of instances over PostgreSQL (which refuse to start without one): every
+/// instance of a test gets the same one, as an operator gives every instance theirs.
+pub const TEST_SYSTEM_SECRET: &str = "the system secret of the tests over PostgreSQL";
+
 fn launch(data_dir: &Path, log_dir: &Path, port: u16, extra: &[String], n: u32) -> Child {
+    let over_postgres = extra.iter().any(|a| a == "--database-url");
     let out = File::create(log_dir.join(format!("stdout-{n}.log"))).unwrap();
     let err = File::create(log_dir.join(format!("stderr-{n}.log"))).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -184,6 +189,7 @@ fn launch(data_dir: &Path, log_dir: &Path, port: u16, extra: &[String], n: u32) 
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
+            .envs(over_postgres.then_some(("OP_SYSTEM_SECRET", TEST_SYSTEM_SECRET)))
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(err.try_clone().unwrap())

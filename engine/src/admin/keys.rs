@@ -4,9 +4,9 @@
 use super::TenantAdmin;
 use crate::client::ClientRecord;
 use crate::env::{Env, UnixTime};
-use crate::error::{EngineError, Result};
-use crate::jose::signing::{SigningKeysRecord, StoredKey};
-use crate::jose::{KeyMaterial, SigningKey};
+use crate::error::Result;
+use crate::jose::signing::SigningKeysRecord;
+use crate::jose::KeyMaterial;
 use crate::store::{decode, load, save, Store, Table};
 use spec::SigningAlg;
 
@@ -63,14 +63,7 @@ impl<S: Store> TenantAdmin<'_, S> {
         let now = env.now;
         let mut fresh = Vec::new();
         for m in materials {
-            let key = SigningKey::from_material(m).map_err(|_| EngineError::Misuse("unusable key material".into()))?;
-            fresh.push(StoredKey {
-                kid: key.kid().into(),
-                alg: key.alg(),
-                material: m.clone(),
-                created_at: now,
-                retired_at: None,
-            });
+            fresh.push(self.engine.keys.new_key(env, self.slug(), m)?);
         }
         let cutoff = UnixTime(now.0.saturating_sub(self.longest_token_ttl()?));
         self.change(env, "rotate signing keys", "keys", |tx| {

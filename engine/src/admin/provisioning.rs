@@ -3,9 +3,9 @@
 use crate::client::{build_client, ClientRecord, ClientSpec};
 use crate::engine::Engine;
 use crate::env::Env;
-use crate::error::{err, EngineError, Result};
-use crate::jose::signing::{SigningKeysRecord, StoredKey};
-use crate::jose::{KeyMaterial, SigningKey};
+use crate::error::{err, Result};
+use crate::jose::signing::SigningKeysRecord;
+use crate::jose::KeyMaterial;
 use crate::password;
 use crate::secret::mint_id;
 use crate::store::{load, save, Store};
@@ -171,30 +171,23 @@ impl<S: Store> Engine<S> {
     /// retired (no longer signs) but stays published. Returns the new kid.
     // JOSE-key-rotation
     pub fn install_signing_key(&self, env: &mut Env<'_>, tenant: &str, material: KeyMaterial) -> Result<String> {
-        let key =
-            SigningKey::from_material(&material).map_err(|_| EngineError::Misuse("unusable key material".into()))?;
+        let key = self.keys.new_key(env, tenant, &material)?;
         let now = env.now;
         self.store.transact(|tx| {
             let mut rec = load::<SigningKeysRecord>(tx, tenant)?.unwrap_or_default();
-            if rec.keys.iter().any(|k| k.kid == key.kid()) {
-                return Ok(key.kid().to_string());
+            if rec.keys.iter().any(|k| k.kid == key.kid) {
+                return Ok(key.kid.clone());
             }
             for k in rec
                 .keys
                 .iter_mut()
-                .filter(|k| k.alg == key.alg() && k.retired_at.is_none())
+                .filter(|k| k.alg == key.alg && k.retired_at.is_none())
             {
                 k.retired_at = Some(now);
             }
-            rec.keys.push(StoredKey {
-                kid: key.kid().into(),
-                alg: key.alg(),
-                material: material.clone(),
-                created_at: now,
-                retired_at: None,
-            });
+            rec.keys.push(key.clone());
             save(tx, tenant, &rec)?;
-            Ok(key.kid().to_string())
+            Ok(key.kid.clone())
         })
     }
 

@@ -5,9 +5,9 @@ use crate::admin::organization::{OrganizationIndexRecord, OrganizationRecord};
 use crate::audit::AuditKind;
 use crate::engine::Engine;
 use crate::env::Env;
-use crate::error::{err, EngineError, Result};
-use crate::jose::signing::{SigningKeysRecord, StoredKey};
-use crate::jose::{KeyMaterial, SigningKey};
+use crate::error::{err, Result};
+use crate::jose::signing::SigningKeysRecord;
+use crate::jose::KeyMaterial;
 use crate::store::{decode, list_page, load, save, Page, Store, Table};
 use crate::tenant::{
     valid_slug, Branding, RegistrationPolicy, TenantRecord, TokenLifetimes, RESERVED_SLUGS, SYSTEM_TENANT,
@@ -63,15 +63,7 @@ impl<S: Store> Engine<S> {
         check_tenant(&tenant)?;
         let mut stored = Vec::new();
         for material in keys {
-            let key =
-                SigningKey::from_material(material).map_err(|_| EngineError::Misuse("unusable key material".into()))?;
-            stored.push(StoredKey {
-                kid: key.kid().into(),
-                alg: key.alg(),
-                material: material.clone(),
-                created_at: env.now,
-                retired_at: None,
-            });
+            stored.push(self.keys.new_key(env, &tenant.slug, material)?);
         }
         let event = self
             .stamp(env)

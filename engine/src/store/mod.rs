@@ -189,6 +189,37 @@ pub trait Store: Send + Sync {
     ) -> Result<ExpiredPage, StoreError>;
 }
 
+/// A borrowed store is a store (several engines over one store: tests, tools).
+impl<S: Store> Store for &S {
+    fn transact<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        F: Fn(&mut dyn Tx) -> Result<T, EngineError>,
+    {
+        (**self).transact(f)
+    }
+    fn scan(&self, table: Table, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        (**self).scan(table, prefix)
+    }
+    fn scan_after(
+        &self,
+        table: Table,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        (**self).scan_after(table, prefix, after, limit)
+    }
+    fn expired(
+        &self,
+        table: Table,
+        now: UnixTime,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ExpiredPage, StoreError> {
+        (**self).expired(table, now, after, limit)
+    }
+}
+
 /// Calls `f` with each page (at most `page` records) of `table` under `prefix`, in key order.
 pub fn for_each_page<S: Store + ?Sized>(
     store: &S,

@@ -75,7 +75,11 @@ impl World {
     pub fn new(seed: u64) -> World {
         let mut config = EngineConfig::new("https://id.example.com");
         config.password = PasswordParams::for_tests();
-        let engine = Engine::new(MemStore::new(), config);
+        let engine = Engine::new(
+            MemStore::new(),
+            config,
+            std::sync::Arc::new(engine::sealing::SystemSecrets::for_tests()),
+        );
         let mut rng = SeededRandom::new(seed);
         let now = UnixTime(1_750_000_000);
         let mut env = Env::new(now, &mut rng);

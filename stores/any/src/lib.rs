@@ -311,7 +311,11 @@ mod tests {
         let now = UnixTime(1_000_000);
         for kind in [StoreKind::Sled, StoreKind::Redb] {
             let store = DataStore::open(kind, &root.path().join(kind.name()), 1 << 20).unwrap();
-            let engine = engine::Engine::new(store, engine::EngineConfig::new("https://id.example.com"));
+            let engine = engine::Engine::new(
+                store,
+                engine::EngineConfig::new("https://id.example.com"),
+                std::sync::Arc::new(engine::sealing::SystemSecrets::for_tests()),
+            );
             assert!(engine.prepare_expiry().unwrap());
             let token = |expires_at| AccessTokenRecord {
                 tenant: "t".into(),
@@ -387,7 +391,11 @@ mod tests {
                     Ok(())
                 })
                 .unwrap();
-            let engine = engine::Engine::new(store, engine::EngineConfig::new("https://id.example.com"));
+            let engine = engine::Engine::new(
+                store,
+                engine::EngineConfig::new("https://id.example.com"),
+                std::sync::Arc::new(engine::sealing::SystemSecrets::for_tests()),
+            );
             assert!(!engine.prepare_expiry().unwrap(), "{}", kind.name());
             assert_eq!(engine.purge_expired(now).unwrap().access_tokens, 1, "{}", kind.name());
             let due_later = engine
@@ -410,6 +418,7 @@ mod tests {
             let engine = engine::Engine::new(
                 DataStore::open(kind, &dir, 1 << 20).unwrap(),
                 engine::EngineConfig::new("https://id.example.com"),
+                std::sync::Arc::new(engine::sealing::SystemSecrets::for_tests()),
             );
             assert!(engine.prepare_expiry().unwrap());
             assert_eq!(

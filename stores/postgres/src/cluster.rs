@@ -207,6 +207,19 @@ impl TempCluster {
         )
     }
 
+    /// `pg_dump` of database `postgres` (plain SQL, as a backup would hold it).
+    pub fn dump(&self) -> Result<Vec<u8>, String> {
+        let mut c = self.pg("pg_dump");
+        c.args(["-h"])
+            .arg(&self.dir)
+            .args(["-p", &self.port.to_string(), "-U", "oidc", "-d", "postgres"]);
+        let out = c.output().map_err(|e| format!("{c:?}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("pg_dump failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(out.stdout)
+    }
+
     /// Restarts the server at once, as a crash would (`pg_ctl restart -m immediate`).
     pub fn restart_immediately(&self) -> Result<(), String> {
         self.stop()?;

@@ -1191,6 +1191,96 @@ fn secrets_never_appear_in_clear(store: &str, section: &str) {
     assert!(leaks.is_empty(), "{leaks:#?}");
 }
 
+/// A data dir written by a version before sealing holds its keys in clear: the next start seals
+/// them in place, once, and nothing changes for clients (same JWKS, tokens issued before still
+/// active, the same key signing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_an_older_version_stored_in_clear_are_sealed_at_the_next_start() {
+    use adapter_http::data_store::{DataStore, Lifecycle};
+    use engine::jose::signing::{Keyring, SigningKeysRecord, StoredMaterial};
+    use engine::store::{decode, Store, Table};
+    let _one = ONE_AT_A_TIME.lock().await;
+    let t = start().await;
+    let (id, secret) = (t.demo.client_id.clone(), t.demo.client_secret.clone());
+    let cc = |iss: String| {
+        Client::new()
+            .post(format!("{iss}/token"))
+            .basic_auth(id.clone(), Some(secret.clone()))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    let token = |v: Value| v["access_token"].as_str().unwrap().to_string();
+    let before = token(cc(t.iss.clone()).await.unwrap().json().await.unwrap());
+    let jwks = |iss: String| async move {
+        let v: Value = reqwest::get(format!("{iss}/jwks")).await.unwrap().json().await.unwrap();
+        v["keys"].clone()
+    };
+    let keys_before = jwks(t.iss.clone()).await;
+    let TestServer { server, dir, .. } = t;
+    // The same address again: the issuer (and so the tokens' `iss`) stays the same.
+    let listen = server.addr.to_string();
+    server.stop().await.unwrap();
+    let records = |store: &DataStore| -> Vec<(String, SigningKeysRecord)> {
+        store
+            .scan(Table::SigningKeys, "")
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, decode::<SigningKeysRecord>(&v).unwrap()))
+            .collect()
+    };
+    {
+        // Write every key back in clear, as an older version kept it.
+        let store = DataStore::open_existing(dir.path(), 8 << 20).unwrap().unwrap();
+        let file = dir.path().join(adapter_http::system_secret::FILE_NAME);
+        let given = adapter_http::system_secret::GivenSecrets::gather(None, &[file]).unwrap();
+        let keyring = Keyring::new(std::sync::Arc::new(
+            engine::sealing::SystemSecrets::new(&given.0).unwrap(),
+        ));
+        for (tenant, mut rec) in records(&store) {
+            for k in rec.keys.iter_mut() {
+                k.material = StoredMaterial::Clear(keyring.open(&tenant, k).unwrap());
+            }
+            let bytes = serde_json::to_vec(&rec).unwrap();
+            assert!(String::from_utf8_lossy(&bytes).contains("_scalar"), "in clear now");
+            store
+                .transact(|tx| Ok(tx.put(Table::SigningKeys, &tenant, bytes.clone())?))
+                .unwrap();
+        }
+        store.flush().unwrap();
+    }
+    let server = adapter_http::start(&adapter_http::Options::new(&listen, dir.path()))
+        .await
+        .unwrap();
+    let iss = format!("{}/demo", server.base);
+    let stored = tokio::task::block_in_place(|| records(server.state.engine.store()));
+    assert!(stored.len() >= 2, "the demo and system tenants");
+    for (tenant, rec) in &stored {
+        for k in &rec.keys {
+            assert!(
+                matches!(k.material, StoredMaterial::Sealed(_)),
+                "{tenant} key {} sealed at the start",
+                k.kid
+            );
+        }
+    }
+    assert_eq!(jwks(iss.clone()).await, keys_before, "the same keys are published");
+    let after = token(cc(iss.clone()).await.unwrap().json().await.unwrap());
+    assert_eq!(kid_of(&after), kid_of(&before), "the same key signs");
+    let active: Value = Client::new()
+        .post(format!("{iss}/introspect"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", before.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(active["active"], true, "{active}");
+    server.stop().await.unwrap();
+    drop(dir);
+}
+
 /// The `kid` in a JWS header.
 fn kid_of(jws: &str) -> String {
     let header = engine::secret::b64url_decode(jws.split('.').next().unwrap()).unwrap();

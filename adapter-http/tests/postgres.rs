@@ -311,3 +311,45 @@ async fn a_database_dump_holds_no_private_key() {
         .collect();
     assert!(leaks.is_empty(), "in the dump: {leaks:#?}");
 }
+
+/// `adapter-http secrets rotate` over PostgreSQL: the keys sealed under the old secret are sealed
+/// under the new one, and instances given the new secret alone start and sign with the same keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_secret_rotates_over_postgresql() {
+    let cluster = TempCluster::start().unwrap();
+    let server = start_on(&cluster).await;
+    let jwks = |base: String| async move {
+        let v: serde_json::Value = reqwest::get(format!("{base}/demo/jwks"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["keys"].clone()
+    };
+    let before = jwks(server.base.clone()).await;
+    server.stop().await.unwrap();
+    let new = "the new system secret of the PostgreSQL rotation test";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_adapter-http"))
+        .args(["secrets", "rotate", "--database-url", &cluster.url()])
+        .env(
+            "OP_SYSTEM_SECRET",
+            format!("{new},{}", common::process::TEST_SYSTEM_SECRET),
+        )
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        said.contains("sealed 6 under the new secret"),
+        "demo's and system's keys: {said}"
+    );
+    assert!(
+        start_with(&cluster, secrets()).await.is_err(),
+        "the old secret alone no longer opens them"
+    );
+    let only_new = adapter_http::system_secret::GivenSecrets(vec![new.into()]);
+    let server = start_with(&cluster, only_new).await.unwrap();
+    assert_eq!(jwks(server.base.clone()).await, before);
+    server.stop().await.unwrap();
+}

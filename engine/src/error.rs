@@ -27,6 +27,22 @@ impl ProtocolError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
+impl StoreError {
+    const UNAVAILABLE: &'static str = "unavailable: ";
+
+    /// The store cannot answer now (its database is unreachable) outside a transaction (a scan):
+    /// the caller gets [`EngineError::Unavailable`] (503, `temporarily_unavailable`), as a
+    /// transaction that could not reach the database does, not a server error.
+    pub fn unavailable(why: impl fmt::Display) -> Self {
+        StoreError(format!("{}{why}", Self::UNAVAILABLE))
+    }
+
+    /// Whether this is [`StoreError::unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        self.0.starts_with(Self::UNAVAILABLE)
+    }
+}
+
 /// Everything an engine call can fail with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EngineError {
@@ -86,7 +102,10 @@ impl From<ProtocolError> for EngineError {
 
 impl From<StoreError> for EngineError {
     fn from(s: StoreError) -> Self {
-        EngineError::Storage(s)
+        match s.0.strip_prefix(StoreError::UNAVAILABLE) {
+            Some(why) => EngineError::Unavailable(why.to_string()),
+            None => EngineError::Storage(s),
+        }
     }
 }
 

@@ -106,6 +106,16 @@ impl Failure {
         }
     }
 
+    /// A scan's failure (outside any transaction): an unreachable database is
+    /// [`StoreError::unavailable`], so the caller answers 503, not 500.
+    fn into_scan_error(self) -> StoreError {
+        match self {
+            Failure::Unreachable(m) => StoreError::unavailable(format!("the database is unreachable: {m}")),
+            Failure::Conflict => StoreError::unavailable("the database refused the read for conflicts"),
+            Failure::Other(m) => StoreError(m),
+        }
+    }
+
     fn into_error(self) -> EngineError {
         match self {
             Failure::Conflict => EngineError::Unavailable("the database refused the transaction for conflicts".into()),
@@ -576,7 +586,7 @@ impl Store for PgStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let client = self.connection().map_err(|f| f.into_error()).map_err(store_error)?;
+        let client = self.connection().map_err(Failure::into_scan_error)?;
         let end = prefix_end(prefix.as_bytes());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self
@@ -589,7 +599,7 @@ impl Store for PgStore {
                     )
                     .await
             })
-            .map_err(|e| StoreError(e.to_string()))?;
+            .map_err(|e| Failure::of(&e).into_scan_error())?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -607,7 +617,7 @@ impl Store for PgStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<ExpiredPage, StoreError> {
-        let client = self.connection().map_err(|f| f.into_error()).map_err(store_error)?;
+        let client = self.connection().map_err(Failure::into_scan_error)?;
         let cursor = after.and_then(|a| a.split_once('/'));
         let after_at: Option<i64> = cursor.and_then(|(at, _)| at.parse().ok());
         let after_key: Option<&[u8]> = cursor.map(|(_, key)| key.as_bytes());
@@ -619,7 +629,7 @@ impl Store for PgStore {
                     .query(&statement, &[&stored_time(now), &after_at, &after_key, &fetch])
                     .await
             })
-            .map_err(|e| StoreError(e.to_string()))?;
+            .map_err(|e| Failure::of(&e).into_scan_error())?;
         let mut page = ExpiredPage {
             read: rows.len(),
             ..ExpiredPage::default()

@@ -105,6 +105,12 @@ fn an_unreachable_database_is_an_error_not_a_hang() {
     let started = std::time::Instant::now();
     let failed = s.transact(|tx| Ok(tx.get(Table::User, "t/u")?));
     assert!(matches!(failed, Err(EngineError::Unavailable(_))), "{failed:?}");
+    // Scans run outside a transaction: unreachable is "unavailable" there too (503, not 500).
+    let scanned = s.scan_after(Table::Client, "t/", None, 10).unwrap_err();
+    assert!(scanned.is_unavailable(), "{scanned:?}");
+    assert!(matches!(EngineError::from(scanned), EngineError::Unavailable(_)));
+    let expired = s.expired(Table::Code, UnixTime(1), None, 10).unwrap_err();
+    assert!(expired.is_unavailable(), "{expired:?}");
     assert!(s.ping().is_err());
     assert!(started.elapsed() < Duration::from_secs(15));
     assert!(PgStore::open(&url, &ConnectOptions::default()).is_err());

@@ -182,3 +182,66 @@ pub fn assert_expiry_kept<S: Store>(store: &S) {
     );
     assert!(due_at(20_001, 1_000).contains(&"contract/moved".to_string()));
 }
+
+/// `put_linked` is a `put` (or a `put_expiring`) for every read: the links never change what a
+/// read returns, whether the records they point to exist, were written in the same transaction,
+/// or changed after the linking record was written.
+pub fn assert_links_change_no_read<S: Store>(store: &S) {
+    let links = [
+        (Table::Session, "links/session".to_string()),
+        (Table::User, "links/missing".to_string()),
+        (Table::UserClientGrants, "links/epoch".to_string()),
+    ];
+    store
+        .transact(|tx| {
+            tx.put(Table::Session, "links/session", b"s1".to_vec())?;
+            tx.put_linked(Table::Code, "links/code", b"c".to_vec(), Some(UnixTime(10_000)), &links)?;
+            tx.put_linked(Table::Code, "links/plain", b"p".to_vec(), None, &[])?;
+            assert_eq!(tx.get(Table::Code, "links/code")?, Some(b"c".to_vec()));
+            Ok(())
+        })
+        .expect("write");
+    store
+        .transact(|tx| {
+            tx.put(Table::Session, "links/session", b"s2".to_vec())?;
+            tx.put(Table::UserClientGrants, "links/epoch", b"e".to_vec())?;
+            Ok(())
+        })
+        .expect("change what is pointed to");
+    let read = store
+        .transact(|tx| {
+            Ok((
+                tx.get(Table::Code, "links/code")?,
+                tx.get(Table::Session, "links/session")?,
+                tx.get(Table::User, "links/missing")?,
+                tx.get(Table::UserClientGrants, "links/epoch")?,
+                tx.get(Table::Code, "links/plain")?,
+            ))
+        })
+        .expect("read");
+    assert_eq!(
+        read,
+        (
+            Some(b"c".to_vec()),
+            Some(b"s2".to_vec()),
+            None,
+            Some(b"e".to_vec()),
+            Some(b"p".to_vec())
+        )
+    );
+    // Read in the other order inside one transaction, after writing one of the targets.
+    let read = store
+        .transact(|tx| {
+            tx.put(Table::Session, "links/session", b"s3".to_vec())?;
+            let code = tx.get(Table::Code, "links/code")?;
+            Ok((code, tx.get(Table::Session, "links/session")?))
+        })
+        .expect("read after a write");
+    assert_eq!(
+        read,
+        (Some(b"c".to_vec()), Some(b"s3".to_vec())),
+        "the transaction's own write wins"
+    );
+    let expired = store.expired(Table::Code, UnixTime(20_000), None, 10).expect("expired");
+    assert!(expired.keys.iter().any(|k| k == "links/code"), "the purge time is kept");
+}

@@ -195,6 +195,7 @@ mod tests {
         assert_single_use_has_one_winner(std::sync::Arc::new(MemStore::new()));
         assert_no_lost_updates(std::sync::Arc::new(MemStore::new()));
         assert_expiry_kept(&MemStore::new());
+        assert_links_change_no_read(&MemStore::new());
     }
 
     #[test]

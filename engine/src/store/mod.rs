@@ -90,6 +90,21 @@ impl Table {
         Table::Expiry,
     ];
 
+    /// The tables a record of this one may point to ([`Record::links`]): what a store that pays a
+    /// round trip per read fetches along with it.
+    pub fn links_to(self) -> &'static [Table] {
+        match self {
+            Table::Code => &[Table::Session, Table::User, Table::UserClientGrants, Table::Grant],
+            Table::RefreshToken => &[Table::Grant, Table::User, Table::UserClientGrants],
+            _ => &[],
+        }
+    }
+
+    /// The table named `name` ([`Table::name`]).
+    pub fn named(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// A short stable name, usable as a key prefix or tree name.
     pub fn name(self) -> &'static str {
         match self {
@@ -129,6 +144,24 @@ pub trait Tx {
     /// plain `put` of the key, or its `delete`, forgets `at`; `get` and the scans return `value`
     /// as given.
     fn put_expiring(&mut self, table: Table, key: &str, value: Vec<u8>, at: UnixTime) -> Result<(), StoreError>;
+    /// Writes a record that points to others (`links`: their tables, among
+    /// [`Table::links_to`], and keys), with its purge time `at` as [`Tx::put_expiring`] takes
+    /// it. A store that pays a round trip per read (PostgreSQL) keeps the links with the record
+    /// and, whenever it reads the record, reads the records it points to in the same round trip.
+    /// The others ignore them: reads return the same either way.
+    fn put_linked(
+        &mut self,
+        table: Table,
+        key: &str,
+        value: Vec<u8>,
+        at: Option<UnixTime>,
+        _links: &[(Table, String)],
+    ) -> Result<(), StoreError> {
+        match at {
+            Some(at) => self.put_expiring(table, key, value, at),
+            None => self.put(table, key, value),
+        }
+    }
     /// Declares that losing this transaction's writes in a crash breaks no promise (a code not
     /// yet redeemed, a pending login, a client-credentials token record), so the answer need
     /// not wait for them to reach the disk. By default every write is durable before the
@@ -262,6 +295,11 @@ pub trait Record: Serialize + DeserializeOwned {
     fn purge_at(&self) -> Option<UnixTime> {
         None
     }
+    /// The records this one points to and that whoever reads it reads next (tables among
+    /// [`Table::links_to`] of its table), so a store can fetch them together ([`Tx::put_linked`]).
+    fn links(&self) -> Vec<(Table, String)> {
+        Vec::new()
+    }
 }
 
 /// Reads and decodes a record.
@@ -274,18 +312,28 @@ pub fn load<R: Record>(tx: &mut dyn Tx, key: &str) -> Result<Option<R>, EngineEr
     }
 }
 
-/// Encodes and writes a record, with when it may be purged (`Record::purge_at`).
+/// Encodes and writes a record, with when it may be purged (`Record::purge_at`) and the records
+/// it points to (`Record::links`).
 pub fn save<R: Record>(tx: &mut dyn Tx, key: &str, record: &R) -> Result<(), EngineError> {
-    match record.purge_at() {
-        Some(at) => save_expiring(tx, key, record, at),
-        None => Ok(tx.put(R::TABLE, key, encode(record)?)?),
-    }
+    write(tx, key, record, record.purge_at())
 }
 
 /// Encodes and writes a record the purge may delete after `at` (for records whose time is not
 /// their own: a refresh token lives as long as its family).
 pub fn save_expiring<R: Record>(tx: &mut dyn Tx, key: &str, record: &R, at: UnixTime) -> Result<(), EngineError> {
-    Ok(tx.put_expiring(R::TABLE, key, encode(record)?, at)?)
+    write(tx, key, record, Some(at))
+}
+
+fn write<R: Record>(tx: &mut dyn Tx, key: &str, record: &R, at: Option<UnixTime>) -> Result<(), EngineError> {
+    let value = encode(record)?;
+    let links = record.links();
+    debug_assert!(links.iter().all(|(t, _)| R::TABLE.links_to().contains(t)));
+    let written = match (links.is_empty(), at) {
+        (false, _) => tx.put_linked(R::TABLE, key, value, at, &links),
+        (true, Some(at)) => tx.put_expiring(R::TABLE, key, value, at),
+        (true, None) => tx.put(R::TABLE, key, value),
+    };
+    Ok(written?)
 }
 
 fn encode<R: Record>(record: &R) -> Result<Vec<u8>, EngineError> {

@@ -72,6 +72,26 @@ impl Record for CodeRecord {
     fn purge_at(&self) -> Option<UnixTime> {
         Some(self.expires_at.plus(CODE_REPLAY_GRACE_SECS))
     }
+    /// Its redemption reads the session, the user and the pair's epoch next; a replay, the grant
+    /// it produced.
+    fn links(&self) -> Vec<(Table, String)> {
+        match &self.state {
+            CodeState::Redeemed { grant_id } => {
+                vec![(
+                    Table::Grant,
+                    crate::token::grant::GrantRecord::key(&self.tenant, grant_id),
+                )]
+            }
+            _ => vec![
+                (Table::Session, self.session_key.clone()),
+                (Table::User, crate::user::UserRecord::key(&self.tenant, &self.user_id)),
+                (
+                    Table::UserClientGrants,
+                    crate::token::grant::UserClientEpochRecord::key(&self.tenant, &self.user_id, &self.client_id),
+                ),
+            ],
+        }
+    }
 }
 
 impl CodeRecord {

@@ -122,6 +122,18 @@ pub struct RefreshTokenRecord {
 
 impl Record for RefreshTokenRecord {
     const TABLE: Table = Table::RefreshToken;
+    /// A refresh reads the family, the user and the pair's epoch next.
+    fn links(&self) -> Vec<(Table, String)> {
+        let mut links = vec![(Table::Grant, GrantRecord::key(&self.tenant, &self.grant_id))];
+        if let Some((user, client)) = &self.holder {
+            links.push((Table::User, crate::user::UserRecord::key(&self.tenant, user)));
+            links.push((
+                Table::UserClientGrants,
+                UserClientEpochRecord::key(&self.tenant, user, client),
+            ));
+        }
+        links
+    }
 }
 
 impl RefreshTokenRecord {

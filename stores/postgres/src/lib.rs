@@ -64,7 +64,14 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A transaction's writes by (table, key): the value and its expiry time, or `None` to delete.
-type Writes = BTreeMap<(Table, String), Option<(Vec<u8>, Option<UnixTime>)>>;
+type Writes = BTreeMap<(Table, String), Option<Put>>;
+
+/// A record written: its value, purge time, and the records it points to (JSON `[[table, key]]`).
+struct Put {
+    value: Vec<u8>,
+    at: Option<UnixTime>,
+    links: Option<String>,
+}
 
 /// An error with its causes (`error performing TLS handshake: invalid peer certificate: …`).
 fn described(e: &dyn std::error::Error) -> String {
@@ -397,16 +404,18 @@ async fn commit(
         keys: Vec<Vec<u8>>,
         values: Vec<Vec<u8>>,
         purge_at: Vec<Option<i64>>,
+        links: Vec<Option<String>>,
         deleted: Vec<Vec<u8>>,
     }
     let mut by_table: BTreeMap<Table, TableWrites> = BTreeMap::new();
     for ((table, key), write) in writes {
         let w = by_table.entry(table).or_default();
         match write {
-            Some((value, at)) => {
+            Some(put) => {
                 w.keys.push(key.into_bytes());
-                w.values.push(value);
-                w.purge_at.push(at.map(stored_time));
+                w.values.push(put.value);
+                w.purge_at.push(put.at.map(stored_time));
+                w.links.push(put.links);
             }
             None => w.deleted.push(key.into_bytes()),
         }
@@ -423,7 +432,11 @@ async fn commit(
     }
     let sends = prepared.iter().map(|(statement, w, upsert)| async move {
         match upsert {
-            true => client.execute(statement, &[&w.keys, &w.values, &w.purge_at]).await,
+            true => {
+                client
+                    .execute(statement, &[&w.keys, &w.values, &w.purge_at, &w.links])
+                    .await
+            }
             false => client.execute(statement, &[&w.deleted]).await,
         }
     });
@@ -497,10 +510,23 @@ impl PgTx<'_> {
             StoreError(message)
         })?;
         for ((table, keys), rows) in wanted.into_iter().zip(answers) {
+            // Rows of (table name, key, value, links): the table's own records have no name.
+            let row_of = |name: &str, key: &str| {
+                rows.iter()
+                    .find(|r| r.get::<_, &str>(0) == name && r.get::<_, &[u8]>(1) == key.as_bytes())
+            };
             for key in keys {
-                let found = rows.iter().find(|r| r.get::<_, &[u8]>(0) == key.as_bytes());
-                let value = found.map(|r| r.get::<_, Vec<u8>>(1));
-                self.read.insert((table, key), value);
+                let found = row_of("", &key);
+                // The records it points to came in the same statement: absent ones are known absent.
+                let links: Vec<(Table, String)> = found
+                    .and_then(|r| r.get::<_, Option<&str>>(3))
+                    .map(parse_links)
+                    .unwrap_or_default();
+                for (target, target_key) in links {
+                    let value = row_of(target.name(), &target_key).map(|r| r.get::<_, Vec<u8>>(2));
+                    self.read.entry((target, target_key)).or_insert(value);
+                }
+                self.read.insert((table, key), found.map(|r| r.get::<_, Vec<u8>>(2)));
             }
         }
         Ok(())
@@ -511,7 +537,7 @@ impl Tx for PgTx<'_> {
     fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let id = (table, key.to_string());
         if let Some(w) = self.writes.get(&id) {
-            return Ok(w.as_ref().map(|(v, _)| v.clone()));
+            return Ok(w.as_ref().map(|put| put.value.clone()));
         }
         if !self.read.contains_key(&id) {
             self.fetch(BTreeMap::from([(table, vec![key.to_string()])]))?;
@@ -535,17 +561,43 @@ impl Tx for PgTx<'_> {
         }
     }
     fn put(&mut self, table: Table, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
-        self.writes.insert((table, key.to_string()), Some((value, None)));
-        Ok(())
+        self.put_linked(table, key, value, None, &[])
     }
     fn put_expiring(&mut self, table: Table, key: &str, value: Vec<u8>, at: UnixTime) -> Result<(), StoreError> {
-        self.writes.insert((table, key.to_string()), Some((value, Some(at))));
+        self.put_linked(table, key, value, Some(at), &[])
+    }
+    fn put_linked(
+        &mut self,
+        table: Table,
+        key: &str,
+        value: Vec<u8>,
+        at: Option<UnixTime>,
+        links: &[(Table, String)],
+    ) -> Result<(), StoreError> {
+        let links = (!links.is_empty()).then(|| encode_links(links));
+        self.writes
+            .insert((table, key.to_string()), Some(Put { value, at, links }));
         Ok(())
     }
     fn delete(&mut self, table: Table, key: &str) -> Result<(), StoreError> {
         self.writes.insert((table, key.to_string()), None);
         Ok(())
     }
+}
+
+/// Links as stored: a JSON array of `[table name, key]`.
+fn encode_links(links: &[(Table, String)]) -> String {
+    let pairs: Vec<(&str, &str)> = links.iter().map(|(t, k)| (t.name(), k.as_str())).collect();
+    serde_json::to_string(&pairs).unwrap_or_default()
+}
+
+/// Links read back; pairs naming no table are skipped (a link only saves a round trip).
+fn parse_links(text: &str) -> Vec<(Table, String)> {
+    serde_json::from_str::<Vec<(String, String)>>(text)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(t, k)| Table::named(&t).map(|t| (t, k)))
+        .collect()
 }
 
 /// A short random pause before running a conflicting transaction again (1–`8 << attempt` ms).

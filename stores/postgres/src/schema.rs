@@ -11,8 +11,10 @@
 
 use engine::store::Table;
 
-/// The version this build writes. 1: one shared table `oidc_records`; 2: a table per engine table.
-pub const VERSION: i32 = 2;
+/// The version this build writes. 1: one shared table `oidc_records`; 2: a table per engine table;
+/// 3: each record may keep the keys of the records it points to (`links`, a JSON array of
+/// `[table, key]`), which a read of it fetches in the same statement.
+pub const VERSION: i32 = 3;
 
 /// The name of `table`'s PostgreSQL table.
 pub fn name(table: Table) -> String {
@@ -32,8 +34,9 @@ pub fn create() -> String {
         // fillfactor 70: room on each page for an updated record's new version, which then adds
         // no index entry (a HOT update) and so no conflict with readers of the index page.
         sql.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS {t} (key bytea PRIMARY KEY, value bytea NOT NULL, purge_at bigint) \
-             WITH (fillfactor = 70);\n\
+            "CREATE TABLE IF NOT EXISTS {t} (key bytea PRIMARY KEY, value bytea NOT NULL, purge_at bigint, \
+             links jsonb) WITH (fillfactor = 70);\n\
+             ALTER TABLE {t} ADD COLUMN IF NOT EXISTS links jsonb;\n\
              CREATE INDEX IF NOT EXISTS {t}_purge ON {t} (purge_at, key) WHERE purge_at IS NOT NULL;\n"
         ));
     }
@@ -56,9 +59,13 @@ pub fn from_v1() -> String {
 
 /// The statements of one table.
 pub struct Statements {
-    /// The records of the keys in `$1` (`bytea[]`).
+    /// The records of the keys in `$1` (`bytea[]`): rows of (table name, key, value, links). For
+    /// a table whose records point to others (`Table::links_to`), the table name is empty on its
+    /// own records, whose links come as text, and the records they point to follow, named by
+    /// their table, in the same statement.
     pub get: String,
-    /// Inserts or replaces the records in `$1`, `$2`, `$3` (keys, values, purge times).
+    /// Inserts or replaces the records in `$1`, `$2`, `$3`, `$4` (keys, values, purge times,
+    /// links as JSON text).
     pub upsert: String,
     /// Deletes the records of the keys in `$1`.
     pub delete: String,
@@ -72,10 +79,12 @@ impl Statements {
     fn of(table: Table) -> Self {
         let t = name(table);
         Statements {
-            get: format!("SELECT key, value FROM {t} WHERE key = ANY($1::bytea[])"),
+            get: get(table),
             upsert: format!(
-                "INSERT INTO {t} (key, value, purge_at) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bigint[]) \
-                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, purge_at = EXCLUDED.purge_at"
+                "INSERT INTO {t} (key, value, purge_at, links) SELECT k, v, p, l::jsonb \
+                 FROM unnest($1::bytea[], $2::bytea[], $3::bigint[], $4::text[]) AS u(k, v, p, l) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, purge_at = EXCLUDED.purge_at, \
+                 links = EXCLUDED.links"
             ),
             delete: format!("DELETE FROM {t} WHERE key = ANY($1::bytea[])"),
             scan: format!(
@@ -88,6 +97,27 @@ impl Statements {
             ),
         }
     }
+}
+
+/// The read of `table`'s records by key, with the records they point to when they may.
+fn get(table: Table) -> String {
+    let t = name(table);
+    if table.links_to().is_empty() {
+        return format!("SELECT ''::text, key, value, NULL::text FROM {t} WHERE key = ANY($1::bytea[])");
+    }
+    let mut sql = format!(
+        "WITH r AS (SELECT key, value, links FROM {t} WHERE key = ANY($1::bytea[])), \
+         l AS (SELECT e->>0 AS t, convert_to(e->>1, 'UTF8') AS k FROM r, jsonb_array_elements(r.links) AS e) \
+         SELECT ''::text, key, value, links::text FROM r"
+    );
+    for target in table.links_to() {
+        sql.push_str(&format!(
+            " UNION ALL SELECT '{n}', x.key, x.value, NULL FROM {x} x WHERE x.key IN (SELECT k FROM l WHERE t = '{n}')",
+            n = target.name(),
+            x = name(*target)
+        ));
+    }
+    sql
 }
 
 /// Every table's statements, in `Table::ALL`'s order.

@@ -12,6 +12,7 @@ fn passes_the_store_contract_on_a_real_database() {
     engine::store::contract_check::assert_commits_and_aborts(&*s);
     engine::store::paging_check::assert_paged_scans_agree(&*s);
     engine::store::contract_check::assert_expiry_kept(&*s);
+    engine::store::contract_check::assert_links_change_no_read(&*s);
     engine::store::contract_check::assert_single_use_has_one_winner(s.clone());
     engine::store::contract_check::assert_no_lost_updates(s.clone());
 }
@@ -52,6 +53,58 @@ fn a_database_written_by_a_newer_version_is_refused() {
     drop(client);
     let refused = PgStore::open(&cluster.url(), &ConnectOptions::default()).err().unwrap();
     assert!(refused.0.contains("newer version"), "{}", refused.0);
+}
+
+/// Version 2's tables (no `links` column) gain it in place: their records read as before, and
+/// linked records can be written and read with what they point to.
+#[test]
+fn a_database_of_the_second_schema_gains_links_in_place() {
+    let cluster = TempCluster::start().unwrap();
+    let url = cluster.url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let mut sql = String::from("CREATE TABLE oidc_schema (version integer NOT NULL); INSERT INTO oidc_schema VALUES (2);");
+        for table in Table::ALL {
+            sql.push_str(&format!(
+                "CREATE TABLE {} (key bytea PRIMARY KEY, value bytea NOT NULL, purge_at bigint);",
+                schema::name(table)
+            ));
+        }
+        sql.push_str("INSERT INTO oidc_code VALUES ('t/old', 'old code', 5); INSERT INTO oidc_user VALUES ('t/u', 'user', NULL);");
+        client.batch_execute(&sql).await.unwrap();
+    });
+    let s = store(&cluster);
+    let links = [(Table::User, "t/u".to_string())];
+    s.transact(|tx| {
+        tx.put_linked(Table::Code, "t/new", b"new code".to_vec(), None, &links)
+            .map_err(Into::into)
+    })
+    .unwrap();
+    let read = s
+        .transact(|tx| {
+            Ok((
+                tx.get(Table::Code, "t/old")?,
+                tx.get(Table::Code, "t/new")?,
+                tx.get(Table::User, "t/u")?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(
+        read,
+        (
+            Some(b"old code".to_vec()),
+            Some(b"new code".to_vec()),
+            Some(b"user".to_vec())
+        )
+    );
+    let client = s.connection().unwrap();
+    let version: i32 = s
+        .block_on(client.query_one("SELECT version FROM oidc_schema", &[]))
+        .unwrap()
+        .get(0);
+    assert_eq!(version, schema::VERSION);
 }
 
 #[test]
@@ -351,4 +404,54 @@ fn a_conflict_runs_the_transaction_again_and_is_counted() {
     let n = s.transact(|tx| Ok(tx.get(Table::Grant, "t/n")?)).unwrap();
     assert_eq!(n, Some(b"2".to_vec()), "no increment lost");
     assert!(s.counters().conflicts.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+}
+
+/// A record written with links brings the records it points to in the statement that reads it:
+/// reading them afterwards costs no round trip, and one that does not exist is known absent.
+#[test]
+fn a_linked_record_brings_what_it_points_to_in_one_flight() {
+    let cluster = TempCluster::start().unwrap();
+    let s = store(&cluster);
+    let links = [
+        (Table::Session, "t/s".to_string()),
+        (Table::User, "t/u".to_string()),
+        (Table::UserClientGrants, "t/absent".to_string()),
+    ];
+    s.transact(|tx| {
+        tx.put(Table::Session, "t/s", b"session".to_vec())?;
+        tx.put(Table::User, "t/u", b"user".to_vec())?;
+        tx.put_linked(Table::Code, "t/c", b"code".to_vec(), Some(UnixTime(99)), &links)?;
+        Ok(())
+    })
+    .unwrap();
+    let before = s.counters().round_trips.load(Ordering::Relaxed);
+    let read = s
+        .transact(|tx| {
+            let code = tx.get(Table::Code, "t/c")?;
+            let after_first = s.counters().round_trips.load(Ordering::Relaxed);
+            let rest = (
+                tx.get(Table::Session, "t/s")?,
+                tx.get(Table::User, "t/u")?,
+                tx.get(Table::UserClientGrants, "t/absent")?,
+            );
+            assert_eq!(
+                s.counters().round_trips.load(Ordering::Relaxed),
+                after_first,
+                "no flight for what the code points to"
+            );
+            Ok((code, rest))
+        })
+        .unwrap();
+    assert_eq!(
+        read,
+        (
+            Some(b"code".to_vec()),
+            (Some(b"session".to_vec()), Some(b"user".to_vec()), None)
+        )
+    );
+    assert_eq!(
+        s.counters().round_trips.load(Ordering::Relaxed) - before,
+        2,
+        "the reads in one flight, then COMMIT"
+    );
 }

@@ -32,6 +32,7 @@ fn keeps_expiry_times_in_an_exact_index() {
     assert_eq!(entries, 50 + 2 + 1, "due, later, moved, other table");
     let page = s.expired(Table::Session, UnixTime(150), None, 1_000).unwrap();
     assert_eq!((page.keys.len(), page.read), (50, 50));
+    engine::store::contract_check::assert_links_change_no_read(&s);
 }
 
 #[test]

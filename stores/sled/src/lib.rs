@@ -680,6 +680,7 @@ mod tests {
             "a record without a time is never due"
         );
         assert_eq!(due.read, 2, "sled reads the table");
+        engine::store::contract_check::assert_links_change_no_read(&s);
     }
 
     #[test]

@@ -412,7 +412,7 @@ fn render_document(e: &Engine<DataStore>, tenant: &str, doc: Doc) -> Option<Vec<
             discovery::document(&e.issuer(tenant), registration)
         }
         Doc::Jwks => serde_json::to_value(e.jwks(tenant).ok()?).ok()?,
-        Doc::CorsOrigins => return None,
+        Doc::CorsOrigins | Doc::Branding => return None,
     };
     serde_json::to_vec(&value).ok()
 }

@@ -1,4 +1,5 @@
-//! Discovery and JWKS documents (and the CORS origins) rendered once per tenant and kept as bytes.
+//! Discovery and JWKS documents (and the CORS origins, and the pages' branding) rendered once per
+//! tenant and kept as bytes.
 //!
 //! Every Admin API or registration call that changes something (any method but GET) moves the
 //! shared generation on (`shared_state`), and a document rendered under an older generation is
@@ -22,6 +23,8 @@ pub enum Doc {
     Jwks,
     /// The origins allowed by CORS (`crate::cors`), one per line.
     CorsOrigins,
+    /// The tenant's branding of its pages (JSON of `engine::Branding`).
+    Branding,
 }
 
 /// One kind of document per tenant, with the generation each was rendered under.

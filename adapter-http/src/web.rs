@@ -3,6 +3,7 @@
 //! decision is made here.
 
 use crate::cookies;
+use crate::doc_cache::Doc;
 use crate::pages::{brand, scope_text};
 use crate::params::{self, ParamError};
 use crate::state::Shared;
@@ -73,16 +74,20 @@ pub(crate) struct PageCtx<'a> {
 
 impl<'a> PageCtx<'a> {
     pub(crate) async fn new(state: &'a Shared, tenant: &'a str, req: &Request) -> Self {
+        // Kept with the tenant's documents (rendered again after any Admin API change), so a
+        // page request does not pay a store transaction for it.
         let slug = tenant.to_string();
+        let render = || async move {
+            let t = state.engine.call(move |e, _| e.tenant(&slug).ok().flatten()).await?;
+            let mut b = t.branding;
+            b.display_name = b.display_name.or(Some(t.display_name));
+            serde_json::to_vec(&b).ok()
+        };
         let tenant_branding = state
-            .engine
-            .call(move |e, _| e.tenant(&slug).ok().flatten())
+            .docs
+            .get_or_render(state.shared.doc_generation(), tenant, Doc::Branding, render)
             .await
-            .map(|t| {
-                let mut b = t.branding;
-                b.display_name = b.display_name.or(Some(t.display_name));
-                b
-            });
+            .and_then(|bytes| serde_json::from_slice::<engine::Branding>(&bytes).ok());
         let (csrf, set_csrf) = match cookies::read(req, cookies::CSRF) {
             Some(c) => (c, false),
             None => (crate::os_env::random_token(), true),

@@ -368,3 +368,67 @@ async fn the_system_secret_rotates_over_postgresql() {
     assert_eq!(jwks(server.base.clone()).await, before);
     server.stop().await.unwrap();
 }
+
+/// Round trips of a sign-in with a session (single sign-on) on the happy path: `/authorize` reads
+/// the tenant, the client and the session (and its user, linked) in one flight, the consent in a
+/// second, and writes the code with `COMMIT`; `/token` takes two; `/userinfo` reads the access
+/// token's record and everything it links to (keys, client, family, user, epoch) in one flight,
+/// then commits. The page branding comes from the documents' cache, not the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_sign_on_takes_three_round_trips_at_authorize_and_two_at_userinfo() {
+    let cluster = TempCluster::start().unwrap();
+    let server = start_on(&cluster).await;
+    let t = TestServer {
+        demo: server.demo.clone().unwrap(),
+        iss: format!("{}/demo", server.base),
+        server,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let metrics = t.server.state.metrics.clone();
+    let trips = || {
+        metrics
+            .render(Default::default())
+            .lines()
+            .find_map(|l| l.strip_prefix("oidc_database_round_trips_total "))
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let b = browser();
+    demo_code(&t, &b, "openid").await;
+    // Every pooled connection prepares its statements once: warm them all.
+    for _ in 0..20 {
+        let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "");
+        let code = param(&location(&b.get(&url).send().await.unwrap()), "code").unwrap();
+        let (_, tokens) = exchange(&t, &code).await;
+        let r = Client::new()
+            .get(format!("{}/userinfo", t.iss))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let before = trips();
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "");
+    let r = b.get(&url).send().await.unwrap();
+    assert_eq!(
+        trips() - before,
+        3,
+        "authorize: tenant, client, session and user; consent; code"
+    );
+    let code = param(&location(&r), "code").unwrap();
+    let before = trips();
+    let (status, tokens) = exchange(&t, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(trips() - before, 2, "token");
+    let before = trips();
+    let r = Client::new()
+        .get(format!("{}/userinfo", t.iss))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(trips() - before, 2, "userinfo: the token and what it links to; COMMIT");
+}

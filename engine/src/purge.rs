@@ -609,6 +609,7 @@ mod tests {
             tenant: "t".into(),
             client_id: "c".into(),
             grant_id: None,
+            user_id: None,
             expires_at,
             revoked: false,
             token_hash: None,

@@ -691,6 +691,7 @@ fn purge_goes_through_tables_larger_than_one_page() {
         tenant: T.into(),
         client_id: "web".into(),
         grant_id: None,
+        user_id: None,
         expires_at,
         revoked: false,
         token_hash: None,

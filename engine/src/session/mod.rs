@@ -45,6 +45,10 @@ impl Record for SessionRecord {
     fn purge_at(&self) -> Option<UnixTime> {
         Some(self.expires_at)
     }
+    /// Whoever reads a session reads its user next ([`load_live`]).
+    fn links(&self) -> Vec<(Table, String)> {
+        vec![(Table::User, UserRecord::key(&self.tenant, &self.user_id))]
+    }
 }
 
 impl SessionRecord {

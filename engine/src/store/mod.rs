@@ -96,6 +96,14 @@ impl Table {
         match self {
             Table::Code => &[Table::Session, Table::User, Table::UserClientGrants, Table::Grant],
             Table::RefreshToken => &[Table::Grant, Table::User, Table::UserClientGrants],
+            Table::Session => &[Table::User],
+            Table::AccessToken => &[
+                Table::SigningKeys,
+                Table::Client,
+                Table::Grant,
+                Table::User,
+                Table::UserClientGrants,
+            ],
             _ => &[],
         }
     }

@@ -152,6 +152,10 @@ pub struct AccessTokenRecord {
     pub client_id: String,
     /// Family (none for client credentials).
     pub grant_id: Option<String>,
+    /// The family's user, so a check of the token fetches the family, the user and the pair's
+    /// epoch in one go (absent for client credentials, and in records written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     /// Expiry.
     pub expires_at: UnixTime,
     /// Revoked on its own (RFC 7009).
@@ -166,6 +170,26 @@ impl Record for AccessTokenRecord {
     const TABLE: Table = Table::AccessToken;
     fn purge_at(&self) -> Option<UnixTime> {
         Some(self.expires_at)
+    }
+    /// A check of the token (userinfo, introspection) reads the keys that signed it, its client,
+    /// and for a user's token the family, the user and the pair's epoch.
+    fn links(&self) -> Vec<(Table, String)> {
+        let t = &self.tenant;
+        let mut links = vec![
+            (Table::SigningKeys, t.clone()),
+            (Table::Client, crate::client::ClientRecord::key(t, &self.client_id)),
+        ];
+        if let Some(grant_id) = &self.grant_id {
+            links.push((Table::Grant, GrantRecord::key(t, grant_id)));
+        }
+        if let Some(user) = &self.user_id {
+            links.push((Table::User, crate::user::UserRecord::key(t, user)));
+            links.push((
+                Table::UserClientGrants,
+                UserClientEpochRecord::key(t, user, &self.client_id),
+            ));
+        }
+        links
     }
 }
 

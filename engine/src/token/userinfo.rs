@@ -24,17 +24,19 @@ pub enum UserInfoResponse {
 impl<S: Store> Engine<S> {
     /// Handles `GET|POST /userinfo` with the bearer `token`: `sub` plus the granted scopes' claims.
     pub fn handle_userinfo(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<Map<String, Value>> {
-        self.userinfo_claims(env, tenant, token).map(|(claims, _)| claims)
+        let now = env.now;
+        self.store
+            .transact(|tx| self.userinfo_claims(tx, tenant, token, now))
+            .map(|(claims, _)| claims)
     }
 
     /// Handles `GET|POST /userinfo` as the wire sees it: JSON, or a JWT signed with the client's
-    /// registered `userinfo_signed_response_alg` carrying `iss` and `aud`.
+    /// registered `userinfo_signed_response_alg` carrying `iss` and `aud`, in one transaction.
     /// OIDC-CORE-5.3.2-signed-userinfo.
     pub fn handle_userinfo_response(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<UserInfoResponse> {
-        let (claims, client_id) = self.userinfo_claims(env, tenant, token)?;
         let now = env.now;
         self.store.transact(|tx| {
-            let mut claims = claims.clone();
+            let (mut claims, client_id) = self.userinfo_claims(tx, tenant, token, now)?;
             let client = self.clients.load(tx, &ClientRecord::key(tenant, &client_id))?;
             let Some(alg) = client.and_then(|c| c.extras.userinfo_signed_response_alg) else {
                 return Ok(UserInfoResponse::Json(claims));
@@ -48,8 +50,13 @@ impl<S: Store> Engine<S> {
     }
 
     /// The claims for `token`, and the client it was issued to.
-    fn userinfo_claims(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<(Map<String, Value>, String)> {
-        let now = env.now;
+    fn userinfo_claims(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        tenant: &str,
+        token: &str,
+        now: crate::env::UnixTime,
+    ) -> Result<(Map<String, Value>, String)> {
         // RFC6750-3.1-invalid-token
         let invalid = || {
             err(
@@ -57,42 +64,40 @@ impl<S: Store> Engine<S> {
                 "the access token is invalid, expired or revoked",
             )
         };
-        self.store.transact(|tx| {
-            let resolved = self.resolve_token(tx, tenant, token)?;
-            if !self.is_active(tx, &resolved, now)? {
-                return Err(invalid());
-            }
-            let Resolved::Access { claims, record } = resolved else {
-                return Err(invalid());
-            };
-            let Some(grant_id) = &record.grant_id else {
-                return Err(err(ErrorCode::InvalidToken, "client credentials tokens carry no user"));
-            };
-            let grant = load::<GrantRecord>(tx, &GrantRecord::key(tenant, grant_id))?.ok_or_else(invalid)?;
-            let granted: Vec<String> = claims
-                .scope
-                .as_deref()
-                .unwrap_or("")
-                .split(' ')
-                .map(str::to_owned)
-                .collect();
-            if !granted.iter().any(|s| s == scopes::OPENID) {
-                return Err(err(
-                    ErrorCode::InsufficientScope,
-                    "the openid scope is required for UserInfo",
-                ));
-            }
-            let user = load::<UserRecord>(tx, &UserRecord::key(tenant, &grant.user_id))?.ok_or_else(invalid)?;
-            let mut out = Map::new();
-            out.insert("sub".into(), json!(user.id));
-            // OIDC-CORE-5.3-userinfo-claims
-            out.extend(scope_claims(&user, &granted));
-            // OIDC-CORE-5.5-claims-parameter
-            out.extend(crate::authorize::claims_request::named_claims(
-                &user,
-                &grant.claims.userinfo,
+        let resolved = self.resolve_token(tx, tenant, token)?;
+        if !self.is_active(tx, &resolved, now)? {
+            return Err(invalid());
+        }
+        let Resolved::Access { claims, record } = resolved else {
+            return Err(invalid());
+        };
+        let Some(grant_id) = &record.grant_id else {
+            return Err(err(ErrorCode::InvalidToken, "client credentials tokens carry no user"));
+        };
+        let grant = load::<GrantRecord>(tx, &GrantRecord::key(tenant, grant_id))?.ok_or_else(invalid)?;
+        let granted: Vec<String> = claims
+            .scope
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        if !granted.iter().any(|s| s == scopes::OPENID) {
+            return Err(err(
+                ErrorCode::InsufficientScope,
+                "the openid scope is required for UserInfo",
             ));
-            Ok((out, record.client_id.clone()))
-        })
+        }
+        let user = load::<UserRecord>(tx, &UserRecord::key(tenant, &grant.user_id))?.ok_or_else(invalid)?;
+        let mut out = Map::new();
+        out.insert("sub".into(), json!(user.id));
+        // OIDC-CORE-5.3-userinfo-claims
+        out.extend(scope_claims(&user, &granted));
+        // OIDC-CORE-5.5-claims-parameter
+        out.extend(crate::authorize::claims_request::named_claims(
+            &user,
+            &grant.claims.userinfo,
+        ));
+        Ok((out, record.client_id.clone()))
     }
 }

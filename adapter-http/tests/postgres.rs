@@ -14,6 +14,31 @@ async fn start_on(cluster: &TempCluster) -> adapter_http::Server {
     start_with(cluster, secrets()).await.unwrap()
 }
 
+/// A first start on `cluster`, as a test server (the demo tenant made by this start).
+async fn first_start(cluster: &TempCluster) -> TestServer {
+    let server = start_on(cluster).await;
+    TestServer {
+        demo: server.demo.clone().expect("the first start makes the demo tenant"),
+        iss: format!("{}/demo", server.base),
+        server,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// The server's `oidc_database_round_trips_total`, read when called.
+fn round_trips(t: &TestServer) -> impl Fn() -> u64 {
+    let metrics = t.server.state.metrics.clone();
+    move || {
+        metrics
+            .render(Default::default())
+            .lines()
+            .find_map(|l| l.strip_prefix("oidc_database_round_trips_total "))
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    }
+}
+
 async fn start_with(
     cluster: &TempCluster,
     secrets: adapter_http::system_secret::GivenSecrets,
@@ -227,23 +252,8 @@ async fn a_data_dir_moves_into_postgresql_with_migrate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_requests_take_two_database_round_trips() {
     let cluster = TempCluster::start().unwrap();
-    let server = start_on(&cluster).await;
-    let t = TestServer {
-        demo: server.demo.clone().unwrap(),
-        iss: format!("{}/demo", server.base),
-        server,
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let metrics = t.server.state.metrics.clone();
-    let trips = || {
-        metrics
-            .render(Default::default())
-            .lines()
-            .find_map(|l| l.strip_prefix("oidc_database_round_trips_total "))
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-    };
+    let t = first_start(&cluster).await;
+    let trips = round_trips(&t);
     let code = demo_code(&t, &browser(), "openid offline_access").await;
     // Every pooled connection prepares its statements once: warm them all.
     for _ in 0..20 {
@@ -288,13 +298,7 @@ async fn a_database_dump_holds_no_private_key() {
         .err()
         .expect("no system secret is refused over PostgreSQL");
     assert!(refused.to_string().contains("needs a system secret"), "{refused}");
-    let server = start_on(&cluster).await;
-    let t = TestServer {
-        demo: server.demo.clone().unwrap(),
-        iss: format!("{}/demo", server.base),
-        server,
-        dir: tempfile::tempdir().unwrap(),
-    };
+    let t = first_start(&cluster).await;
     let root = root_token(&t).await;
     let (status, keys) = call(
         &t,
@@ -377,23 +381,8 @@ async fn the_system_secret_rotates_over_postgresql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_sign_on_takes_three_round_trips_at_authorize_and_two_at_userinfo() {
     let cluster = TempCluster::start().unwrap();
-    let server = start_on(&cluster).await;
-    let t = TestServer {
-        demo: server.demo.clone().unwrap(),
-        iss: format!("{}/demo", server.base),
-        server,
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let metrics = t.server.state.metrics.clone();
-    let trips = || {
-        metrics
-            .render(Default::default())
-            .lines()
-            .find_map(|l| l.strip_prefix("oidc_database_round_trips_total "))
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-    };
+    let t = first_start(&cluster).await;
+    let trips = round_trips(&t);
     let b = browser();
     demo_code(&t, &b, "openid").await;
     // Every pooled connection prepares its statements once: warm them all.

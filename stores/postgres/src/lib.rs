@@ -510,23 +510,19 @@ impl PgTx<'_> {
             StoreError(message)
         })?;
         for ((table, keys), rows) in wanted.into_iter().zip(answers) {
-            // Rows of (table name, key, value, links): the table's own records have no name.
-            let row_of = |name: &str, key: &str| {
-                rows.iter()
-                    .find(|r| r.get::<_, &str>(0) == name && r.get::<_, &[u8]>(1) == key.as_bytes())
-            };
             for key in keys {
-                let found = row_of("", &key);
-                // The records it points to came in the same statement: absent ones are known absent.
-                let links: Vec<(Table, String)> = found
-                    .and_then(|r| r.get::<_, Option<&str>>(3))
-                    .map(parse_links)
-                    .unwrap_or_default();
-                for (target, target_key) in links {
-                    let value = row_of(target.name(), &target_key).map(|r| r.get::<_, Vec<u8>>(2));
-                    self.read.entry((target, target_key)).or_insert(value);
+                let found = rows.iter().find(|r| r.get::<_, &[u8]>(0) == key.as_bytes());
+                if let Some(row) = found {
+                    // The records it links to came in the same row: absent ones are known absent.
+                    let links = row.get::<_, Option<&str>>(2).map(parse_links).unwrap_or_default();
+                    for (i, target) in table.links_to().iter().enumerate() {
+                        if let Some(target_key) = links.get(target.name()) {
+                            let value = row.get::<_, Option<Vec<u8>>>(3 + i);
+                            self.read.entry((*target, target_key.clone())).or_insert(value);
+                        }
+                    }
                 }
-                self.read.insert((table, key), found.map(|r| r.get::<_, Vec<u8>>(2)));
+                self.read.insert((table, key), found.map(|r| r.get::<_, Vec<u8>>(1)));
             }
         }
         Ok(())
@@ -585,19 +581,15 @@ impl Tx for PgTx<'_> {
     }
 }
 
-/// Links as stored: a JSON array of `[table name, key]`.
+/// Links as stored: a JSON object from table name to key (one link per table).
 fn encode_links(links: &[(Table, String)]) -> String {
-    let pairs: Vec<(&str, &str)> = links.iter().map(|(t, k)| (t.name(), k.as_str())).collect();
-    serde_json::to_string(&pairs).unwrap_or_default()
+    let by_table: BTreeMap<&str, &str> = links.iter().map(|(t, k)| (t.name(), k.as_str())).collect();
+    serde_json::to_string(&by_table).unwrap_or_default()
 }
 
-/// Links read back; pairs naming no table are skipped (a link only saves a round trip).
-fn parse_links(text: &str) -> Vec<(Table, String)> {
-    serde_json::from_str::<Vec<(String, String)>>(text)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(t, k)| Table::named(&t).map(|t| (t, k)))
-        .collect()
+/// Links read back; anything else reads as none (a link only saves a round trip).
+fn parse_links(text: &str) -> HashMap<String, String> {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// A short random pause before running a conflicting transaction again (1–`8 << attempt` ms).

@@ -421,3 +421,34 @@ async fn a_single_sign_on_takes_three_round_trips_at_authorize_and_two_at_userin
     assert_eq!(r.status(), 200);
     assert_eq!(trips() - before, 2, "userinfo: the token and what it links to; COMMIT");
 }
+
+/// Round trips of a password sign-in: the form's POST reads the pending request and the name's
+/// index entries (linked to the user) in one flight and commits; then, after the password check,
+/// the pending request, the client and the consent in one flight, and the session with `COMMIT`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_sign_in_takes_four_round_trips() {
+    let cluster = TempCluster::start().unwrap();
+    let t = first_start(&cluster).await;
+    let trips = round_trips(&t);
+    // The first flow renders the tenant's page branding (then cached) and records the consent.
+    demo_code(&t, &browser(), "openid").await;
+    let b = browser();
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "");
+    let before = trips();
+    let html = b.get(&url).send().await.unwrap().text().await.unwrap();
+    assert_eq!(
+        trips() - before,
+        2,
+        "the login page: tenant and client; the pending request"
+    );
+    let form = [
+        ("transaction", hidden(&html, "transaction")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", t.demo.username.clone()),
+        ("password", t.demo.password.clone()),
+    ];
+    let before = trips();
+    let r = b.post(format!("{}/login", t.iss)).form(&form).send().await.unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(trips() - before, 4, "the sign-in");
+}

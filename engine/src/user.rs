@@ -134,13 +134,31 @@ impl UserRecord {
 pub struct UserIndexRecord {
     /// The user this name points at.
     pub user_id: String,
+    /// Its tenant, so a sign-in reads the user with the name (empty in records written before).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tenant: String,
 }
 
 impl Record for UserIndexRecord {
     const TABLE: Table = Table::UserIndex;
+    /// A sign-in reads the user the name points at next.
+    fn links(&self) -> Vec<(Table, String)> {
+        match self.tenant.is_empty() {
+            true => Vec::new(),
+            false => vec![(Table::User, UserRecord::key(&self.tenant, &self.user_id))],
+        }
+    }
 }
 
 impl UserIndexRecord {
+    /// The entry naming `user_id` of `tenant`.
+    pub fn new(tenant: &str, user_id: &str) -> Self {
+        UserIndexRecord {
+            user_id: user_id.to_string(),
+            tenant: tenant.to_string(),
+        }
+    }
+
     /// Index key of a username.
     pub fn username_key(tenant: &str, username: &str) -> String {
         format!("{tenant}/u/{}", username.to_lowercase())

@@ -120,7 +120,7 @@ impl<S: Store> Engine<S> {
                 if load::<UserIndexRecord>(tx, name)?.is_some() {
                     return Err(err(ErrorCode::Conflict, "username or email already in use"));
                 }
-                save(tx, name, &UserIndexRecord { user_id: id.clone() })?;
+                save(tx, name, &UserIndexRecord::new(tenant, &id))?;
             }
             save(tx, &UserRecord::key(tenant, &id), &user)
         })?;

@@ -101,13 +101,7 @@ pub(crate) fn reindex(tx: &mut dyn Tx, tenant: &str, old: Option<&UserProfile>, 
             Some(i) if i.user_id != user.id => {
                 return Err(err(ErrorCode::Conflict, "username or email already in use"));
             }
-            _ => save(
-                tx,
-                &name,
-                &UserIndexRecord {
-                    user_id: user.id.clone(),
-                },
-            )?,
+            _ => save(tx, &name, &UserIndexRecord::new(tenant, &user.id))?,
         }
     }
     Ok(())

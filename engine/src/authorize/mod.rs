@@ -470,17 +470,28 @@ impl<S: Store> Engine<S> {
         let fresh = Fresh::draw(env, &self.audit_clock);
         let now = env.now;
         // 1. Read: the pending request and the user, without holding a write transaction over argon2.
+        let name = username.trim();
+        let (by_username, by_email) = (
+            UserIndexRecord::username_key(tenant, name),
+            UserIndexRecord::email_key(tenant, name),
+        );
         let looked_up = self.store.transact(|tx| {
             let key = AuthTransactionRecord::key(tenant, transaction);
+            // In one go where reads cost a round trip: the pending request and the name's index
+            // entries (each linked to its user).
+            tx.prefetch(&[
+                (Table::AuthTransaction, &key),
+                (Table::UserIndex, &by_username),
+                (Table::UserIndex, &by_email),
+            ])?;
             let Some(rec) = load::<AuthTransactionRecord>(tx, &key)?
                 .filter(|r| r.expires_at > now && r.step == AwaitingStep::AwaitingLogin)
             else {
                 return Ok(None);
             };
-            let name = username.trim();
-            let mut id = load::<UserIndexRecord>(tx, &UserIndexRecord::username_key(tenant, name))?;
+            let mut id = load::<UserIndexRecord>(tx, &by_username)?;
             if id.is_none() {
-                id = load::<UserIndexRecord>(tx, &UserIndexRecord::email_key(tenant, name))?;
+                id = load::<UserIndexRecord>(tx, &by_email)?;
             }
             let user = match id {
                 Some(i) => load::<UserRecord>(tx, &UserRecord::key(tenant, &i.user_id))?,
@@ -500,7 +511,19 @@ impl<S: Store> Engine<S> {
         let verified = crate::password::verify(password, hash);
         let user = user.filter(|u| verified && !u.disabled);
         // 3. Write: the session and the next step.
+        let client_key = ClientRecord::key(tenant, &pending.request.client_id);
+        let consent_key = user
+            .as_ref()
+            .map(|u| ConsentRecord::key(tenant, &u.id, &pending.request.client_id));
+        let old_session_key = current_session.map(|s| SessionRecord::key(tenant, s));
         let out = self.store.transact(|tx| {
+            let mut first = vec![
+                (Table::AuthTransaction, AuthTransactionRecord::key(tenant, transaction)),
+                (Table::Client, client_key.clone()),
+            ];
+            first.extend(consent_key.clone().map(|k| (Table::Consent, k)));
+            first.extend(old_session_key.clone().map(|k| (Table::Session, k)));
+            tx.prefetch(&first.iter().map(|(t, k)| (*t, k.as_str())).collect::<Vec<_>>())?;
             let Some(user) = &user else {
                 let client = load::<ClientRecord>(tx, &ClientRecord::key(tenant, &pending.request.client_id))?;
                 let page = LoginPage {
@@ -530,11 +553,10 @@ impl<S: Store> Engine<S> {
                 Err(_) => return Ok(LoginOutcome::ErrorPage(expired_transaction())),
             };
             // OIDC-SEC-session-fixation
-            if let Some(old) = current_session {
-                let old_key = SessionRecord::key(tenant, old);
-                if let Some(mut s) = load::<SessionRecord>(tx, &old_key)? {
+            if let Some(old_key) = &old_session_key {
+                if let Some(mut s) = load::<SessionRecord>(tx, old_key)? {
                     s.state = SessionState::Ended;
-                    save(tx, &old_key, &s)?;
+                    save(tx, old_key, &s)?;
                 }
             }
             // OIDC-CORE-2-session

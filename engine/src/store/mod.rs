@@ -97,6 +97,7 @@ impl Table {
             Table::Code => &[Table::Session, Table::User, Table::UserClientGrants, Table::Grant],
             Table::RefreshToken => &[Table::Grant, Table::User, Table::UserClientGrants],
             Table::Session => &[Table::User],
+            Table::UserIndex => &[Table::User],
             Table::AccessToken => &[
                 Table::SigningKeys,
                 Table::Client,

@@ -1,6 +1,8 @@
 //! The documented API endpoints (poem-openapi): discovery, JWKS, token, introspection,
 //! revocation, UserInfo. Parse errors of any kind become OAuth JSON errors, never plain text.
 
+mod par;
+
 use crate::client_credentials::{self, BodyCredentials};
 use crate::client_keys;
 use crate::data_store::DataStore;
@@ -409,7 +411,7 @@ fn render_document(e: &Engine<DataStore>, tenant: &str, doc: Doc) -> Option<Vec<
     let value = match doc {
         Doc::Discovery => {
             let registration = t.registration_policy != engine::tenant::RegistrationPolicy::Closed;
-            discovery::document(&e.issuer(tenant), registration)
+            discovery::document(&e.issuer(tenant), registration, t.require_pushed_authorization_requests)
         }
         Doc::Jwks => serde_json::to_value(e.jwks(tenant).ok()?).ok()?,
         Doc::CorsOrigins | Doc::Branding => return None,
@@ -584,6 +586,20 @@ impl Api {
             }),
             Err(e) => OAuthResult::from_error(&e, &tenant),
         }
+    }
+
+    /// Pushed authorization request (RFC 9126): the authorization request, authenticated as at
+    /// the token endpoint and checked as `/authorize` would; answers a one-time `request_uri`
+    /// for `/authorize?client_id=…&request_uri=…`, usable for 60 seconds.
+    #[oai(path = "/:tenant/par", method = "post", tag = "Tag::Tokens")]
+    async fn par(
+        &self,
+        tenant: Path<String>,
+        req: &Request,
+        form: Form<par::ParForm>,
+        state: Data<&Shared>,
+    ) -> par::ParResult {
+        par::push(&state, &tenant, req, form.0).await
     }
 
     /// Token introspection (RFC 7662); the caller must be the client the token was issued to.

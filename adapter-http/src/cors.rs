@@ -30,7 +30,7 @@ pub fn sharing(path: &str) -> Option<Sharing<'_>> {
     }
     match endpoint {
         ".well-known/openid-configuration" | "jwks" => Some(Sharing::Public),
-        "token" | "userinfo" | "introspect" | "revoke" => Some(Sharing::ClientOrigins(tenant)),
+        "token" | "par" | "userinfo" | "introspect" | "revoke" => Some(Sharing::ClientOrigins(tenant)),
         _ => None,
     }
 }

@@ -4,9 +4,10 @@ use serde_json::{json, Value};
 use spec::vocabulary::scopes;
 
 /// The discovery document of the tenant whose issuer is `iss`.
-/// `registration` says whether the tenant accepts dynamic registration (open or with a token).
+/// `registration` says whether the tenant accepts dynamic registration (open or with a token);
+/// `require_par` whether every authorization request must be pushed first (RFC 9126 §5).
 // OIDC-DISCOVERY-3-provider-metadata
-pub fn document(iss: &str, registration: bool) -> Value {
+pub fn document(iss: &str, registration: bool, require_par: bool) -> Value {
     let user_scopes: Vec<&str> = scopes::ALL.iter().copied().filter(|s| *s != scopes::ADMIN).collect();
     let mut doc = json!({
         "issuer": iss,
@@ -17,6 +18,8 @@ pub fn document(iss: &str, registration: bool) -> Value {
         "end_session_endpoint": format!("{iss}/end-session"),
         "introspection_endpoint": format!("{iss}/introspect"),
         "revocation_endpoint": format!("{iss}/revoke"),
+        "pushed_authorization_request_endpoint": format!("{iss}/par"),
+        "require_pushed_authorization_requests": require_par,
         "scopes_supported": user_scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],

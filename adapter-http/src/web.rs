@@ -245,6 +245,10 @@ async fn fetch_request_uri(state: &Shared, tenant: &str, areq: &mut Authorizatio
     let (Some(uri), None) = (areq.request_uri.as_deref(), areq.request.as_deref()) else {
         return;
     };
+    // A pushed request (RFC 9126) is the engine's to find, not a document to fetch.
+    if engine::authorize::pushed::names_pushed_request(areq) {
+        return;
+    }
     let known = match areq.client_id.clone() {
         Some(id) => {
             let tenant = tenant.to_string();

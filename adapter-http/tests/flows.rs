@@ -201,12 +201,14 @@ async fn discovery_and_jwks_are_truthful() {
         ("end_session_endpoint", "end-session"),
         ("introspection_endpoint", "introspect"),
         ("revocation_endpoint", "revoke"),
+        ("pushed_authorization_request_endpoint", "par"),
     ] {
         assert_eq!(d[k], format!("{}/{path}", t.iss), "{k}");
     }
     assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(d["require_pushed_authorization_requests"], false);
     let rfc8414: Value = reqwest::get(format!("{}/.well-known/oauth-authorization-server/demo", t.server.base))
         .await
         .unwrap()
@@ -640,4 +642,64 @@ async fn metrics_count_the_password_checks_and_the_purges_on_their_own_listener(
     assert!(value(&text, "oidc_purge_records_read_total") > 0.0, "{text}");
     let public = reqwest::get(format!("{}/metrics", t.server.base)).await.unwrap();
     assert_eq!(public.status(), 404, "the public port does not serve metrics");
+}
+
+/// RFC 9126 over HTTP: the demo client pushes its request (Basic auth), gets 201 with a one-time
+/// `request_uri`, and the browser signs in with `client_id` and `request_uri` alone; a second use
+/// is an error page; bad pushes get the token endpoint's JSON errors.
+#[tokio::test]
+async fn a_pushed_authorization_request_signs_in_through_the_pages() {
+    spec::covers("RFC9126-2-pushed-authorization-request");
+    let t = start().await;
+    let http = Client::new();
+    let push = |form: Vec<(&'static str, String)>, secret: String| {
+        http.post(format!("{}/par", t.iss))
+            .basic_auth(&t.demo.client_id, Some(secret))
+            .form(&form)
+            .send()
+    };
+    let form = vec![
+        ("response_type", "code".to_string()),
+        ("redirect_uri", CB.to_string()),
+        ("scope", "openid".to_string()),
+        ("state", "pushed-state".to_string()),
+        ("code_challenge", CHALLENGE.to_string()),
+        ("code_challenge_method", "S256".to_string()),
+    ];
+    let r = push(form.clone(), t.demo.client_secret.clone()).await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["expires_in"], 60);
+    let request_uri = body["request_uri"].as_str().unwrap().to_string();
+    assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+    let url = format!(
+        "{}/authorize?client_id={}&request_uri={}",
+        t.iss,
+        t.demo.client_id,
+        url::form_urlencoded::byte_serialize(request_uri.as_bytes()).collect::<String>()
+    );
+    let b = browser();
+    let r = browse_to_redirect(&b, &t.iss, &url, &t.demo.username, &t.demo.password).await;
+    let loc = location(&r);
+    assert!(loc.starts_with(CB), "{loc}");
+    assert_eq!(param(&loc, "state").as_deref(), Some("pushed-state"));
+    let code = param(&loc, "code").unwrap();
+    assert_eq!(exchange(&t, &code).await.0, 200);
+    let again = b.get(&url).send().await.unwrap();
+    assert_eq!(again.status(), 400, "a spent request_uri");
+    assert!(again.headers().get("location").is_none());
+    // Bad pushes: the JSON error of the check that failed, or 401 for a wrong secret.
+    let mut bad_scope = form.clone();
+    bad_scope[2].1 = "openid admin".into();
+    let r = push(bad_scope, t.demo.client_secret.clone()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_scope");
+    let r = push(form.clone(), "wrong".into()).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    let mut with_uri = form;
+    with_uri.push(("request_uri", request_uri));
+    let r = push(with_uri, t.demo.client_secret.clone()).await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
 }

@@ -17,6 +17,7 @@
 //! (the largest table, by far, of a long-running server) every few minutes.
 
 use crate::audit::AuditEvent;
+use crate::authorize::pushed::PushedRequestRecord;
 use crate::authorize::transaction::AuthTransactionRecord;
 use crate::client::auth::AssertionJtiRecord;
 use crate::client::registration::InitialAccessTokenRecord;
@@ -56,6 +57,8 @@ pub struct PurgeReport {
     pub assertion_jtis: usize,
     /// Initial access tokens.
     pub initial_access_tokens: usize,
+    /// Pushed authorization requests.
+    pub pushed_requests: usize,
     /// Audit events older than the configured retention.
     pub audit_events: usize,
     /// Records and index entries the store read to find these (`ExpiredPage::read`) and the
@@ -77,6 +80,7 @@ impl PurgeReport {
             + self.grants
             + self.assertion_jtis
             + self.initial_access_tokens
+            + self.pushed_requests
             + self.audit_events
     }
 }
@@ -150,6 +154,7 @@ fn fate(tx: &mut dyn Tx, table: Table, key: &str, ttls: &mut AccessTtls) -> Resu
         Table::AccessToken => read_fate::<AccessTokenRecord>(tx, key, |a| at(a.expires_at)),
         Table::AssertionJti => read_fate::<AssertionJtiRecord>(tx, key, |j| at(j.expires_at)),
         Table::InitialAccessToken => read_fate::<InitialAccessTokenRecord>(tx, key, |t| at(t.expires_at)),
+        Table::PushedRequest => read_fate::<PushedRequestRecord>(tx, key, |p| at(p.expires_at)),
         Table::Grant => family_fate(tx, key, ttls),
         Table::RefreshToken => {
             let Some(bytes) = tx.get(Table::RefreshToken, key)? else {
@@ -221,6 +226,7 @@ impl PurgeReport {
             Table::AccessToken => self.access_tokens += 1,
             Table::AssertionJti => self.assertion_jtis += 1,
             Table::InitialAccessToken => self.initial_access_tokens += 1,
+            Table::PushedRequest => self.pushed_requests += 1,
             Table::RefreshToken => self.refresh_tokens += 1,
             Table::Grant => self.grants += 1,
             _ => {}

@@ -80,6 +80,10 @@ pub struct TenantRecord {
     /// without PKCE, such as passport-openidconnect). Off by default: PKCE for every client.
     #[serde(default)]
     pub allow_pkce_opt_out: bool,
+    /// Whether every authorization request must come through `/par` (RFC 9126): FAPI 2.0's rule,
+    /// off by default (each client can also require it for itself).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Record for TenantRecord {
@@ -96,6 +100,7 @@ impl TenantRecord {
             registration_policy: RegistrationPolicy::default(),
             token_lifetimes: TokenLifetimes::default(),
             allow_pkce_opt_out: false,
+            require_pushed_authorization_requests: false,
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct TenantPatch {
     pub token_lifetimes: Option<TokenLifetimes>,
     /// Whether confidential clients may opt out of PKCE.
     pub allow_pkce_opt_out: Option<bool>,
+    /// Whether authorization requests must be pushed (`/par`).
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 fn check_tenant(t: &TenantRecord) -> Result<()> {
@@ -155,6 +157,9 @@ impl<S: Store> TenantAdmin<'_, S> {
         }
         if let Some(v) = patch.allow_pkce_opt_out {
             t.allow_pkce_opt_out = v;
+        }
+        if let Some(v) = patch.require_pushed_authorization_requests {
+            t.require_pushed_authorization_requests = v;
         }
         if let Some(v) = patch.registration_policy {
             t.registration_policy = v;

@@ -3,6 +3,7 @@
 pub mod claims_request;
 pub mod consent;
 pub mod pkce;
+pub mod pushed;
 pub mod redirect;
 
 pub mod checks;
@@ -250,8 +251,12 @@ impl<S: Store> Engine<S> {
         let iss = self.issuer(tenant);
         let out = self.store.transact(|tx| {
             // Writes here are a code not yet redeemed or a pending login/consent: a crash may
-            // lose them (the user starts again) without breaking anything acknowledged.
-            tx.relax_durability();
+            // lose them (the user starts again) without breaking anything acknowledged. Taking a
+            // pushed request is not among them: it is used once.
+            let pushing = pushed::names_pushed_request(req);
+            if !pushing {
+                tx.relax_durability();
+            }
             // What every request reads first, in one go where reads cost a round trip: the
             // tenant, the client, the browser's session (and, linked to it, its user).
             let client_key = req.client_id.as_deref().map(|id| ClientRecord::key(tenant, id));
@@ -260,12 +265,25 @@ impl<S: Store> Engine<S> {
             first.extend(client_key.as_deref().map(|k| (Table::Client, k)));
             first.extend(session_key.as_deref().map(|k| (Table::Session, k)));
             tx.prefetch(&first)?;
-            if load::<TenantRecord>(tx, tenant)?.is_none() {
+            let Some(tenant_record) = load::<TenantRecord>(tx, tenant)? else {
                 return Ok(AuthorizeOutcome::ErrorPage(ProtocolError::new(
                     ErrorCode::InvalidRequest,
                     "unknown tenant",
                 )));
-            }
+            };
+            // RFC9126-4-client-id-match: the pushed request replaces every other parameter.
+            let taken;
+            let req = match pushing {
+                false => req,
+                true => match pushed::take(tx, tenant, req, now)? {
+                    Ok(r) => {
+                        taken = r;
+                        &taken
+                    }
+                    Err(e) => return Ok(AuthorizeOutcome::ErrorPage(e)),
+                },
+            };
+            let req_pushed = req.pushed;
             let (client, target, req) = match checks::validate(
                 tx,
                 &self.keys,
@@ -278,6 +296,20 @@ impl<S: Store> Engine<S> {
                 Ok(v) => v,
                 Err(r) => return Ok(rejection_outcome(r, &iss)),
             };
+            // RFC9126-6-require-par
+            if !req_pushed && pushed::required_for(&client, tenant_record.require_pushed_authorization_requests) {
+                let error = ProtocolError::new(
+                    ErrorCode::InvalidRequest,
+                    "this client must push its authorization requests to the par endpoint first",
+                );
+                return Ok(AuthorizeOutcome::Redirect(error_redirect(
+                    target,
+                    req.response_mode,
+                    req.state.clone(),
+                    error,
+                    &iss,
+                )));
+            }
             let live = load_live(tx, tenant, session, now)?;
             let step = Step {
                 tenant,

@@ -51,6 +51,9 @@ pub struct AuthorizationRequest {
     /// What the adapter fetched at `request_uri`. Never read from the client's parameters.
     #[serde(skip)]
     pub request_uri_document: Option<super::request_object::FetchedDocument>,
+    /// The request came from `/par` (RFC 9126): set by the engine, never from parameters.
+    #[serde(skip)]
+    pub pushed: bool,
 }
 
 /// A request that passed every check; stored while login and consent happen.

@@ -75,6 +75,8 @@ pub struct ClientMetadata {
     pub subject_type: Option<String>,
     /// The alg the client signs request objects with (`none`, RS256, ES256, ES384).
     pub request_object_signing_alg: Option<String>,
+    /// Whether this client's authorization requests must be pushed first (RFC 9126 §6).
+    pub require_pushed_authorization_requests: Option<bool>,
     /// Documents the adapter fetched for this metadata. Never read from the client's JSON.
     #[serde(skip)]
     pub fetched: FetchedMetadata,
@@ -145,7 +147,7 @@ fn is_http_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|x| matches!(x.scheme(), "https" | "http") && x.host().is_some())
 }
 
-const KEPT: [&str; 10] = [
+const KEPT: [&str; 11] = [
     "client_uri",
     "tos_uri",
     "policy_uri",
@@ -156,6 +158,7 @@ const KEPT: [&str; 10] = [
     "sector_identifier_uri",
     "subject_type",
     "request_object_signing_alg",
+    "require_pushed_authorization_requests",
 ];
 
 fn meta(d: &'static str) -> EngineError {

@@ -19,7 +19,7 @@ use super::Table;
 pub const MARKER: &str = "~expiry-kept-by-store";
 
 /// The tables the purge goes through.
-pub const PURGED: [Table; 8] = [
+pub const PURGED: [Table; 9] = [
     Table::AuthTransaction,
     Table::Code,
     Table::Session,
@@ -28,4 +28,5 @@ pub const PURGED: [Table; 8] = [
     Table::InitialAccessToken,
     Table::Grant,
     Table::RefreshToken,
+    Table::PushedRequest,
 ];

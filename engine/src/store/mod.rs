@@ -64,11 +64,13 @@ pub enum Table {
     /// has its expiry time kept by the store (`expiry::MARKER`). (Older versions kept an expiry
     /// index here; the first purge of a store they wrote removes it.)
     Expiry,
+    /// Pushed authorization requests (RFC 9126), by (tenant, hash of the request_uri).
+    PushedRequest,
 }
 
 impl Table {
     /// Every table, for stores that lay them out up front.
-    pub const ALL: [Table; 19] = [
+    pub const ALL: [Table; 20] = [
         Table::Tenant,
         Table::Client,
         Table::User,
@@ -88,6 +90,7 @@ impl Table {
         Table::Audit,
         Table::InitialAccessToken,
         Table::Expiry,
+        Table::PushedRequest,
     ];
 
     /// The tables a record of this one may point to ([`Record::links`]): what a store that pays a
@@ -136,6 +139,7 @@ impl Table {
             Table::Audit => "audit",
             Table::InitialAccessToken => "initial_access_token",
             Table::Expiry => "expiry",
+            Table::PushedRequest => "pushed_request",
         }
     }
 }

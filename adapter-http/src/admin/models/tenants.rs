@@ -26,6 +26,8 @@ pub struct Tenant {
     pub token_lifetimes: Lifetimes,
     /// Whether a confidential client may be registered with `require_pkce: false`.
     pub allow_pkce_opt_out: bool,
+    /// Whether every authorization request must be pushed to `/par` first (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Tenant {
@@ -39,6 +41,7 @@ impl Tenant {
             registration_policy: t.registration_policy.into(),
             token_lifetimes: t.token_lifetimes.into(),
             allow_pkce_opt_out: t.allow_pkce_opt_out,
+            require_pushed_authorization_requests: t.require_pushed_authorization_requests,
         }
     }
 }
@@ -53,6 +56,7 @@ impl Example for Tenant {
             registration_policy: Policy::InitialAccessToken,
             token_lifetimes: TokenLifetimes::default().into(),
             allow_pkce_opt_out: false,
+            require_pushed_authorization_requests: false,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct TenantCreate {
     pub token_lifetimes: Option<Lifetimes>,
     /// Let confidential clients be registered with `require_pkce: false` (default false).
     pub allow_pkce_opt_out: Option<bool>,
+    /// Require every authorization request to be pushed to `/par` first (default false).
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 impl Example for TenantCreate {
@@ -85,6 +91,7 @@ impl Example for TenantCreate {
             registration_policy: Some(Policy::InitialAccessToken),
             token_lifetimes: None,
             allow_pkce_opt_out: None,
+            require_pushed_authorization_requests: None,
         }
     }
 }
@@ -103,6 +110,7 @@ impl TenantCreate {
             t.token_lifetimes = l.into();
         }
         t.allow_pkce_opt_out = self.allow_pkce_opt_out.unwrap_or(false);
+        t.require_pushed_authorization_requests = self.require_pushed_authorization_requests.unwrap_or(false);
         t
     }
 }
@@ -122,6 +130,8 @@ pub struct TenantUpdate {
     pub token_lifetimes: Option<Lifetimes>,
     /// Let confidential clients be registered with `require_pkce: false`.
     pub allow_pkce_opt_out: Option<bool>,
+    /// Require every authorization request to be pushed to `/par` first.
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 impl From<TenantUpdate> for TenantPatch {
@@ -132,6 +142,7 @@ impl From<TenantUpdate> for TenantPatch {
             registration_policy: u.registration_policy.map(Into::into),
             token_lifetimes: u.token_lifetimes.map(Into::into),
             allow_pkce_opt_out: u.allow_pkce_opt_out,
+            require_pushed_authorization_requests: u.require_pushed_authorization_requests,
         }
     }
 }
@@ -150,6 +161,7 @@ impl Example for TenantUpdate {
             registration_policy: Some(Policy::Open),
             token_lifetimes: None,
             allow_pkce_opt_out: None,
+            require_pushed_authorization_requests: None,
         }
     }
 }

@@ -1191,6 +1191,49 @@ fn secrets_never_appear_in_clear(store: &str, section: &str) {
     assert!(leaks.is_empty(), "{leaks:#?}");
 }
 
+/// A client-credentials access token of `iss` for the client `id`.
+async fn cc_access_token(iss: &str, id: &str, secret: &str) -> String {
+    let r: Value = Client::new()
+        .post(format!("{iss}/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["access_token"].as_str().unwrap_or_else(|| panic!("{r}")).to_string()
+}
+
+/// Whether `token` introspects active at `iss`, asked by the client `id`.
+async fn introspects_active(iss: &str, id: &str, secret: &str, token: &str) -> bool {
+    let r: Value = Client::new()
+        .post(format!("{iss}/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["active"] == true
+}
+
+/// The kids of `iss`'s JWKS, sorted.
+async fn published_kids(iss: &str) -> Vec<String> {
+    let keys: Value = reqwest::get(format!("{iss}/jwks")).await.unwrap().json().await.unwrap();
+    let mut kids: Vec<String> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    kids.sort();
+    kids
+}
+
 /// A data dir written by a version before sealing holds its keys in clear: the next start seals
 /// them in place, once, and nothing changes for clients (same JWKS, tokens issued before still
 /// active, the same key signing).
@@ -1202,20 +1245,8 @@ async fn keys_an_older_version_stored_in_clear_are_sealed_at_the_next_start() {
     let _one = ONE_AT_A_TIME.lock().await;
     let t = start().await;
     let (id, secret) = (t.demo.client_id.clone(), t.demo.client_secret.clone());
-    let cc = |iss: String| {
-        Client::new()
-            .post(format!("{iss}/token"))
-            .basic_auth(id.clone(), Some(secret.clone()))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-    };
-    let token = |v: Value| v["access_token"].as_str().unwrap().to_string();
-    let before = token(cc(t.iss.clone()).await.unwrap().json().await.unwrap());
-    let jwks = |iss: String| async move {
-        let v: Value = reqwest::get(format!("{iss}/jwks")).await.unwrap().json().await.unwrap();
-        v["keys"].clone()
-    };
-    let keys_before = jwks(t.iss.clone()).await;
+    let before = cc_access_token(&t.iss, &id, &secret).await;
+    let keys_before = published_kids(&t.iss).await;
     let TestServer { server, dir, .. } = t;
     // The same address again: the issuer (and so the tokens' `iss`) stays the same.
     let listen = server.addr.to_string();
@@ -1263,20 +1294,13 @@ async fn keys_an_older_version_stored_in_clear_are_sealed_at_the_next_start() {
             );
         }
     }
-    assert_eq!(jwks(iss.clone()).await, keys_before, "the same keys are published");
-    let after = token(cc(iss.clone()).await.unwrap().json().await.unwrap());
+    assert_eq!(published_kids(&iss).await, keys_before, "the same keys are published");
+    let after = cc_access_token(&iss, &id, &secret).await;
     assert_eq!(kid_of(&after), kid_of(&before), "the same key signs");
-    let active: Value = Client::new()
-        .post(format!("{iss}/introspect"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("token", before.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(active["active"], true, "{active}");
+    assert!(
+        introspects_active(&iss, &id, &secret, &before).await,
+        "a token issued before"
+    );
     server.stop().await.unwrap();
     drop(dir);
 }
@@ -1344,48 +1368,15 @@ fn the_system_secret_rotates_and_a_wrong_or_missing_one_stops_the_start() {
         "a secret given: none is generated"
     );
     let iss = format!("{}/demo", first.base);
+    let secret = printed.client_secret.clone();
     let cc = |iss: String| {
-        let secret = printed.client_secret.clone();
-        async move {
-            let r: Value = Client::new()
-                .post(format!("{iss}/token"))
-                .basic_auth("demo-client", Some(secret))
-                .form(&[("grant_type", "client_credentials")])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["access_token"].as_str().unwrap_or_else(|| panic!("{r}")).to_string()
-        }
+        let secret = secret.clone();
+        async move { cc_access_token(&iss, "demo-client", &secret).await }
     };
-    let jwks = |iss: String| async move {
-        let keys: Value = reqwest::get(format!("{iss}/jwks")).await.unwrap().json().await.unwrap();
-        let mut kids: Vec<String> = keys["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_string())
-            .collect();
-        kids.sort();
-        kids
-    };
+    let jwks = |iss: String| async move { published_kids(&iss).await };
     let introspect = |iss: String, token: String| {
-        let secret = printed.client_secret.clone();
-        async move {
-            let r: Value = Client::new()
-                .post(format!("{iss}/introspect"))
-                .basic_auth("demo-client", Some(secret))
-                .form(&[("token", token)])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["active"] == true
-        }
+        let secret = secret.clone();
+        async move { introspects_active(&iss, "demo-client", &secret, &token).await }
     };
     let before = rt.block_on(cc(iss.clone()));
     let kids_before = rt.block_on(jwks(iss.clone()));

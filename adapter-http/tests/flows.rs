@@ -209,6 +209,23 @@ async fn discovery_and_jwks_are_truthful() {
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     assert_eq!(d["require_pushed_authorization_requests"], false);
+    for mode in [
+        "query",
+        "form_post",
+        "jwt",
+        "query.jwt",
+        "fragment.jwt",
+        "form_post.jwt",
+    ] {
+        assert!(
+            d["response_modes_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == mode),
+            "{mode}"
+        );
+    }
     let rfc8414: Value = reqwest::get(format!("{}/.well-known/oauth-authorization-server/demo", t.server.base))
         .await
         .unwrap()
@@ -702,4 +719,29 @@ async fn a_pushed_authorization_request_signs_in_through_the_pages() {
     with_uri.push(("request_uri", request_uri));
     let r = push(with_uri, t.demo.client_secret.clone()).await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+}
+
+/// JARM through the pages: `query.jwt` redirects with one `response` JWT holding the code, the
+/// state and the issuer; `form_post.jwt` posts it.
+#[tokio::test]
+async fn a_jarm_response_carries_the_code_in_a_signed_jwt() {
+    spec::covers("JARM-2.3-response-modes");
+    let t = start().await;
+    let b = browser();
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "&response_mode=query.jwt");
+    let r = browse_to_redirect(&b, &t.iss, &url, &t.demo.username, &t.demo.password).await;
+    let loc = location(&r);
+    assert!(param(&loc, "code").is_none(), "nothing in the clear: {loc}");
+    let jwt = param(&loc, "response").unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&engine::secret::b64url_decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["iss"], t.iss.as_str());
+    assert_eq!(claims["aud"], t.demo.client_id.as_str());
+    assert_eq!(claims["state"], "st-1");
+    let code = claims["code"].as_str().unwrap().to_string();
+    assert_eq!(exchange(&t, &code).await.0, 200);
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "&response_mode=form_post.jwt");
+    let page = b.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("name=\"response\""), "{page}");
+    assert!(!page.contains("name=\"code\""), "{page}");
 }

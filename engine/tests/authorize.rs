@@ -376,11 +376,13 @@ fn request_objects_replace_the_query_and_bad_ones_are_refused() {
 fn response_modes_are_honoured_and_unknown_ones_refused() {
     spec::covers("OAUTH-RESPONSE-MODES-response-mode");
     let mut w = World::new(10);
-    let req = AuthorizationRequest {
-        response_mode: Some("jwt".into()),
-        ..web_request()
-    };
-    expect_redirect_error(&mut w, &req, "invalid_request");
+    for unknown in ["web_message", "jwt.query", "query.jwt.jwt"] {
+        let req = AuthorizationRequest {
+            response_mode: Some(unknown.into()),
+            ..web_request()
+        };
+        expect_redirect_error(&mut w, &req, "invalid_request");
+    }
     for (mode, expect) in [
         ("form_post", spec::ResponseMode::FormPost),
         ("fragment", spec::ResponseMode::Fragment),

@@ -27,6 +27,8 @@ pub enum Rejection {
         target: RedirectTarget,
         /// How.
         mode: ResponseMode,
+        /// JARM: the client to sign the error for.
+        signed_for: Option<String>,
         /// The request's state, echoed.
         state: Option<String>,
         /// What.
@@ -78,6 +80,7 @@ pub fn check_redirect(
 struct Redirectable<'a> {
     target: &'a RedirectTarget,
     mode: ResponseMode,
+    signed_for: Option<String>,
     state: Option<String>,
 }
 
@@ -86,17 +89,23 @@ impl Redirectable<'_> {
         Rejection::Redirect {
             target: self.target.clone(),
             mode: self.mode,
+            signed_for: self.signed_for.clone(),
             state: self.state.clone(),
             error: ProtocolError::new(code, d),
         }
     }
 }
 
-/// OAUTH-RESPONSE-MODES-response-mode.
-fn check_response_mode(req: &AuthorizationRequest) -> Result<ResponseMode, ()> {
+/// OAUTH-RESPONSE-MODES-response-mode, JARM-2.3-response-modes: how the response is delivered,
+/// and whether it goes as one signed JWT (`jwt` is `query.jwt` for the code flow).
+fn check_response_mode(req: &AuthorizationRequest) -> Result<(ResponseMode, bool), ()> {
     match req.response_mode.as_deref() {
-        None | Some("") => Ok(ResponseMode::Query),
-        Some(m) => ResponseMode::parse(m).ok_or(()),
+        None | Some("") => Ok((ResponseMode::Query, false)),
+        Some("jwt") => Ok((ResponseMode::Query, true)),
+        Some(m) => match m.strip_suffix(".jwt") {
+            Some(base) => ResponseMode::parse(base).map(|b| (b, true)).ok_or(()),
+            None => ResponseMode::parse(m).map(|b| (b, false)).ok_or(()),
+        },
     }
 }
 
@@ -124,15 +133,17 @@ pub fn validate(
             &merged
         }
         Err(error) => {
+            let (mode, jarm) = check_response_mode(req).unwrap_or((ResponseMode::Query, false));
             return Ok(Err(match check_redirect(&client, req.redirect_uri.as_deref(), false) {
                 Ok(target) => Rejection::Redirect {
                     target,
-                    mode: check_response_mode(req).unwrap_or(ResponseMode::Query),
+                    mode,
+                    signed_for: jarm.then(|| client.client_id.clone()),
                     state: req.state.clone().filter(|s| !s.is_empty()),
                     error,
                 },
                 Err(_) => Rejection::Page(error),
-            }))
+            }));
         }
     };
     let target = match check_redirect(&client, req.redirect_uri.as_deref(), lenient_redirect) {
@@ -143,15 +154,17 @@ pub fn validate(
     let mut r = Redirectable {
         target: &target,
         mode: ResponseMode::Query,
+        signed_for: None,
         state,
     };
-    let Ok(mode) = check_response_mode(req) else {
+    let Ok((mode, jarm)) = check_response_mode(req) else {
         return Ok(Err(r.reject(
             ErrorCode::InvalidRequest,
-            "response_mode must be query, fragment or form_post",
+            "response_mode must be query, fragment or form_post, or one of them with .jwt, or jwt",
         )));
     };
     r.mode = mode;
+    r.signed_for = jarm.then(|| client.client_id.clone());
     let checked = check_after_redirect(tx, keys, tenant, issuer, &client, req, &r)?;
     Ok(checked.map(|v| (client, target.clone(), v)))
 }
@@ -296,6 +309,7 @@ fn check_after_redirect(
         client_id: client.client_id.clone(),
         redirect_uri: r.target.uri().to_string(),
         response_mode: r.mode,
+        jarm: r.signed_for.is_some(),
         scopes: requested.into_iter().collect(),
         state,
         nonce,

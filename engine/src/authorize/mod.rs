@@ -2,6 +2,7 @@
 
 pub mod claims_request;
 pub mod consent;
+pub mod jarm;
 pub mod pkce;
 pub mod pushed;
 pub mod redirect;
@@ -153,9 +154,10 @@ fn rejection_outcome(r: Rejection, iss: &str) -> AuthorizeOutcome {
         Rejection::Redirect {
             target,
             mode,
+            signed_for,
             state,
             error,
-        } => AuthorizeOutcome::Redirect(error_redirect(target, mode, state, error, iss)),
+        } => AuthorizeOutcome::Redirect(error_redirect(target, mode, signed_for, state, error, iss)),
     }
 }
 
@@ -163,6 +165,7 @@ fn rejection_outcome(r: Rejection, iss: &str) -> AuthorizeOutcome {
 fn error_redirect(
     target: RedirectTarget,
     mode: spec::ResponseMode,
+    signed_for: Option<String>,
     state: Option<String>,
     e: ProtocolError,
     iss: &str,
@@ -176,7 +179,12 @@ fn error_redirect(
     }
     // RFC9207-2-iss-parameter
     params.push(("iss".into(), iss.to_string()));
-    RedirectResponse { target, mode, params }
+    RedirectResponse {
+        target,
+        mode,
+        params,
+        signed_for,
+    }
 }
 
 fn storage_page(e: EngineError) -> AuthorizeOutcome {
@@ -201,10 +209,16 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
+    /// JARM: the client its responses are signed for.
+    fn signed_for(&self) -> Option<String> {
+        self.req.jarm.then(|| self.client.client_id.clone())
+    }
+
     fn redirect_error(&self, code: ErrorCode, d: &'static str) -> AuthorizeOutcome {
         AuthorizeOutcome::Redirect(error_redirect(
             self.target.clone(),
             self.req.response_mode,
+            self.signed_for(),
             self.req.state.clone(),
             ProtocolError::new(code, d),
             &self.iss,
@@ -250,76 +264,81 @@ impl<S: Store> Engine<S> {
         let now = env.now;
         let iss = self.issuer(tenant);
         let out = self.store.transact(|tx| {
-            // Writes here are a code not yet redeemed or a pending login/consent: a crash may
-            // lose them (the user starts again) without breaking anything acknowledged. Taking a
-            // pushed request is not among them: it is used once.
-            let pushing = pushed::names_pushed_request(req);
-            if !pushing {
-                tx.relax_durability();
-            }
-            // What every request reads first, in one go where reads cost a round trip: the
-            // tenant, the client, the browser's session (and, linked to it, its user).
-            let client_key = req.client_id.as_deref().map(|id| ClientRecord::key(tenant, id));
-            let session_key = session.map(|s| SessionRecord::key(tenant, s));
-            let mut first = vec![(Table::Tenant, tenant)];
-            first.extend(client_key.as_deref().map(|k| (Table::Client, k)));
-            first.extend(session_key.as_deref().map(|k| (Table::Session, k)));
-            tx.prefetch(&first)?;
-            let Some(tenant_record) = load::<TenantRecord>(tx, tenant)? else {
-                return Ok(AuthorizeOutcome::ErrorPage(ProtocolError::new(
-                    ErrorCode::InvalidRequest,
-                    "unknown tenant",
-                )));
-            };
-            // RFC9126-4-client-id-match: the pushed request replaces every other parameter.
-            let taken;
-            let req = match pushing {
-                false => req,
-                true => match pushed::take(tx, tenant, req, now)? {
-                    Ok(r) => {
-                        taken = r;
-                        &taken
-                    }
-                    Err(e) => return Ok(AuthorizeOutcome::ErrorPage(e)),
-                },
-            };
-            let req_pushed = req.pushed;
-            let (client, target, req) = match checks::validate(
-                tx,
-                &self.keys,
-                tenant,
-                &iss,
-                now,
-                req,
-                self.mutant(|m| m.lenient_redirect),
-            )? {
-                Ok(v) => v,
-                Err(r) => return Ok(rejection_outcome(r, &iss)),
-            };
-            // RFC9126-6-require-par
-            if !req_pushed && pushed::required_for(&client, tenant_record.require_pushed_authorization_requests) {
-                let error = ProtocolError::new(
-                    ErrorCode::InvalidRequest,
-                    "this client must push its authorization requests to the par endpoint first",
-                );
-                return Ok(AuthorizeOutcome::Redirect(error_redirect(
-                    target,
-                    req.response_mode,
-                    req.state.clone(),
-                    error,
+            // JARM: a redirect of a `*.jwt` response mode leaves signed.
+            let out = (|| -> Result<AuthorizeOutcome> {
+                // Writes here are a code not yet redeemed or a pending login/consent: a crash may
+                // lose them (the user starts again) without breaking anything acknowledged. Taking a
+                // pushed request is not among them: it is used once.
+                let pushing = pushed::names_pushed_request(req);
+                if !pushing {
+                    tx.relax_durability();
+                }
+                // What every request reads first, in one go where reads cost a round trip: the
+                // tenant, the client, the browser's session (and, linked to it, its user).
+                let client_key = req.client_id.as_deref().map(|id| ClientRecord::key(tenant, id));
+                let session_key = session.map(|s| SessionRecord::key(tenant, s));
+                let mut first = vec![(Table::Tenant, tenant)];
+                first.extend(client_key.as_deref().map(|k| (Table::Client, k)));
+                first.extend(session_key.as_deref().map(|k| (Table::Session, k)));
+                tx.prefetch(&first)?;
+                let Some(tenant_record) = load::<TenantRecord>(tx, tenant)? else {
+                    return Ok(AuthorizeOutcome::ErrorPage(ProtocolError::new(
+                        ErrorCode::InvalidRequest,
+                        "unknown tenant",
+                    )));
+                };
+                // RFC9126-4-client-id-match: the pushed request replaces every other parameter.
+                let taken;
+                let req = match pushing {
+                    false => req,
+                    true => match pushed::take(tx, tenant, req, now)? {
+                        Ok(r) => {
+                            taken = r;
+                            &taken
+                        }
+                        Err(e) => return Ok(AuthorizeOutcome::ErrorPage(e)),
+                    },
+                };
+                let req_pushed = req.pushed;
+                let (client, target, req) = match checks::validate(
+                    tx,
+                    &self.keys,
+                    tenant,
                     &iss,
-                )));
-            }
-            let live = load_live(tx, tenant, session, now)?;
-            let step = Step {
-                tenant,
-                iss: iss.clone(),
-                client,
-                target,
-                req,
-                now,
-            };
-            self.advance(tx, step, live, false, &fresh)
+                    now,
+                    req,
+                    self.mutant(|m| m.lenient_redirect),
+                )? {
+                    Ok(v) => v,
+                    Err(r) => return Ok(rejection_outcome(r, &iss)),
+                };
+                // RFC9126-6-require-par
+                if !req_pushed && pushed::required_for(&client, tenant_record.require_pushed_authorization_requests) {
+                    let error = ProtocolError::new(
+                        ErrorCode::InvalidRequest,
+                        "this client must push its authorization requests to the par endpoint first",
+                    );
+                    return Ok(AuthorizeOutcome::Redirect(error_redirect(
+                        target,
+                        req.response_mode,
+                        req.jarm.then(|| client.client_id.clone()),
+                        req.state.clone(),
+                        error,
+                        &iss,
+                    )));
+                }
+                let live = load_live(tx, tenant, session, now)?;
+                let step = Step {
+                    tenant,
+                    iss: iss.clone(),
+                    client,
+                    target,
+                    req,
+                    now,
+                };
+                self.advance(tx, step, live, false, &fresh)
+            })()?;
+            self.signed_response(tx, tenant, now, out)
         });
         out.unwrap_or_else(storage_page)
     }
@@ -449,6 +468,7 @@ impl<S: Store> Engine<S> {
             target: step.target.clone(),
             mode: step.req.response_mode,
             params,
+            signed_for: step.signed_for(),
         }))
     }
 
@@ -617,6 +637,7 @@ impl<S: Store> Engine<S> {
                 user: user.clone(),
             };
             let next = self.advance(tx, step, Some(live), true, &fresh)?;
+            let next = self.signed_response(tx, tenant, now, next)?;
             Ok(LoginOutcome::LoggedIn {
                 session: NewSession {
                     token: fresh.session.clone(),
@@ -641,47 +662,51 @@ impl<S: Store> Engine<S> {
         let fresh = Fresh::draw(env, &self.audit_clock);
         let now = env.now;
         let out = self.store.transact(|tx| {
-            // Only the browser session that logged in may answer: anyone else (a forged POST
-            // naming someone's transaction) is refused without touching it.
-            let key = AuthTransactionRecord::key(tenant, transaction);
-            let live = match (
-                load::<AuthTransactionRecord>(tx, &key)?,
-                load_live(tx, tenant, session, now)?,
-            ) {
-                (Some(rec), Some(live)) if rec.step.consent_session() == Some(live.key.as_str()) => live,
-                _ => return Ok(AuthorizeOutcome::ErrorPage(expired_transaction())),
-            };
-            let (rec, step) = match self.resume(tx, tenant, transaction, now)? {
-                Ok(v) => v,
-                Err(o) => return Ok(o),
-            };
-            let AwaitingStep::AwaitingConsent { scopes, .. } = &rec.step else {
-                return Ok(AuthorizeOutcome::ErrorPage(expired_transaction()));
-            };
-            let kind = if approve {
-                AuditKind::ConsentGranted
-            } else {
-                AuditKind::ConsentDenied
-            };
-            let event = fresh
-                .audit
-                .event(kind, format!("scope={}", scopes.join(" ")))
-                .actor(live.user.id.clone())
-                .subject(live.user.id.clone())
-                .client(step.client.client_id.clone());
-            self.audit(tx, tenant, &event)?;
-            if !approve {
-                // RFC6749-4.1.2.1-access-denied
-                return Ok(step.redirect_error(ErrorCode::AccessDenied, "the user denied the request"));
-            }
-            if let Some(refused) = step.check_license(&live.user) {
-                return Ok(refused);
-            }
-            let ckey = ConsentRecord::key(tenant, &live.user.id, &step.client.client_id);
-            let mut consent = load::<ConsentRecord>(tx, &ckey)?.unwrap_or_default();
-            consent.scopes.extend(scopes.iter().cloned());
-            save(tx, &ckey, &consent)?;
-            self.issue_code(tx, &step, &live.record, &live.key, &fresh.code)
+            // JARM: a redirect of a `*.jwt` response mode leaves signed.
+            let out = (|| -> Result<AuthorizeOutcome> {
+                // Only the browser session that logged in may answer: anyone else (a forged POST
+                // naming someone's transaction) is refused without touching it.
+                let key = AuthTransactionRecord::key(tenant, transaction);
+                let live = match (
+                    load::<AuthTransactionRecord>(tx, &key)?,
+                    load_live(tx, tenant, session, now)?,
+                ) {
+                    (Some(rec), Some(live)) if rec.step.consent_session() == Some(live.key.as_str()) => live,
+                    _ => return Ok(AuthorizeOutcome::ErrorPage(expired_transaction())),
+                };
+                let (rec, step) = match self.resume(tx, tenant, transaction, now)? {
+                    Ok(v) => v,
+                    Err(o) => return Ok(o),
+                };
+                let AwaitingStep::AwaitingConsent { scopes, .. } = &rec.step else {
+                    return Ok(AuthorizeOutcome::ErrorPage(expired_transaction()));
+                };
+                let kind = if approve {
+                    AuditKind::ConsentGranted
+                } else {
+                    AuditKind::ConsentDenied
+                };
+                let event = fresh
+                    .audit
+                    .event(kind, format!("scope={}", scopes.join(" ")))
+                    .actor(live.user.id.clone())
+                    .subject(live.user.id.clone())
+                    .client(step.client.client_id.clone());
+                self.audit(tx, tenant, &event)?;
+                if !approve {
+                    // RFC6749-4.1.2.1-access-denied
+                    return Ok(step.redirect_error(ErrorCode::AccessDenied, "the user denied the request"));
+                }
+                if let Some(refused) = step.check_license(&live.user) {
+                    return Ok(refused);
+                }
+                let ckey = ConsentRecord::key(tenant, &live.user.id, &step.client.client_id);
+                let mut consent = load::<ConsentRecord>(tx, &ckey)?.unwrap_or_default();
+                consent.scopes.extend(scopes.iter().cloned());
+                save(tx, &ckey, &consent)?;
+                self.issue_code(tx, &step, &live.record, &live.key, &fresh.code)
+            })()?;
+            self.signed_response(tx, tenant, now, out)
         });
         out.unwrap_or_else(storage_page)
     }

@@ -56,6 +56,9 @@ pub struct RedirectResponse {
     pub mode: ResponseMode,
     /// The parameters, in order.
     pub params: Vec<(String, String)>,
+    /// JARM: the client the parameters are signed for, as one `response` JWT (`*.jwt` response
+    /// modes). The engine signs them before it answers; an answer never leaves with this set.
+    pub signed_for: Option<String>,
 }
 
 impl RedirectResponse {
@@ -123,12 +126,14 @@ mod tests {
             target: target.clone(),
             mode: ResponseMode::Query,
             params: params.clone(),
+            signed_for: None,
         };
         assert_eq!(q.location(), "https://app.example.com/cb?tenant=a&code=c%26d&state=s+t");
         let f = RedirectResponse {
             target,
             mode: ResponseMode::Fragment,
             params,
+            signed_for: None,
         };
         assert_eq!(f.location(), "https://app.example.com/cb?tenant=a#code=c%26d&state=s+t");
         // An empty path stays empty: the redirect goes to the registered string, not a rewrite of it.
@@ -137,6 +142,7 @@ mod tests {
             target: check_redirect_uri(&bare, "https://app.example.com").unwrap(),
             mode: ResponseMode::Query,
             params: vec![("code".to_string(), "c".to_string())],
+            signed_for: None,
         };
         assert_eq!(q.location(), "https://app.example.com?code=c");
     }

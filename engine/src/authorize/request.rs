@@ -65,6 +65,9 @@ pub struct ValidatedRequest {
     pub redirect_uri: String,
     /// How to answer.
     pub response_mode: ResponseMode,
+    /// JARM (`*.jwt` response modes): the response goes as one JWT signed for the client.
+    #[serde(default)]
+    pub jarm: bool,
     /// Requested scopes, sorted and deduplicated.
     pub scopes: Vec<String>,
     /// The client's state (absent only for a client registered with `require_state: false`

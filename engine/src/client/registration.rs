@@ -77,6 +77,8 @@ pub struct ClientMetadata {
     pub request_object_signing_alg: Option<String>,
     /// Whether this client's authorization requests must be pushed first (RFC 9126 §6).
     pub require_pushed_authorization_requests: Option<bool>,
+    /// The alg its JARM authorization responses are signed with (RS256 by default).
+    pub authorization_signed_response_alg: Option<String>,
     /// Documents the adapter fetched for this metadata. Never read from the client's JSON.
     #[serde(skip)]
     pub fetched: FetchedMetadata,
@@ -147,7 +149,7 @@ fn is_http_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|x| matches!(x.scheme(), "https" | "http") && x.host().is_some())
 }
 
-const KEPT: [&str; 11] = [
+const KEPT: [&str; 12] = [
     "client_uri",
     "tos_uri",
     "policy_uri",
@@ -159,6 +161,7 @@ const KEPT: [&str; 11] = [
     "subject_type",
     "request_object_signing_alg",
     "require_pushed_authorization_requests",
+    "authorization_signed_response_alg",
 ];
 
 fn meta(d: &'static str) -> EngineError {
@@ -184,6 +187,11 @@ impl ClientMetadata {
         if let Some(a) = self.request_object_signing_alg.as_deref() {
             if a != "none" && SigningAlg::parse(a).is_none() {
                 return Err(meta("unsupported request_object_signing_alg"));
+            }
+        }
+        if let Some(a) = self.authorization_signed_response_alg.as_deref() {
+            if SigningAlg::parse(a).is_none() {
+                return Err(meta("unsupported authorization_signed_response_alg"));
             }
         }
         let userinfo_alg = match self.userinfo_signed_response_alg.as_deref() {

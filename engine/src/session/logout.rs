@@ -159,6 +159,7 @@ impl<S: Store> Engine<S> {
                     .filter(|s| !s.is_empty())
                     .map(|s| ("state".to_string(), s.clone()))
                     .collect(),
+                signed_for: None,
             });
             Ok(EndSessionOutcome::LoggedOut { redirect, backchannel })
         });

@@ -8,7 +8,7 @@ use crate::os_env::OsRandom;
 use engine::jose::signing::{SigningKeysRecord, StoredMaterial};
 use engine::reseal::{ResealReport, ResealScope};
 use engine::sealing::SystemSecrets;
-use engine::store::{decode, Store, Table};
+use engine::store::{decode, for_each_page, Table};
 use engine::{Engine, EngineConfig, Env, RandomSource};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -133,22 +133,16 @@ pub fn rotate(given: &GivenSecrets, store: DataStore, data_dir: &Path) -> Result
 
 /// Whether any stored signing key is sealed (and so needs the secret it was sealed with).
 fn holds_sealed_keys(store: &DataStore) -> Result<bool, String> {
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .scan_after(Table::SigningKeys, "", after.as_deref(), 100)
-            .map_err(|e| e.0)?;
-        for (_, bytes) in &page {
-            let rec = decode::<SigningKeysRecord>(bytes).map_err(|e| e.to_string())?;
-            if rec.keys.iter().any(|k| matches!(k.material, StoredMaterial::Sealed(_))) {
-                return Ok(true);
-            }
+    let mut sealed = false;
+    for_each_page(store, Table::SigningKeys, "", 100, |page| {
+        for (_, bytes) in page {
+            let rec = decode::<SigningKeysRecord>(bytes)?;
+            sealed |= rec.keys.iter().any(|k| matches!(k.material, StoredMaterial::Sealed(_)));
         }
-        match page.last() {
-            Some((key, _)) if page.len() == 100 => after = Some(key.clone()),
-            _ => return Ok(false),
-        }
-    }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(sealed)
 }
 
 /// Writes a new random secret (48 bytes, base64url) to `path`, readable by its owner only.

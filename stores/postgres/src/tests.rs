@@ -55,26 +55,41 @@ fn a_database_written_by_a_newer_version_is_refused() {
     assert!(refused.0.contains("newer version"), "{}", refused.0);
 }
 
+/// Runs `sql` on `cluster` outside any store (a database as an older version left it).
+fn run_sql(cluster: &TempCluster, sql: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&cluster.url(), NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+    });
+}
+
+/// The schema version `s`'s database records.
+fn schema_version(s: &PgStore) -> i32 {
+    let client = s.connection().unwrap();
+    s.block_on(client.query_one("SELECT version FROM oidc_schema", &[]))
+        .unwrap()
+        .get(0)
+}
+
 /// Version 2's tables (no `links` column) gain it in place: their records read as before, and
 /// linked records can be written and read with what they point to.
 #[test]
 fn a_database_of_the_second_schema_gains_links_in_place() {
     let cluster = TempCluster::start().unwrap();
-    let url = cluster.url();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-        tokio::spawn(connection);
-        let mut sql = String::from("CREATE TABLE oidc_schema (version integer NOT NULL); INSERT INTO oidc_schema VALUES (2);");
-        for table in Table::ALL {
-            sql.push_str(&format!(
-                "CREATE TABLE {} (key bytea PRIMARY KEY, value bytea NOT NULL, purge_at bigint);",
-                schema::name(table)
-            ));
-        }
-        sql.push_str("INSERT INTO oidc_code VALUES ('t/old', 'old code', 5); INSERT INTO oidc_user VALUES ('t/u', 'user', NULL);");
-        client.batch_execute(&sql).await.unwrap();
-    });
+    let mut sql =
+        String::from("CREATE TABLE oidc_schema (version integer NOT NULL); INSERT INTO oidc_schema VALUES (2);");
+    for table in Table::ALL {
+        sql.push_str(&format!(
+            "CREATE TABLE {} (key bytea PRIMARY KEY, value bytea NOT NULL, purge_at bigint);",
+            schema::name(table)
+        ));
+    }
+    sql.push_str(
+        "INSERT INTO oidc_code VALUES ('t/old', 'old code', 5); INSERT INTO oidc_user VALUES ('t/u', 'user', NULL);",
+    );
+    run_sql(&cluster, &sql);
     let s = store(&cluster);
     let links = [(Table::User, "t/u".to_string())];
     s.transact(|tx| {
@@ -99,34 +114,21 @@ fn a_database_of_the_second_schema_gains_links_in_place() {
             Some(b"user".to_vec())
         )
     );
-    let client = s.connection().unwrap();
-    let version: i32 = s
-        .block_on(client.query_one("SELECT version FROM oidc_schema", &[]))
-        .unwrap()
-        .get(0);
-    assert_eq!(version, schema::VERSION);
+    assert_eq!(schema_version(&s), schema::VERSION);
 }
 
 #[test]
 fn a_database_of_the_first_schema_is_moved_into_a_table_per_engine_table() {
     let cluster = TempCluster::start().unwrap();
-    let url = cluster.url();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-        tokio::spawn(connection);
-        // Version 1 as it was written: one shared table keyed by (table number, key).
-        client
-            .batch_execute(
-                "CREATE TABLE oidc_schema (version integer NOT NULL); INSERT INTO oidc_schema VALUES (1);
-                 CREATE TABLE oidc_records (tbl smallint NOT NULL, key bytea NOT NULL, value bytea NOT NULL,
-                     purge_at bigint, PRIMARY KEY (tbl, key));
-                 INSERT INTO oidc_records VALUES (1, 't/c', 'client', NULL), (2, 't/u', 'user', NULL),
-                     (6, 't/code', 'code', 5), (16, 't/a', 'audit', NULL);",
-            )
-            .await
-            .unwrap();
-    });
+    // Version 1 as it was written: one shared table keyed by (table number, key).
+    run_sql(
+        &cluster,
+        "CREATE TABLE oidc_schema (version integer NOT NULL); INSERT INTO oidc_schema VALUES (1);
+         CREATE TABLE oidc_records (tbl smallint NOT NULL, key bytea NOT NULL, value bytea NOT NULL,
+             purge_at bigint, PRIMARY KEY (tbl, key));
+         INSERT INTO oidc_records VALUES (1, 't/c', 'client', NULL), (2, 't/u', 'user', NULL),
+             (6, 't/code', 'code', 5), (16, 't/a', 'audit', NULL);",
+    );
     let s = store(&cluster);
     let read = |table, key: &'static str| s.transact(|tx| Ok(tx.get(table, key)?)).unwrap();
     assert_eq!(read(Table::Client, "t/c"), Some(b"client".to_vec()));
@@ -142,11 +144,7 @@ fn a_database_of_the_first_schema_is_moved_into_a_table_per_engine_table() {
         .block_on(client.query("SELECT 1 FROM pg_tables WHERE tablename = 'oidc_records'", &[]))
         .unwrap();
     assert!(left.is_empty(), "the shared table is gone");
-    let version: i32 = s
-        .block_on(client.query_one("SELECT version FROM oidc_schema", &[]))
-        .unwrap()
-        .get(0);
-    assert_eq!(version, schema::VERSION);
+    assert_eq!(schema_version(&s), schema::VERSION);
 }
 
 #[test]

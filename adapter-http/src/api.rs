@@ -1,6 +1,7 @@
 //! The documented API endpoints (poem-openapi): discovery, JWKS, token, introspection,
 //! revocation, UserInfo. Parse errors of any kind become OAuth JSON errors, never plain text.
 
+mod dpop;
 mod par;
 
 use crate::client_credentials::{self, BodyCredentials};
@@ -11,6 +12,7 @@ use crate::doc_cache::{Doc, RawJson};
 use crate::params;
 use crate::shared_state::Limit;
 use crate::state::{AppState, Shared};
+use engine::dpop::{PresentedToken, Scheme};
 use engine::token::introspect::Introspection;
 use engine::token::userinfo::UserInfoResponse;
 use engine::token::TokenRequest;
@@ -169,9 +171,19 @@ pub struct IntrospectionBody {
     /// Token id.
     #[oai(skip_serializing_if_is_none)]
     pub jti: Option<String>,
-    /// `Bearer` or `refresh_token`.
+    /// `Bearer`, `DPoP` or `refresh_token`.
     #[oai(skip_serializing_if_is_none)]
     pub token_type: Option<String>,
+    /// For a token bound to a DPoP key: the key's thumbprint (RFC 9449 §6.2).
+    #[oai(skip_serializing_if_is_none)]
+    pub cnf: Option<ConfirmationBody>,
+}
+
+/// A token's confirmation: the RFC 7638 thumbprint of the DPoP key it is bound to.
+#[derive(Object, Debug, Clone)]
+pub struct ConfirmationBody {
+    /// SHA-256 JWK thumbprint, base64url.
+    pub jkt: String,
 }
 
 const NO_STORE: &str = "no-store";
@@ -190,10 +202,16 @@ pub enum OAuthResult<T: poem_openapi::types::ToJSON + Send + Sync> {
         Json<T>,
         #[oai(header = "Cache-Control")] String,
         #[oai(header = "Pragma")] String,
+        #[oai(header = "DPoP-Nonce")] Option<String>,
     ),
-    /// invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope.
+    /// invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope,
+    /// invalid_dpop_proof, use_dpop_nonce (with the nonce to use in `DPoP-Nonce`).
     #[oai(status = 400)]
-    BadRequest(Json<OAuthError>, #[oai(header = "Cache-Control")] String),
+    BadRequest(
+        Json<OAuthError>,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "DPoP-Nonce")] Option<String>,
+    ),
     /// invalid_client.
     #[oai(status = 401)]
     Unauthorized(
@@ -219,25 +237,35 @@ fn bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(err: poem::Error) -
     OAuthResult::BadRequest(
         oauth_error(ErrorCode::InvalidRequest, format!("malformed request: {err}")),
         NO_STORE.into(),
+        None,
     )
 }
 
 impl<T: poem_openapi::types::ToJSON + Send + Sync> OAuthResult<T> {
     fn ok(body: T) -> Self {
-        OAuthResult::Ok(Json(body), NO_STORE.into(), "no-cache".into())
+        OAuthResult::Ok(Json(body), NO_STORE.into(), "no-cache".into(), None)
     }
     fn missing_token() -> Self {
         OAuthResult::BadRequest(
             oauth_error(ErrorCode::InvalidRequest, "token is required"),
             NO_STORE.into(),
+            None,
         )
+    }
+    /// The same answer with the DPoP nonce to use next (RFC 9449 §8), if there is one.
+    fn with_nonce(self, nonce: Option<String>) -> Self {
+        match self {
+            OAuthResult::Ok(b, c, p, _) => OAuthResult::Ok(b, c, p, nonce),
+            OAuthResult::BadRequest(e, c, _) => OAuthResult::BadRequest(e, c, nonce),
+            other => other,
+        }
     }
     fn from_error(e: &EngineError, tenant: &str) -> Self {
         match e.http_status() {
             401 => OAuthResult::Unauthorized(engine_error(e), www_authenticate_basic(tenant), NO_STORE.into()),
             500 => OAuthResult::ServerError(engine_error(e)),
             503 => OAuthResult::Unavailable(engine_error(e), RETRY_AFTER_UNAVAILABLE),
-            _ => OAuthResult::BadRequest(engine_error(e), NO_STORE.into()),
+            _ => OAuthResult::BadRequest(engine_error(e), NO_STORE.into(), None),
         }
     }
 }
@@ -268,9 +296,14 @@ pub enum UserInfoResult {
     /// invalid_request.
     #[oai(status = 400)]
     BadRequest(Json<OAuthError>, #[oai(header = "WWW-Authenticate")] String),
-    /// Missing, invalid, expired or revoked token.
+    /// Missing, invalid, expired or revoked token; a DPoP proof that is missing, invalid, or
+    /// lacks the nonce given in `DPoP-Nonce`.
     #[oai(status = 401)]
-    Unauthorized(Json<OAuthError>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(
+        Json<OAuthError>,
+        #[oai(header = "WWW-Authenticate")] String,
+        #[oai(header = "DPoP-Nonce")] Option<String>,
+    ),
     /// insufficient_scope.
     #[oai(status = 403)]
     Forbidden(Json<OAuthError>, #[oai(header = "WWW-Authenticate")] String),
@@ -363,9 +396,9 @@ impl Api {
     async fn userinfo_answer(
         state: &Shared,
         tenant: &str,
-        token: Result<Option<String>, &'static str>,
+        token: Result<Option<PresentedToken>, &'static str>,
     ) -> UserInfoResult {
-        let token = match token {
+        let presented = match token {
             Err(d) => {
                 return UserInfoResult::BadRequest(
                     oauth_error(ErrorCode::InvalidRequest, d),
@@ -377,28 +410,40 @@ impl Api {
                 return UserInfoResult::Unauthorized(
                     oauth_error(ErrorCode::InvalidToken, d),
                     bearer_challenge(tenant, None, d),
+                    None,
                 );
             }
             Ok(Some(t)) => t,
         };
         let t = tenant.to_string();
-        match state
+        let dpop_used = presented.scheme == Scheme::Dpop || presented.proof.is_some();
+        let (answer, nonce) = state
             .engine
-            .call(move |e, env| e.handle_userinfo_response(env, &t, &token))
-            .await
-        {
+            .call(move |e, env| {
+                let nonce = presented.proof.is_some().then(|| e.dpop_nonce(env.now, &t));
+                (e.handle_userinfo_presented(env, &t, &presented), nonce)
+            })
+            .await;
+        match answer {
             Ok(UserInfoResponse::Json(claims)) => UserInfoResult::Ok(
                 UserInfoBody::Json(Json(serde_json::Value::Object(claims))),
                 NO_STORE.into(),
             ),
             Ok(UserInfoResponse::Jwt(jwt)) => UserInfoResult::Ok(UserInfoBody::Jwt(SignedJwt(jwt)), NO_STORE.into()),
             Err(e) => {
-                let challenge = bearer_challenge(tenant, Some(e.code()), &e.description());
+                // RFC9449-7.1-dpop-challenge
+                let dpop_error = matches!(e.code(), ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce);
+                let challenge = if dpop_used || dpop_error {
+                    dpop::challenge(Some((e.code().as_str(), &header_safe(&e.description()))))
+                } else {
+                    bearer_challenge(tenant, Some(e.code()), &e.description())
+                };
+                let nonce = nonce.filter(|_| e.code() == ErrorCode::UseDpopNonce);
                 match e.http_status() {
                     403 => UserInfoResult::Forbidden(engine_error(&e), challenge),
                     500 => UserInfoResult::ServerError(engine_error(&e)),
                     503 => UserInfoResult::Unavailable(engine_error(&e), RETRY_AFTER_UNAVAILABLE),
-                    _ => UserInfoResult::Unauthorized(engine_error(&e), challenge),
+                    _ => UserInfoResult::Unauthorized(engine_error(&e), challenge, nonce),
                 }
             }
         }
@@ -471,6 +516,7 @@ impl From<Introspection> for IntrospectionBody {
             iat: i.iat,
             jti: i.jti,
             token_type: i.token_type.map(str::to_owned),
+            cnf: i.cnf.map(|c| ConfirmationBody { jkt: c.jkt }),
         }
     }
 }
@@ -489,16 +535,6 @@ fn credentials(
         client_assertion_type,
     };
     client_credentials::read(authorization(req).as_deref(), &body)
-}
-
-fn bearer(req: &Request) -> Result<Option<String>, &'static str> {
-    match authorization(req) {
-        None => Ok(None),
-        Some(h) => match h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
-            Some(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_string())),
-            _ => Err("the Authorization header must be `Bearer <token>`"),
-        },
-    }
 }
 
 #[OpenApi]
@@ -568,14 +604,18 @@ impl Api {
             refresh_token: f.refresh_token,
             scope: f.scope,
             resource: f.resource.into_iter().collect(),
+            dpop: dpop::proof(req),
         };
         refresh_assertion_keys(&state, &tenant, &creds).await;
         let t = tenant.0.clone();
-        match state
+        let (answer, nonce) = state
             .engine
-            .call(move |e, env| e.handle_token(env, &t, &creds, &treq))
-            .await
-        {
+            .call(move |e, env| {
+                let nonce = treq.dpop.is_some().then(|| e.dpop_nonce(env.now, &t));
+                (e.handle_token(env, &t, &creds, &treq), nonce)
+            })
+            .await;
+        match answer {
             Ok(t) => OAuthResult::ok(TokenBody {
                 access_token: t.access_token,
                 token_type: t.token_type.into(),
@@ -586,6 +626,7 @@ impl Api {
             }),
             Err(e) => OAuthResult::from_error(&e, &tenant),
         }
+        .with_nonce(nonce)
     }
 
     /// Pushed authorization request (RFC 9126): the authorization request, authenticated as at
@@ -634,20 +675,28 @@ impl Api {
             return OAuthResult::missing_token();
         };
         let t = tenant.0.clone();
-        match state
+        let proof = dpop::proof(req);
+        let (answer, nonce) = state
             .engine
-            .call(move |e, env| e.handle_revoke(env, &t, &creds, &token))
-            .await
-        {
+            .call(move |e, env| {
+                let nonce = proof.is_some().then(|| e.dpop_nonce(env.now, &t));
+                (
+                    e.handle_revoke_with_proof(env, &t, &creds, &token, proof.as_ref()),
+                    nonce,
+                )
+            })
+            .await;
+        match answer {
             Ok(()) => OAuthResult::ok(Empty::default()),
             Err(e) => OAuthResult::from_error(&e, &tenant),
         }
+        .with_nonce(nonce)
     }
 
     /// UserInfo with a Bearer access token in the Authorization header.
     #[oai(path = "/:tenant/userinfo", method = "get", tag = "Tag::UserInfo")]
     async fn userinfo_get(&self, tenant: Path<String>, req: &Request, state: Data<&Shared>) -> UserInfoResult {
-        Self::userinfo_answer(&state, &tenant, bearer(req)).await
+        Self::userinfo_answer(&state, &tenant, dpop::presented(req)).await
     }
 
     /// UserInfo by POST: the token in the Authorization header, or as `access_token` in a form body.
@@ -659,7 +708,7 @@ impl Api {
         body: Body,
         state: Data<&Shared>,
     ) -> UserInfoResult {
-        let header_token = bearer(req);
+        let header_token = dpop::presented(req);
         let is_form = req.method() == Method::POST
             && req
                 .content_type()
@@ -679,7 +728,7 @@ impl Api {
         };
         let token = match (header_token, body_token) {
             (Ok(Some(_)), Some(_)) => Err("send the access token in one place only"),
-            (Ok(None), Some(b)) => Ok(Some(b)),
+            (Ok(None), Some(b)) => Ok(Some(PresentedToken::bearer(&b))),
             (h, None) => h,
             (Err(e), _) => Err(e),
         };

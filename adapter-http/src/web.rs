@@ -38,6 +38,7 @@ const AUTHORIZE_PARAMS: &[&str] = &[
     "ui_locales",
     "claims_locales",
     "acr_values",
+    "dpop_jkt",
 ];
 
 /// Reads parameters from the query (GET) or a form body (POST).

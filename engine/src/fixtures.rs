@@ -55,3 +55,44 @@ pub fn p256_key_scalar() -> Vec<u8> {
 pub fn p256_signing_key() -> p256::ecdsa::SigningKey {
     p256::ecdsa::SigningKey::from_slice(&hex_decode(P256_SCALAR_HEX)).expect("valid scalar")
 }
+
+/// What a test's DPoP proof says (RFC 9449 §4.2); [`dpop_proof`] signs it.
+#[derive(Clone, Debug)]
+pub struct ProofClaims {
+    /// `htm`.
+    pub htm: String,
+    /// `htu`.
+    pub htu: String,
+    /// `iat`.
+    pub iat: u64,
+    /// `jti`.
+    pub jti: String,
+    /// `ath`: the hash of this access token, if given.
+    pub access_token: Option<String>,
+    /// `nonce`.
+    pub nonce: Option<String>,
+}
+
+/// A DPoP proof as a client makes one: `key` signs, its public JWK in the header, typ
+/// `dpop+jwt`. (A client's key: the fixtures above are the provider's or a client's.)
+pub fn dpop_proof(key: &crate::jose::SigningKey, claims: &ProofClaims) -> String {
+    let header = crate::jose::Header {
+        alg: key.alg().as_str().into(),
+        typ: Some(crate::dpop::proof::PROOF_TYPE.into()),
+        kid: None,
+        jwk: Some(serde_json::to_value(key.public().jwk()).expect("a JWK serializes")),
+    };
+    let mut body = serde_json::json!({
+        "htm": claims.htm,
+        "htu": claims.htu,
+        "iat": claims.iat,
+        "jti": claims.jti,
+    });
+    if let Some(t) = &claims.access_token {
+        body["ath"] = serde_json::json!(crate::dpop::proof::access_token_hash(t));
+    }
+    if let Some(n) = &claims.nonce {
+        body["nonce"] = serde_json::json!(n);
+    }
+    crate::jose::encode_with_header(key, &header, &body)
+}

@@ -32,6 +32,7 @@ pub mod audit;
 pub mod authorize;
 pub mod client;
 pub mod config;
+pub mod dpop;
 pub mod engine;
 pub mod env;
 pub mod error;

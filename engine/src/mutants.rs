@@ -29,4 +29,10 @@ pub struct Mutants {
     /// rotation's, and reuses that copy when the rotation runs again after a conflict: a side
     /// effect outside the transaction.
     pub family_read_outside_transaction: bool,
+    /// A DPoP proof can be used again (its use is not looked up).
+    pub dpop_replay: bool,
+    /// A DPoP-bound access token is accepted at a resource as a Bearer token, without a proof.
+    pub dpop_binding_ignored: bool,
+    /// A pushed request's `request_uri` is not deleted when it is used.
+    pub par_reuse: bool,
 }

@@ -619,6 +619,7 @@ mod tests {
             expires_at,
             revoked: false,
             token_hash: None,
+            jkt: None,
         }
     }
 
@@ -654,6 +655,7 @@ mod tests {
             epoch: 0,
             claims: Default::default(),
             tokens_until,
+            dpop_jkt: None,
         }
     }
 

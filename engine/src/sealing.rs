@@ -12,6 +12,7 @@ use crate::secret::{b64url, b64url_decode};
 use crate::store::Table;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::hkdf::{KeyType, Salt, HKDF_SHA256};
+use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 
 /// A sealed secret as stored.
@@ -57,6 +58,10 @@ pub trait Sealer: Send + Sync {
     fn open(&self, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>, SealError>;
     /// The id of the secret new seals use.
     fn current_key(&self) -> &str;
+    /// HMAC-SHA256 of `msg` under a key derived from the current secret for `purpose`: values the
+    /// server hands out and later recognises without storing them (DPoP nonces), the same on
+    /// every instance that shares the secret.
+    fn mac(&self, purpose: &str, msg: &[u8]) -> [u8; 32];
 }
 
 /// The associated data binding a sealed item to its place: table, record key, and the item
@@ -68,6 +73,8 @@ pub fn record_aad(table: Table, key: &str, item: &str) -> Vec<u8> {
 /// The operator's system secrets: the first seals, every one opens.
 pub struct SystemSecrets {
     keys: Vec<(String, LessSafeKey)>,
+    /// The HMAC key of [`Sealer::mac`], from the first (current) secret.
+    mac_key: hmac::Key,
 }
 
 /// The system secret of tests, models and fuzzing: public, so never a server's.
@@ -104,6 +111,7 @@ impl SystemSecrets {
             return Err(SealError::BadSecret("none given".into()));
         }
         let mut keys: Vec<(String, LessSafeKey)> = Vec::new();
+        let mac_key = hmac::Key::new(hmac::HMAC_SHA256, &derive(secrets[0].as_ref(), b"hmac key", 32));
         for (n, s) in secrets.iter().enumerate() {
             let s = s.as_ref();
             if s.len() < Self::MIN_LEN {
@@ -122,7 +130,7 @@ impl SystemSecrets {
                 .map_err(|_| SealError::BadSecret("key derivation".into()))?;
             keys.push((id, LessSafeKey::new(unbound)));
         }
-        Ok(SystemSecrets { keys })
+        Ok(SystemSecrets { keys, mac_key })
     }
 
     /// Sealing under [`A_TEST_SECRET`], for tests, models and fuzzing (never for a server: it is public).
@@ -177,6 +185,16 @@ impl Sealer for SystemSecrets {
     fn current_key(&self) -> &str {
         &self.keys[0].0
     }
+
+    fn mac(&self, purpose: &str, msg: &[u8]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.mac_key);
+        ctx.update(purpose.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(msg);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +248,15 @@ mod tests {
             Err(SealError::UnknownKey(new.key.clone()))
         );
         assert_eq!(secrets(&[B]).open(aad, &new).unwrap(), b"v");
+    }
+
+    #[test]
+    fn macs_depend_on_the_current_secret_the_purpose_and_the_message() {
+        let (a, b) = (secrets(&[A]), secrets(&[B, A]));
+        assert_eq!(a.mac("p", b"m"), secrets(&[A, B]).mac("p", b"m"));
+        assert_ne!(a.mac("p", b"m"), b.mac("p", b"m"));
+        assert_ne!(a.mac("p", b"m"), a.mac("q", b"m"));
+        assert_ne!(a.mac("p", b"m"), a.mac("p", b"n"));
     }
 
     #[test]

@@ -40,6 +40,11 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Whether two byte strings are equal, in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
 /// The SHA-256 hash of a secret, the only form in which secrets are stored.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SecretHash(pub String);

@@ -84,6 +84,10 @@ pub struct TenantRecord {
     /// off by default (each client can also require it for itself).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Whether every DPoP proof must carry a server nonce (RFC 9449 §8); off by default (a nonce
+    /// that is sent is checked either way).
+    #[serde(default)]
+    pub require_dpop_nonce: bool,
 }
 
 impl Record for TenantRecord {
@@ -101,6 +105,7 @@ impl TenantRecord {
             token_lifetimes: TokenLifetimes::default(),
             allow_pkce_opt_out: false,
             require_pushed_authorization_requests: false,
+            require_dpop_nonce: false,
         }
     }
 }

@@ -695,6 +695,7 @@ fn purge_goes_through_tables_larger_than_one_page() {
         expires_at,
         revoked: false,
         token_hash: None,
+        jkt: None,
     };
     // A store the expiry index covers from the start (the first purge indexes what was there).
     w.engine.purge_expired(w.now).unwrap();

@@ -61,6 +61,10 @@ pub enum ErrorCode {
     /// The authorization request's `redirect_uri` is not registered for the client (shown on the
     /// error page, never redirected; the seeds' error table names it).
     RedirectUriMismatch,
+    /// RFC 9449: the DPoP proof is missing where required, malformed, or does not fit the request.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the DPoP proof must carry the nonce the server gives in `DPoP-Nonce`.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -94,6 +98,8 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::InvalidTarget => "invalid_target",
             Self::RedirectUriMismatch => "redirect_uri_mismatch",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -111,7 +117,7 @@ impl ErrorCode {
     }
 
     /// All codes, for exhaustive tests.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -139,6 +145,8 @@ impl ErrorCode {
         Self::Conflict,
         Self::InvalidTarget,
         Self::RedirectUriMismatch,
+        Self::InvalidDpopProof,
+        Self::UseDpopNonce,
     ];
 }
 

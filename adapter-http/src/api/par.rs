@@ -53,6 +53,9 @@ pub struct ParForm {
     pub claims_locales: Option<String>,
     /// Accepted, as at `/authorize`.
     pub acr_values: Option<String>,
+    /// The thumbprint of the DPoP key the code is to be bound to (RFC 9449 §10); a `DPoP`
+    /// header does the same.
+    pub dpop_jkt: Option<String>,
     /// Client id (body authentication or public clients).
     pub client_id: Option<String>,
     /// Client secret (client_secret_post).
@@ -87,6 +90,7 @@ impl ParForm {
             ui_locales: self.ui_locales.clone(),
             claims_locales: self.claims_locales.clone(),
             acr_values: self.acr_values.clone(),
+            dpop_jkt: self.dpop_jkt.clone(),
             ..AuthorizationRequest::default()
         }
     }
@@ -111,11 +115,17 @@ pub enum ParResult {
         Json<ParBody>,
         #[oai(header = "Cache-Control")] String,
         #[oai(header = "Pragma")] String,
+        #[oai(header = "DPoP-Nonce")] Option<String>,
     ),
     /// invalid_request, invalid_scope, invalid_request_object, unauthorized_client, …: the check
-    /// of the request that failed, as `/authorize` would have said it.
+    /// of the request that failed, as `/authorize` would have said it; invalid_dpop_proof and
+    /// use_dpop_nonce (with the nonce to use in `DPoP-Nonce`).
     #[oai(status = 400)]
-    BadRequest(Json<OAuthError>, #[oai(header = "Cache-Control")] String),
+    BadRequest(
+        Json<OAuthError>,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "DPoP-Nonce")] Option<String>,
+    ),
     /// invalid_client.
     #[oai(status = 401)]
     Unauthorized(
@@ -138,14 +148,15 @@ fn bad_request(err: poem::Error) -> ParResult {
     ParResult::BadRequest(
         oauth_error(ErrorCode::InvalidRequest, format!("malformed request: {err}")),
         NO_STORE.into(),
+        None,
     )
 }
 
 impl From<OAuthResult<ParBody>> for ParResult {
     fn from(r: OAuthResult<ParBody>) -> Self {
         match r {
-            OAuthResult::Ok(body, cache, pragma) => ParResult::Created(body, cache, pragma),
-            OAuthResult::BadRequest(e, c) => ParResult::BadRequest(e, c),
+            OAuthResult::Ok(body, cache, pragma, nonce) => ParResult::Created(body, cache, pragma, nonce),
+            OAuthResult::BadRequest(e, c, nonce) => ParResult::BadRequest(e, c, nonce),
             OAuthResult::Unauthorized(e, w, c) => ParResult::Unauthorized(e, w, c),
             OAuthResult::TooManyRequests(e, wait) => ParResult::TooManyRequests(e, wait),
             OAuthResult::ServerError(e) => ParResult::ServerError(e),
@@ -172,9 +183,13 @@ pub(super) async fn push(state: &Shared, tenant: &str, req: &Request, form: ParF
     );
     super::refresh_assertion_keys(state, tenant, &creds).await;
     let t = tenant.to_string();
-    let pushed = state
+    let proof = super::dpop::proof(req);
+    let (pushed, nonce) = state
         .engine
-        .call(move |e, env| e.handle_par(env, &t, &creds, &areq))
+        .call(move |e, env| {
+            let nonce = proof.is_some().then(|| e.dpop_nonce(env.now, &t));
+            (e.handle_par_with_proof(env, &t, &creds, &areq, proof.as_ref()), nonce)
+        })
         .await;
     match pushed {
         Ok(p) => OAuthResult::ok(ParBody {
@@ -183,5 +198,6 @@ pub(super) async fn push(state: &Shared, tenant: &str, req: &Request, form: ParF
         }),
         Err(e) => OAuthResult::from_error(&e, tenant),
     }
+    .with_nonce(nonce)
     .into()
 }

@@ -30,6 +30,8 @@ pub struct TenantPatch {
     pub allow_pkce_opt_out: Option<bool>,
     /// Whether authorization requests must be pushed (`/par`).
     pub require_pushed_authorization_requests: Option<bool>,
+    /// Whether DPoP proofs must carry a server nonce.
+    pub require_dpop_nonce: Option<bool>,
 }
 
 fn check_tenant(t: &TenantRecord) -> Result<()> {
@@ -157,6 +159,9 @@ impl<S: Store> TenantAdmin<'_, S> {
         }
         if let Some(v) = patch.allow_pkce_opt_out {
             t.allow_pkce_opt_out = v;
+        }
+        if let Some(v) = patch.require_dpop_nonce {
+            t.require_dpop_nonce = v;
         }
         if let Some(v) = patch.require_pushed_authorization_requests {
             t.require_pushed_authorization_requests = v;

@@ -305,6 +305,14 @@ fn check_after_redirect(
             None => return Ok(Err(r.reject(E::InvalidRequest, "claims is not a valid claims request"))),
         },
     };
+    // RFC9449-10-dpop-jkt: a SHA-256 thumbprint is 43 base64url characters.
+    let dpop_jkt = req.dpop_jkt.clone().filter(|j| !j.is_empty());
+    if dpop_jkt.as_deref().is_some_and(|j| !pkce::valid_challenge(j)) {
+        return Ok(Err(r.reject(
+            E::InvalidRequest,
+            "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",
+        )));
+    }
     Ok(Ok(ValidatedRequest {
         client_id: client.client_id.clone(),
         redirect_uri: r.target.uri().to_string(),
@@ -319,6 +327,7 @@ fn check_after_redirect(
         login_hint: req.login_hint.clone().filter(|h| !h.is_empty()),
         hint_subject,
         claims,
+        dpop_jkt,
     }))
 }
 

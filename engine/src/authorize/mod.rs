@@ -291,7 +291,7 @@ impl<S: Store> Engine<S> {
                 let taken;
                 let req = match pushing {
                     false => req,
-                    true => match pushed::take(tx, tenant, req, now)? {
+                    true => match pushed::take(tx, tenant, req, now, self.mutant(|m| m.par_reuse))? {
                         Ok(r) => {
                             taken = r;
                             &taken
@@ -447,6 +447,7 @@ impl<S: Store> Engine<S> {
             sid: session.sid.clone(),
             session_key: session_key.to_string(),
             claims: step.req.claims.clone(),
+            dpop_jkt: step.req.dpop_jkt.clone(),
             issued_at: step.now,
             expires_at: step.now.plus(self.config.code_ttl),
             state: CodeState::Issued,

@@ -7,6 +7,7 @@ use super::checks::{self, Rejection};
 use super::request::AuthorizationRequest;
 use crate::client::auth::ClientCredentials;
 use crate::client::ClientRecord;
+use crate::dpop::{DpopHeader, Endpoint, ProofError};
 use crate::engine::Engine;
 use crate::env::{Env, UnixTime};
 use crate::error::{err, EngineError, ProtocolError, Result};
@@ -83,6 +84,7 @@ pub(crate) fn take(
     tenant: &str,
     req: &AuthorizationRequest,
     now: UnixTime,
+    keep: bool,
 ) -> Result<std::result::Result<AuthorizationRequest, ProtocolError>> {
     let uri = req.request_uri.as_deref().unwrap_or_default();
     let key = PushedRequestRecord::key(tenant, uri);
@@ -102,7 +104,9 @@ pub(crate) fn take(
             "the request_uri was pushed by another client",
         )));
     }
-    tx.delete(Table::PushedRequest, &key)?;
+    if !keep {
+        tx.delete(Table::PushedRequest, &key)?;
+    }
     if rec.expires_at <= now {
         return Ok(Err(unusable()));
     }
@@ -124,6 +128,19 @@ impl<S: Store> Engine<S> {
         creds: &ClientCredentials,
         req: &AuthorizationRequest,
     ) -> Result<PushedRequest> {
+        self.handle_par_with_proof(env, tenant, creds, req, None)
+    }
+
+    /// [`Engine::handle_par`] for a request that may carry a `DPoP` proof: its key becomes the
+    /// request's `dpop_jkt` (RFC 9449 §10.1), which must then be the one named, if one is.
+    pub fn handle_par_with_proof(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        creds: &ClientCredentials,
+        req: &AuthorizationRequest,
+        proof: Option<&DpopHeader>,
+    ) -> Result<PushedRequest> {
         let now = env.now;
         let iss = self.issuer(tenant);
         let request_uri = mint(env, REQUEST_URI_PREFIX);
@@ -141,10 +158,22 @@ impl<S: Store> Engine<S> {
             if req.request_uri.is_some() {
                 return Err(err(ErrorCode::InvalidRequest, "request_uri cannot be pushed"));
             }
+            // RFC9449-10.1-par-proof
+            let dpop_jkt = match proof {
+                None => req.dpop_jkt.clone(),
+                Some(p) => {
+                    let jkt = self.prove_dpop(tx, tenant, p, Endpoint::Par, None, now)??;
+                    if req.dpop_jkt.as_deref().is_some_and(|named| named != jkt) {
+                        return Err(ProtocolError::from(ProofError::WrongKey).into());
+                    }
+                    Some(jkt)
+                }
+            };
             let pushed = AuthorizationRequest {
                 client_id: Some(client_id.clone()),
                 request_uri_document: None,
                 pushed: false,
+                dpop_jkt,
                 ..req.clone()
             };
             let refused = |e: ProtocolError| EngineError::Protocol(e);

@@ -48,6 +48,9 @@ pub struct AuthorizationRequest {
     pub claims_locales: Option<String>,
     /// `acr_values` (accepted; only password authentication exists, no `acr` is asserted).
     pub acr_values: Option<String>,
+    /// `dpop_jkt` (RFC 9449 §10): the thumbprint of the DPoP key the code is to be bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
     /// What the adapter fetched at `request_uri`. Never read from the client's parameters.
     #[serde(skip)]
     pub request_uri_document: Option<super::request_object::FetchedDocument>,
@@ -88,6 +91,9 @@ pub struct ValidatedRequest {
     /// Individual claims asked for with the `claims` parameter.
     #[serde(default)]
     pub claims: crate::authorize::claims_request::RequestedClaims,
+    /// The DPoP key the code is bound to (RFC 9449 §10), its thumbprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl ValidatedRequest {

@@ -79,6 +79,8 @@ pub struct ClientMetadata {
     pub require_pushed_authorization_requests: Option<bool>,
     /// The alg its JARM authorization responses are signed with (RS256 by default).
     pub authorization_signed_response_alg: Option<String>,
+    /// Whether its token requests must carry a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Documents the adapter fetched for this metadata. Never read from the client's JSON.
     #[serde(skip)]
     pub fetched: FetchedMetadata,
@@ -149,7 +151,7 @@ fn is_http_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|x| matches!(x.scheme(), "https" | "http") && x.host().is_some())
 }
 
-const KEPT: [&str; 12] = [
+const KEPT: [&str; 13] = [
     "client_uri",
     "tos_uri",
     "policy_uri",
@@ -162,6 +164,7 @@ const KEPT: [&str; 12] = [
     "request_object_signing_alg",
     "require_pushed_authorization_requests",
     "authorization_signed_response_alg",
+    "dpop_bound_access_tokens",
 ];
 
 fn meta(d: &'static str) -> EngineError {

@@ -182,6 +182,18 @@ impl VerifyKey {
         }
     }
 
+    /// Reads a public key from a JWK as JSON; `None` for what [`VerifyKey::from_jwk`] refuses.
+    pub fn from_json(jwk: &serde_json::Value) -> Option<Self> {
+        // Drop `alg` and `key_ops` before typed parsing: jose-jwk rejects values it does not know.
+        let mut k = jwk.clone();
+        if let Some(o) = k.as_object_mut() {
+            o.remove("alg");
+            o.remove("key_ops");
+        }
+        let jwk: Jwk = serde_json::from_value(k).ok()?;
+        VerifyKey::from_jwk(&jwk)
+    }
+
     /// Whether this key can verify `alg`.
     pub fn fits(&self, alg: SigningAlg) -> bool {
         matches!(
@@ -282,14 +294,7 @@ pub fn parse_jwks(jwks: &serde_json::Value) -> Vec<(Option<String>, VerifyKey)> 
         .filter(|k| k.get("use").and_then(|u| u.as_str()).is_none_or(|u| u == "sig"))
         .filter_map(|k| {
             let kid = k.get("kid").and_then(|v| v.as_str()).map(str::to_owned);
-            // Drop `alg` before typed parsing: jose-jwk rejects algorithms it does not know.
-            let mut k = k.clone();
-            if let Some(o) = k.as_object_mut() {
-                o.remove("alg");
-                o.remove("key_ops");
-            }
-            let jwk: Jwk = serde_json::from_value(k).ok()?;
-            VerifyKey::from_jwk(&jwk).map(|vk| (kid, vk))
+            VerifyKey::from_json(k).map(|vk| (kid, vk))
         })
         .collect()
 }

@@ -42,6 +42,9 @@ pub struct Header {
     /// Key id.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub kid: Option<String>,
+    /// The public key itself (a DPoP proof carries its key here, RFC 9449 §4.2).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub jwk: Option<serde_json::Value>,
 }
 
 /// A parsed, not yet verified compact JWS.
@@ -101,7 +104,14 @@ pub fn encode(key: &SigningKey, typ: &str, claims: &impl Serialize) -> String {
         alg: key.alg().as_str().into(),
         typ: Some(typ.into()),
         kid: Some(key.kid().into()),
+        jwk: None,
     };
+    encode_with_header(key, &header, claims)
+}
+
+/// Signs `claims` into a compact JWS with `key` under `header` as given (its `alg` is not checked
+/// against the key: tests use this to write wrong ones).
+pub fn encode_with_header(key: &SigningKey, header: &Header, claims: &impl Serialize) -> String {
     let h = b64url(&serde_json::to_vec(&header).expect("header serializes"));
     let p = b64url(&serde_json::to_vec(claims).expect("claims serialize"));
     let input = format!("{h}.{p}");

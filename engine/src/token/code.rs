@@ -59,6 +59,9 @@ pub struct CodeRecord {
         skip_serializing_if = "crate::authorize::claims_request::RequestedClaims::is_empty"
     )]
     pub claims: crate::authorize::claims_request::RequestedClaims,
+    /// The DPoP key the code is bound to (RFC 9449 §10): its redemption must be proven with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
     /// When the code was issued.
     pub issued_at: UnixTime,
     /// Expiry (issue + code TTL).
@@ -113,6 +116,7 @@ impl CodeRecord {
             sid: String::new(),
             session_key: String::new(),
             claims: Default::default(),
+            dpop_jkt: None,
             issued_at: self.issued_at,
             expires_at: self.expires_at,
             state: CodeState::Redeemed { grant_id },

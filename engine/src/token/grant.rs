@@ -83,6 +83,9 @@ pub struct GrantRecord {
     /// which nothing can use the family. (Families written before this field are kept.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_until: Option<UnixTime>,
+    /// For a public client that used DPoP: the key its refresh tokens are bound to (RFC 9449 §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl Record for GrantRecord {
@@ -164,6 +167,10 @@ pub struct AccessTokenRecord {
     /// without verifying its signature again.
     #[serde(default)]
     pub token_hash: Option<SecretHash>,
+    /// The DPoP key the token is bound to (`cnf.jkt`, RFC 9449 §6): it is accepted only with a
+    /// proof from that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 impl Record for AccessTokenRecord {

@@ -201,7 +201,9 @@ impl<S: Store> Engine<S> {
                         exp: claims.exp,
                         iat: claims.iat,
                         jti: claims.jti,
-                        token_type: Some("Bearer"),
+                        // RFC9449-6.2-introspection-cnf
+                        token_type: Some(crate::token::minting::TokenPlan::token_type_for(record.jkt.as_deref())),
+                        cnf: record.jkt.map(|jkt| Confirmation { jkt }),
                     }
                 }
                 Resolved::Refresh { grant, .. } if grant.client_id == caller.client_id => Introspection {
@@ -215,6 +217,7 @@ impl<S: Store> Engine<S> {
                     iat: None,
                     jti: None,
                     token_type: Some("refresh_token"),
+                    cnf: grant.dpop_jkt.map(|jkt| Confirmation { jkt }),
                 },
                 _ => Introspection::inactive(),
             })
@@ -266,9 +269,19 @@ pub struct Introspection {
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    /// `Bearer` or `DPoP` for access tokens, `refresh_token` for refresh tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
+    /// The key the token is bound to (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim: the thumbprint of the DPoP key it is bound to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Confirmation {
+    /// RFC 7638 SHA-256 thumbprint, base64url.
+    pub jkt: String,
 }
 
 impl Introspection {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub struct TokenResponse {
     /// JWT access token.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to the request's DPoP key.
     pub token_type: &'static str,
     /// Access token lifetime in seconds.
     pub expires_in: u64,
@@ -48,6 +48,7 @@ pub struct Subject<'a> {
 /// its hash) and the ID token still to sign.
 pub struct TokenPlan {
     pub(crate) access_token: String,
+    pub(crate) token_type: &'static str,
     pub(crate) subject: String,
     pub(crate) id: Option<(Arc<SigningKey>, Map<String, Value>)>,
     pub(crate) refresh_token: Option<String>,
@@ -143,6 +144,16 @@ pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
 }
 
 impl TokenPlan {
+    /// `DPoP` for a token bound to a key, else `Bearer`.
+    // RFC9449-5-token-type
+    pub(crate) fn token_type_for(jkt: Option<&str>) -> &'static str {
+        if jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
+
     /// Signs the planned ID token and assembles the response.
     pub fn sign(self) -> TokenResponse {
         let access_token = self.access_token;
@@ -152,7 +163,7 @@ impl TokenPlan {
         });
         TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: self.token_type,
             expires_in: self.expires_in,
             scope: self.scope,
             id_token,

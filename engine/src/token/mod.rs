@@ -44,6 +44,8 @@ pub struct TokenRequest {
     pub scope: Option<String>,
     /// `resource` (RFC 8707), each an absolute URI the client may name.
     pub resource: Vec<String>,
+    /// The request's `DPoP` proof (RFC 9449), if it carried one.
+    pub dpop: Option<crate::dpop::DpopHeader>,
 }
 
 /// Random values a token request may need, drawn before the store transaction.
@@ -79,6 +81,8 @@ pub(crate) struct GrantCall<'a> {
     /// The refresh token's family as read before the transaction (only the mutant
     /// `family_read_outside_transaction` does).
     pub family_read_before: Option<&'a grant::GrantRecord>,
+    /// The thumbprint of the key the request's DPoP proof was signed with: the tokens are bound to it.
+    pub jkt: Option<&'a str>,
 }
 
 /// A failure that still commits what the transaction wrote (e.g. revocation on replay).
@@ -135,6 +139,9 @@ impl<S: Store> Engine<S> {
                 GrantType::ClientCredentials => None,
             };
             let mut first = vec![(Table::SigningKeys, tenant)];
+            if req.dpop.is_some() {
+                first.push((Table::Tenant, tenant));
+            }
             first.extend(client_key.as_deref().map(|k| (Table::Client, k)));
             first.extend(grant_key.as_ref().map(|(t, k)| (*t, k.as_str())));
             tx.prefetch(&first)?;
@@ -145,6 +152,18 @@ impl<S: Store> Engine<S> {
                     "client is not allowed to use this grant_type",
                 )));
             }
+            // RFC9449-5-token-request
+            let jkt = match &req.dpop {
+                Some(proof) => match self.prove_dpop(tx, tenant, proof, crate::dpop::Endpoint::Token, None, now)? {
+                    Ok(jkt) => Some(jkt),
+                    Err(e) => return Ok(Err(e)),
+                },
+                // RFC9449-5.2-dpop-bound-access-tokens
+                None if crate::dpop::required_for(auth.client()) => {
+                    return Ok(Err(crate::dpop::ProofError::Missing.into()));
+                }
+                None => None,
+            };
             let audience = match crate::token::resource::audience(
                 &auth.client().client_id,
                 &auth.client().allowed_resources,
@@ -162,6 +181,7 @@ impl<S: Store> Engine<S> {
                 now,
                 audience: &audience,
                 family_read_before: family_read_before.as_ref(),
+                jkt: jkt.as_deref(),
             };
             let planned = match grant {
                 GrantType::AuthorizationCode => self.exchange_code(tx, &call(&auth))?,
@@ -187,14 +207,19 @@ impl<S: Store> Engine<S> {
         Ok(plan?.sign())
     }
 
-    /// Signs an access token and writes its record (keyed by jti, with the token's hash).
+    /// Signs an access token and writes its record (keyed by jti, with the token's hash). A token
+    /// bound to a DPoP key (`record.jkt`) says so in `cnf.jkt` (RFC 9449 §6.1).
     fn issue_access_token(
         &self,
         tx: &mut dyn Tx,
         client: &ClientRecord,
-        claims: serde_json::Map<String, serde_json::Value>,
+        mut claims: serde_json::Map<String, serde_json::Value>,
         mut record: AccessTokenRecord,
     ) -> Result<String> {
+        // RFC9449-6-cnf-jkt
+        if let Some(jkt) = &record.jkt {
+            claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+        }
         let key = self
             .keys
             .signer(tx, &record.tenant, client.access_token_signed_response_alg)?;
@@ -221,6 +246,7 @@ impl<S: Store> Engine<S> {
         refresh_token: Option<String>,
         jti: &str,
         audience: &[String],
+        jkt: Option<&str>,
         now: UnixTime,
     ) -> Result<TokenPlan> {
         let subject = Subject {
@@ -241,6 +267,7 @@ impl<S: Store> Engine<S> {
                 expires_at: now.plus(client.access_token_ttl),
                 revoked: false,
                 token_hash: None,
+                jkt: jkt.map(str::to_owned),
             },
         )?;
         let id = if granted.iter().any(|s| s == scopes::OPENID) {
@@ -259,6 +286,7 @@ impl<S: Store> Engine<S> {
         };
         Ok(TokenPlan {
             access_token,
+            token_type: TokenPlan::token_type_for(jkt),
             subject: user.id.clone(),
             id,
             refresh_token,
@@ -313,6 +341,13 @@ impl<S: Store> Engine<S> {
         if session.is_none_or(|s| s.state != SessionState::Active) && !self.mutant(|m| m.code_survives_logout) {
             return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
         }
+        // RFC9449-10-dpop-jkt: a code bound to a DPoP key is redeemed only with a proof from it.
+        if rec.dpop_jkt.is_some() && rec.dpop_jkt.as_deref() != call.jkt {
+            return Ok(Err(pe(
+                ErrorCode::InvalidGrant,
+                "the code is bound to a DPoP key; prove possession of that key",
+            )));
+        }
         if req.redirect_uri.as_deref() != Some(rec.redirect_uri.as_str()) {
             // RFC6749-4.1.3-redirect-uri-match
             return Ok(Err(pe(ErrorCode::InvalidGrant, "redirect_uri does not match")));
@@ -355,6 +390,11 @@ impl<S: Store> Engine<S> {
             epoch: grant::epoch_for_new_grant(tx, tenant, &user.id, &client.client_id)?,
             claims: rec.claims.clone(),
             tokens_until: (!issue_refresh).then(|| now.plus(client.access_token_ttl)),
+            // RFC9449-5-public-refresh-binding
+            dpop_jkt: call
+                .jkt
+                .filter(|_| client.auth_method == spec::ClientAuthMethod::None)
+                .map(str::to_owned),
         };
         save(tx, &GrantRecord::key(tenant, &grant.grant_id), &grant)?;
         grant::save_refresh_token(tx, &grant, &fresh.refresh_token)?;
@@ -383,6 +423,7 @@ impl<S: Store> Engine<S> {
             rt,
             &fresh.jti,
             call.audience,
+            call.jkt,
             now,
         )?;
         Ok(Ok(plan))
@@ -441,10 +482,12 @@ impl<S: Store> Engine<S> {
                 expires_at: now.plus(client.access_token_ttl),
                 revoked: false,
                 token_hash: None,
+                jkt: call.jkt.map(str::to_owned),
             },
         )?;
         Ok(Ok(TokenPlan {
             access_token,
+            token_type: TokenPlan::token_type_for(call.jkt),
             subject: client.client_id.clone(),
             id: None,
             refresh_token: None,

@@ -55,6 +55,14 @@ impl<S: Store> Engine<S> {
         let (true, Some(current)) = (grant::is_alive(tx, &family)?, family.refresh) else {
             return Ok(Err(pe(ErrorCode::InvalidGrant, RT_INVALID)));
         };
+        // RFC9449-5-public-refresh-binding: a public client's refresh token bound to its DPoP key
+        // is used only with a proof from that key.
+        if family.dpop_jkt.is_some() && family.dpop_jkt.as_deref() != call.jkt {
+            return Ok(Err(pe(
+                ErrorCode::InvalidGrant,
+                "the refresh token is bound to a DPoP key; prove possession of that key",
+            )));
+        }
         // RFC9700-4.14.2-refresh-reuse: commit the family's revocation, then refuse.
         if rt.generation != current.generation && !self.mutant(|m| m.no_reuse_detection) {
             grant::revoke(tx, tenant, &family.grant_id, RevocationReason::RefreshReuse)?;
@@ -117,6 +125,7 @@ impl<S: Store> Engine<S> {
             Some(fresh.refresh_token.clone()),
             &fresh.jti,
             call.audience,
+            call.jkt,
             now,
         )?;
         Ok(Ok(plan))

@@ -1,6 +1,7 @@
 //! The UserInfo endpoint (OIDC Core §5.3).
 
 use crate::client::ClientRecord;
+use crate::dpop::{Endpoint, PresentedToken};
 use crate::engine::Engine;
 use crate::env::Env;
 use crate::error::{err, Result};
@@ -25,18 +26,30 @@ impl<S: Store> Engine<S> {
     /// Handles `GET|POST /userinfo` with the bearer `token`: `sub` plus the granted scopes' claims.
     pub fn handle_userinfo(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<Map<String, Value>> {
         let now = env.now;
+        let presented = PresentedToken::bearer(token);
         self.store
-            .transact(|tx| self.userinfo_claims(tx, tenant, token, now))
+            .transact(|tx| self.userinfo_claims(tx, tenant, &presented, now))
             .map(|(claims, _)| claims)
+    }
+
+    /// [`Engine::handle_userinfo_presented`] for a Bearer token.
+    pub fn handle_userinfo_response(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<UserInfoResponse> {
+        self.handle_userinfo_presented(env, tenant, &PresentedToken::bearer(token))
     }
 
     /// Handles `GET|POST /userinfo` as the wire sees it: JSON, or a JWT signed with the client's
     /// registered `userinfo_signed_response_alg` carrying `iss` and `aud`, in one transaction.
+    /// A DPoP-bound token is honoured only as `DPoP` with a proof from its key.
     /// OIDC-CORE-5.3.2-signed-userinfo.
-    pub fn handle_userinfo_response(&self, env: &mut Env<'_>, tenant: &str, token: &str) -> Result<UserInfoResponse> {
+    pub fn handle_userinfo_presented(
+        &self,
+        env: &mut Env<'_>,
+        tenant: &str,
+        presented: &PresentedToken,
+    ) -> Result<UserInfoResponse> {
         let now = env.now;
         self.store.transact(|tx| {
-            let (mut claims, client_id) = self.userinfo_claims(tx, tenant, token, now)?;
+            let (mut claims, client_id) = self.userinfo_claims(tx, tenant, presented, now)?;
             let client = self.clients.load(tx, &ClientRecord::key(tenant, &client_id))?;
             let Some(alg) = client.and_then(|c| c.extras.userinfo_signed_response_alg) else {
                 return Ok(UserInfoResponse::Json(claims));
@@ -54,9 +67,10 @@ impl<S: Store> Engine<S> {
         &self,
         tx: &mut dyn crate::store::Tx,
         tenant: &str,
-        token: &str,
+        presented: &PresentedToken,
         now: crate::env::UnixTime,
     ) -> Result<(Map<String, Value>, String)> {
+        let token = presented.token.as_str();
         // RFC6750-3.1-invalid-token
         let invalid = || {
             err(
@@ -71,6 +85,7 @@ impl<S: Store> Engine<S> {
         let Resolved::Access { claims, record } = resolved else {
             return Err(invalid());
         };
+        self.check_sender(tx, tenant, &record, presented, Endpoint::Userinfo, now)?;
         let Some(grant_id) = &record.grant_id else {
             return Err(err(ErrorCode::InvalidToken, "client credentials tokens carry no user"));
         };

@@ -325,6 +325,7 @@ mod tests {
                 expires_at,
                 revoked: false,
                 token_hash: None,
+                jkt: None,
             };
             engine
                 .store()
@@ -385,6 +386,7 @@ mod tests {
                             expires_at,
                             revoked: false,
                             token_hash: None,
+                            jkt: None,
                         };
                         tx.put(Table::AccessToken, key, serde_json::to_vec(&record).unwrap())?;
                     }

@@ -28,6 +28,8 @@ pub struct Tenant {
     pub allow_pkce_opt_out: bool,
     /// Whether every authorization request must be pushed to `/par` first (RFC 9126).
     pub require_pushed_authorization_requests: bool,
+    /// Whether every DPoP proof must carry a server nonce (RFC 9449 §8).
+    pub require_dpop_nonce: bool,
 }
 
 impl Tenant {
@@ -42,6 +44,7 @@ impl Tenant {
             token_lifetimes: t.token_lifetimes.into(),
             allow_pkce_opt_out: t.allow_pkce_opt_out,
             require_pushed_authorization_requests: t.require_pushed_authorization_requests,
+            require_dpop_nonce: t.require_dpop_nonce,
         }
     }
 }
@@ -57,6 +60,7 @@ impl Example for Tenant {
             token_lifetimes: TokenLifetimes::default().into(),
             allow_pkce_opt_out: false,
             require_pushed_authorization_requests: false,
+            require_dpop_nonce: false,
         }
     }
 }
@@ -80,6 +84,8 @@ pub struct TenantCreate {
     pub allow_pkce_opt_out: Option<bool>,
     /// Require every authorization request to be pushed to `/par` first (default false).
     pub require_pushed_authorization_requests: Option<bool>,
+    /// Require a server nonce in every DPoP proof (default false).
+    pub require_dpop_nonce: Option<bool>,
 }
 
 impl Example for TenantCreate {
@@ -92,6 +98,7 @@ impl Example for TenantCreate {
             token_lifetimes: None,
             allow_pkce_opt_out: None,
             require_pushed_authorization_requests: None,
+            require_dpop_nonce: None,
         }
     }
 }
@@ -111,6 +118,7 @@ impl TenantCreate {
         }
         t.allow_pkce_opt_out = self.allow_pkce_opt_out.unwrap_or(false);
         t.require_pushed_authorization_requests = self.require_pushed_authorization_requests.unwrap_or(false);
+        t.require_dpop_nonce = self.require_dpop_nonce.unwrap_or(false);
         t
     }
 }
@@ -132,6 +140,8 @@ pub struct TenantUpdate {
     pub allow_pkce_opt_out: Option<bool>,
     /// Require every authorization request to be pushed to `/par` first.
     pub require_pushed_authorization_requests: Option<bool>,
+    /// Require a server nonce in every DPoP proof.
+    pub require_dpop_nonce: Option<bool>,
 }
 
 impl From<TenantUpdate> for TenantPatch {
@@ -143,6 +153,7 @@ impl From<TenantUpdate> for TenantPatch {
             token_lifetimes: u.token_lifetimes.map(Into::into),
             allow_pkce_opt_out: u.allow_pkce_opt_out,
             require_pushed_authorization_requests: u.require_pushed_authorization_requests,
+            require_dpop_nonce: u.require_dpop_nonce,
         }
     }
 }
@@ -162,6 +173,7 @@ impl Example for TenantUpdate {
             token_lifetimes: None,
             allow_pkce_opt_out: None,
             require_pushed_authorization_requests: None,
+            require_dpop_nonce: None,
         }
     }
 }

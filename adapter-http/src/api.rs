@@ -2,7 +2,7 @@
 //! revocation, UserInfo. Parse errors of any kind become OAuth JSON errors, never plain text.
 
 mod dpop;
-mod par;
+pub mod par;
 
 use crate::client_credentials::{self, BodyCredentials};
 use crate::client_keys;

@@ -19,6 +19,7 @@ fn main() {
             Some("logout") => Scenario::Logout,
             Some("code-race") => Scenario::CodeRace,
             Some("refresh-race") => Scenario::RefreshRace,
+            Some("sender") => Scenario::Sender,
             _ => Scenario::Code,
         };
         let model = OidcModel {

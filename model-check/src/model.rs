@@ -4,6 +4,7 @@
 
 use crate::store::Fault;
 use crate::world::{self, honest_code, request, Client, Exec, Snapshot, World, ATTACKER_VERIFIER, TENANT};
+use engine::dpop::{DpopHeader, PresentedToken, Scheme};
 use engine::session::logout::{EndSessionOutcome, EndSessionRequest};
 use engine::{AuthorizationRequest, AuthorizeOutcome, LoginOutcome};
 use stateright::{Model, Property};
@@ -26,6 +27,10 @@ pub enum Scenario {
     CodeRace,
     /// `Refresh`, the same way.
     RefreshRace,
+    /// Sender-constrained tokens and pushed requests: a DPoP-bound access token presented at
+    /// UserInfo by its holder and by a thief (as Bearer, with its own key, replaying the holder's
+    /// proof), and a pushed request's `request_uri` used again.
+    Sender,
 }
 
 impl Scenario {
@@ -151,6 +156,16 @@ pub enum Event {
     LoggedOut,
     /// A token request in flight met the other instance's commit and ran again.
     RacedAndRetried,
+    /// UserInfo honoured the DPoP-bound access token: presented by its holder with a fresh proof
+    /// from its key (`by_holder`), or not; the proof it came with.
+    BoundTokenAccepted {
+        /// Presented by the holder of the key, with a proof made for this request.
+        by_holder: bool,
+        /// The proof (none: presented as a Bearer token).
+        proof: Option<String>,
+    },
+    /// The authorization endpoint took the pushed request's `request_uri`.
+    PushedRequestUsed,
 }
 
 /// A pending page in the consent model.
@@ -191,6 +206,10 @@ pub struct State {
     pub counters: (u8, u8, u8),
     /// Token requests begun and not finished.
     pub in_flight: Vec<InFlight>,
+    /// The holder's last DPoP proof at UserInfo (the thief may replay it).
+    pub last_proof: Option<String>,
+    /// The `request_uri` of the web client's pushed request.
+    pub pushed: Option<String>,
     /// Facts.
     pub events: Vec<Event>,
 }
@@ -243,6 +262,19 @@ pub enum Attack {
     InjectIntoHonestClient,
 }
 
+/// Who presents the DPoP-bound access token, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Presenter {
+    /// Its holder, with a fresh proof from its key.
+    Holder,
+    /// A thief, as a Bearer token.
+    ThiefAsBearer,
+    /// A thief, with a proof from its own key.
+    ThiefOwnKey,
+    /// A thief, replaying the holder's last proof.
+    ThiefReplay,
+}
+
 /// Every action of every scenario.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -272,6 +304,10 @@ pub enum Action {
     Answer(bool),
     /// A refresh with token `0` (by the attacker: `1`), as begun.
     RefreshWith(usize, bool),
+    /// The DPoP-bound access token is presented at UserInfo.
+    Present(Presenter),
+    /// The user agent brings the pushed request's `request_uri` to the authorization endpoint.
+    UsePushed,
     /// An instance begins a token request (it sees the records as they are now).
     Begin(Box<Action>),
     /// The request in flight `0` finishes, meeting serialization failure `1`.
@@ -344,6 +380,8 @@ impl OidcModel {
             counters: (0, 0, 0),
             in_flight: Vec::new(),
             events: Vec::new(),
+            last_proof: None,
+            pushed: None,
         };
         let w = &self.world;
         match self.scenario.base() {
@@ -404,6 +442,38 @@ impl OidcModel {
                         flow: 1,
                     });
                 }
+            }
+            Scenario::Sender => {
+                let ((t, pushed), store) = w.run(&s.store, 0, "setup", |e, env| {
+                    let (code, _) = honest_code(e, env, &request(Client::Web, 0, "openid", None), None);
+                    let mut req = world::exchange(&code, Client::Web.redirect(), Some(&world::verifier(0)));
+                    req.dpop = Some(world::dpop_proof(
+                        world::DpopKey::Holder,
+                        "POST",
+                        &world::endpoint("token"),
+                        env.now,
+                        "setup",
+                        None,
+                    ));
+                    let t = world::tokens(e.handle_token(env, TENANT, &w.creds(Client::Web), &req));
+                    let pushed = e
+                        .handle_par(
+                            env,
+                            TENANT,
+                            &w.creds(Client::Web),
+                            &request(Client::Web, 1, "openid", None),
+                        )
+                        .expect("set-up push");
+                    (t, pushed.request_uri)
+                });
+                s.store = store;
+                s.codes.push(Code {
+                    value: String::new(),
+                    owner: Client::Web,
+                    flow: 0,
+                });
+                push_tokens(&mut s, &t, Client::Web, 0);
+                s.pushed = Some(pushed);
             }
             Scenario::Consent | Scenario::CodeRace | Scenario::RefreshRace => {}
         }
@@ -610,8 +680,74 @@ impl OidcModel {
                 }
                 None => {}
             },
+            Scenario::Sender => {
+                if s.counters.0 < self.bounds.refreshes {
+                    actions.extend(
+                        [
+                            Presenter::Holder,
+                            Presenter::ThiefAsBearer,
+                            Presenter::ThiefOwnKey,
+                            Presenter::ThiefReplay,
+                        ]
+                        .map(Action::Present),
+                    );
+                }
+                if s.counters.2 < 2 {
+                    actions.push(Action::UsePushed);
+                }
+            }
             Scenario::CodeRace | Scenario::RefreshRace => {}
         }
+    }
+
+    /// The bound access token presented at UserInfo by `who`.
+    fn present(&self, last: &State, who: Presenter) -> Option<State> {
+        let at = last.tokens.iter().find(|t| t.kind == Kind::Access)?.value.clone();
+        let n = last.counters.0;
+        let ((accepted, proof), store) = self.world.run(&last.store, last.clock, ("present", who, n), |e, env| {
+            let fresh = |key| {
+                world::dpop_proof(
+                    key,
+                    "GET",
+                    &world::endpoint("userinfo"),
+                    env.now,
+                    &format!("{key:?}-{n}"),
+                    Some(&at),
+                )
+            };
+            let (scheme, proof) = match who {
+                Presenter::Holder => (Scheme::Dpop, Some(fresh(world::DpopKey::Holder))),
+                Presenter::ThiefAsBearer => (Scheme::Bearer, None),
+                Presenter::ThiefOwnKey => (Scheme::Dpop, Some(fresh(world::DpopKey::Thief))),
+                Presenter::ThiefReplay => (
+                    Scheme::Dpop,
+                    last.last_proof.clone().map(|value| DpopHeader {
+                        value,
+                        method: "GET".into(),
+                    }),
+                ),
+            };
+            let presented = PresentedToken {
+                token: at.clone(),
+                scheme,
+                proof: proof.clone(),
+            };
+            (e.handle_userinfo_presented(env, TENANT, &presented).is_ok(), proof)
+        });
+        let mut s = last.clone();
+        s.store = store;
+        s.counters.0 += 1;
+        let proof = proof.map(|p| p.value);
+        if who == Presenter::Holder {
+            s.last_proof = proof.clone();
+        }
+        if accepted {
+            s.events.push(Event::BoundTokenAccepted {
+                by_holder: who == Presenter::Holder,
+                proof,
+            });
+        }
+        self.changed(last, s)
     }
 
     fn step(&self, last: &State, action: Action, exec: (&Exec, Seen)) -> Option<State> {
@@ -699,6 +835,24 @@ impl OidcModel {
             Action::AttackerRefresh => last.stolen_rt.and_then(|rt| self.refresh_with(last, exec, rt, true)),
             Action::RefreshWith(rt, attacker) => self.refresh_with(last, exec, rt, attacker),
             Action::Begin(_) | Action::Finish(..) => None,
+            Action::Present(who) => self.present(last, who),
+            Action::UsePushed => {
+                let req = AuthorizationRequest {
+                    client_id: Some(Client::Web.id().into()),
+                    request_uri: last.pushed.clone(),
+                    ..Default::default()
+                };
+                let (out, store) = w.run(&last.store, last.clock, ("use-pushed", last.counters.2), |e, env| {
+                    e.handle_authorize(env, TENANT, &req, None)
+                });
+                let mut s = last.clone();
+                s.store = store;
+                s.counters.2 += 1;
+                if !matches!(out, AuthorizeOutcome::ErrorPage(_)) {
+                    s.events.push(Event::PushedRequestUsed);
+                }
+                self.changed(last, s)
+            }
             Action::Revoke => {
                 let rt = last.honest_rt?;
                 let (_, store) = w.run(&last.store, last.clock, "revoke", |e, env| {
@@ -914,6 +1068,25 @@ impl Model for OidcModel {
             Property::always("TENANCY-isolation", |_, s: &State| {
                 s.tokens.iter().all(|t| !t.active_elsewhere)
             }),
+            Property::always("RFC9449-7-resource-binding", |_, s: &State| {
+                s.events
+                    .iter()
+                    .all(|e| !matches!(e, Event::BoundTokenAccepted { by_holder: false, .. }))
+            }),
+            Property::always("RFC9449-11.1-proof-replay", |_, s: &State| {
+                let proofs: Vec<&String> = s
+                    .events
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::BoundTokenAccepted { proof: Some(p), .. } => Some(p),
+                        _ => None,
+                    })
+                    .collect();
+                proofs.iter().collect::<BTreeSet<_>>().len() == proofs.len()
+            }),
+            Property::always("RFC9126-2.2-request-uri-one-time", |_, s: &State| {
+                s.events.iter().filter(|e| **e == Event::PushedRequestUsed).count() <= 1
+            }),
             Property::always("RFC6749-4.1.2.1-no-redirect-untrusted", |_, s: &State| {
                 s.events.iter().all(|e| match e {
                     Event::Redirected { client, target } => target == client.redirect(),
@@ -954,6 +1127,15 @@ impl Model for OidcModel {
             Scenario::Logout => p.push(Property::sometimes(
                 "logout completes with tokens outstanding",
                 |_, s: &State| s.events.contains(&Event::LoggedOut) && s.tokens.iter().any(|t| t.kind == Kind::Refresh),
+            )),
+            Scenario::Sender => p.push(Property::sometimes(
+                "the holder uses its DPoP-bound token and its pushed request",
+                |_, s: &State| {
+                    s.events
+                        .iter()
+                        .any(|e| matches!(e, Event::BoundTokenAccepted { by_holder: true, .. }))
+                        && s.events.contains(&Event::PushedRequestUsed)
+                },
             )),
             Scenario::CodeRace | Scenario::RefreshRace => {}
         }

@@ -219,6 +219,24 @@ pub fn mutant_cases() -> Vec<MutantCase> {
             property: "OAUTH21-4.3.1-refresh-rotation",
         },
         MutantCase {
+            name: "dpop_binding_ignored",
+            set: |m| m.dpop_binding_ignored = true,
+            scenario: Scenario::Sender,
+            property: "RFC9449-7-resource-binding",
+        },
+        MutantCase {
+            name: "dpop_replay",
+            set: |m| m.dpop_replay = true,
+            scenario: Scenario::Sender,
+            property: "RFC9449-11.1-proof-replay",
+        },
+        MutantCase {
+            name: "par_reuse",
+            set: |m| m.par_reuse = true,
+            scenario: Scenario::Sender,
+            property: "RFC9126-2.2-request-uri-one-time",
+        },
+        MutantCase {
             name: "skip_consent",
             set: |m| m.skip_consent = true,
             scenario: Scenario::Consent,
@@ -228,13 +246,14 @@ pub fn mutant_cases() -> Vec<MutantCase> {
 }
 
 /// Every scenario.
-pub const SCENARIOS: [Scenario; 6] = [
+pub const SCENARIOS: [Scenario; 7] = [
     Scenario::Code,
     Scenario::Refresh,
     Scenario::Consent,
     Scenario::Logout,
     Scenario::CodeRace,
     Scenario::RefreshRace,
+    Scenario::Sender,
 ];
 
 /// A mutant's result: its label, the property, and whether a counterexample was found.

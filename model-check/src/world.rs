@@ -313,6 +313,49 @@ pub fn honest_code(
     }
 }
 
+/// A DPoP key of the model: the honest client's (`Holder`) or the thief's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DpopKey {
+    /// The key the honest client's tokens are bound to.
+    Holder,
+    /// The thief's own key.
+    Thief,
+}
+
+/// A DPoP proof by `key` for `method url` at `now`, with `jti`, for `token` if given.
+pub fn dpop_proof(
+    key: DpopKey,
+    method: &str,
+    url: &str,
+    now: UnixTime,
+    jti: &str,
+    token: Option<&str>,
+) -> engine::dpop::DpopHeader {
+    let seed = match key {
+        DpopKey::Holder => 1u8,
+        DpopKey::Thief => 2u8,
+    };
+    let signer = engine::jose::SigningKey::from_material(&engine::jose::KeyMaterial::p256_scalar(&[seed; 32]))
+        .expect("a P-256 scalar");
+    let claims = fixtures::ProofClaims {
+        htm: method.into(),
+        htu: url.into(),
+        iat: now.0,
+        jti: jti.into(),
+        access_token: token.map(str::to_owned),
+        nonce: None,
+    };
+    engine::dpop::DpopHeader {
+        value: fixtures::dpop_proof(&signer, &claims),
+        method: method.into(),
+    }
+}
+
+/// The model tenant's endpoint URL.
+pub fn endpoint(name: &str) -> String {
+    format!("https://op.example/{TENANT}/{name}")
+}
+
 /// Tokens of a successful exchange, for set-up.
 pub fn tokens(r: engine::Result<TokenResponse>) -> TokenResponse {
     r.expect("set-up token request")

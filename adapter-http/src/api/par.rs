@@ -68,7 +68,7 @@ pub struct ParForm {
 
 impl ParForm {
     /// The authorization request it carries.
-    fn request(&self) -> AuthorizationRequest {
+    pub fn request(&self) -> AuthorizationRequest {
         AuthorizationRequest {
             client_id: self.client_id.clone(),
             redirect_uri: self.redirect_uri.clone(),

@@ -11,6 +11,7 @@ mod basic;
 mod common;
 mod config;
 mod dynamic;
+mod fapi2;
 mod fixture;
 mod harness;
 mod jwt;
@@ -78,6 +79,13 @@ pub const PLANS: &[Plan] = &[
         form_post: false,
     },
     Plan {
+        id: "fapi2-security-profile-final",
+        title: "FAPI 2.0 Security Profile (private_key_jwt, DPoP, PAR required)",
+        file: "fapi2-security-profile.md",
+        modules: fapi2::MODULES,
+        form_post: false,
+    },
+    Plan {
         id: "rp-libraries-and-browser",
         title: "Relying-party libraries and browser",
         file: "rp-libraries.md",
@@ -90,6 +98,8 @@ async fn run_module(op: Arc<Op>, plan: &'static Plan, m: &'static Module) -> Mod
     let task = tokio::spawn(async move {
         let rp = if plan.id.contains("dynamic") {
             dynamic::register(&op).await
+        } else if plan.id.contains("fapi2") {
+            fapi2::register(&op).await
         } else {
             op.static_client("client_secret_basic", json!({})).await
         };
@@ -100,6 +110,8 @@ async fn run_module(op: Arc<Op>, plan: &'static Plan, m: &'static Module) -> Mod
             config::verification(&mut c).await
         } else if plan.id.contains("dynamic") {
             dynamic::run(m.name, &mut c).await
+        } else if plan.id.contains("fapi2") {
+            fapi2::run(m.name, &mut c).await
         } else if plan.id == "rp-libraries-and-browser" {
             rp::run(m.name, &mut c).await
         } else {

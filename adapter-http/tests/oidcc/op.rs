@@ -63,8 +63,13 @@ impl Op {
         assert_eq!(s, 201, "conformance user: {u}");
         op.user_id = u["id"].as_str().unwrap().to_string();
         // The Basic plan's static clients send no PKCE: the tenant lets confidential clients opt out.
+        // The FAPI 2.0 plan's DPoP proofs must carry server nonces, as a FAPI deployment may ask.
         let (s, t) = op
-            .admin(Method::PATCH, "/tenants/demo", json!({"allow_pkce_opt_out": true}))
+            .admin(
+                Method::PATCH,
+                "/tenants/demo",
+                json!({"allow_pkce_opt_out": true, "require_dpop_nonce": true}),
+            )
             .await;
         assert_eq!((s, &t["allow_pkce_opt_out"]), (200, &json!(true)), "{t}");
         op

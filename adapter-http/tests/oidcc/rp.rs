@@ -23,6 +23,13 @@ pub const MODULES: &[Module] = &[
         covers("OIDC-RPLOGOUT-2-post-logout-redirect")
     ),
     m!(
+        "openid-client-par-dpop",
+        covers("RFC9126-2-pushed-authorization-request"),
+        covers("RFC9449-5-token-request"),
+        covers("RFC9449-7-resource-binding"),
+        covers("RFC9449-8-server-nonce")
+    ),
+    m!(
         "authlib",
         covers("OIDC-CORE-2-id-token-claims"),
         covers("OIDC-CORE-5.3-userinfo-claims"),
@@ -153,6 +160,16 @@ pub async fn run(name: &str, c: &mut Ctx<'_>) -> Outcome {
     match name {
         "openid-client" => {
             let v = script(Path::new("node"), "rp/openid-client.mjs", &common_env(c)).await;
+            judge(c, &v)
+        }
+        "openid-client-par-dpop" => {
+            // The FAPI 2.0 plan's client: private_key_jwt, PAR required, DPoP-bound tokens.
+            c.rp = crate::fapi2::register(c.op).await;
+            let (key, _) = crate::jwt::client_key();
+            let mut env = common_env(c);
+            env.push(("CLIENT_KEY_PKCS8", engine::fixtures::RSA2_PKCS8_B64.to_string()));
+            env.push(("CLIENT_KEY_KID", key.kid().to_string()));
+            let v = script(Path::new("node"), "rp/openid-client-fapi2.mjs", &env).await;
             judge(c, &v)
         }
         "authlib" => {

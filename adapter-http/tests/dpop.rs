@@ -191,3 +191,41 @@ async fn a_dpop_bound_token_over_http_with_nonces() {
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_dpop_proof");
 }
+
+#[tokio::test]
+async fn the_admin_api_holds_a_client_to_the_fapi2_profile() {
+    spec::covers("FAPI2-client-profile");
+    let t = start().await;
+    let root = root_token(&t).await;
+    let key = SigningKey::from_material(&engine::fixtures::rsa_key2()).unwrap();
+    let jwk = serde_json::to_value(key.public().jwk()).unwrap();
+    let body = |auth: &str| {
+        json!({"client_id": format!("bank-{auth}"), "name": "Bank", "token_endpoint_auth_method": auth,
+               "redirect_uris": ["https://bank.example/cb"], "jwks": {"keys": [jwk.clone()]},
+               "security_profile": "fapi2"})
+    };
+    let path = "/admin/v1/tenants/demo/clients";
+    let refused = call(&t, Method::POST, path, Some(&root), Some(body("client_secret_basic"))).await;
+    assert_eq!(
+        (refused.0, refused.1["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{}",
+        refused.1
+    );
+    let (s, c) = call(&t, Method::POST, path, Some(&root), Some(body("private_key_jwt"))).await;
+    assert_eq!((s, c["security_profile"].as_str()), (201, Some("fapi2")), "{c}");
+    // Its authorization requests must be pushed.
+    let url = authorize_url(&t.iss, "bank-private_key_jwt", "https://bank.example/cb", "openid", "");
+    let r = browser().get(&url).send().await.unwrap();
+    let loc = location(&r);
+    assert_eq!(param(&loc, "error").as_deref(), Some("invalid_request"), "{loc}");
+    let (s, c) = call(
+        &t,
+        Method::PATCH,
+        &format!("{path}/bank-private_key_jwt"),
+        Some(&root),
+        Some(json!({"security_profile": "none"})),
+    )
+    .await;
+    assert_eq!((s, c["security_profile"].as_str()), (200, Some("none")), "{c}");
+}

@@ -92,11 +92,13 @@ pub const MODULES: &[Module] = &[
     ),
 ];
 
-/// The plan's client metadata: private_key_jwt, PAR required, DPoP-bound tokens.
+/// The plan's client metadata: private_key_jwt, PAR required, DPoP-bound tokens, and the
+/// provider's FAPI 2.0 profile switch (which implies the two flags).
 pub fn metadata() -> Value {
     let mut body = crate::dynamic::metadata();
     body["require_pushed_authorization_requests"] = json!(true);
     body["dpop_bound_access_tokens"] = json!(true);
+    body["security_profile"] = json!("fapi2");
     body
 }
 

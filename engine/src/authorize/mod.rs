@@ -449,7 +449,11 @@ impl<S: Store> Engine<S> {
             claims: step.req.claims.clone(),
             dpop_jkt: step.req.dpop_jkt.clone(),
             issued_at: step.now,
-            expires_at: step.now.plus(self.config.code_ttl),
+            // FAPI2-client-profile: a FAPI 2.0 client's codes live 60 seconds at most.
+            expires_at: step.now.plus(match step.client.fapi2() {
+                true => self.config.code_ttl.min(60),
+                false => self.config.code_ttl,
+            }),
             state: CodeState::Issued,
         };
         save(tx, &CodeRecord::key(step.tenant, code), &rec)?;

@@ -68,7 +68,9 @@ pub fn names_pushed_request(req: &AuthorizationRequest) -> bool {
 /// Whether requests for `client` of a tenant must be pushed: the client registered
 /// `require_pushed_authorization_requests` (RFC 9126 §6) or its tenant requires it.
 pub fn required_for(client: &ClientRecord, tenant_requires: bool) -> bool {
+    // FAPI2-client-profile
     tenant_requires
+        || client.fapi2()
         || client
             .metadata
             .get("require_pushed_authorization_requests")

@@ -110,6 +110,40 @@ pub struct OidcExtras {
     /// The client needs `sid` in logout tokens (it is always sent).
     #[serde(default)]
     pub backchannel_logout_session_required: bool,
+    /// The security profile the client is held to.
+    #[serde(default)]
+    pub security_profile: SecurityProfile,
+}
+
+/// A security profile a client can be held to, beyond the provider's defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityProfile {
+    /// The provider's defaults.
+    #[default]
+    None,
+    /// FAPI 2.0 Security Profile: private_key_jwt, PKCE S256, pushed authorization requests,
+    /// DPoP-bound tokens; codes live 60 seconds at most.
+    Fapi2,
+}
+
+impl SecurityProfile {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityProfile::None => "none",
+            SecurityProfile::Fapi2 => "fapi2",
+        }
+    }
+
+    /// Parses the wire value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(SecurityProfile::None),
+            "fapi2" => Some(SecurityProfile::Fapi2),
+            _ => None,
+        }
+    }
 }
 
 impl ClientRecord {
@@ -157,7 +191,12 @@ impl ClientRecord {
     }
     /// Whether PKCE is mandatory for this client.
     pub fn pkce_required(&self) -> bool {
-        self.require_pkce || self.auth_method == ClientAuthMethod::None
+        self.require_pkce || self.auth_method == ClientAuthMethod::None || self.fapi2()
+    }
+
+    /// Whether the client is held to the FAPI 2.0 Security Profile.
+    pub fn fapi2(&self) -> bool {
+        self.extras.security_profile == SecurityProfile::Fapi2
     }
 
     /// The spec this record was built from (for re-validating an update).
@@ -281,6 +320,9 @@ pub struct ClientPatch {
     /// The client needs `sid` in logout tokens.
     #[serde(default)]
     pub backchannel_logout_session_required: Option<bool>,
+    /// The security profile (`none` removes one).
+    #[serde(default)]
+    pub security_profile: Option<SecurityProfile>,
 }
 
 impl ClientPatch {
@@ -330,6 +372,9 @@ impl ClientPatch {
         }
         if let Some(r) = self.backchannel_logout_session_required {
             spec.extras.backchannel_logout_session_required = r;
+        }
+        if let Some(p) = self.security_profile {
+            spec.extras.security_profile = p;
         }
         spec
     }
@@ -526,6 +571,17 @@ pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
     }
     if spec.jwks.as_ref().is_some_and(|j| parse_jwks(j).is_empty()) {
         return Err(meta("jwks must be a JWK Set with at least one usable public key"));
+    }
+    // FAPI2-client-profile
+    if spec.extras.security_profile == SecurityProfile::Fapi2 {
+        if spec.auth_method != ClientAuthMethod::PrivateKeyJwt {
+            return Err(meta(
+                "the fapi2 security profile needs token_endpoint_auth_method private_key_jwt",
+            ));
+        }
+        if !spec.require_pkce {
+            return Err(meta("the fapi2 security profile needs PKCE (require_pkce)"));
+        }
     }
     if let Some(scopes) = &spec.allowed_scopes {
         if scopes.iter().any(|s| !scopes::ALL.contains(&s.as_str())) {

@@ -81,6 +81,8 @@ pub struct ClientMetadata {
     pub authorization_signed_response_alg: Option<String>,
     /// Whether its token requests must carry a DPoP proof (RFC 9449 §5.2).
     pub dpop_bound_access_tokens: Option<bool>,
+    /// `fapi2` holds the client to the FAPI 2.0 Security Profile; `none` (the default) does not.
+    pub security_profile: Option<String>,
     /// Documents the adapter fetched for this metadata. Never read from the client's JSON.
     #[serde(skip)]
     pub fetched: FetchedMetadata,
@@ -281,6 +283,11 @@ impl ClientMetadata {
             userinfo_signed_response_alg: userinfo_alg,
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: self.backchannel_logout_session_required.unwrap_or(false),
+            security_profile: match self.security_profile.as_deref() {
+                None => crate::client::SecurityProfile::None,
+                Some(p) => crate::client::SecurityProfile::parse(p)
+                    .ok_or_else(|| meta("security_profile must be fapi2 or none"))?,
+            },
         };
         spec.branding = Branding {
             display_name: None,
@@ -381,6 +388,12 @@ fn response(
     }
     if let Some(a) = client.extras.userinfo_signed_response_alg {
         m.insert("userinfo_signed_response_alg".into(), json!(a.as_str()));
+    }
+    if client.fapi2() {
+        m.insert(
+            "security_profile".into(),
+            json!(client.extras.security_profile.as_str()),
+        );
     }
     if let Some(u) = &client.extras.backchannel_logout_uri {
         m.insert("backchannel_logout_uri".into(), json!(u));

@@ -111,11 +111,13 @@ impl PresentedToken {
 /// Whether `client` registered `dpop_bound_access_tokens` (RFC 9449 §5.2): its token requests
 /// without a proof are refused.
 pub fn required_for(client: &ClientRecord) -> bool {
-    client
-        .metadata
-        .get("dpop_bound_access_tokens")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false)
+    // FAPI2-client-profile
+    client.fapi2()
+        || client
+            .metadata
+            .get("dpop_bound_access_tokens")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
 }
 
 /// Where a proof's use is remembered (with the client assertions' jtis: a table of JWT ids seen,

@@ -73,8 +73,14 @@ pub fn alice_profile() -> UserProfile {
 
 impl World {
     pub fn new(seed: u64) -> World {
+        Self::tuned(seed, |_| {})
+    }
+
+    /// A world whose engine configuration `tune` changes first.
+    pub fn tuned(seed: u64, tune: impl FnOnce(&mut EngineConfig)) -> World {
         let mut config = EngineConfig::new("https://id.example.com");
         config.password = PasswordParams::for_tests();
+        tune(&mut config);
         let engine = Engine::new(
             MemStore::new(),
             config,

@@ -1,6 +1,6 @@
 //! Client bodies: a client as shown (its secret only when just minted), and its creation or changes.
 
-use super::{Alg, AuthMethod, BrandingBody, Grant};
+use super::{Alg, AuthMethod, BrandingBody, Grant, Profile};
 use engine::client::ClientPatch;
 use engine::ClientRecord;
 use poem_openapi::types::Example;
@@ -79,6 +79,8 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// The client needs `sid` in logout tokens (always sent).
     pub backchannel_logout_session_required: bool,
+    // The security profile it is held to.
+    pub security_profile: Profile,
 }
 
 impl Client {
@@ -115,6 +117,7 @@ impl Client {
             userinfo_signed_response_alg: c.extras.userinfo_signed_response_alg.map(Into::into),
             backchannel_logout_uri: c.extras.backchannel_logout_uri,
             backchannel_logout_session_required: c.extras.backchannel_logout_session_required,
+            security_profile: c.extras.security_profile.into(),
         }
     }
 }
@@ -161,6 +164,7 @@ impl Example for Client {
             userinfo_signed_response_alg: None,
             backchannel_logout_uri: Some("https://portal.example.com/backchannel-logout".into()),
             backchannel_logout_session_required: true,
+            security_profile: Profile::None,
         }
     }
 }
@@ -225,6 +229,8 @@ pub struct ClientInput {
     pub backchannel_logout_uri: Option<String>,
     /// The client needs `sid` in logout tokens (they always carry it).
     pub backchannel_logout_session_required: Option<bool>,
+    // Hold the client to a security profile (`fapi2` needs private_key_jwt and PKCE; `none` removes it).
+    pub security_profile: Option<Profile>,
 }
 
 impl Example for ClientInput {
@@ -268,6 +274,7 @@ impl From<ClientInput> for ClientPatch {
             userinfo_signed_response_alg: i.userinfo_signed_response_alg.map(Into::into),
             backchannel_logout_uri: i.backchannel_logout_uri,
             backchannel_logout_session_required: i.backchannel_logout_session_required,
+            security_profile: i.security_profile.map(Into::into),
         }
     }
 }

@@ -123,6 +123,35 @@ impl From<GrantType> for Grant {
     }
 }
 
+/// A security profile a client is held to: `fapi2` (FAPI 2.0 Security Profile: private_key_jwt,
+/// PKCE S256, pushed authorization requests, DPoP-bound tokens, 60-second codes) or `none`.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum Profile {
+    /// The provider's defaults.
+    None,
+    /// FAPI 2.0 Security Profile.
+    Fapi2,
+}
+
+impl From<Profile> for engine::client::SecurityProfile {
+    fn from(p: Profile) -> Self {
+        match p {
+            Profile::None => engine::client::SecurityProfile::None,
+            Profile::Fapi2 => engine::client::SecurityProfile::Fapi2,
+        }
+    }
+}
+
+impl From<engine::client::SecurityProfile> for Profile {
+    fn from(p: engine::client::SecurityProfile) -> Self {
+        match p {
+            engine::client::SecurityProfile::None => Profile::None,
+            engine::client::SecurityProfile::Fapi2 => Profile::Fapi2,
+        }
+    }
+}
+
 /// A token signing algorithm.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Alg {

@@ -3,8 +3,8 @@
 mod common;
 use common::*;
 use engine::{ClientSpec, Env};
-use reqwest::Client;
-use serde_json::Value;
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
 use spec::{ClientAuthMethod, GrantType};
 
 /// A response's headers but `date`, as sorted (name, value) pairs.
@@ -206,7 +206,17 @@ async fn discovery_and_jwks_are_truthful() {
         assert_eq!(d[k], format!("{}/{path}", t.iss), "{k}");
     }
     assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        d["response_types_supported"],
+        serde_json::json!([
+            "code",
+            "id_token",
+            "id_token token",
+            "code id_token",
+            "code token",
+            "code id_token token"
+        ])
+    );
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     assert_eq!(d["require_pushed_authorization_requests"], false);
     for mode in [
@@ -744,4 +754,39 @@ async fn a_jarm_response_carries_the_code_in_a_signed_jwt() {
     let page = b.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("name=\"response\""), "{page}");
     assert!(!page.contains("name=\"code\""), "{page}");
+}
+
+/// The hybrid flow through the pages: a client the Admin API registered for `code id_token` gets
+/// the code and an ID token in the fragment.
+#[tokio::test]
+async fn a_hybrid_response_comes_in_the_fragment_through_the_pages() {
+    spec::covers("OIDC-CORE-3.3-hybrid-implicit");
+    let t = start().await;
+    let root = root_token(&t).await;
+    let path = format!("/admin/v1/tenants/demo/clients/{}", t.demo.client_id);
+    let (s, c) = call(
+        &t,
+        Method::PATCH,
+        &path,
+        Some(&root),
+        Some(json!({"response_types": ["code", "id_token code"]})),
+    )
+    .await;
+    assert_eq!(
+        (s, &c["response_types"]),
+        (200, &json!(["code", "code id_token"])),
+        "{c}"
+    );
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "")
+        .replace("response_type=code", "response_type=code+id_token");
+    let b = browser();
+    let r = browse_to_redirect(&b, &t.iss, &url, &t.demo.username, &t.demo.password).await;
+    let loc = location(&r);
+    let (_, fragment) = loc.split_once('#').unwrap_or_else(|| panic!("no fragment: {loc}"));
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(fragment.as_bytes()).into_owned().collect();
+    assert!(params.contains_key("code") && params.contains_key("id_token"), "{loc}");
+    assert_eq!(jwt_payload(&params["id_token"])["nonce"], "n-1");
+    assert!(jwt_payload(&params["id_token"])["c_hash"].is_string());
+    assert_eq!(exchange(&t, &params["code"]).await.0, 200);
 }

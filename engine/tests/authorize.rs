@@ -81,7 +81,10 @@ fn errors_after_the_redirect_uri_is_trusted_are_redirected_with_state_and_iss() 
     expect_redirect_error(&mut w, &req, "invalid_request");
     req.response_type = Some("token".into());
     expect_redirect_error(&mut w, &req, "unsupported_response_type");
+    // Supported, but only for clients registered for it (tests/response_types.rs).
     req.response_type = Some("code id_token".into());
+    expect_redirect_error(&mut w, &req, "unauthorized_client");
+    req.response_type = Some("code bogus".into());
     expect_redirect_error(&mut w, &req, "unsupported_response_type");
 }
 

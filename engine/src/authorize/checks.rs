@@ -7,6 +7,7 @@ use super::request_object;
 use crate::authorize::claims_request::RequestedClaims;
 use crate::authorize::pkce;
 use crate::authorize::redirect::{check_redirect_uri, RedirectTarget};
+use crate::authorize::response_type::ResponseType;
 use crate::client::ClientRecord;
 use crate::env::UnixTime;
 use crate::error::{ProtocolError, Result};
@@ -165,10 +166,43 @@ pub fn validate(
     };
     r.mode = mode;
     r.signed_for = jarm.then(|| client.client_id.clone());
-    let checked = check_after_redirect(tx, keys, tenant, issuer, &client, req, &r)?;
+    // RFC6749-4.1.1-response-type-code, OIDC-CORE-3.3-hybrid-implicit
+    let rt = match req.response_type.as_deref() {
+        None | Some("") => return Ok(Err(r.reject(ErrorCode::InvalidRequest, "response_type is required"))),
+        Some(s) => match ResponseType::parse(s) {
+            Some(rt) => rt,
+            None => {
+                return Ok(Err(r.reject(
+                    ErrorCode::UnsupportedResponseType,
+                    "response_type must be code, or for a client registered for them id_token, id_token token, code id_token, code token or code id_token token",
+                )))
+            }
+        },
+    };
+    // OAUTH-MULTIPLE-RESPONSE-TYPES-fragment: tokens never travel in the query.
+    if rt.front_channel() {
+        match req.response_mode.as_deref() {
+            None | Some("") | Some("jwt") => r.mode = ResponseMode::Fragment,
+            Some("query") | Some("query.jwt") => {
+                return Ok(Err(r.reject(
+                    ErrorCode::InvalidRequest,
+                    "response_mode query cannot carry tokens; use fragment or form_post",
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    if !client.allows_response_type(rt) {
+        return Ok(Err(r.reject(
+            ErrorCode::UnauthorizedClient,
+            "the client is not registered for this response_type",
+        )));
+    }
+    let checked = check_after_redirect(tx, keys, tenant, issuer, &client, req, rt, &r)?;
     Ok(checked.map(|v| (client, target.clone(), v)))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_after_redirect(
     tx: &mut dyn Tx,
     keys: &Keyring,
@@ -176,20 +210,11 @@ fn check_after_redirect(
     issuer: &str,
     client: &ClientRecord,
     req: &AuthorizationRequest,
+    rt: ResponseType,
     r: &Redirectable<'_>,
 ) -> Result<Result<ValidatedRequest, Rejection>> {
     use ErrorCode as E;
-    // RFC6749-4.1.1-response-type-code
-    match req.response_type.as_deref() {
-        None | Some("") => return Ok(Err(r.reject(E::InvalidRequest, "response_type is required"))),
-        Some("code") => {}
-        Some(_) => {
-            return Ok(Err(
-                r.reject(E::UnsupportedResponseType, "only response_type=code is supported")
-            ))
-        }
-    }
-    if !client.allows_grant(GrantType::AuthorizationCode) {
+    if rt.code && !client.allows_grant(GrantType::AuthorizationCode) {
         return Ok(Err(r.reject(
             E::UnauthorizedClient,
             "client may not use the authorization code flow",
@@ -226,13 +251,14 @@ fn check_after_redirect(
     // RFC7636-4.2-s256-only, RFC7636-4.2-challenge-format, RFC7636-4.4.1-pkce-required-public,
     // RFC9700-2.1.1-pkce-required-default
     let challenge = req.code_challenge.clone().filter(|c| !c.is_empty());
+    let pkce_required = rt.code && client.pkce_required();
     match (challenge.as_deref(), req.code_challenge_method.as_deref()) {
         (None, Some(_)) => {
             return Ok(Err(
                 r.reject(E::InvalidRequest, "code_challenge_method without code_challenge")
             ))
         }
-        (None, None) if client.pkce_required() => {
+        (None, None) if pkce_required => {
             return Ok(Err(
                 r.reject(E::InvalidRequest, "code_challenge is required (PKCE S256)")
             ));
@@ -277,6 +303,19 @@ fn check_after_redirect(
     };
     // OIDC-CORE-3.1.2.1-nonce
     let nonce = req.nonce.clone().filter(|n| !n.is_empty());
+    // OIDC-CORE-3.2.2.1-nonce-required: an ID token from the authorization endpoint carries the
+    // request's nonce, so there must be one; and it needs `openid`.
+    if rt.id_token && nonce.is_none() {
+        return Ok(Err(r.reject(
+            E::InvalidRequest,
+            "nonce is required when response_type has id_token",
+        )));
+    }
+    if rt.id_token && !requested.contains(scopes::OPENID) {
+        return Ok(Err(
+            r.reject(E::InvalidScope, "response_type id_token needs the openid scope")
+        ));
+    }
     if nonce.as_ref().is_some_and(|n| n.len() > 512) || req.login_hint.as_ref().is_some_and(|h| h.len() > 256) {
         return Ok(Err(r.reject(E::InvalidRequest, "nonce or login_hint is too long")));
     }
@@ -315,6 +354,7 @@ fn check_after_redirect(
     }
     Ok(Ok(ValidatedRequest {
         client_id: client.client_id.clone(),
+        response_type: rt,
         redirect_uri: r.target.uri().to_string(),
         response_mode: r.mode,
         jarm: r.signed_for.is_some(),

@@ -6,8 +6,10 @@ pub mod jarm;
 pub mod pkce;
 pub mod pushed;
 pub mod redirect;
+pub mod response_type;
 
 pub mod checks;
+pub mod front_channel;
 pub mod request;
 pub mod request_object;
 pub mod transaction;
@@ -134,6 +136,9 @@ struct Fresh {
     code: String,
     session: String,
     sid: String,
+    /// An access token's jti and its grant's id, for the response types that issue one here.
+    jti: String,
+    grant_id: String,
 }
 
 impl Fresh {
@@ -144,6 +149,8 @@ impl Fresh {
             code: mint(env, ""),
             session: mint(env, ""),
             sid: mint(env, ""),
+            jti: crate::secret::mint_id(env),
+            grant_id: crate::secret::mint_id(env),
         }
     }
 }
@@ -422,7 +429,7 @@ impl<S: Store> Engine<S> {
                 links: ClientLinks::of(&step.client),
             }));
         }
-        self.issue_code(tx, &step, &live.record, &live.key, &fresh.code)
+        self.issue_code(tx, &step, &live.record, &live.key, fresh)
     }
 
     /// Stores a code bound to the request and session, and answers with it.
@@ -432,8 +439,9 @@ impl<S: Store> Engine<S> {
         step: &Step<'_>,
         session: &SessionRecord,
         session_key: &str,
-        code: &str,
+        fresh: &Fresh,
     ) -> Result<AuthorizeOutcome> {
+        let code = fresh.code.as_str();
         let rec = CodeRecord {
             tenant: step.tenant.into(),
             client_id: step.client.client_id.clone(),
@@ -456,14 +464,34 @@ impl<S: Store> Engine<S> {
             }),
             state: CodeState::Issued,
         };
-        save(tx, &CodeRecord::key(step.tenant, code), &rec)?;
+        let rt = step.req.response_type;
+        if rt.code {
+            save(tx, &CodeRecord::key(step.tenant, code), &rec)?;
+        }
         // OIDC-BCLOGOUT-2.4-logout-token: remember who to tell when this session ends.
         if !session.clients.contains(&step.client.client_id) {
             let mut s = session.clone();
             s.clients.push(step.client.client_id.clone());
             save(tx, session_key, &s)?;
         }
-        let mut params = vec![("code".to_string(), code.to_string())];
+        let mut params = Vec::new();
+        if rt.code {
+            params.push(("code".to_string(), code.to_string()));
+        }
+        if rt.front_channel() {
+            let issued = front_channel::Issue {
+                tenant: step.tenant,
+                iss: &step.iss,
+                client: &step.client,
+                req: &step.req,
+                session,
+                code: rt.code.then_some(code),
+                jti: &fresh.jti,
+                grant_id: &fresh.grant_id,
+                now: step.now,
+            };
+            params.extend(self.front_channel_tokens(tx, &issued)?);
+        }
         if let Some(state) = &step.req.state {
             params.push(("state".into(), state.clone()));
         }
@@ -709,7 +737,7 @@ impl<S: Store> Engine<S> {
                 let mut consent = load::<ConsentRecord>(tx, &ckey)?.unwrap_or_default();
                 consent.scopes.extend(scopes.iter().cloned());
                 save(tx, &ckey, &consent)?;
-                self.issue_code(tx, &step, &live.record, &live.key, &fresh.code)
+                self.issue_code(tx, &step, &live.record, &live.key, &fresh)
             })()?;
             self.signed_response(tx, tenant, now, out)
         });

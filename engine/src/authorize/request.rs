@@ -66,6 +66,9 @@ pub struct ValidatedRequest {
     pub client_id: String,
     /// The registered redirect URI it named.
     pub redirect_uri: String,
+    /// What to answer with (`code` for requests stored before other types existed).
+    #[serde(default)]
+    pub response_type: super::response_type::ResponseType,
     /// How to answer.
     pub response_mode: ResponseMode,
     /// JARM (`*.jwt` response modes): the response goes as one JWT signed for the client.

@@ -113,6 +113,9 @@ pub struct OidcExtras {
     /// The security profile the client is held to.
     #[serde(default)]
     pub security_profile: SecurityProfile,
+    /// The response types it may use, canonical (`code id_token`…); empty: `code` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_types: Vec<String>,
 }
 
 /// A security profile a client can be held to, beyond the provider's defaults.
@@ -192,6 +195,16 @@ impl ClientRecord {
     /// Whether PKCE is mandatory for this client.
     pub fn pkce_required(&self) -> bool {
         self.require_pkce || self.auth_method == ClientAuthMethod::None || self.fapi2()
+    }
+
+    /// Whether the client may ask for `rt`: `code` by default, the others only when registered
+    /// (RFC9700-2.1.2-implicit-off); any with a code needs the authorization_code grant.
+    pub fn allows_response_type(&self, rt: crate::authorize::response_type::ResponseType) -> bool {
+        let listed = match self.extras.response_types.is_empty() {
+            true => rt == crate::authorize::response_type::ResponseType::CODE,
+            false => self.extras.response_types.iter().any(|t| t == rt.as_str()),
+        };
+        listed && (!rt.code || self.allows_grant(GrantType::AuthorizationCode))
     }
 
     /// Whether the client is held to the FAPI 2.0 Security Profile.
@@ -323,6 +336,9 @@ pub struct ClientPatch {
     /// The security profile (`none` removes one).
     #[serde(default)]
     pub security_profile: Option<SecurityProfile>,
+    /// The response types it may use.
+    #[serde(default)]
+    pub response_types: Option<Vec<String>>,
 }
 
 impl ClientPatch {
@@ -375,6 +391,9 @@ impl ClientPatch {
         }
         if let Some(p) = self.security_profile {
             spec.extras.security_profile = p;
+        }
+        if let Some(r) = self.response_types {
+            spec.extras.response_types = canonical_response_types(&r);
         }
         spec
     }
@@ -572,8 +591,18 @@ pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
     if spec.jwks.as_ref().is_some_and(|j| parse_jwks(j).is_empty()) {
         return Err(meta("jwks must be a JWK Set with at least one usable public key"));
     }
+    for t in &spec.extras.response_types {
+        if crate::authorize::response_type::ResponseType::parse(t).is_none() {
+            return Err(meta(
+                "response_types may hold code, id_token, id_token token, code id_token, code token, code id_token token",
+            ));
+        }
+    }
     // FAPI2-client-profile
     if spec.extras.security_profile == SecurityProfile::Fapi2 {
+        if spec.extras.response_types.iter().any(|t| t != "code") {
+            return Err(meta("the fapi2 security profile allows response_type code only"));
+        }
         if spec.auth_method != ClientAuthMethod::PrivateKeyJwt {
             return Err(meta(
                 "the fapi2 security profile needs token_endpoint_auth_method private_key_jwt",
@@ -605,6 +634,24 @@ pub fn check_client_spec(spec: &ClientSpec) -> Result<()> {
         return Err(meta("token lifetimes must be between 1 second and 366 days"));
     }
     Ok(())
+}
+
+/// `types` spelled canonically (an unknown one kept as given, for the check to refuse), without
+/// repeats; `["code"]` alone is the default, kept as nothing.
+pub fn canonical_response_types(types: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in types {
+        let c = crate::authorize::response_type::ResponseType::parse(t)
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_else(|| t.clone());
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    if out == ["code"] {
+        out.clear();
+    }
+    out
 }
 
 /// Builds a validated client record; returns it and the plaintext secret (shown once) if it has one.

@@ -213,21 +213,26 @@ impl ClientMetadata {
             None => ClientAuthMethod::ClientSecretBasic,
             Some(m) => ClientAuthMethod::parse(m).ok_or_else(|| meta("unsupported token_endpoint_auth_method"))?,
         };
+        // `implicit` names the grant of the id_token response types (OIDC Registration §2); it is
+        // not a token endpoint grant, so it is accepted and not kept.
         let grant_types = match &self.grant_types {
             None => vec![GrantType::AuthorizationCode],
             Some(g) => g
                 .iter()
+                .filter(|s| *s != "implicit")
                 .map(|s| GrantType::parse(s).ok_or_else(|| meta("unsupported grant type")))
                 .collect::<Result<Vec<_>>>()?,
         };
         let uses_code = grant_types.contains(&GrantType::AuthorizationCode);
-        match &self.response_types {
-            None => {}
-            Some(r) if r.iter().all(|t| t == "code") && (r.is_empty() || uses_code) => {}
-            Some(_) => {
-                return Err(meta(
-                    "response_types must be [\"code\"], with the authorization_code grant",
-                ))
+        // OIDC-REGISTRATION-2-response-types
+        for t in self.response_types.iter().flatten() {
+            match crate::authorize::response_type::ResponseType::parse(t) {
+                Some(rt) if !rt.code || uses_code => {}
+                _ => {
+                    return Err(meta(
+                        "response_types may hold code, id_token, id_token token, code id_token, code token, code id_token token; those with code need the authorization_code grant",
+                    ))
+                }
             }
         }
         let allowed_scopes = match &self.scope {
@@ -283,6 +288,7 @@ impl ClientMetadata {
             userinfo_signed_response_alg: userinfo_alg,
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: self.backchannel_logout_session_required.unwrap_or(false),
+            response_types: crate::client::canonical_response_types(self.response_types.as_deref().unwrap_or(&[])),
             security_profile: match self.security_profile.as_deref() {
                 None => crate::client::SecurityProfile::None,
                 Some(p) => crate::client::SecurityProfile::parse(p)
@@ -369,7 +375,12 @@ fn response(
         json!(client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>()),
     );
     let code = client.grant_types.contains(&GrantType::AuthorizationCode);
-    m.insert("response_types".into(), json!(if code { vec!["code"] } else { vec![] }));
+    let types: Vec<&str> = match client.extras.response_types.is_empty() {
+        true if code => vec!["code"],
+        true => vec![],
+        false => client.extras.response_types.iter().map(String::as_str).collect(),
+    };
+    m.insert("response_types".into(), json!(types));
     m.insert("token_endpoint_auth_method".into(), json!(client.auth_method.as_str()));
     m.insert("scope".into(), json!(client.allowed_scopes.join(" ")));
     m.insert(

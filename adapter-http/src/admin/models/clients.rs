@@ -81,6 +81,8 @@ pub struct Client {
     pub backchannel_logout_session_required: bool,
     // The security profile it is held to.
     pub security_profile: Profile,
+    /// The response types it may use (`code` unless registered for the implicit or hybrid ones).
+    pub response_types: Vec<String>,
 }
 
 impl Client {
@@ -118,6 +120,10 @@ impl Client {
             backchannel_logout_uri: c.extras.backchannel_logout_uri,
             backchannel_logout_session_required: c.extras.backchannel_logout_session_required,
             security_profile: c.extras.security_profile.into(),
+            response_types: match c.extras.response_types.is_empty() {
+                true => vec!["code".into()],
+                false => c.extras.response_types,
+            },
         }
     }
 }
@@ -165,6 +171,7 @@ impl Example for Client {
             backchannel_logout_uri: Some("https://portal.example.com/backchannel-logout".into()),
             backchannel_logout_session_required: true,
             security_profile: Profile::None,
+            response_types: vec!["code".into()],
         }
     }
 }
@@ -231,6 +238,9 @@ pub struct ClientInput {
     pub backchannel_logout_session_required: Option<bool>,
     // Hold the client to a security profile (`fapi2` needs private_key_jwt and PKCE; `none` removes it).
     pub security_profile: Option<Profile>,
+    /// The response types it may use (default `["code"]`): also `id_token`, `id_token token`,
+    /// `code id_token`, `code token`, `code id_token token` (OAuth 2.1 keeps them off by default).
+    pub response_types: Option<Vec<String>>,
 }
 
 impl Example for ClientInput {
@@ -275,6 +285,7 @@ impl From<ClientInput> for ClientPatch {
             backchannel_logout_uri: i.backchannel_logout_uri,
             backchannel_logout_session_required: i.backchannel_logout_session_required,
             security_profile: i.security_profile.map(Into::into),
+            response_types: i.response_types,
         }
     }
 }

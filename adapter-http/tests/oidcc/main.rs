@@ -13,6 +13,7 @@ mod config;
 mod dynamic;
 mod fapi2;
 mod fixture;
+mod front;
 mod harness;
 mod jwt;
 mod logout;
@@ -65,6 +66,20 @@ pub const PLANS: &[Plan] = &[
         form_post: false,
     },
     Plan {
+        id: "oidcc-implicit-certification-test-plan",
+        title: "Implicit OP",
+        file: "oidcc-implicit.md",
+        modules: front::MODULES,
+        form_post: false,
+    },
+    Plan {
+        id: "oidcc-hybrid-certification-test-plan",
+        title: "Hybrid OP",
+        file: "oidcc-hybrid.md",
+        modules: front::MODULES,
+        form_post: false,
+    },
+    Plan {
         id: "oidcc-rp-initiated-logout-certification-test-plan",
         title: "RP-Initiated Logout OP",
         file: "oidcc-rp-initiated-logout.md",
@@ -100,6 +115,10 @@ async fn run_module(op: Arc<Op>, plan: &'static Plan, m: &'static Module) -> Mod
             dynamic::register(&op).await
         } else if plan.id.contains("fapi2") {
             fapi2::register(&op).await
+        } else if plan.id.contains("implicit") {
+            front::register(&op, front::IMPLICIT).await
+        } else if plan.id.contains("hybrid") {
+            front::register(&op, front::HYBRID).await
         } else {
             op.static_client("client_secret_basic", json!({})).await
         };
@@ -112,6 +131,10 @@ async fn run_module(op: Arc<Op>, plan: &'static Plan, m: &'static Module) -> Mod
             dynamic::run(m.name, &mut c).await
         } else if plan.id.contains("fapi2") {
             fapi2::run(m.name, &mut c).await
+        } else if plan.id.contains("implicit") {
+            front::run(m.name, &mut c, front::IMPLICIT).await
+        } else if plan.id.contains("hybrid") {
+            front::run(m.name, &mut c, front::HYBRID).await
         } else if plan.id == "rp-libraries-and-browser" {
             rp::run(m.name, &mut c).await
         } else {

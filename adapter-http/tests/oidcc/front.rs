@@ -15,7 +15,38 @@ use std::collections::BTreeMap;
 pub const IMPLICIT: &[&str] = &["id_token", "id_token token"];
 pub const HYBRID: &[&str] = &["code id_token", "code token", "code id_token token"];
 
-pub const MODULES: &[Module] = &[
+/// The Implicit plan's modules here.
+pub const IMPLICIT_MODULES: &[Module] = &[
+    m!(
+        "oidcc-server",
+        covers("OIDC-CORE-3.3-hybrid-implicit"),
+        covers("OIDC-CORE-3.3.2.11-c-hash"),
+        covers("OAUTH-MULTIPLE-RESPONSE-TYPES-fragment")
+    ),
+    m!(
+        "oidcc-response-type-missing",
+        covers("RFC6749-4.1.1-response-type-code")
+    ),
+    m!("oidcc-idtoken-signature", covers("OIDC-CORE-2-id-token-claims")),
+    m!("oidcc-userinfo-get", covers("OIDC-CORE-5.3-userinfo-claims")),
+    m!("oidcc-userinfo-post-header", covers("OIDC-CORE-5.3-userinfo-claims")),
+    m!(
+        "oidcc-ensure-request-without-nonce-fails",
+        covers("OIDC-CORE-3.2.2.1-nonce-required")
+    ),
+    m!("oidcc-scope-email", covers("OIDC-CORE-5.3-userinfo-claims")),
+    m!(
+        "oidcc-ensure-registered-redirect-uri",
+        covers("RFC6749-3.1.2.3-redirect-exact-match")
+    ),
+    m!(
+        "oidcc-prompt-none-not-logged-in",
+        covers("OIDC-CORE-3.1.2.1-prompt-none")
+    ),
+];
+
+/// The Hybrid plan's: the same, and code reuse.
+pub const HYBRID_MODULES: &[Module] = &[
     m!(
         "oidcc-server",
         covers("OIDC-CORE-3.3-hybrid-implicit"),

@@ -69,14 +69,14 @@ pub const PLANS: &[Plan] = &[
         id: "oidcc-implicit-certification-test-plan",
         title: "Implicit OP",
         file: "oidcc-implicit.md",
-        modules: front::MODULES,
+        modules: front::IMPLICIT_MODULES,
         form_post: false,
     },
     Plan {
         id: "oidcc-hybrid-certification-test-plan",
         title: "Hybrid OP",
         file: "oidcc-hybrid.md",
-        modules: front::MODULES,
+        modules: front::HYBRID_MODULES,
         form_post: false,
     },
     Plan {

@@ -174,3 +174,24 @@ fn an_implicit_access_token_dies_with_logout_and_has_no_refresh_token() {
     w.end_session(&req, session.as_deref(), true);
     assert!(!w.introspect(&w.web_creds(), &at).active, "logout revokes it");
 }
+
+#[test]
+fn claims_asked_of_userinfo_come_in_the_id_token_when_no_access_token_does() {
+    spec::covers("OIDC-CORE-5.5-claims-parameter");
+    let mut w = World::new(505);
+    allow(&w, &["id_token", "id_token token"]);
+    let claims = r#"{"userinfo": {"phone_number": null}}"#;
+    let mut req = asking("id_token");
+    req.claims = Some(claims.into());
+    let (out, _) = w.interact(&req, None);
+    let c = verified(&w, redirect(&out).param("id_token").unwrap());
+    assert_eq!(c["phone_number"], "+44 20 7946 0000");
+    let mut req = asking("id_token token");
+    req.claims = Some(claims.into());
+    let (out, _) = w.interact(&req, None);
+    let c = verified(&w, redirect(&out).param("id_token").unwrap());
+    assert!(
+        c.get("phone_number").is_none(),
+        "with an access token they come from UserInfo"
+    );
+}

@@ -79,7 +79,7 @@ impl Log {
         let what = what.into();
         if cond {
             self.checked.push(what);
-        } else {
+        } else if !self.warnings.contains(&what) {
             self.warnings.push(what);
         }
     }

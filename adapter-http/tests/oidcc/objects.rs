@@ -24,7 +24,7 @@ fn object_claims(c: &Ctx<'_>, req: &Req) -> Value {
 fn outer(c: &Ctx<'_>) -> Req {
     Req(vec![
         ("client_id".into(), c.rp.id.clone()),
-        ("response_type".into(), "code".into()),
+        ("response_type".into(), c.response_type.into()),
         ("scope".into(), "openid".into()),
     ])
 }
@@ -55,11 +55,7 @@ async fn object_flow(c: &mut Ctx<'_>, inner: &Req, outer_req: Req, supported: bo
     }
     // The response must honour the object's state and redirect_uri.
     let params = c.callback(inner, p)?;
-    let code = params
-        .get("code")
-        .cloned()
-        .ok_or_else(|| Stop::Fail(format!("no code: {params:?}")))?;
-    let tokens = c.redeem(&code, inner).await?;
+    let tokens = c.tokens_from(&params, inner).await?;
     c.id_token(&tokens, inner).await?; // the nonce must be the object's
     Ok(())
 }
@@ -161,6 +157,8 @@ pub async fn request_object_redirect_uri(c: &mut Ctx<'_>) -> Outcome {
         p = c.interact(p).await;
     }
     let params = c.callback(&inner, p)?;
-    c.log
-        .require(params.contains_key("code"), "a code at the object's redirect_uri")
+    c.log.require(
+        params.contains_key("code") || params.contains_key("id_token"),
+        "a response at the object's redirect_uri",
+    )
 }

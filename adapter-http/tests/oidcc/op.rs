@@ -181,6 +181,8 @@ pub struct Ctx<'a> {
     pub pkce: bool,
     pub log: Log,
     pub browser: Client,
+    /// The `response_type` of the plan's variant (`code` but for the Implicit and Hybrid plans).
+    pub response_type: &'static str,
 }
 
 pub use crate::common::{CHALLENGE, VERIFIER};
@@ -227,6 +229,7 @@ impl Ctx<'_> {
             pkce: false,
             log: Log::default(),
             browser: crate::common::browser(),
+            response_type: "code",
         }
     }
 
@@ -235,7 +238,7 @@ impl Ctx<'_> {
         let mut r = Req(vec![
             ("client_id".into(), self.rp.id.clone()),
             ("redirect_uri".into(), self.rp.redirect.clone()),
-            ("response_type".into(), "code".into()),
+            ("response_type".into(), self.response_type.into()),
             ("scope".into(), "openid".into()),
             ("state".into(), self.op.unique("state")),
             ("nonce".into(), self.op.unique("nonce")),
@@ -379,6 +382,15 @@ impl Ctx<'_> {
 
     /// Requires a successful response; returns the code.
     pub async fn code(&mut self, req: &Req) -> Result<String, Stop> {
+        self.response(req)
+            .await?
+            .get("code")
+            .cloned()
+            .ok_or_else(|| Stop::Fail("no code in the response".into()))
+    }
+
+    /// Requires a successful response; returns its parameters.
+    pub async fn response(&mut self, req: &Req) -> Result<BTreeMap<String, String>, Stop> {
         let params = self.authorize(req).await?;
         if let Some(e) = params.get("error") {
             return Err(Stop::Fail(format!(
@@ -386,10 +398,45 @@ impl Ctx<'_> {
                 params.get("error_description").cloned().unwrap_or_default()
             )));
         }
-        params
-            .get("code")
-            .cloned()
-            .ok_or_else(|| Stop::Fail("no code in the response".into()))
+        Ok(params)
+    }
+
+    /// The tokens of a successful response `params` to `req`: its code redeemed, or (the implicit
+    /// types) the tokens it carries. An ID token in the response itself is validated first, with
+    /// `c_hash` beside a code and `at_hash` beside an access token (OIDC Core §3.3.2.11).
+    pub async fn tokens_from(&mut self, params: &BTreeMap<String, String>, req: &Req) -> Result<Value, Stop> {
+        let rt = req.get("response_type").unwrap_or("code").to_string();
+        for (part, name) in [("code", "code"), ("token", "access_token"), ("id_token", "id_token")] {
+            let named = rt.split(' ').any(|x| x == part);
+            self.log.require(
+                params.contains_key(name) == named,
+                format!(
+                    "response_type {rt}: {name} {} the response",
+                    if named { "in" } else { "not in" }
+                ),
+            )?;
+        }
+        let front = json!({"id_token": params.get("id_token"), "access_token": params.get("access_token"),
+                           "token_type": params.get("token_type")});
+        if let Some(id) = params.get("id_token") {
+            let claims = self.id_token(&front, req).await?;
+            let (header, _) = jwt::decode(id).map_err(Stop::Fail)?;
+            let alg = header["alg"].as_str().unwrap_or("").to_string();
+            if let Some(code) = params.get("code") {
+                self.log.require(
+                    claims["c_hash"] == jwt::half_hash(&alg, code).as_str(),
+                    "c_hash matches the code",
+                )?;
+            }
+            if params.contains_key("access_token") {
+                self.log
+                    .require(claims["at_hash"].is_string(), "at_hash beside the access token")?;
+            }
+        }
+        match params.get("code") {
+            Some(code) => self.redeem(code, req).await,
+            None => Ok(front),
+        }
     }
 
     /// POSTs `form` to the token endpoint with the client's authentication.
@@ -503,8 +550,8 @@ impl Ctx<'_> {
 
     /// The whole happy path: code, tokens, ID token. Returns (tokens, ID token claims).
     pub async fn happy(&mut self, req: &Req) -> Result<(Value, Value), Stop> {
-        let code = self.code(req).await?;
-        let tokens = self.redeem(&code, req).await?;
+        let params = self.response(req).await?;
+        let tokens = self.tokens_from(&params, req).await?;
         let claims = self.id_token(&tokens, req).await?;
         Ok((tokens, claims))
     }

@@ -106,6 +106,12 @@ impl<S: Store> Engine<S> {
                         &user,
                         &i.req.claims.id_token,
                     ));
+                    // OIDC-CORE-5.5-claims-parameter: with no access token to fetch UserInfo
+                    // with, the claims asked of UserInfo come in the ID token.
+                    claims.extend(crate::authorize::claims_request::named_claims(
+                        &user,
+                        &i.req.claims.userinfo,
+                    ));
                     (key, claims)
                 }
             };

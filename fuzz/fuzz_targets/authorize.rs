@@ -1,5 +1,6 @@
 //! The authorization endpoint on arbitrary query strings: never a panic, and a redirect only ever
 //! goes to a registered redirect URI.
+//! Requirements: covers("RFC6749-4.1.2.1-no-redirect-untrusted").
 #![no_main]
 #[path = "world.rs"]
 mod world;

@@ -1,4 +1,5 @@
 //! private_key_jwt assertions: arbitrary assertions never authenticate.
+//! Requirements: covers("OIDC-CORE-9-private-key-jwt").
 #![no_main]
 #[path = "world.rs"]
 mod world;

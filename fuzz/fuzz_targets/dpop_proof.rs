@@ -1,5 +1,6 @@
 //! DPoP proofs (RFC 9449 §4.3): arbitrary header text never panics the check; and arbitrary claims,
 //! signed by a client's key, are accepted exactly when a proof's rules say they should be.
+//! Requirements: covers("RFC9449-4.3-proof-checks").
 #![no_main]
 use engine::dpop::proof::{self, Expected, ProofError};
 use engine::jose::{KeyMaterial, SigningKey};

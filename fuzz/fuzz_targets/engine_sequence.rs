@@ -1,6 +1,7 @@
 //! Arbitrary command sequences against the engine, with the model's invariants checked after
 //! every step: a code yields tokens at most once, a replayed code's tokens are dead, a reused
 //! refresh token kills its family, at most one live refresh token per family.
+//! Requirements: covers("RFC6749-4.1.2-code-single-use"), covers("RFC6749-4.1.2-code-replay-revokes"), covers("RFC9700-4.14.2-refresh-reuse"), covers("OAUTH21-4.3.1-refresh-rotation").
 #![no_main]
 #[path = "world.rs"]
 mod world;

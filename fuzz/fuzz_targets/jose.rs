@@ -1,4 +1,5 @@
 //! Compact JWS parsing and verification, and JWK Set parsing.
+//! Requirements: covers("JOSE-alg-none-rejected").
 #![no_main]
 use engine::jose::{self, keys::parse_jwks, SigningKey};
 use libfuzzer_sys::fuzz_target;

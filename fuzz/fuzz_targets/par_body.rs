@@ -1,6 +1,7 @@
 //! Pushed authorization request bodies (RFC 9126): arbitrary form bodies as the PAR endpoint
 //! deserializes them, pushed by the web client. Never a panic; a pushed request, when accepted,
 //! signs in only to a registered redirect URI and is taken once.
+//! Requirements: covers("RFC9126-2.2-request-uri-one-time").
 #![no_main]
 #[path = "world.rs"]
 mod world;

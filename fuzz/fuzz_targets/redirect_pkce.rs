@@ -1,4 +1,5 @@
 //! Redirect URI validation and exact matching; PKCE verifier/challenge.
+//! Requirements: covers("RFC6749-3.1.2.3-redirect-exact-match"), covers("RFC7636-4.6-s256-verify").
 #![no_main]
 use arbitrary::Arbitrary;
 use engine::client::{build_client, valid_redirect_uri, ClientSpec};

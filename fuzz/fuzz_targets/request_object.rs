@@ -1,6 +1,7 @@
 //! Request objects and the claims parameter on arbitrary input: the bytes are the object (as given,
 //! and as the payload of an unsigned JWT), by value and by reference, with a claims parameter. Never
 //! a panic, and a redirect only ever goes to a registered redirect URI, whatever the object says.
+//! Requirements: covers("OIDC-CORE-6-request-object").
 #![no_main]
 #[path = "world.rs"]
 mod world;

@@ -35,6 +35,38 @@ fn creds(key: &SigningKey, jti: &str, now: u64) -> ClientCredentials {
     }
 }
 
+/// Pushes the bank's request (client assertion `jti`), walks it to a code.
+fn pushed_code(w: &mut World, key: &SigningKey, jti: &str) -> String {
+    let now = w.now.0;
+    let mut env = Env::new(w.now, &mut w.rng);
+    let pushed = w
+        .engine
+        .handle_par(&mut env, T, &creds(key, jti, now), &request())
+        .unwrap();
+    let by_uri = AuthorizationRequest {
+        client_id: Some("bank".into()),
+        request_uri: Some(pushed.request_uri),
+        ..Default::default()
+    };
+    w.code_for(&by_uri, None).0
+}
+
+/// A DPoP proof for the token endpoint at `now`.
+fn token_proof(now: u64, jti: &str) -> DpopHeader {
+    let holder = SigningKey::from_material(&KeyMaterial::p256_scalar(&[3; 32])).unwrap();
+    DpopHeader::post(dpop_proof(
+        &holder,
+        &ProofClaims {
+            htm: "POST".into(),
+            htu: format!("{ISS}/token"),
+            iat: now,
+            jti: jti.into(),
+            access_token: None,
+            nonce: None,
+        },
+    ))
+}
+
 fn request() -> AuthorizationRequest {
     AuthorizationRequest {
         client_id: Some("bank".into()),
@@ -74,37 +106,15 @@ fn a_fapi2_client_pushes_every_request_and_gets_only_dpop_bound_tokens() {
     // Not pushed: refused at the authorization endpoint.
     assert_eq!(redirect_error(&w.authorize(&request(), None)), "invalid_request");
     let now = w.now.0;
-    let mut env = Env::new(w.now, &mut w.rng);
-    let pushed = w
-        .engine
-        .handle_par(&mut env, T, &creds(&key, "a1", now), &request())
-        .unwrap();
-    let by_uri = AuthorizationRequest {
-        client_id: Some("bank".into()),
-        request_uri: Some(pushed.request_uri),
-        ..Default::default()
-    };
-    let (code_value, _) = w.code_for(&by_uri, None);
+    let code_value = pushed_code(&mut w, &key, "a1");
     let exchange = code_exchange(&code_value, CB, Some(VERIFIER));
     // Without a proof: invalid_dpop_proof, and the code is still good.
     assert_eq!(
         code(w.token(&creds(&key, "a2", now), &exchange)),
         ErrorCode::InvalidDpopProof
     );
-    let holder = SigningKey::from_material(&KeyMaterial::p256_scalar(&[3; 32])).unwrap();
-    let proof = dpop_proof(
-        &holder,
-        &ProofClaims {
-            htm: "POST".into(),
-            htu: format!("{ISS}/token"),
-            iat: now,
-            jti: "p1".into(),
-            access_token: None,
-            nonce: None,
-        },
-    );
     let mut with_proof = exchange.clone();
-    with_proof.dpop = Some(DpopHeader::post(proof));
+    with_proof.dpop = Some(token_proof(now, "p1"));
     let t = w.token(&creds(&key, "a3", now), &with_proof).unwrap();
     assert_eq!(t.token_type, "DPoP");
 }
@@ -114,34 +124,10 @@ fn a_fapi2_clients_code_lives_sixty_seconds_at_most() {
     let mut w = World::tuned(403, |c| c.code_ttl = 600);
     let (s, key) = spec();
     w.add_client(T, s);
-    let now = w.now.0;
-    let mut env = Env::new(w.now, &mut w.rng);
-    let pushed = w
-        .engine
-        .handle_par(&mut env, T, &creds(&key, "b1", now), &request())
-        .unwrap();
-    let by_uri = AuthorizationRequest {
-        client_id: Some("bank".into()),
-        request_uri: Some(pushed.request_uri),
-        ..Default::default()
-    };
-    let (code_value, _) = w.code_for(&by_uri, None);
+    let code_value = pushed_code(&mut w, &key, "b1");
     w.advance(61);
-    let exchange = code_exchange(&code_value, CB, Some(VERIFIER));
-    let holder = SigningKey::from_material(&KeyMaterial::p256_scalar(&[3; 32])).unwrap();
-    let proof = dpop_proof(
-        &holder,
-        &ProofClaims {
-            htm: "POST".into(),
-            htu: format!("{ISS}/token"),
-            iat: w.now.0,
-            jti: "p2".into(),
-            access_token: None,
-            nonce: None,
-        },
-    );
-    let mut with_proof = exchange;
-    with_proof.dpop = Some(DpopHeader::post(proof));
+    let mut with_proof = code_exchange(&code_value, CB, Some(VERIFIER));
+    with_proof.dpop = Some(token_proof(w.now.0, "p2"));
     assert_eq!(
         code(w.token(&creds(&key, "b2", w.now.0), &with_proof)),
         ErrorCode::InvalidGrant,

@@ -35,4 +35,26 @@ pub struct Mutants {
     pub dpop_binding_ignored: bool,
     /// A pushed request's `request_uri` is not deleted when it is used.
     pub par_reuse: bool,
+    /// Revocation answers 200 and revokes nothing.
+    pub revoke_noop: bool,
+    /// An access token stays active after it expired.
+    pub ignore_expiry: bool,
+    /// The ID token leaves out the request's nonce.
+    pub id_token_nonce_dropped: bool,
+    /// The ID token leaves out the session's `sid`.
+    pub id_token_sid_dropped: bool,
+    /// `max_age` is ignored: an old session is reused.
+    pub ignore_max_age: bool,
+    /// `prompt=none` without a session shows the login page.
+    pub prompt_none_shows_login: bool,
+    /// The token endpoint does not compare the code's redirect_uri.
+    pub token_redirect_unchecked: bool,
+    /// A refresh token is honoured for any client of its tenant.
+    pub refresh_client_unchecked: bool,
+    /// Disabling a user answers as if done and changes nothing.
+    pub disable_user_noop: bool,
+    /// A key rotation unpublishes the previous keys at once.
+    pub rotation_forgets_old_keys: bool,
+    /// Tokens of a deactivated client stay active.
+    pub deactivated_client_tokens_live: bool,
 }

@@ -281,6 +281,62 @@ fn disabling_a_user_ends_sessions_and_kills_tokens() {
     ));
 }
 
+/// Found by the combined model: a code issued before the user withdrew consent yielded live
+/// tokens when redeemed after.
+#[test]
+fn a_code_issued_before_consent_is_withdrawn_is_refused() {
+    spec::covers("ADMIN-user-disable-revokes");
+    let mut w = World::new(6);
+    let mut req = web_request();
+    req.scope = Some("openid profile".into());
+    let (code_before, session) = w.code_for(&req, None);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let alice = w.alice.id.clone();
+    let mut env = Env::new(w.now, &mut w.rng);
+    let admin = w.engine.tenant_admin(&p, T).unwrap();
+    admin.revoke_consents(&mut env, &alice, Some("web")).unwrap();
+    drop(admin);
+    assert_eq!(code(w.exchange(&code_before)), ErrorCode::InvalidGrant);
+    // Consent given again: a new code works.
+    let (code_after, _) = w.code_for(&req, session.as_deref());
+    assert!(w.exchange(&code_after).is_ok());
+}
+
+/// Found by the combined model: consent withdrawn while a consent page for one more scope was
+/// open; approving that page granted the withdrawn scopes too.
+#[test]
+fn approving_a_page_after_consent_was_withdrawn_asks_again_for_what_was_withdrawn() {
+    spec::covers("CONSENT-require-consent");
+    let mut w = World::new(7);
+    let mut req = web_request();
+    req.scope = Some("openid profile".into());
+    let (_, session) = w.code_for(&req, None);
+    req.scope = Some("openid profile email".into());
+    let AuthorizeOutcome::Consent(page) = w.authorize(&req, session.as_deref()) else {
+        panic!("consent is asked for the new scope");
+    };
+    assert_eq!(page.scopes, vec!["email".to_string()]);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let alice = w.alice.id.clone();
+    let mut env = Env::new(w.now, &mut w.rng);
+    w.engine
+        .tenant_admin(&p, T)
+        .unwrap()
+        .revoke_consents(&mut env, &alice, Some("web"))
+        .unwrap();
+    let AuthorizeOutcome::Consent(again) = w.consent(&page.transaction, session.as_deref(), true) else {
+        panic!("the withdrawn scopes are asked for again, not granted");
+    };
+    assert_eq!(again.scopes, vec!["openid".to_string(), "profile".to_string()]);
+    let out = w.consent(&again.transaction, session.as_deref(), true);
+    let tokens = w.exchange(&code_of(&out)).unwrap();
+    let mut granted: Vec<&str> = tokens.scope.split(' ').collect();
+    granted.sort_unstable();
+    assert_eq!(granted, ["email", "openid", "profile"]);
+}
+
 #[test]
 fn revoking_sessions_and_consents_revokes_what_they_cover() {
     spec::covers("ADMIN-user-disable-revokes");

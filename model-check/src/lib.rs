@@ -2,6 +2,7 @@
 //! store rebuilt from the model state (`store::ModelStore`: serializable transactions that can
 //! conflict and fail), with a deterministic clock and random source.
 
+pub mod combined;
 pub mod model;
 pub mod report;
 pub mod store;

@@ -178,6 +178,9 @@ impl<S: Store> Engine<S> {
             if rec.keys.iter().any(|k| k.kid == key.kid) {
                 return Ok(key.kid.clone());
             }
+            if self.mutant(|m| m.rotation_forgets_old_keys) {
+                rec.keys.clear();
+            }
             for k in rec
                 .keys
                 .iter_mut()

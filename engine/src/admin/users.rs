@@ -204,6 +204,9 @@ impl<S: Store> TenantAdmin<'_, S> {
         let (sessions, grants) = self.user_sessions_and_grants(user_id)?;
         let what = if disabled { "disable user" } else { "enable user" };
         let ending = Ending::draw(env);
+        if self.engine.mutant(|m| m.disable_user_noop) {
+            return Ok((self.user(user_id)?, Vec::new()));
+        }
         self.change(env, what, &format!("users/{user_id}"), |tx| {
             let mut u = load::<UserRecord>(tx, &key)?.ok_or_else(|| not_found("unknown user"))?;
             u.disabled = disabled;

@@ -367,16 +367,16 @@ impl<S: Store> Engine<S> {
                     // OIDC-CORE-3.1.2.1-prompt-login
                     && (req.prompts_for(Prompt::Login)
                         || req.prompts_for(Prompt::SelectAccount)
-                        || req
-                            .max_age
-                            .is_some_and(|m| step.now.0.saturating_sub(s.record.auth_time.0) > m)
+                        || req.max_age.is_some_and(|m| {
+                            step.now.0.saturating_sub(s.record.auth_time.0) > m && !self.mutant(|m| m.ignore_max_age)
+                        })
                         || req.hint_subject.as_ref().is_some_and(|h| *h != s.user.id))
             }
         };
         let expires_at = step.now.plus(self.config.auth_transaction_ttl);
         let tx_key = AuthTransactionRecord::key(step.tenant, &fresh.transaction);
         let Some(live) = live.filter(|_| !needs_login) else {
-            if req.prompts_for(Prompt::None) {
+            if req.prompts_for(Prompt::None) && !self.mutant(|m| m.prompt_none_shows_login) {
                 return Ok(step.redirect_error(ErrorCode::LoginRequired, "the user is not logged in"));
             }
             let rec = AuthTransactionRecord {
@@ -409,25 +409,7 @@ impl<S: Store> Engine<S> {
                 ));
             }
             let scopes = if asked { req.scopes.clone() } else { missing };
-            let rec = AuthTransactionRecord {
-                tenant: step.tenant.into(),
-                request: req.clone(),
-                expires_at,
-                step: AwaitingStep::AwaitingConsent {
-                    session_key: live.key.clone(),
-                    scopes: scopes.clone(),
-                },
-            };
-            save(tx, &tx_key, &rec)?;
-            return Ok(AuthorizeOutcome::Consent(ConsentPage {
-                transaction: fresh.transaction.clone(),
-                client_id: step.client.client_id.clone(),
-                client_name: step.client.name.clone(),
-                branding: step.client.branding.clone(),
-                scopes,
-                username: live.user.profile.username.clone(),
-                links: ClientLinks::of(&step.client),
-            }));
+            return ask_consent(tx, &step, &live, &fresh.transaction, expires_at, scopes);
         }
         self.issue_code(tx, &step, &live.record, &live.key, fresh)
     }
@@ -456,6 +438,12 @@ impl<S: Store> Engine<S> {
             session_key: session_key.to_string(),
             claims: step.req.claims.clone(),
             dpop_jkt: step.req.dpop_jkt.clone(),
+            epoch: Some(crate::token::grant::current_epoch(
+                tx,
+                step.tenant,
+                &session.user_id,
+                &step.client.client_id,
+            )?),
             issued_at: step.now,
             // FAPI2-client-profile: a FAPI 2.0 client's codes live 60 seconds at most.
             expires_at: step.now.plus(match step.client.fapi2() {
@@ -737,10 +725,47 @@ impl<S: Store> Engine<S> {
                 let mut consent = load::<ConsentRecord>(tx, &ckey)?.unwrap_or_default();
                 consent.scopes.extend(scopes.iter().cloned());
                 save(tx, &ckey, &consent)?;
+                // CONSENT-require-consent: a consent withdrawn while this page was open leaves
+                // scopes the user has not approved now; they are asked for, not granted.
+                let missing: Vec<String> = consent.missing(&step.req.scopes).into_iter().cloned().collect();
+                if step.client.require_consent && !missing.is_empty() {
+                    let expires_at = now.plus(self.config.auth_transaction_ttl);
+                    return ask_consent(tx, &step, &live, transaction, expires_at, missing);
+                }
                 self.issue_code(tx, &step, &live.record, &live.key, &fresh)
             })()?;
             self.signed_response(tx, tenant, now, out)
         });
         out.unwrap_or_else(storage_page)
     }
+}
+
+/// Stores `transaction` as awaiting the user's consent to `scopes` and shows the consent page.
+fn ask_consent(
+    tx: &mut dyn Tx,
+    step: &Step<'_>,
+    live: &LiveSession,
+    transaction: &str,
+    expires_at: UnixTime,
+    scopes: Vec<String>,
+) -> Result<AuthorizeOutcome> {
+    let rec = AuthTransactionRecord {
+        tenant: step.tenant.into(),
+        request: step.req.clone(),
+        expires_at,
+        step: AwaitingStep::AwaitingConsent {
+            session_key: live.key.clone(),
+            scopes: scopes.clone(),
+        },
+    };
+    save(tx, &AuthTransactionRecord::key(step.tenant, transaction), &rec)?;
+    Ok(AuthorizeOutcome::Consent(ConsentPage {
+        transaction: transaction.to_string(),
+        client_id: step.client.client_id.clone(),
+        client_name: step.client.name.clone(),
+        branding: step.client.branding.clone(),
+        scopes,
+        username: live.user.profile.username.clone(),
+        links: ClientLinks::of(&step.client),
+    }))
 }

@@ -62,6 +62,10 @@ pub struct CodeRecord {
     /// The DPoP key the code is bound to (RFC 9449 §10): its redemption must be proven with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The (user, client) epoch when it was issued: a revocation of the pair since (logout,
+    /// consent withdrawn, user disabled) kills the code too. Absent in records written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
     /// When the code was issued.
     pub issued_at: UnixTime,
     /// Expiry (issue + code TTL).
@@ -117,6 +121,7 @@ impl CodeRecord {
             session_key: String::new(),
             claims: Default::default(),
             dpop_jkt: None,
+            epoch: None,
             issued_at: self.issued_at,
             expires_at: self.expires_at,
             state: CodeState::Redeemed { grant_id },

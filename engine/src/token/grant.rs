@@ -268,6 +268,12 @@ pub fn epoch_for_new_grant(tx: &mut dyn Tx, tenant: &str, user_id: &str, client_
     }
 }
 
+/// The current epoch of (user, client), read only.
+pub fn current_epoch(tx: &mut dyn Tx, tenant: &str, user_id: &str, client_id: &str) -> Result<u64> {
+    let key = UserClientEpochRecord::key(tenant, user_id, client_id);
+    Ok(load::<UserClientEpochRecord>(tx, &key)?.unwrap_or_default().epoch)
+}
+
 /// Whether `grant` is alive: not revoked on its own, and its (user, client) epoch still current.
 pub fn is_alive(tx: &mut dyn Tx, grant: &GrantRecord) -> Result<bool> {
     if grant.state != GrantState::Active {

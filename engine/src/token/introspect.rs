@@ -68,7 +68,7 @@ impl<S: Store> Engine<S> {
         Ok(self
             .clients
             .load(tx, &ClientRecord::key(tenant, client_id))?
-            .is_some_and(|c| c.active))
+            .is_some_and(|c| c.active || self.mutant(|m| m.deactivated_client_tokens_live)))
     }
 
     /// Identifies `token` as an access token (JWT) or a refresh token (opaque) of `tenant`.
@@ -143,7 +143,7 @@ impl<S: Store> Engine<S> {
             Resolved::Unknown => Ok(false),
             Resolved::Access { record, .. } => {
                 if record.revoked
-                    || record.expires_at <= now
+                    || (record.expires_at <= now && !self.mutant(|m| m.ignore_expiry))
                     || !self.client_active(tx, &record.tenant, &record.client_id)?
                 {
                     return Ok(false);

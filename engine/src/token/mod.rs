@@ -274,6 +274,11 @@ impl<S: Store> Engine<S> {
             let key = self
                 .keys
                 .signer(tx, &grant.tenant, client.id_token_signed_response_alg)?;
+            let nonce = nonce.filter(|_| !self.mutant(|m| m.id_token_nonce_dropped));
+            let subject = Subject {
+                sid: subject.sid.filter(|_| !self.mutant(|m| m.id_token_sid_dropped)),
+                ..subject
+            };
             let mut claims = id_claims(iss, client, &subject, user, granted, nonce, now);
             // OIDC-CORE-5.5-claims-parameter
             claims.extend(crate::authorize::claims_request::named_claims(
@@ -341,6 +346,12 @@ impl<S: Store> Engine<S> {
         if session.is_none_or(|s| s.state != SessionState::Active) && !self.mutant(|m| m.code_survives_logout) {
             return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
         }
+        // ADMIN-user-disable-revokes: a revocation of the (user, client) pair since the code was
+        // issued (a consent withdrawn, a logout elsewhere) kills the code with the pair's grants.
+        let current = grant::current_epoch(tx, tenant, &rec.user_id, &rec.client_id)?;
+        if rec.epoch.is_some_and(|e| e != current) && !self.mutant(|m| m.code_survives_logout) {
+            return Ok(Err(pe(ErrorCode::InvalidGrant, CODE_INVALID)));
+        }
         // RFC9449-10-dpop-jkt: a code bound to a DPoP key is redeemed only with a proof from it.
         if rec.dpop_jkt.is_some() && rec.dpop_jkt.as_deref() != call.jkt {
             return Ok(Err(pe(
@@ -348,7 +359,9 @@ impl<S: Store> Engine<S> {
                 "the code is bound to a DPoP key; prove possession of that key",
             )));
         }
-        if req.redirect_uri.as_deref() != Some(rec.redirect_uri.as_str()) {
+        if req.redirect_uri.as_deref() != Some(rec.redirect_uri.as_str())
+            && !self.mutant(|m| m.token_redirect_unchecked)
+        {
             // RFC6749-4.1.3-redirect-uri-match
             return Ok(Err(pe(ErrorCode::InvalidGrant, "redirect_uri does not match")));
         }

@@ -1,7 +1,10 @@
-//! Arbitrary command sequences against the engine, with the model's invariants checked after
-//! every step: a code yields tokens at most once, a replayed code's tokens are dead, a reused
-//! refresh token kills its family, at most one live refresh token per family.
-//! Requirements: covers("RFC6749-4.1.2-code-single-use"), covers("RFC6749-4.1.2-code-replay-revokes"), covers("RFC9700-4.14.2-refresh-reuse"), covers("OAUTH21-4.3.1-refresh-rotation").
+//! Arbitrary command sequences against the engine (authorization, pushed requests, login,
+//! consent, code and refresh and client-credentials grants, revocation, UserInfo, logout,
+//! consent withdrawal, disabling a user, key rotation, the clock), with the model's invariants
+//! checked after every step that can change a token's fate: a code yields tokens at most once, a
+//! replayed code's tokens are dead, a reused refresh token kills its family, at most one live
+//! refresh token per family, a withdrawn consent or a disabled user kills the families it covers.
+//! Requirements: covers("RFC6749-4.1.2-code-single-use"), covers("RFC6749-4.1.2-code-replay-revokes"), covers("RFC9700-4.14.2-refresh-reuse"), covers("OAUTH21-4.3.1-refresh-rotation"), covers("ADMIN-user-disable-revokes").
 #![no_main]
 #[path = "world.rs"]
 mod world;
@@ -46,6 +49,18 @@ enum Cmd {
     Advance {
         secs: u16,
     },
+    Push {
+        client: u8,
+        scope: u8,
+    },
+    ClientCredentials {
+        client: u8,
+    },
+    WithdrawConsent,
+    DisableUser {
+        disabled: bool,
+    },
+    RotateKey,
 }
 
 struct Code {
@@ -75,9 +90,23 @@ fuzz_target!(|cmds: Vec<Cmd>| {
     let mut latest_rt: Vec<Option<usize>> = Vec::new(); // per family
     let mut dead_families: Vec<usize> = Vec::new();
     let mut id_token: Option<(String, usize)> = None;
+    let mut disabled = false;
+    let mut rotations = 0u8;
     for (step, cmd) in cmds.into_iter().take(24).enumerate() {
         let mut env = Env::new(UnixTime(clock), &mut rng);
         let mut outcome: Option<(AuthorizeOutcome, usize, usize)> = None;
+        // Whether the step can change which tokens are live (the invariants are checked after it).
+        let fateful = matches!(
+            cmd,
+            Cmd::Redeem { .. }
+                | Cmd::Refresh { .. }
+                | Cmd::Revoke { .. }
+                | Cmd::Logout { .. }
+                | Cmd::Advance { .. }
+                | Cmd::WithdrawConsent
+                | Cmd::DisableUser { .. }
+                | Cmd::RotateKey
+        );
         match cmd {
             Cmd::Authorize { client, prompt, scope } => {
                 let c = client as usize % 3;
@@ -254,6 +283,63 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                 }
             }
             Cmd::Advance { secs } => clock += u64::from(secs),
+            Cmd::Push { client, scope } => {
+                let c = client as usize % 3;
+                let flow = step;
+                let req = AuthorizationRequest {
+                    client_id: Some(world::CLIENTS[c].0.into()),
+                    redirect_uri: Some(world::CLIENTS[c].1.into()),
+                    response_type: Some("code".into()),
+                    scope: Some(["openid", "openid email"][scope as usize % 2].into()),
+                    state: Some("s".into()),
+                    code_challenge: Some(engine::authorize::pkce::s256(&world::verifier(flow))),
+                    code_challenge_method: Some("S256".into()),
+                    ..Default::default()
+                };
+                if let Ok(pushed) = engine.handle_par(&mut env, world::T, &w.creds(c), &req) {
+                    let by_uri = AuthorizationRequest {
+                        client_id: Some(world::CLIENTS[c].0.into()),
+                        request_uri: Some(pushed.request_uri),
+                        ..Default::default()
+                    };
+                    outcome = Some((
+                        engine.handle_authorize(&mut env, world::T, &by_uri, session.as_deref()),
+                        c,
+                        flow,
+                    ));
+                }
+            }
+            Cmd::ClientCredentials { client } => {
+                let req = TokenRequest {
+                    grant_type: Some("client_credentials".into()),
+                    ..Default::default()
+                };
+                let by = client as usize % 3;
+                if engine.handle_token(&mut env, world::T, &w.creds(by), &req).is_ok() {
+                    assert_eq!(by, 0, "only the web client may use client credentials with its secret");
+                }
+            }
+            Cmd::WithdrawConsent => {
+                let principal = world::admin();
+                let admin = engine.tenant_admin(&principal, world::T).unwrap();
+                if admin.revoke_consents(&mut env, &w.alice, Some("web")).is_ok() {
+                    dead_families.extend(tokens.iter().filter(|t| t.client == 0).map(|t| t.family));
+                }
+            }
+            Cmd::DisableUser { disabled: d } => {
+                let principal = world::admin();
+                let admin = engine.tenant_admin(&principal, world::T).unwrap();
+                admin.set_user_disabled(&mut env, &w.alice, d).unwrap();
+                if d {
+                    dead_families.extend(tokens.iter().map(|t| t.family));
+                }
+                disabled = d;
+            }
+            Cmd::RotateKey => {
+                rotations = rotations.wrapping_add(1);
+                let key = engine::jose::KeyMaterial::p256_scalar(&[rotations.max(1); 32]);
+                engine.install_signing_key(&mut env, world::T, key).unwrap();
+            }
         }
         if let Some((out, c, flow)) = outcome {
             pending = None;
@@ -263,6 +349,7 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                 AuthorizeOutcome::Redirect(r) => {
                     assert_eq!(r.target.uri(), world::CLIENTS[c].1);
                     if let Some(code) = r.param("code") {
+                        assert!(!disabled, "a disabled user was given a code");
                         codes.push(Code {
                             value: code.into(),
                             client: c,
@@ -274,6 +361,9 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                 }
                 AuthorizeOutcome::ErrorPage(_) => {}
             }
+        }
+        if !fateful {
+            continue;
         }
         // Invariants, as the engine reports them.
         let mut env = Env::new(UnixTime(clock), &mut rng);

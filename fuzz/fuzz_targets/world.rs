@@ -24,13 +24,30 @@ pub struct World {
     pub engine: Engine<MemStore>,
     pub snapshot: Vec<(Table, String, Vec<u8>)>,
     pub web_secret: String,
+    /// alice's user id.
+    pub alice: String,
+}
+
+/// A platform administrator, for the Admin API calls of the sequences.
+pub fn admin() -> engine::admin::AdminPrincipal {
+    engine::admin::AdminPrincipal {
+        scope: engine::admin::AdminScope::Platform,
+        tenant: "system".into(),
+        client_id: "fuzz".into(),
+        app: false,
+    }
 }
 
 pub fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
         let mut config = EngineConfig::new("https://id.example.com");
-        config.password = PasswordParams::for_tests();
+        // The cheapest Argon2id there is (8 KiB, one pass): logins are most of a sequence's work.
+        config.password = PasswordParams {
+            m_cost: 8,
+            t_cost: 1,
+            p_cost: 1,
+        };
         let engine = Engine::new(MemStore::new(), config, std::sync::Arc::new(engine::sealing::SystemSecrets::for_tests()));
         let mut rng = SeededRandom::new(1);
         let mut env = Env::new(UnixTime(NOW), &mut rng);
@@ -52,7 +69,7 @@ pub fn world() -> &'static World {
         let jwk = serde_json::to_value(VerifyKey::P256(*fixtures::p256_signing_key().verifying_key()).jwk()).unwrap();
         fapi.jwks = Some(serde_json::json!({ "keys": [jwk] }));
         engine.create_client(&mut env, T, fapi).unwrap();
-        engine
+        let alice = engine
             .create_user(
                 &mut env,
                 T,
@@ -62,12 +79,14 @@ pub fn world() -> &'static World {
                 },
                 PASSWORD,
             )
-            .unwrap();
+            .unwrap()
+            .id;
         let snapshot = engine.store().snapshot();
         World {
             engine,
             snapshot,
             web_secret: secret.unwrap(),
+            alice,
         }
     })
 }

@@ -28,6 +28,7 @@ use crate::session::{load_live, LiveSession, SessionRecord, SessionState};
 use crate::store::{load, save, Record, Store, Table, Tx};
 use crate::tenant::{Branding, TenantRecord};
 use crate::token::code::{CodeRecord, CodeState};
+use crate::token::grant::UserClientEpochRecord;
 use crate::user::{UserIndexRecord, UserRecord};
 use checks::Rejection;
 use spec::{ErrorCode, Prompt};
@@ -391,11 +392,11 @@ impl<S: Store> Engine<S> {
         if let Some(refused) = step.check_license(&live.user) {
             return Ok(refused);
         }
-        let consent = load::<ConsentRecord>(
-            tx,
-            &ConsentRecord::key(step.tenant, &live.user.id, &step.client.client_id),
-        )?
-        .unwrap_or_default();
+        // In one go where reads cost a round trip: the consent and the pair's epoch (the code records it).
+        let consent_key = ConsentRecord::key(step.tenant, &live.user.id, &step.client.client_id);
+        let epoch_key = UserClientEpochRecord::key(step.tenant, &live.user.id, &step.client.client_id);
+        tx.prefetch(&[(Table::Consent, &consent_key), (Table::UserClientGrants, &epoch_key)])?;
+        let consent = load::<ConsentRecord>(tx, &consent_key)?.unwrap_or_default();
         // CONSENT-remembered
         let missing: Vec<String> = consent.missing(&req.scopes).into_iter().cloned().collect();
         // OIDC-CORE-3.1.2.1-prompt-consent
@@ -588,6 +589,9 @@ impl<S: Store> Engine<S> {
         let consent_key = user
             .as_ref()
             .map(|u| ConsentRecord::key(tenant, &u.id, &pending.request.client_id));
+        let epoch_key = user
+            .as_ref()
+            .map(|u| UserClientEpochRecord::key(tenant, &u.id, &pending.request.client_id));
         let old_session_key = current_session.map(|s| SessionRecord::key(tenant, s));
         let out = self.store.transact(|tx| {
             let mut first = vec![
@@ -595,6 +599,7 @@ impl<S: Store> Engine<S> {
                 (Table::Client, client_key.clone()),
             ];
             first.extend(consent_key.clone().map(|k| (Table::Consent, k)));
+            first.extend(epoch_key.clone().map(|k| (Table::UserClientGrants, k)));
             first.extend(old_session_key.clone().map(|k| (Table::Session, k)));
             tx.prefetch(&first.iter().map(|(t, k)| (*t, k.as_str())).collect::<Vec<_>>())?;
             let Some(user) = &user else {

@@ -209,25 +209,7 @@ impl World {
         salt: impl Hash,
         f: impl FnOnce(&ModelEngine, &mut Env<'_>) -> T,
     ) -> (T, Snapshot, bool) {
-        let model_store = match exec {
-            Exec::Alone => ModelStore::new(store, None, Fault::None),
-            Exec::Raced { began, fault } => ModelStore::new(store, Some(began), *fault),
-        };
-        let engine = self.template.with_store(model_store);
-        let mut h = DefaultHasher::new();
-        store.hash(&mut h);
-        salt.hash(&mut h);
-        exec.hash(&mut h);
-        let mut rng = SeededRandom::new(h.finish());
-        let mut env = Env::new(UnixTime(T0 + clock), &mut rng);
-        let out = f(&engine, &mut env);
-        let after = engine.store().snapshot();
-        let after = if after == **store {
-            store.clone()
-        } else {
-            Arc::new(after)
-        };
-        (out, after, engine.store().raced())
+        run_engine(&self.template, exec, store, clock, salt, f)
     }
 
     /// Whether `token` is active for its own client in the model's tenant, and in the other tenant.
@@ -245,6 +227,38 @@ impl World {
         });
         (here, there)
     }
+}
+
+/// Runs `f` as `exec` says on an engine made from `template` over `store` at model time `clock`
+/// (its random source seeded from the records, `salt` and `exec`); returns the result, the
+/// records after, and whether a transaction met the other instance's commit and ran again.
+pub fn run_engine<T>(
+    template: &Engine<MemStore>,
+    exec: &Exec,
+    store: &Snapshot,
+    clock: u64,
+    salt: impl Hash,
+    f: impl FnOnce(&ModelEngine, &mut Env<'_>) -> T,
+) -> (T, Snapshot, bool) {
+    let model_store = match exec {
+        Exec::Alone => ModelStore::new(store, None, Fault::None),
+        Exec::Raced { began, fault } => ModelStore::new(store, Some(began), *fault),
+    };
+    let engine = template.with_store(model_store);
+    let mut h = DefaultHasher::new();
+    store.hash(&mut h);
+    salt.hash(&mut h);
+    exec.hash(&mut h);
+    let mut rng = SeededRandom::new(h.finish());
+    let mut env = Env::new(UnixTime(T0 + clock), &mut rng);
+    let out = f(&engine, &mut env);
+    let after = engine.store().snapshot();
+    let after = if after == **store {
+        store.clone()
+    } else {
+        Arc::new(after)
+    };
+    (out, after, engine.store().raced())
 }
 
 /// The authorization request of an honest flow.

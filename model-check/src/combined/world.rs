@@ -2,7 +2,7 @@
 //! users in each, ES256 keys (signing is the costliest step of a transition), and the plumbing
 //! that runs one engine call on a state's records.
 
-use crate::store::{Fault, ModelStore};
+use crate::store::ModelStore;
 use crate::world::{Exec, Snapshot, T0};
 use engine::admin::{AdminPrincipal, AdminScope, TenantAdmin};
 use engine::client::auth::ClientCredentials;
@@ -11,8 +11,7 @@ use engine::mutants::Mutants;
 use engine::password::PasswordParams;
 use engine::{ClientSpec, Engine, EngineConfig, Env, MemStore, SeededRandom, TenantRecord, UnixTime, UserProfile};
 use spec::{ClientAuthMethod, GrantType, SigningAlg};
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::sync::Arc;
 
 /// The tenants.
@@ -168,25 +167,7 @@ impl CombinedWorld {
         salt: impl Hash,
         f: impl FnOnce(&ModelEngine, &mut Env<'_>) -> T,
     ) -> (T, Snapshot, bool) {
-        let model_store = match exec {
-            Exec::Alone => ModelStore::new(store, None, Fault::None),
-            Exec::Raced { began, fault } => ModelStore::new(store, Some(began), *fault),
-        };
-        let engine = self.template.with_store(model_store);
-        let mut h = DefaultHasher::new();
-        store.hash(&mut h);
-        salt.hash(&mut h);
-        exec.hash(&mut h);
-        let mut rng = SeededRandom::new(h.finish());
-        let mut env = Env::new(UnixTime(T0 + clock), &mut rng);
-        let out = f(&engine, &mut env);
-        let after = engine.store().snapshot();
-        let after = if after == **store {
-            store.clone()
-        } else {
-            Arc::new(after)
-        };
-        (out, after, engine.store().raced())
+        crate::world::run_engine(&self.template, exec, store, clock, salt, f)
     }
 }
 

@@ -49,6 +49,14 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// The decoded-record caches the authorization checks read through.
+    pub(crate) fn caches(&self) -> crate::authorize::checks::Caches<'_> {
+        crate::authorize::checks::Caches {
+            keys: &self.keys,
+            clients: &self.clients,
+        }
+    }
+
     /// Whether the deliberate bug selected by `pick` is switched on (never, without the `mutants` feature).
     #[allow(unused_variables)]
     pub(crate) fn mutant(&self, pick: fn(&crate::mutants::Mutants) -> bool) -> bool {

@@ -1,4 +1,5 @@
-//! A small fixed world for the engine targets: one tenant, three clients, one user.
+//! A small fixed world for the engine targets: one tenant, three clients, one user, an RS256 and
+//! an ES256 key.
 #![allow(dead_code)]
 
 use engine::client::auth::ClientCredentials;
@@ -8,7 +9,7 @@ use engine::store::Table;
 use engine::{
     fixtures, ClientSpec, Engine, EngineConfig, Env, MemStore, SeededRandom, TenantRecord, UnixTime, UserProfile,
 };
-use spec::{ClientAuthMethod, GrantType};
+use spec::{ClientAuthMethod, GrantType, SigningAlg};
 use std::sync::OnceLock;
 
 pub const T: &str = "acme";
@@ -55,12 +56,21 @@ pub fn world() -> &'static World {
             .create_tenant(TenantRecord::new(T.into(), "Acme".into()))
             .unwrap();
         engine.install_signing_key(&mut env, T, fixtures::rsa_key()).unwrap();
+        // The clients that get tokens sign with ES256 (a sixth of an RSA signature's time), the
+        // algorithm whose key the sequences rotate.
+        engine.install_signing_key(&mut env, T, fixtures::p256_key()).unwrap();
+        let es256 = |spec: &mut ClientSpec| {
+            spec.id_token_signed_response_alg = SigningAlg::ES256;
+            spec.access_token_signed_response_alg = SigningAlg::ES256;
+        };
         let mut web = ClientSpec::new("Web", ClientAuthMethod::ClientSecretBasic, &[CLIENTS[0].1]);
+        es256(&mut web);
         web.client_id = Some("web".into());
         web.grant_types.push(GrantType::ClientCredentials);
         web.require_consent = true;
         let (_, secret) = engine.create_client(&mut env, T, web).unwrap();
         let mut spa = ClientSpec::new("SPA", ClientAuthMethod::None, &[CLIENTS[1].1]);
+        es256(&mut spa);
         spa.client_id = Some("spa".into());
         engine.create_client(&mut env, T, spa).unwrap();
         let mut fapi = ClientSpec::new("FAPI", ClientAuthMethod::PrivateKeyJwt, &[CLIENTS[2].1]);

@@ -13,7 +13,7 @@ use crate::env::UnixTime;
 use crate::error::{ProtocolError, Result};
 use crate::jose::signing::Keyring;
 use crate::scope;
-use crate::store::{load, Tx};
+use crate::store::{DecodedCache, Tx};
 use spec::vocabulary::scopes;
 use spec::{ErrorCode, GrantType, Prompt, ResponseMode};
 
@@ -41,13 +41,27 @@ fn page(code: ErrorCode, d: &'static str) -> Rejection {
     Rejection::Page(ProtocolError::new(code, d))
 }
 
+/// The engine's decoded-record caches the checks read through.
+#[derive(Clone, Copy)]
+pub struct Caches<'a> {
+    /// Signing keys (for `id_token_hint`).
+    pub keys: &'a Keyring,
+    /// Client records, decoded once per stored value.
+    pub clients: &'a DecodedCache<ClientRecord>,
+}
+
 /// OIDC-CORE-3.1.2.1-client-known, CLIENT-deactivated.
-pub fn check_client(tx: &mut dyn Tx, tenant: &str, client_id: Option<&str>) -> Result<Result<ClientRecord, Rejection>> {
+pub fn check_client(
+    tx: &mut dyn Tx,
+    clients: &DecodedCache<ClientRecord>,
+    tenant: &str,
+    client_id: Option<&str>,
+) -> Result<Result<ClientRecord, Rejection>> {
     let Some(id) = client_id.filter(|c| !c.is_empty()) else {
         return Ok(Err(page(ErrorCode::InvalidRequest, "client_id is required")));
     };
-    Ok(match load::<ClientRecord>(tx, &ClientRecord::key(tenant, id))? {
-        Some(c) if c.active && c.tenant == tenant => Ok(c),
+    Ok(match clients.load(tx, &ClientRecord::key(tenant, id))? {
+        Some(c) if c.active && c.tenant == tenant => Ok(ClientRecord::clone(&c)),
         Some(_) => Err(page(ErrorCode::InvalidClient, "client is deactivated")),
         None => Err(page(ErrorCode::InvalidClient, "unknown client")),
     })
@@ -113,14 +127,14 @@ fn check_response_mode(req: &AuthorizationRequest) -> Result<(ResponseMode, bool
 /// Runs the whole chain. Storage failures are the outer error; protocol refusals the inner.
 pub fn validate(
     tx: &mut dyn Tx,
-    keys: &Keyring,
+    caches: Caches<'_>,
     tenant: &str,
     issuer: &str,
     now: UnixTime,
     req: &AuthorizationRequest,
     lenient_redirect: bool,
 ) -> Result<Result<(ClientRecord, RedirectTarget, ValidatedRequest), Rejection>> {
-    let client = match check_client(tx, tenant, req.client_id.as_deref())? {
+    let client = match check_client(tx, caches.clients, tenant, req.client_id.as_deref())? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };
@@ -198,7 +212,7 @@ pub fn validate(
             "the client is not registered for this response_type",
         )));
     }
-    let checked = check_after_redirect(tx, keys, tenant, issuer, &client, req, rt, &r)?;
+    let checked = check_after_redirect(tx, caches.keys, tenant, issuer, &client, req, rt, &r)?;
     Ok(checked.map(|v| (client, target.clone(), v)))
 }
 
@@ -375,10 +389,11 @@ fn check_after_redirect(
 /// (the client may have been changed or deactivated meanwhile).
 pub fn recheck(
     tx: &mut dyn Tx,
+    clients: &DecodedCache<ClientRecord>,
     tenant: &str,
     req: &ValidatedRequest,
 ) -> Result<Result<(ClientRecord, RedirectTarget), Rejection>> {
-    let client = match check_client(tx, tenant, Some(&req.client_id))? {
+    let client = match check_client(tx, clients, tenant, Some(&req.client_id))? {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
     };

@@ -310,7 +310,7 @@ impl<S: Store> Engine<S> {
                 let req_pushed = req.pushed;
                 let (client, target, req) = match checks::validate(
                     tx,
-                    &self.keys,
+                    self.caches(),
                     tenant,
                     &iss,
                     now,
@@ -509,7 +509,7 @@ impl<S: Store> Engine<S> {
         };
         tx.delete(AuthTransactionRecord::TABLE, &key)?;
         let iss = self.issuer(tenant);
-        Ok(match checks::recheck(tx, tenant, &rec.request)? {
+        Ok(match checks::recheck(tx, &self.clients, tenant, &rec.request)? {
             Ok((client, target)) => {
                 let step = Step {
                     tenant,

@@ -179,7 +179,7 @@ impl<S: Store> Engine<S> {
                 ..req.clone()
             };
             let refused = |e: ProtocolError| EngineError::Protocol(e);
-            match checks::validate(tx, &self.keys, tenant, &iss, now, &pushed, false)? {
+            match checks::validate(tx, self.caches(), tenant, &iss, now, &pushed, false)? {
                 Ok(_) => {}
                 Err(Rejection::Page(e) | Rejection::Redirect { error: e, .. }) => return Err(refused(e)),
             }

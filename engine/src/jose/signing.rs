@@ -84,13 +84,20 @@ impl Keyring {
     pub fn new_key(&self, env: &mut Env<'_>, tenant: &str, material: &KeyMaterial) -> Result<StoredKey> {
         let key =
             SigningKey::from_material(material).map_err(|_| EngineError::Misuse("unusable key material".into()))?;
-        Ok(StoredKey {
+        let stored = StoredKey {
             kid: key.kid().into(),
             alg: key.alg(),
             material: StoredMaterial::Sealed(self.seal(env, tenant, key.kid(), material)?),
             created_at: env.now,
             retired_at: None,
-        })
+        };
+        // Parsed once: its first token is signed without parsing it again. (A key that is never
+        // stored stays cached harmlessly: it is found only under its own kid, which nothing else has.)
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((tenant.to_string(), stored.kid.clone()), Arc::new(key));
+        Ok(stored)
     }
 
     fn seal(&self, env: &mut Env<'_>, tenant: &str, kid: &str, material: &KeyMaterial) -> Result<Sealed> {

@@ -786,6 +786,48 @@ fn the_registration_access_token_manages_its_own_client_only() {
 }
 
 #[test]
+fn deleting_a_registration_ends_its_tokens() {
+    // RFC 7592 §2.3: a deleted client's grants and tokens are invalidated with it.
+    spec::covers("RFC7592-2-client-management");
+    let mut w = World::new(14);
+    set_policy(&mut w, RegistrationPolicy::Open);
+    let mut env = Env::new(w.now, &mut w.rng);
+    let m = metadata(
+        json!({"redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "none",
+                            "grant_types": ["authorization_code", "refresh_token"]}),
+    );
+    let body = w.engine.handle_register(&mut env, T, None, &m).unwrap();
+    let id = body["client_id"].as_str().unwrap().to_string();
+    let rat = body["registration_access_token"].as_str().unwrap().to_string();
+    let req = engine::AuthorizationRequest {
+        client_id: Some(id.clone()),
+        redirect_uri: Some("https://rp.example/cb".into()),
+        scope: Some("openid offline_access".into()),
+        ..web_request()
+    };
+    let (code_value, _) = w.code_for(&req, None);
+    let creds = ClientCredentials::PublicId(id.clone());
+    let tokens = w
+        .token(
+            &creds,
+            &code_exchange(&code_value, "https://rp.example/cb", Some(VERIFIER)),
+        )
+        .unwrap();
+    assert!(w.userinfo(&tokens.access_token).is_ok());
+    let rt = tokens.refresh_token.expect("offline_access was granted");
+    let rt = w.token(&creds, &refresh_request(&rt)).unwrap().refresh_token.unwrap();
+    let mut env = Env::new(w.now, &mut w.rng);
+    w.engine
+        .handle_registration_delete(&mut env, T, &id, Some(&rat))
+        .unwrap();
+    assert!(
+        w.userinfo(&tokens.access_token).is_err(),
+        "UserInfo still serves a deleted client's token"
+    );
+    assert!(w.token(&creds, &refresh_request(&rt)).is_err());
+}
+
+#[test]
 fn registration_uses_the_fetched_jwks_uri_and_checks_the_sector_identifier_list() {
     spec::covers("OIDC-REGISTRATION-2-jwks-uri");
     spec::covers("OIDC-REGISTRATION-5-sector-identifier");

@@ -9,6 +9,8 @@
 #[path = "world.rs"]
 mod world;
 use arbitrary::Arbitrary;
+use engine::client::auth::ClientCredentials;
+use engine::client::registration::ClientMetadata;
 use engine::session::logout::EndSessionRequest;
 use engine::token::TokenRequest;
 use engine::{AuthorizationRequest, AuthorizeOutcome, Env, LoginOutcome, SeededRandom, UnixTime};
@@ -61,6 +63,29 @@ enum Cmd {
         disabled: bool,
     },
     RotateKey,
+    /// RFC 7591: registers a client (at most three), which later commands can then act as.
+    Register {
+        public: bool,
+    },
+    /// RFC 7592: deletes a client the sequence registered.
+    DeleteRegistration {
+        client: u8,
+    },
+    /// UserInfo as a signed JWT (the registered clients ask for it).
+    UserInfoJwt {
+        token: u8,
+    },
+}
+
+/// A client the sequence acts as: the world's three, then the ones it registered.
+struct Party {
+    id: String,
+    redirect: String,
+    creds: ClientCredentials,
+    /// Whether its credentials authenticate it (the FAPI client's, deliberately wrong, never do).
+    authenticates: bool,
+    /// The RFC 7592 registration access token of a client the sequence registered.
+    registration: Option<String>,
 }
 
 struct Code {
@@ -92,6 +117,15 @@ fuzz_target!(|cmds: Vec<Cmd>| {
     let mut id_token: Option<(String, usize)> = None;
     let mut disabled = false;
     let mut rotations = 0u8;
+    let mut parties: Vec<Party> = (0..world::CLIENTS.len())
+        .map(|i| Party {
+            id: world::CLIENTS[i].0.into(),
+            redirect: world::CLIENTS[i].1.into(),
+            creds: w.creds(i),
+            authenticates: i != 2,
+            registration: None,
+        })
+        .collect();
     for (step, cmd) in cmds.into_iter().take(24).enumerate() {
         let mut env = Env::new(UnixTime(clock), &mut rng);
         let mut outcome: Option<(AuthorizeOutcome, usize, usize)> = None;
@@ -106,14 +140,15 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                 | Cmd::WithdrawConsent
                 | Cmd::DisableUser { .. }
                 | Cmd::RotateKey
+                | Cmd::DeleteRegistration { .. }
         );
         match cmd {
             Cmd::Authorize { client, prompt, scope } => {
-                let c = client as usize % 3;
+                let c = client as usize % parties.len();
                 let flow = step;
                 let req = AuthorizationRequest {
-                    client_id: Some(world::CLIENTS[c].0.into()),
-                    redirect_uri: Some(world::CLIENTS[c].1.into()),
+                    client_id: Some(parties[c].id.clone()),
+                    redirect_uri: Some(parties[c].redirect.clone()),
                     response_type: Some("code".into()),
                     scope: Some(["openid", "openid email", "openid profile email"][scope as usize % 3].into()),
                     state: Some("s".into()),
@@ -161,7 +196,7 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                     continue;
                 }
                 let i = code as usize % codes.len();
-                let by = client as usize % 3;
+                let by = client as usize % parties.len();
                 let (c_client, flow) = (codes[i].client, codes[i].flow);
                 let verifier = if right_verifier {
                     world::verifier(flow)
@@ -169,23 +204,23 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                     world::verifier(flow + 1000)
                 };
                 let redirect = if right_redirect {
-                    world::CLIENTS[c_client].1
+                    parties[c_client].redirect.clone()
                 } else {
-                    world::CLIENTS[(c_client + 1) % 3].1
+                    parties[(c_client + 1) % parties.len()].redirect.clone()
                 };
                 let req = TokenRequest {
                     grant_type: Some("authorization_code".into()),
                     code: Some(codes[i].value.clone()),
-                    redirect_uri: Some(redirect.into()),
+                    redirect_uri: Some(redirect),
                     code_verifier: Some(verifier),
                     ..Default::default()
                 };
                 // A replayed code revokes what it issued, when the replaying client authenticates
-                // (client 2's credentials never do: an unauthenticated caller can revoke nothing).
-                if let (Some(f), true) = (codes[i].family, by != 2) {
+                // (the FAPI client's credentials never do: an unauthenticated caller can revoke nothing).
+                if let (Some(f), true) = (codes[i].family, parties[by].authenticates) {
                     dead_families.push(f);
                 }
-                if let Ok(t) = engine.handle_token(&mut env, world::T, &w.creds(by), &req) {
+                if let Ok(t) = engine.handle_token(&mut env, world::T, &parties[by].creds, &req) {
                     assert_eq!(by, c_client, "a code yielded tokens to another client");
                     assert!(right_verifier, "a code yielded tokens without its verifier");
                     codes[i].redeemed += 1;
@@ -218,7 +253,7 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                     continue;
                 }
                 let i = rts[token as usize % rts.len()];
-                let by = client as usize % 3;
+                let by = client as usize % parties.len();
                 let family = tokens[i].family;
                 let reuse = latest_rt[family] != Some(i);
                 let req = TokenRequest {
@@ -226,7 +261,7 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                     refresh_token: Some(tokens[i].value.clone()),
                     ..Default::default()
                 };
-                match engine.handle_token(&mut env, world::T, &w.creds(by), &req) {
+                match engine.handle_token(&mut env, world::T, &parties[by].creds, &req) {
                     Ok(t) => {
                         assert!(
                             !reuse && !dead_families.contains(&family) && by == tokens[i].client,
@@ -260,7 +295,7 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                     continue;
                 }
                 let i = token as usize % tokens.len();
-                let _ = engine.handle_revoke(&mut env, world::T, &w.creds(tokens[i].client), &tokens[i].value);
+                let _ = engine.handle_revoke(&mut env, world::T, &parties[tokens[i].client].creds, &tokens[i].value);
                 if tokens[i].refresh {
                     dead_families.push(tokens[i].family);
                 }
@@ -284,11 +319,11 @@ fuzz_target!(|cmds: Vec<Cmd>| {
             }
             Cmd::Advance { secs } => clock += u64::from(secs),
             Cmd::Push { client, scope } => {
-                let c = client as usize % 3;
+                let c = client as usize % parties.len();
                 let flow = step;
                 let req = AuthorizationRequest {
-                    client_id: Some(world::CLIENTS[c].0.into()),
-                    redirect_uri: Some(world::CLIENTS[c].1.into()),
+                    client_id: Some(parties[c].id.clone()),
+                    redirect_uri: Some(parties[c].redirect.clone()),
                     response_type: Some("code".into()),
                     scope: Some(["openid", "openid email"][scope as usize % 2].into()),
                     state: Some("s".into()),
@@ -296,9 +331,9 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                     code_challenge_method: Some("S256".into()),
                     ..Default::default()
                 };
-                if let Ok(pushed) = engine.handle_par(&mut env, world::T, &w.creds(c), &req) {
+                if let Ok(pushed) = engine.handle_par(&mut env, world::T, &parties[c].creds, &req) {
                     let by_uri = AuthorizationRequest {
-                        client_id: Some(world::CLIENTS[c].0.into()),
+                        client_id: Some(parties[c].id.clone()),
                         request_uri: Some(pushed.request_uri),
                         ..Default::default()
                     };
@@ -314,8 +349,8 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                     grant_type: Some("client_credentials".into()),
                     ..Default::default()
                 };
-                let by = client as usize % 3;
-                if engine.handle_token(&mut env, world::T, &w.creds(by), &req).is_ok() {
+                let by = client as usize % parties.len();
+                if engine.handle_token(&mut env, world::T, &parties[by].creds, &req).is_ok() {
                     assert_eq!(by, 0, "only the web client may use client credentials with its secret");
                 }
             }
@@ -344,6 +379,69 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                 engine.install_signing_key(&mut env, world::T, key).unwrap();
             }
             Cmd::RotateKey => continue,
+            Cmd::Register { public } => {
+                if parties.len() >= world::CLIENTS.len() + 3 {
+                    continue;
+                }
+                let redirect = format!("https://dyn{}.example.com/cb", parties.len());
+                let metadata: ClientMetadata = serde_json::from_value(serde_json::json!({
+                    "redirect_uris": [redirect],
+                    "token_endpoint_auth_method": if public { "none" } else { "client_secret_basic" },
+                    "grant_types": ["authorization_code", "refresh_token"],
+                    "id_token_signed_response_alg": "ES256",
+                    "userinfo_signed_response_alg": "ES256",
+                }))
+                .unwrap();
+                let body = engine
+                    .handle_register(&mut env, world::T, None, &metadata)
+                    .expect("the tenant's registration is open and the metadata valid");
+                let field = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                let id = field("client_id").expect("a registered client has an id");
+                let creds = match field("client_secret") {
+                    Some(secret) if !public => ClientCredentials::Basic {
+                        client_id: id.clone(),
+                        secret,
+                    },
+                    None if public => ClientCredentials::PublicId(id.clone()),
+                    _ => panic!("a client_secret exactly for a confidential client"),
+                };
+                parties.push(Party {
+                    id,
+                    redirect,
+                    creds,
+                    authenticates: true,
+                    registration: Some(field("registration_access_token").expect("RFC 7592 token")),
+                });
+            }
+            Cmd::DeleteRegistration { client } => {
+                let c = client as usize % parties.len();
+                let Some(rat) = parties[c].registration.take() else {
+                    continue;
+                };
+                engine
+                    .handle_registration_delete(&mut env, world::T, &parties[c].id, Some(&rat))
+                    .expect("its own registration access token deletes a client");
+                // RFC 7592 §2.3: its grants and tokens die with it.
+                dead_families.extend(tokens.iter().filter(|t| t.client == c).map(|t| t.family));
+                assert!(
+                    engine
+                        .handle_registration_read(world::T, &parties[c].id, Some(&rat))
+                        .is_err(),
+                    "a deleted registration is still readable"
+                );
+                for t in tokens.iter().filter(|t| t.client == c && !t.refresh) {
+                    assert!(
+                        engine.handle_userinfo(&mut env, world::T, &t.value).is_err(),
+                        "a deleted client's access token still serves UserInfo"
+                    );
+                }
+            }
+            Cmd::UserInfoJwt { token } => {
+                if !tokens.is_empty() {
+                    let t = &tokens[token as usize % tokens.len()];
+                    let _ = engine.handle_userinfo_response(&mut env, world::T, &t.value);
+                }
+            }
         }
         if let Some((out, c, flow)) = outcome {
             pending = None;
@@ -351,7 +449,7 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                 AuthorizeOutcome::Login(p) => pending = Some((p.transaction, c, flow)),
                 AuthorizeOutcome::Consent(p) => pending = Some((p.transaction, c, flow)),
                 AuthorizeOutcome::Redirect(r) => {
-                    assert_eq!(r.target.uri(), world::CLIENTS[c].1);
+                    assert_eq!(r.target.uri(), parties[c].redirect);
                     if let Some(code) = r.param("code") {
                         assert!(!disabled, "a disabled user was given a code");
                         codes.push(Code {
@@ -374,7 +472,7 @@ fuzz_target!(|cmds: Vec<Cmd>| {
         let mut live_rts = vec![0usize; latest_rt.len()];
         for t in &tokens {
             let active = engine
-                .handle_introspect(&mut env, world::T, &w.creds(t.client), &t.value)
+                .handle_introspect(&mut env, world::T, &parties[t.client].creds, &t.value)
                 .map(|i| i.active)
                 .unwrap_or(false);
             if active {

@@ -53,7 +53,11 @@ pub fn world() -> &'static World {
         let mut rng = SeededRandom::new(1);
         let mut env = Env::new(UnixTime(NOW), &mut rng);
         engine
-            .create_tenant(TenantRecord::new(T.into(), "Acme".into()))
+            .create_tenant(TenantRecord {
+                // Dynamic registration (RFC 7591) open to anyone, for the sequences that register.
+                registration_policy: engine::tenant::RegistrationPolicy::Open,
+                ..TenantRecord::new(T.into(), "Acme".into())
+            })
             .unwrap();
         engine.install_signing_key(&mut env, T, fixtures::rsa_key()).unwrap();
         // The clients that get tokens sign with ES256 (a sixth of an RSA signature's time), the

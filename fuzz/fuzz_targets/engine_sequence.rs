@@ -1,10 +1,11 @@
 //! Arbitrary command sequences against the engine (authorization, pushed requests, login,
-//! consent, code and refresh and client-credentials grants, revocation, UserInfo, logout,
-//! consent withdrawal, disabling a user, key rotation, the clock), with the model's invariants
-//! checked after every step that can change a token's fate: a code yields tokens at most once, a
-//! replayed code's tokens are dead, a reused refresh token kills its family, at most one live
-//! refresh token per family, a withdrawn consent or a disabled user kills the families it covers.
-//! Requirements: covers("RFC6749-4.1.2-code-single-use"), covers("RFC6749-4.1.2-code-replay-revokes"), covers("RFC9700-4.14.2-refresh-reuse"), covers("OAUTH21-4.3.1-refresh-rotation"), covers("ADMIN-user-disable-revokes").
+//! consent, code and refresh and client-credentials grants, revocation, UserInfo in JSON and
+//! signed, logout, consent withdrawal, disabling a user, key rotation, dynamic registration and
+//! its deletion, the clock), with the model's invariants checked after every step that can change
+//! a token's fate: a code yields tokens at most once, a replayed code's tokens are dead, a reused
+//! refresh token kills its family, at most one live refresh token per family, a withdrawn consent,
+//! a disabled user or a deleted registration kills the families it covers.
+//! Requirements: covers("RFC6749-4.1.2-code-single-use"), covers("RFC6749-4.1.2-code-replay-revokes"), covers("RFC9700-4.14.2-refresh-reuse"), covers("OAUTH21-4.3.1-refresh-rotation"), covers("ADMIN-user-disable-revokes"), covers("RFC7592-2-client-management").
 #![no_main]
 #[path = "world.rs"]
 mod world;

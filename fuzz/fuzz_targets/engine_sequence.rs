@@ -83,7 +83,8 @@ struct Party {
     id: String,
     redirect: String,
     creds: ClientCredentials,
-    /// Whether its credentials authenticate it (the FAPI client's, deliberately wrong, never do).
+    /// Whether its credentials authenticate it (the FAPI client's, deliberately wrong, never do;
+    /// nor do a deleted client's).
     authenticates: bool,
     /// The RFC 7592 registration access token of a client the sequence registered.
     registration: Option<String>,
@@ -127,7 +128,12 @@ fuzz_target!(|cmds: Vec<Cmd>| {
             registration: None,
         })
         .collect();
+    // ENGINE_SEQUENCE_TRACE=1 prints each command as it runs (to read a finding).
+    let trace = std::env::var_os("ENGINE_SEQUENCE_TRACE").is_some();
     for (step, cmd) in cmds.into_iter().take(24).enumerate() {
+        if trace {
+            eprintln!("step {step}: {cmd:?} (tokens {}, dead families {dead_families:?})", tokens.len());
+        }
         let mut env = Env::new(UnixTime(clock), &mut rng);
         let mut outcome: Option<(AuthorizeOutcome, usize, usize)> = None;
         // Whether the step can change which tokens are live (the invariants are checked after it).
@@ -422,6 +428,8 @@ fuzz_target!(|cmds: Vec<Cmd>| {
                 engine
                     .handle_registration_delete(&mut env, world::T, &parties[c].id, Some(&rat))
                     .expect("its own registration access token deletes a client");
+                // A deleted client no longer authenticates (so its replays revoke nothing).
+                parties[c].authenticates = false;
                 // RFC 7592 §2.3: its grants and tokens die with it.
                 dead_families.extend(tokens.iter().filter(|t| t.client == c).map(|t| t.family));
                 assert!(

@@ -9,7 +9,7 @@
 #![no_main]
 #[path = "world.rs"]
 mod world;
-use arbitrary::Arbitrary;
+use arbitrary::{Arbitrary, Unstructured};
 use engine::client::auth::ClientCredentials;
 use engine::client::registration::ClientMetadata;
 use engine::session::logout::EndSessionRequest;
@@ -105,11 +105,15 @@ struct Tok {
     family: usize,
 }
 
-fuzz_target!(|cmds: Vec<Cmd>| {
+fuzz_target!(|data: &[u8]| {
+    // The commands are decoded as they run, the first 24 only (the rest of a long input is never
+    // decoded): the encoding of an `arbitrary` Vec<Cmd>, without building it.
+    let mut u = Unstructured::new(data);
+    let cmds = std::iter::from_fn(|| (!u.is_empty()).then(|| Cmd::arbitrary(&mut u).ok()).flatten());
     let w = world::world();
     let engine = w.fresh();
     let mut clock = world::NOW;
-    let mut rng = SeededRandom::new(cmds.len() as u64);
+    let mut rng = SeededRandom::new(data.len() as u64);
     let mut session: Option<String> = None;
     let mut pending: Option<(String, usize, usize)> = None; // (transaction, client, flow)
     let mut codes: Vec<Code> = Vec::new();
@@ -130,7 +134,7 @@ fuzz_target!(|cmds: Vec<Cmd>| {
         .collect();
     // ENGINE_SEQUENCE_TRACE=1 prints each command as it runs (to read a finding).
     let trace = std::env::var_os("ENGINE_SEQUENCE_TRACE").is_some();
-    for (step, cmd) in cmds.into_iter().take(24).enumerate() {
+    for (step, cmd) in cmds.take(24).enumerate() {
         if trace {
             eprintln!("step {step}: {cmd:?} (tokens {}, dead families {dead_families:?})", tokens.len());
         }

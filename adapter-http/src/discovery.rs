@@ -36,11 +36,12 @@ pub fn document(iss: &str, registration: bool, require_par: bool) -> Value {
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claim_types_supported": ["normal"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp", "amr",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp", "amr", "acr",
             "name", "given_name", "family_name", "preferred_username", "picture", "locale", "updated_at",
             "email", "email_verified", "address", "phone_number", "phone_number_verified",
             "organization_id", "organization_memberships", "user_type", "permissions"
         ],
+        "acr_values_supported": engine::mfa::ACR_VALUES_SUPPORTED,
         "claims_parameter_supported": true,
         "request_parameter_supported": true,
         "request_uri_parameter_supported": true,

@@ -26,6 +26,7 @@ pub mod outbound;
 pub mod pages;
 pub mod params;
 pub mod path_aliases;
+pub mod qr;
 pub mod rate_limit;
 pub mod registration_api;
 pub mod request_log;
@@ -115,6 +116,10 @@ pub fn app(state: Shared, log_requests: bool) -> impl Endpoint {
         .at("/healthz", get(healthz))
         .at("/:tenant/authorize", get(web::authorize).post(web::authorize))
         .at("/:tenant/login", post(web::login))
+        .at("/:tenant/login/second-factor", post(web::second_factor))
+        .at("/:tenant/login/enrol", post(web::enrol))
+        .at("/:tenant/login/continue", post(web::sign_in_continue))
+        .at("/:tenant/account", get(web::account_page).post(web::account_page))
         .at("/:tenant/consent", post(web::consent))
         .at(
             "/:tenant/activate",

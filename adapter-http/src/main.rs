@@ -278,9 +278,10 @@ fn rotate_secrets(cli: &Cli) -> Result<(), String> {
     let store = open_choice(&choice, &dir, cli.sled_cache_mb * 1024 * 1024, &cli.database_options())?;
     let report = adapter_http::system_secret::rotate(&cli.system_secrets()?, store, &dir)?;
     println!(
-        "checked {} signing keys of {} tenants; sealed {} under the new secret. The old secrets can \
-         now be removed once every instance runs with the new one first.",
-        report.keys, report.tenants, report.resealed
+        "checked {} signing keys of {} tenants and {} authenticator-app secrets; sealed {} keys and \
+         {} app secrets under the new secret. The old secrets can now be removed once every \
+         instance runs with the new one first.",
+        report.keys, report.tenants, report.totp_secrets, report.resealed, report.totp_resealed
     );
     Ok(())
 }

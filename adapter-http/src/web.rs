@@ -7,6 +7,7 @@ use crate::doc_cache::Doc;
 use crate::pages::{brand, scope_text};
 use crate::params::{self, ParamError};
 use crate::state::Shared;
+use engine::authorize::second_factor::FactorOutcome;
 use engine::session::logout::{EndSessionOutcome, EndSessionRequest};
 use engine::{AuthorizationRequest, AuthorizeOutcome, LoginOutcome, RedirectResponse};
 use minijinja::context;
@@ -199,6 +200,40 @@ impl<'a> PageCtx<'a> {
                         .render(StatusCode::OK, "consent.html", self.brand(Some(&p.branding)), ctx),
                 )
             }
+            AuthorizeOutcome::SecondFactor(p) => {
+                let (action, qr_svg) = match &p.enrolment {
+                    Some(e) => ("enrol", crate::qr::svg(&e.uri).map(minijinja::Value::from_safe_string)),
+                    None => ("second-factor", None),
+                };
+                let enrolment = p
+                    .enrolment
+                    .as_ref()
+                    .map(|e| context! { secret => &e.secret, uri => &e.uri });
+                let ctx = context! {
+                    action => format!("/{}/login/{action}", self.tenant), transaction => p.transaction, csrf => &self.csrf,
+                    client_name => p.client_name, username => p.username, error => p.error,
+                    enrolment => enrolment, qr_svg => qr_svg,
+                    policy_uri => p.links.policy_uri, tos_uri => p.links.tos_uri,
+                };
+                self.finish(self.state.pages.render(
+                    StatusCode::OK,
+                    "second_factor.html",
+                    self.brand(Some(&p.branding)),
+                    ctx,
+                ))
+            }
+            AuthorizeOutcome::RecoveryCodes(p) => {
+                let ctx = context! {
+                    action => format!("/{}/login/continue", self.tenant), transaction => p.transaction, csrf => &self.csrf,
+                    client_name => p.client_name, codes => p.codes,
+                };
+                self.finish(self.state.pages.render(
+                    StatusCode::OK,
+                    "recovery_codes.html",
+                    self.brand(Some(&p.branding)),
+                    ctx,
+                ))
+            }
         }
     }
 }
@@ -327,22 +362,128 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
             page.outcome(AuthorizeOutcome::Login(p), StatusCode::SEE_OTHER)
         }
         LoginOutcome::ErrorPage(e) => page.outcome(AuthorizeOutcome::ErrorPage(e), StatusCode::SEE_OTHER),
+        // The password was right; the failures counted so far stay until the second factor passes.
+        LoginOutcome::SecondFactor(next) => page.outcome(next, StatusCode::SEE_OTHER),
         LoginOutcome::LoggedIn { session, next } => {
             state.shared.login_succeeded(&account, &ip);
-            let max_age = session.expires_at.0.saturating_sub(crate::os_env::now().0);
-            let cookie = cookies::set(
-                cookies::SESSION,
-                &session.token,
-                &tenant,
-                Some(max_age),
-                state.secure_cookies,
-            );
-            let mut r = page.outcome(next, StatusCode::SEE_OTHER);
-            r.headers_mut()
-                .append(header::SET_COOKIE, cookie.parse().expect("cookie header"));
-            r
+            with_session(&page, state, &tenant, &session, next)
         }
     }
+}
+
+/// `next`, with the cookie of the `session` just made.
+fn with_session(
+    page: &PageCtx<'_>,
+    state: &Shared,
+    tenant: &str,
+    session: &engine::NewSession,
+    next: AuthorizeOutcome,
+) -> Response {
+    let max_age = session.expires_at.0.saturating_sub(crate::os_env::now().0);
+    let cookie = cookies::set(
+        cookies::SESSION,
+        &session.token,
+        tenant,
+        Some(max_age),
+        state.secure_cookies,
+    );
+    let mut r = page.outcome(next, StatusCode::SEE_OTHER);
+    r.headers_mut()
+        .append(header::SET_COOKIE, cookie.parse().expect("cookie header"));
+    r
+}
+
+/// `POST /{tenant}/login/second-factor`: fields `transaction`, `code` (from the app, or a
+/// recovery code), `csrf`.
+#[handler]
+pub async fn second_factor(
+    req: &Request,
+    Path(tenant): Path<String>,
+    body: Body,
+    Data(state): Data<&Shared>,
+) -> Response {
+    factor_form(req, tenant, body, state, false).await
+}
+
+/// `POST /{tenant}/login/enrol`: fields `transaction`, `code` (the new app's first), `csrf`.
+#[handler]
+pub async fn enrol(req: &Request, Path(tenant): Path<String>, body: Body, Data(state): Data<&Shared>) -> Response {
+    factor_form(req, tenant, body, state, true).await
+}
+
+async fn factor_form(req: &Request, tenant: String, body: Body, state: &Shared, enrolling: bool) -> Response {
+    let page = PageCtx::new(state, &tenant, req).await;
+    let form = match page.read_form(req, body, &["transaction", "code", "csrf"]).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let ip = state.proxies.client_ip(req);
+    if let Err(wait) = state.shared.rate(crate::shared_state::Limit::LoginPerIp, &ip) {
+        let mut r = page.error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many sign-in attempts; wait a moment and try again",
+        );
+        r.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        return r;
+    }
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let (txn, code) = (get("transaction"), get("code"));
+    let session = cookies::read(req, cookies::SESSION);
+    let t = tenant.clone();
+    let out = state
+        .engine
+        .call(move |e, env| match enrolling {
+            true => e.handle_totp_enrolment(env, &t, &txn, &code, session.as_deref()),
+            false => e.handle_second_factor(env, &t, &txn, &code, session.as_deref()),
+        })
+        .await;
+    match out {
+        // MFA-totp-once: a wrong code counts as a failed sign-in of the account.
+        FactorOutcome::Rejected { page: next, account } => {
+            let account = crate::login_throttle::account_key(&tenant, &account);
+            state.shared.login_failed(&account, &ip);
+            if let Err(wait) = state.shared.login_allowed(&account, &ip) {
+                let mut r = page.error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "temporarily_unavailable",
+                    "too many failed sign-in attempts for this account; wait and try again",
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, wait.into());
+                return r;
+            }
+            page.outcome(next, StatusCode::SEE_OTHER)
+        }
+        FactorOutcome::ErrorPage(e) => page.outcome(AuthorizeOutcome::ErrorPage(e), StatusCode::SEE_OTHER),
+        FactorOutcome::Passed { session: None, next } => page.outcome(next, StatusCode::SEE_OTHER),
+        FactorOutcome::Passed {
+            session: Some(session),
+            next,
+        } => with_session(&page, state, &tenant, &session, next),
+    }
+}
+
+/// `POST /{tenant}/login/continue`: fields `transaction`, `csrf` (after the recovery codes were shown).
+#[handler]
+pub async fn sign_in_continue(
+    req: &Request,
+    Path(tenant): Path<String>,
+    body: Body,
+    Data(state): Data<&Shared>,
+) -> Response {
+    let page = PageCtx::new(state, &tenant, req).await;
+    let form = match page.read_form(req, body, &["transaction", "csrf"]).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let txn = form.get("transaction").cloned().unwrap_or_default();
+    let t = tenant.clone();
+    let session = cookies::read(req, cookies::SESSION);
+    let out = state
+        .engine
+        .call(move |e, env| e.handle_sign_in_continue(env, &t, &txn, session.as_deref()))
+        .await;
+    page.outcome(out, StatusCode::SEE_OTHER)
 }
 
 /// `POST /{tenant}/consent`: fields `transaction`, `decision=approve|deny`, `csrf`.
@@ -372,6 +513,81 @@ pub async fn consent(req: &Request, Path(tenant): Path<String>, body: Body, Data
         .call(move |e, env| e.handle_consent(env, &t, &txn, session.as_deref(), approve))
         .await;
     page.outcome(out, StatusCode::SEE_OTHER)
+}
+
+/// `GET|POST /{tenant}/account`: the signed-in user's two-step sign-in. POST fields `action`
+/// (`start`, `confirm` with `code`, `new-codes`, `remove`) and `csrf`.
+#[handler]
+pub async fn account_page(
+    req: &Request,
+    Path(tenant): Path<String>,
+    body: Body,
+    Data(state): Data<&Shared>,
+) -> Response {
+    use engine::mfa::account::{AccountAction, AccountOutcome};
+    let page = PageCtx::new(state, &tenant, req).await;
+    let action = match req.method() == Method::POST {
+        false => AccountAction::View,
+        true => {
+            let form = match page.read_form(req, body, &["action", "code", "csrf"]).await {
+                Ok(m) => m,
+                Err(r) => return r,
+            };
+            match form.get("action").map(String::as_str) {
+                Some("start") => AccountAction::StartTotp,
+                Some("confirm") => AccountAction::ConfirmTotp(form.get("code").cloned().unwrap_or_default()),
+                Some("new-codes") => AccountAction::NewRecoveryCodes,
+                Some("remove") => AccountAction::RemoveTotp,
+                _ => {
+                    return page.error_page(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "action must be start, confirm, new-codes or remove",
+                    )
+                }
+            }
+        }
+    };
+    let t = tenant.clone();
+    let session = cookies::read(req, cookies::SESSION);
+    let out = state
+        .engine
+        .call(move |e, env| e.handle_account(env, &t, session.as_deref(), action))
+        .await;
+    let p = match out {
+        AccountOutcome::Page(p) => p,
+        AccountOutcome::SignInFirst => {
+            return page.error_page(
+                StatusCode::UNAUTHORIZED,
+                "login_required",
+                "sign in to one of this organisation's applications first, then come back to this page",
+            )
+        }
+        AccountOutcome::ErrorPage(e) => return page.engine_error_page(&e),
+    };
+    let qr_svg = p
+        .setting_up
+        .as_ref()
+        .and_then(|e| crate::qr::svg(&e.uri))
+        .map(minijinja::Value::from_safe_string);
+    let policy = match p.policy {
+        engine::mfa::SecondFactorPolicy::PasswordOnly => "password_only",
+        engine::mfa::SecondFactorPolicy::Optional => "optional",
+        engine::mfa::SecondFactorPolicy::Required => "required",
+    };
+    let ctx = context! {
+        action => format!("/{}/account", tenant), csrf => &page.csrf, username => p.username,
+        policy => policy, enrolled => p.totp_enrolled_at.is_some(),
+        recovery_codes_left => p.recovery_codes_left, message => p.message.map(|m| m.text),
+        refused => p.message.is_some_and(|m| m.refused),
+        new_codes => p.new_codes, qr_svg => qr_svg,
+        setting_up => p.setting_up.map(|e| context! { secret => e.secret, uri => e.uri }),
+    };
+    page.finish(
+        state
+            .pages
+            .render(StatusCode::OK, "account.html", page.brand(None), ctx),
+    )
 }
 
 /// `GET|POST /{tenant}/end-session` (RP-initiated logout).

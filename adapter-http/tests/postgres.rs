@@ -360,7 +360,7 @@ async fn the_system_secret_rotates_over_postgresql() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        said.contains("sealed 6 under the new secret"),
+        said.contains("sealed 6 keys and 0 app secrets under the new secret"),
         "demo's and system's keys: {said}"
     );
     assert!(

@@ -41,6 +41,14 @@ pub enum AuditKind {
     OrganizationInvite,
     /// An invited user followed their activation link and set a password.
     AccountActivated,
+    /// A user passed their second factor (a TOTP or recovery code).
+    SecondFactorPassed,
+    /// A wrong second-factor code was entered.
+    SecondFactorFailed,
+    /// A user enrolled an authenticator app (and got recovery codes).
+    SecondFactorEnrolled,
+    /// A user's second factors were removed or reset.
+    SecondFactorRemoved,
 }
 
 /// One audit event.

@@ -17,6 +17,10 @@ pub struct Mutants {
     pub no_reuse_detection: bool,
     /// Logout does not revoke the user's grants for the client.
     pub logout_keeps_tokens: bool,
+    /// A second factor is never asked, whatever the tenant's policy.
+    pub skip_second_factor: bool,
+    /// A TOTP code is accepted again within its time step.
+    pub totp_replay: bool,
     /// Consent is never asked.
     pub skip_consent: bool,
     /// redirect_uri matches by prefix.

@@ -633,6 +633,7 @@ mod tests {
             expires_at,
             state: crate::session::SessionState::Active,
             clients: Vec::new(),
+            pending_totp: None,
         }
     }
 

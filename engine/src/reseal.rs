@@ -5,9 +5,11 @@
 
 use crate::engine::Engine;
 use crate::env::Env;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::jose::signing::{SigningKeysRecord, StoredKey};
+use crate::sealing::{record_aad, Drawn};
 use crate::store::{decode, for_each_page, load, save, Store, Table};
+use crate::user::UserRecord;
 
 /// Which stored keys [`Engine::reseal_key_material`] seals again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +31,10 @@ pub struct ResealReport {
     pub clear: usize,
     /// Keys written sealed under the newest secret.
     pub resealed: usize,
+    /// Users' authenticator-app secrets (checked and sealed again on a rotation only).
+    pub totp_secrets: usize,
+    /// Of those, the ones written sealed under the newest secret.
+    pub totp_resealed: usize,
 }
 
 impl<S: Store> Engine<S> {
@@ -80,7 +86,55 @@ impl<S: Store> Engine<S> {
                 Ok(n)
             })?;
         }
+        if scope == ResealScope::NotCurrent {
+            self.reseal_totp_secrets(env, &mut report)?;
+        }
         Ok(report)
+    }
+
+    /// Opens every user's authenticator-app secret, then seals again, one user per transaction,
+    /// the ones not under the newest secret. Writes nothing when one does not open.
+    fn reseal_totp_secrets(&self, env: &mut Env<'_>, report: &mut ResealReport) -> Result<()> {
+        let sealer = self.keys.sealer();
+        let aad = |key: &str| record_aad(Table::User, key, "totp");
+        let mut stale: Vec<String> = Vec::new();
+        for_each_page(&self.store, Table::User, "", 200, |page| {
+            for (key, bytes) in page {
+                let user = decode::<UserRecord>(bytes)?;
+                let Some(totp) = &user.second_factors.totp else {
+                    continue;
+                };
+                report.totp_secrets += 1;
+                sealer.open(&aad(key), &totp.secret).map_err(|e| {
+                    EngineError::Misuse(format!("the authenticator secret of user {key} does not open: {e}"))
+                })?;
+                if totp.secret.key != sealer.current_key() {
+                    stale.push(key.clone());
+                }
+            }
+            Ok(())
+        })?;
+        for key in stale {
+            let nonce: [u8; 12] = env.random_bytes();
+            report.totp_resealed += self.store.transact(|tx| {
+                let Some(mut user) = load::<UserRecord>(tx, &key)? else {
+                    return Ok(0);
+                };
+                let Some(totp) = &mut user.second_factors.totp else {
+                    return Ok(0);
+                };
+                if totp.secret.key == sealer.current_key() {
+                    return Ok(0);
+                }
+                let plain = sealer
+                    .open(&aad(&key), &totp.secret)
+                    .map_err(|e| EngineError::Misuse(format!("the authenticator secret of user {key}: {e}")))?;
+                totp.secret = sealer.seal(&mut Drawn(&nonce), &aad(&key), &plain);
+                save(tx, &key, &user)?;
+                Ok(1)
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -166,6 +220,48 @@ mod tests {
             "{text}"
         );
         assert_eq!(raw(&new, "demo"), before);
+    }
+
+    #[test]
+    fn authenticator_secrets_are_sealed_again_on_a_rotation() {
+        let store = MemStore::default();
+        let old = engine(&store, &[OLD]);
+        let key = UserRecord::key("demo", "u1");
+        let aad = record_aad(Table::User, &key, "totp");
+        let mut rng = SeededRandom::new(3);
+        let sealed = old.keys.sealer().seal(&mut rng, &aad, b"twenty bytes secret!");
+        let user = UserRecord {
+            tenant: "demo".into(),
+            id: "u1".into(),
+            password_hash: String::new(),
+            disabled: false,
+            updated_at: 0,
+            profile: Default::default(),
+            app_licenses: Default::default(),
+            activation: None,
+            second_factors: crate::mfa::SecondFactors {
+                totp: Some(crate::mfa::TotpFactor {
+                    secret: sealed,
+                    last_step: 0,
+                    enrolled_at: UnixTime(0),
+                }),
+                recovery_codes: Vec::new(),
+            },
+        };
+        store.transact(|tx| save(tx, &key, &user)).unwrap();
+        let both = engine(&store, &[NEW, OLD]);
+        // A start checks signing keys only; the rotation checks and seals the app secrets too.
+        assert_eq!(reseal(&both, ResealScope::Clear).unwrap().totp_secrets, 0);
+        let r = reseal(&both, ResealScope::NotCurrent).unwrap();
+        assert_eq!((r.totp_secrets, r.totp_resealed), (1, 1));
+        assert_eq!(reseal(&both, ResealScope::NotCurrent).unwrap().totp_resealed, 0);
+        let new = engine(&store, &[NEW]);
+        let stored: UserRecord = new.store().transact(|tx| load(tx, &key)).unwrap().unwrap();
+        let secret = stored.second_factors.totp.unwrap().secret;
+        assert_eq!(new.keys.sealer().open(&aad, &secret).unwrap(), b"twenty bytes secret!");
+        // Only the old secret: the rotation stops, naming the user.
+        let e = reseal(&engine(&store, &[OLD]), ResealScope::NotCurrent).unwrap_err();
+        assert!(e.to_string().contains("demo/u1"), "{e}");
     }
 
     #[test]

@@ -64,6 +64,18 @@ pub trait Sealer: Send + Sync {
     fn mac(&self, purpose: &str, msg: &[u8]) -> [u8; 32];
 }
 
+/// Hands out bytes drawn earlier: a sealing nonce drawn before a store transaction (which may
+/// run more than once) and used inside it.
+pub(crate) struct Drawn<'a>(pub(crate) &'a [u8]);
+
+impl RandomSource for Drawn<'_> {
+    fn fill(&mut self, dest: &mut [u8]) {
+        for (d, s) in dest.iter_mut().zip(self.0.iter().cycle()) {
+            *d = *s;
+        }
+    }
+}
+
 /// The associated data binding a sealed item to its place: table, record key, and the item
 /// within the record (a signing key's kid).
 pub fn record_aad(table: Table, key: &str, item: &str) -> Vec<u8> {

@@ -88,6 +88,9 @@ pub struct TenantRecord {
     /// that is sent is checked either way).
     #[serde(default)]
     pub require_dpop_nonce: bool,
+    /// Who signs in with a second factor (TOTP): nobody, whoever enrolled one (the default), everyone.
+    #[serde(default)]
+    pub second_factor: crate::mfa::SecondFactorPolicy,
 }
 
 impl Record for TenantRecord {
@@ -106,6 +109,7 @@ impl TenantRecord {
             allow_pkce_opt_out: false,
             require_pushed_authorization_requests: false,
             require_dpop_nonce: false,
+            second_factor: crate::mfa::SecondFactorPolicy::default(),
         }
     }
 }

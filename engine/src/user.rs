@@ -107,6 +107,9 @@ pub struct UserRecord {
     /// An outstanding activation link (an invited user sets their password with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<PendingActivation>,
+    /// Second factors: the authenticator app and the unused recovery codes.
+    #[serde(default, skip_serializing_if = "crate::mfa::SecondFactors::is_empty")]
+    pub second_factors: crate::mfa::SecondFactors,
 }
 
 /// An outstanding activation link of a user.

@@ -1,11 +1,14 @@
 //! Arbitrary command sequences against the engine (authorization, pushed requests, login,
 //! consent, code and refresh and client-credentials grants, revocation, UserInfo in JSON and
 //! signed, logout, consent withdrawal, disabling a user, key rotation, dynamic registration and
-//! its deletion, the clock), with the model's invariants checked after every step that can change
+//! its deletion, two-step sign-in (an authenticator app enrolled through `acr_values=2`, its
+//! codes, recovery codes), the clock), with the model's invariants checked after every step that can change
 //! a token's fate: a code yields tokens at most once, a replayed code's tokens are dead, a reused
 //! refresh token kills its family, at most one live refresh token per family, a withdrawn consent,
-//! a disabled user or a deleted registration kills the families it covers.
-//! Requirements: covers("RFC6749-4.1.2-code-single-use"), covers("RFC6749-4.1.2-code-replay-revokes"), covers("RFC9700-4.14.2-refresh-reuse"), covers("OAUTH21-4.3.1-refresh-rotation"), covers("ADMIN-user-disable-revokes"), covers("RFC7592-2-client-management").
+//! a disabled user or a deleted registration kills the families it covers; a TOTP code of a step
+//! already used and a spent recovery code never pass; once the user has an app, every code issued
+//! is of a two-factor session (its ID token says acr 2).
+//! Requirements: covers("RFC6749-4.1.2-code-single-use"), covers("RFC6749-4.1.2-code-replay-revokes"), covers("RFC9700-4.14.2-refresh-reuse"), covers("OAUTH21-4.3.1-refresh-rotation"), covers("ADMIN-user-disable-revokes"), covers("RFC7592-2-client-management"), covers("MFA-totp-once"), covers("MFA-recovery-once"), covers("MFA-policy").
 #![no_main]
 #[path = "world.rs"]
 mod world;
@@ -14,18 +17,25 @@ use engine::client::auth::ClientCredentials;
 use engine::client::registration::ClientMetadata;
 use engine::session::logout::EndSessionRequest;
 use engine::token::TokenRequest;
+use engine::authorize::second_factor::FactorOutcome;
+use engine::mfa::totp;
 use engine::{AuthorizationRequest, AuthorizeOutcome, Env, LoginOutcome, SeededRandom, UnixTime};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Cmd {
+    /// `prompt % 4` picks the prompt; `prompt >= 128` asks for two factors (`acr_values=2`).
     Authorize {
         client: u8,
         prompt: u8,
         scope: u8,
     },
+    /// Answers the login page (bit 0: the right password), or the second-factor page that is
+    /// pending: `answer >> 1 & 3` picks the app's current code, a wrong one, an unused or a spent
+    /// recovery code (`answer >> 3` which). One byte either way, as the `bool` it once was, so
+    /// the committed corpus keeps its meaning.
     Login {
-        correct: bool,
+        answer: u8,
     },
     Consent {
         approve: bool,
@@ -92,6 +102,8 @@ struct Party {
 
 struct Code {
     value: String,
+    /// Issued after the user enrolled an app: its session used two factors.
+    two_factors: bool,
     client: usize,
     flow: usize,
     redeemed: usize,
@@ -123,6 +135,12 @@ fuzz_target!(|data: &[u8]| {
     let mut id_token: Option<(String, usize)> = None;
     let mut disabled = false;
     let mut rotations = 0u8;
+    // Two-step sign-in: the pending second-factor page (transaction, client, flow, the secret
+    // of an app being set up), the enrolled app's secret and last used step, recovery codes.
+    let mut factor: Option<(String, usize, usize, Option<Vec<u8>>)> = None;
+    let mut app: Option<(Vec<u8>, u64)> = None;
+    let mut recovery: Vec<String> = Vec::new();
+    let mut spent: Vec<String> = Vec::new();
     let mut parties: Vec<Party> = (0..world::CLIENTS.len())
         .map(|i| Party {
             id: world::CLIENTS[i].0.into(),
@@ -155,6 +173,7 @@ fuzz_target!(|data: &[u8]| {
         );
         match cmd {
             Cmd::Authorize { client, prompt, scope } => {
+                let two_factors = prompt >= 128;
                 let c = client as usize % parties.len();
                 let flow = step;
                 let req = AuthorizationRequest {
@@ -167,6 +186,7 @@ fuzz_target!(|data: &[u8]| {
                     code_challenge_method: Some("S256".into()),
                     prompt: [None, Some("none"), Some("login"), Some("consent")][prompt as usize % 4]
                         .map(str::to_owned),
+                    acr_values: two_factors.then(|| "2".to_string()),
                     ..Default::default()
                 };
                 outcome = Some((
@@ -175,7 +195,67 @@ fuzz_target!(|data: &[u8]| {
                     flow,
                 ));
             }
-            Cmd::Login { correct } => {
+            Cmd::Login { answer } if factor.is_some() => {
+                let Some((tx, c, flow, enrolling)) = factor.clone() else {
+                    continue;
+                };
+                let (kind, which) = (answer >> 1 & 3, answer >> 3);
+                // The code, and whether it must pass (Some(true)), must not (Some(false)), or may.
+                let step = clock / totp::STEP;
+                let (code, expect) = match (kind, &enrolling, &app) {
+                    (0, Some(secret), _) => (totp::code_at(secret, UnixTime(clock)), Some(true)),
+                    (0, None, Some((secret, last))) => {
+                        let code = totp::code_at(secret, UnixTime(clock));
+                        // MFA-totp-once: the step's code passes once (unless, by chance, the next
+                        // step's code is the same six digits).
+                        let next_same = totp::code_at(secret, UnixTime(clock + totp::STEP)) == code;
+                        (code, if step > *last { Some(true) } else { (!next_same).then_some(false) })
+                    }
+                    (2, None, _) if !recovery.is_empty() => {
+                        let code = recovery[which as usize % recovery.len()].clone();
+                        (code, Some(true))
+                    }
+                    // MFA-recovery-once
+                    (3, None, _) if !spent.is_empty() => (spent[which as usize % spent.len()].clone(), Some(false)),
+                    _ => ("abcde-fghij".to_string(), Some(false)),
+                };
+                let out = match &enrolling {
+                    Some(_) => engine.handle_totp_enrolment(&mut env, world::T, &tx, &code, session.as_deref()),
+                    None => engine.handle_second_factor(&mut env, world::T, &tx, &code, session.as_deref()),
+                };
+                match out {
+                    FactorOutcome::Passed { session: s, next } => {
+                        if trace {
+                            eprintln!("  second factor passed: {code}");
+                        }
+                        assert_ne!(expect, Some(false), "a used or wrong second-factor code passed: {code}");
+                        factor = None;
+                        match &enrolling {
+                            Some(secret) => app = Some((secret.clone(), step)),
+                            None if recovery.contains(&code) => {
+                                recovery.retain(|r| *r != code);
+                                spent.push(code);
+                            }
+                            None => {
+                                if let Some((_, last)) = &mut app {
+                                    *last = step;
+                                }
+                            }
+                        }
+                        if let Some(s) = s {
+                            session = Some(s.token);
+                        }
+                        outcome = Some((next, c, flow));
+                    }
+                    FactorOutcome::Rejected { .. } => {
+                        assert_ne!(expect, Some(true), "a right second-factor code was refused: {code}");
+                    }
+                    // Expired, abandoned after five wrong codes, the user disabled, the client gone.
+                    FactorOutcome::ErrorPage(_) => factor = None,
+                }
+            }
+            Cmd::Login { answer } => {
+                let correct = answer & 1 == 1;
                 if let Some((tx, c, flow)) = pending.clone() {
                     let pw = if correct { world::PASSWORD } else { "nope nope" };
                     match engine.handle_login(&mut env, world::T, &tx, "alice", pw, session.as_deref()) {
@@ -185,6 +265,7 @@ fuzz_target!(|data: &[u8]| {
                         }
                         LoginOutcome::Rejected(_) => {}
                         LoginOutcome::ErrorPage(_) => pending = None,
+                        LoginOutcome::SecondFactor(next) => outcome = Some((next, c, flow)),
                     }
                 }
             }
@@ -252,6 +333,10 @@ fuzz_target!(|data: &[u8]| {
                         });
                         tokens.len() - 1
                     }));
+                    if let (true, Some(idt)) = (codes[i].two_factors, &t.id_token) {
+                        let claims: serde_json::Value = engine::jose::decode(idt).unwrap().claims().unwrap();
+                        assert_eq!(claims["acr"], "2", "a code of a one-factor session after the user enrolled an app");
+                    }
                     if t.id_token.is_some() {
                         id_token = t.id_token.map(|t| (t, by));
                     }
@@ -456,17 +541,33 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        if let Some((out, c, flow)) = outcome {
+        while let Some((out, c, flow)) = outcome.take() {
             pending = None;
+            factor = None;
             match out {
                 AuthorizeOutcome::Login(p) => pending = Some((p.transaction, c, flow)),
                 AuthorizeOutcome::Consent(p) => pending = Some((p.transaction, c, flow)),
+                AuthorizeOutcome::SecondFactor(p) => {
+                    if trace {
+                        eprintln!("  second-factor page (setting up an app: {})", p.enrolment.is_some());
+                    }
+                    let secret = p.enrolment.map(|e| totp::secret_from_base32(&e.secret).expect("base32"));
+                    factor = Some((p.transaction, c, flow, secret));
+                }
+                // The codes are shown once; the user goes on at once.
+                AuthorizeOutcome::RecoveryCodes(p) => {
+                    recovery = p.codes;
+                    let mut env = Env::new(UnixTime(clock), &mut rng);
+                    let next = engine.handle_sign_in_continue(&mut env, world::T, &p.transaction, session.as_deref());
+                    outcome = Some((next, c, flow));
+                }
                 AuthorizeOutcome::Redirect(r) => {
                     assert_eq!(r.target.uri(), parties[c].redirect);
                     if let Some(code) = r.param("code") {
                         assert!(!disabled, "a disabled user was given a code");
                         codes.push(Code {
                             value: code.into(),
+                            two_factors: app.is_some(),
                             client: c,
                             flow,
                             redeemed: 0,

@@ -48,6 +48,7 @@ fn main() {
             Some("code-race") => Scenario::CodeRace,
             Some("refresh-race") => Scenario::RefreshRace,
             Some("sender") => Scenario::Sender,
+            Some("second-factor") => Scenario::SecondFactor,
             _ => Scenario::Code,
         };
         let model = OidcModel {

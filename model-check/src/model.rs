@@ -4,6 +4,7 @@
 
 use crate::store::Fault;
 use crate::world::{self, honest_code, request, Client, Exec, Snapshot, World, ATTACKER_VERIFIER, TENANT};
+use engine::authorize::second_factor::FactorOutcome;
 use engine::dpop::{DpopHeader, PresentedToken, Scheme};
 use engine::session::logout::{EndSessionOutcome, EndSessionRequest};
 use engine::{AuthorizationRequest, AuthorizeOutcome, LoginOutcome};
@@ -27,6 +28,10 @@ pub enum Scenario {
     CodeRace,
     /// `Refresh`, the same way.
     RefreshRace,
+    /// Two-step sign-in in a tenant that requires it: the user holds a one-factor session from
+    /// before the policy changed, has no authenticator app, and signs in, sets one up, and enters
+    /// right, wrong and replayed codes.
+    SecondFactor,
     /// Sender-constrained tokens and pushed requests: a DPoP-bound access token presented at
     /// UserInfo by its holder and by a thief (as Bearer, with its own key, replaying the holder's
     /// proof), and a pushed request's `request_uri` used again.
@@ -151,7 +156,11 @@ pub enum Event {
         consented_all: bool,
         /// Issued without showing the consent page in this authorization.
         skipped_consent_page: bool,
+        /// The session had completed a second factor.
+        two_factors: bool,
     },
+    /// A second-factor code passed again within its time step.
+    CodeReplayPassed,
     /// The user logged out of the web client.
     LoggedOut,
     /// A token request in flight met the other instance's commit and ran again.
@@ -175,6 +184,21 @@ pub enum Pending {
     Login(String, Vec<String>),
     /// The consent page: transaction, scopes asked, requested scopes.
     Consent(String, Vec<String>, Vec<String>),
+    /// The second-factor page: transaction, requested scopes, the secret of an app being set up.
+    Factor(String, Vec<String>, Option<Vec<u8>>),
+    /// The recovery codes page: transaction, requested scopes.
+    RecoveryCodes(String, Vec<String>),
+}
+
+/// What the user enters on the second-factor page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FactorCode {
+    /// The app's code now.
+    Right,
+    /// A wrong code.
+    Wrong,
+    /// The code that passed last (same time step).
+    Replay,
 }
 
 /// The model state: the engine's store plus what every actor holds.
@@ -206,6 +230,12 @@ pub struct State {
     pub counters: (u8, u8, u8),
     /// Token requests begun and not finished.
     pub in_flight: Vec<InFlight>,
+    /// The browser's session completed a second factor (the model's own record, not the engine's).
+    pub two_factors: bool,
+    /// The authenticator app's secret, once set up.
+    pub app: Option<Vec<u8>>,
+    /// The last code that passed.
+    pub used_code: Option<String>,
     /// The holder's last DPoP proof at UserInfo (the thief may replay it).
     pub last_proof: Option<String>,
     /// The `request_uri` of the web client's pushed request.
@@ -302,6 +332,10 @@ pub enum Action {
     Login(bool),
     /// The user answers the consent page.
     Answer(bool),
+    /// The user enters a code on the second-factor page.
+    EnterCode(FactorCode),
+    /// The user goes on from the recovery codes page.
+    Continue,
     /// A refresh with token `0` (by the attacker: `1`), as begun.
     RefreshWith(usize, bool),
     /// The DPoP-bound access token is presented at UserInfo.
@@ -382,6 +416,9 @@ impl OidcModel {
             events: Vec::new(),
             last_proof: None,
             pushed: None,
+            two_factors: false,
+            app: None,
+            used_code: None,
         };
         let w = &self.world;
         match self.scenario.base() {
@@ -474,6 +511,22 @@ impl OidcModel {
                 });
                 push_tokens(&mut s, &t, Client::Web, 0);
                 s.pushed = Some(pushed);
+            }
+            Scenario::SecondFactor => {
+                // A one-factor session from before the tenant required two.
+                let (session, store) = w.run(&s.store, 0, "setup", |e, env| {
+                    let (_, session) = honest_code(e, env, &request(Client::Web, 0, "openid", None), None);
+                    engine::store::Store::transact(e.store(), |tx| {
+                        let mut t = engine::store::load::<engine::TenantRecord>(tx, TENANT)?.expect("tenant");
+                        t.second_factor = engine::mfa::SecondFactorPolicy::Required;
+                        engine::store::save(tx, TENANT, &t)
+                    })
+                    .expect("policy");
+                    session
+                });
+                s.store = store;
+                s.session = Some(session);
+                s.approved.insert("openid".into());
             }
             Scenario::Consent | Scenario::CodeRace | Scenario::RefreshRace => {}
         }
@@ -597,6 +650,13 @@ impl OidcModel {
         match out {
             AuthorizeOutcome::Login(p) => s.pending = Some(Pending::Login(p.transaction, scopes)),
             AuthorizeOutcome::Consent(p) => s.pending = Some(Pending::Consent(p.transaction, p.scopes, scopes)),
+            AuthorizeOutcome::SecondFactor(p) => {
+                let secret = p
+                    .enrolment
+                    .map(|e| engine::mfa::totp::secret_from_base32(&e.secret).expect("base32"));
+                s.pending = Some(Pending::Factor(p.transaction, scopes, secret));
+            }
+            AuthorizeOutcome::RecoveryCodes(p) => s.pending = Some(Pending::RecoveryCodes(p.transaction, scopes)),
             AuthorizeOutcome::Redirect(r) => {
                 s.pending = None;
                 s.events.push(Event::Redirected {
@@ -609,6 +669,7 @@ impl OidcModel {
                         consented_all: scopes.iter().all(|x| s.approved.contains(x)),
                         skipped_consent_page: !asked_consent_now
                             && last.events.iter().any(|e| matches!(e, Event::CodeIssued { .. })),
+                        two_factors: s.two_factors,
                     });
                 }
             }
@@ -671,6 +732,8 @@ impl OidcModel {
             Scenario::Consent => match &s.pending {
                 Some(Pending::Login(..)) => actions.extend([Action::Login(true), Action::Login(false)]),
                 Some(Pending::Consent(..)) => actions.extend([Action::Answer(true), Action::Answer(false)]),
+                // Not in this scenario: nobody sets up a second factor.
+                Some(Pending::Factor(..) | Pending::RecoveryCodes(..)) => {}
                 None if s.counters.2 < self.bounds.authorizations => {
                     for prompt in [None, Some("none"), Some("login"), Some("consent")] {
                         for scope in ["openid", "openid email"] {
@@ -696,7 +759,30 @@ impl OidcModel {
                     actions.push(Action::UsePushed);
                 }
             }
+            Scenario::SecondFactor => match &s.pending {
+                Some(Pending::Login(..)) => actions.extend([Action::Login(true), Action::Login(false)]),
+                Some(Pending::Consent(..)) => actions.extend([Action::Answer(true), Action::Answer(false)]),
+                Some(Pending::Factor(..)) => {
+                    actions.extend([
+                        Action::EnterCode(FactorCode::Right),
+                        Action::EnterCode(FactorCode::Wrong),
+                    ]);
+                    if s.used_code.is_some() {
+                        actions.push(Action::EnterCode(FactorCode::Replay));
+                    }
+                }
+                Some(Pending::RecoveryCodes(..)) => actions.push(Action::Continue),
+                None if s.counters.2 < self.bounds.authorizations => {
+                    for prompt in [None, Some("none"), Some("login")] {
+                        actions.push(Action::Authorize(prompt, "openid"));
+                    }
+                }
+                None => {}
+            },
             Scenario::CodeRace | Scenario::RefreshRace => {}
+        }
+        if self.scenario == Scenario::SecondFactor && s.clock == 0 && s.used_code.is_some() {
+            actions.push(Action::Tick);
         }
     }
 
@@ -905,14 +991,68 @@ impl OidcModel {
                 match out {
                     LoginOutcome::LoggedIn { session, next } => {
                         s.session = Some(session.token);
+                        s.two_factors = false;
                         Some(self.authorize_outcome(last, s, next, false, scopes.clone()))
                     }
                     LoginOutcome::Rejected(_) => None,
+                    LoginOutcome::SecondFactor(next) => {
+                        Some(self.authorize_outcome(last, s, next, false, scopes.clone()))
+                    }
                     LoginOutcome::ErrorPage(_) => {
                         s.pending = None;
                         Some(s)
                     }
                 }
+            }
+            Action::EnterCode(kind) => {
+                let Some(Pending::Factor(tx, scopes, enrolling)) = &last.pending else {
+                    return None;
+                };
+                let secret = enrolling.clone().or_else(|| last.app.clone())?;
+                let right = engine::mfa::totp::code_at(&secret, engine::UnixTime(world::T0 + last.clock));
+                let code = match kind {
+                    FactorCode::Right => right,
+                    FactorCode::Wrong if right != "000000" => "000000".to_string(),
+                    FactorCode::Wrong => "000001".to_string(),
+                    FactorCode::Replay => last.used_code.clone()?,
+                };
+                let (out, store) = w.run(&last.store, last.clock, ("code", kind), |e, env| match enrolling {
+                    Some(_) => e.handle_totp_enrolment(env, TENANT, tx, &code, last.session.as_deref()),
+                    None => e.handle_second_factor(env, TENANT, tx, &code, last.session.as_deref()),
+                });
+                let mut s = last.clone();
+                s.store = store;
+                match out {
+                    FactorOutcome::Passed { session, next } => {
+                        // MFA-totp-once: the code that passed last, in the same step, must not pass again.
+                        if kind == FactorCode::Replay && last.used_code.as_deref() == Some(code.as_str()) {
+                            s.events.push(Event::CodeReplayPassed);
+                        }
+                        if let Some(new) = session {
+                            s.session = Some(new.token);
+                        }
+                        s.two_factors = true;
+                        s.app = Some(secret);
+                        s.used_code = Some(code);
+                        Some(self.authorize_outcome(last, s, next, false, scopes.clone()))
+                    }
+                    FactorOutcome::Rejected { .. } => Some(s),
+                    FactorOutcome::ErrorPage(_) => {
+                        s.pending = None;
+                        Some(s)
+                    }
+                }
+            }
+            Action::Continue => {
+                let Some(Pending::RecoveryCodes(tx, scopes)) = &last.pending else {
+                    return None;
+                };
+                let (out, store) = w.run(&last.store, last.clock, "continue", |e, env| {
+                    e.handle_sign_in_continue(env, TENANT, tx, last.session.as_deref())
+                });
+                let mut s = last.clone();
+                s.store = store;
+                Some(self.authorize_outcome(last, s, out, false, scopes.clone()))
             }
             Action::Answer(approve) => {
                 let Some(Pending::Consent(tx, asked, requested)) = &last.pending else {
@@ -1137,6 +1277,26 @@ impl Model for OidcModel {
                         && s.events.contains(&Event::PushedRequestUsed)
                 },
             )),
+            Scenario::SecondFactor => {
+                p.push(Property::always("MFA-policy", |_, s: &State| {
+                    !s.events
+                        .iter()
+                        .any(|e| matches!(e, Event::CodeIssued { two_factors: false, .. }))
+                }));
+                p.push(Property::always("MFA-totp-once", |_, s: &State| {
+                    !s.events.contains(&Event::CodeReplayPassed)
+                }));
+                p.push(Property::sometimes(
+                    "the user sets up an app, then signs in again with a fresh code",
+                    |_, s: &State| {
+                        s.events
+                            .iter()
+                            .filter(|e| matches!(e, Event::CodeIssued { two_factors: true, .. }))
+                            .count()
+                            >= 2
+                    },
+                ));
+            }
             Scenario::CodeRace | Scenario::RefreshRace => {}
         }
         if self.scenario.races() {

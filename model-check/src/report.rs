@@ -294,11 +294,23 @@ pub fn mutant_cases() -> Vec<MutantCase> {
             scenario: Scenario::Consent,
             property: "CONSENT-require-consent",
         },
+        MutantCase {
+            name: "skip_second_factor",
+            set: |m| m.skip_second_factor = true,
+            scenario: Scenario::SecondFactor,
+            property: "MFA-policy",
+        },
+        MutantCase {
+            name: "totp_replay",
+            set: |m| m.totp_replay = true,
+            scenario: Scenario::SecondFactor,
+            property: "MFA-totp-once",
+        },
     ]
 }
 
 /// Every scenario.
-pub const SCENARIOS: [Scenario; 7] = [
+pub const SCENARIOS: [Scenario; 8] = [
     Scenario::Code,
     Scenario::Refresh,
     Scenario::Consent,
@@ -306,6 +318,7 @@ pub const SCENARIOS: [Scenario; 7] = [
     Scenario::CodeRace,
     Scenario::RefreshRace,
     Scenario::Sender,
+    Scenario::SecondFactor,
 ];
 
 /// A mutant's result: its label, the property, and whether a counterexample was found.

@@ -1,7 +1,7 @@
 //! `/admin/v1/tenants/{tenant}/users`: users, passwords, status, sessions, consents and licences.
 
 use super::activation::send_activation;
-use super::models::{ActivationBody, Consent, PasswordBody, Session, User, UserInput, UserPage};
+use super::models::{ActivationBody, Consent, PasswordBody, SecondFactors, Session, User, UserInput, UserPage};
 use super::{as_admin, AdminResult, AdminTag, Done};
 use crate::state::Shared;
 use poem::web::Data;
@@ -245,6 +245,52 @@ impl AdminUsersApi {
         })
         .await;
         AdminResult::ok(tell_clients(&state, &tenant, changed.map(|(u, n)| (u.into(), n))).await)
+    }
+
+    /// The user's second factors: whether an authenticator app is enrolled, and how many
+    /// recovery codes are left.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/second-factors",
+        method = "get",
+        tag = "AdminTag::Users"
+    )]
+    async fn second_factors(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<SecondFactors> {
+        AdminResult::ok(
+            as_admin(&state, req, move |e, _, p| {
+                Ok(e.tenant_admin(p, &tenant)?.second_factors(&user_id)?.into())
+            })
+            .await,
+        )
+    }
+
+    /// Reset the user's second factors (a lost phone): the app and the recovery codes are
+    /// removed. Where the tenant requires a second factor, the user sets up a new app at the
+    /// next sign-in.
+    #[oai(
+        path = "/tenants/:tenant/users/:user_id/second-factors",
+        method = "delete",
+        tag = "AdminTag::Users"
+    )]
+    async fn reset_second_factors(
+        &self,
+        tenant: Path<String>,
+        user_id: Path<String>,
+        req: &Request,
+        state: Data<&Shared>,
+    ) -> AdminResult<Done> {
+        AdminResult::ok(
+            as_admin(&state, req, move |e, env, p| {
+                e.tenant_admin(p, &tenant)?.reset_second_factors(env, &user_id)?;
+                Ok(Done::yes())
+            })
+            .await,
+        )
     }
 
     /// The user's active browser sessions.

@@ -53,7 +53,9 @@ pub const MODULES: &[Module] = &[
     m!("oidcc-claims-locales", covers("OIDC-CORE-3.1.2.1-optional-parameters")),
     m!(
         "oidcc-ensure-request-with-acr-values-succeeds",
-        covers("OIDC-CORE-3.1.2.1-optional-parameters")
+        covers("OIDC-CORE-3.1.2.1-optional-parameters"),
+        covers("OIDC-CORE-3.1.2.1-acr-values"),
+        covers("OIDC-CORE-2-acr")
     ),
     m!("oidcc-codereuse", covers("RFC6749-4.1.2-code-single-use")),
     m!(

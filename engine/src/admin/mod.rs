@@ -24,7 +24,7 @@ pub use keys::KeyInfo;
 pub use licenses::{LicenseAction, LicenseRow, BULK_LICENSES_MAX};
 pub use organizations::OrganizationPatch;
 pub use tenants::TenantPatch;
-pub use users::{SessionInfo, UserPatch};
+pub use users::{SecondFactorInfo, SessionInfo, UserPatch};
 
 use crate::audit::{AuditEvent, AuditKind};
 use crate::client::ClientRecord;

@@ -148,6 +148,7 @@ impl<S: Store> Engine<S> {
             profile,
             app_licenses: Default::default(),
             activation: None,
+            second_factors: Default::default(),
         }
     }
 

@@ -32,6 +32,9 @@ pub struct TenantPatch {
     pub require_pushed_authorization_requests: Option<bool>,
     /// Whether DPoP proofs must carry a server nonce.
     pub require_dpop_nonce: Option<bool>,
+    /// Who signs in with a second factor.
+    #[serde(default)]
+    pub second_factor: Option<crate::mfa::SecondFactorPolicy>,
 }
 
 fn check_tenant(t: &TenantRecord) -> Result<()> {
@@ -165,6 +168,9 @@ impl<S: Store> TenantAdmin<'_, S> {
         }
         if let Some(v) = patch.require_pushed_authorization_requests {
             t.require_pushed_authorization_requests = v;
+        }
+        if let Some(v) = patch.second_factor {
+            t.second_factor = v;
         }
         if let Some(v) = patch.registration_policy {
             t.registration_policy = v;

@@ -71,6 +71,15 @@ impl UserPatch {
     }
 }
 
+/// A user's second factors as the Admin API shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecondFactorInfo {
+    /// When the authenticator app was enrolled, if it is.
+    pub totp_enrolled_at: Option<UnixTime>,
+    /// Unused recovery codes.
+    pub recovery_codes_left: usize,
+}
+
 /// A browser session as the Admin API shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -175,6 +184,26 @@ impl<S: Store> TenantAdmin<'_, S> {
         self.change(env, "set user password", &format!("users/{user_id}"), |tx| {
             let mut u = load::<UserRecord>(tx, &key)?.ok_or_else(|| not_found("unknown user"))?;
             u.password_hash = hash.clone();
+            save(tx, &key, &u)
+        })
+    }
+
+    /// A user's second factors, as the Admin API lists them (never a secret).
+    pub fn second_factors(&self, user_id: &str) -> Result<SecondFactorInfo> {
+        let u = self.user(user_id)?;
+        Ok(SecondFactorInfo {
+            totp_enrolled_at: u.second_factors.totp.as_ref().map(|t| t.enrolled_at),
+            recovery_codes_left: u.second_factors.recovery_codes.len(),
+        })
+    }
+
+    /// Removes a user's second factors (a lost phone): the app and the recovery codes. Where the
+    /// tenant requires a second factor, the user sets up a new app at the next sign-in.
+    pub fn reset_second_factors(&self, env: &mut Env<'_>, user_id: &str) -> Result<()> {
+        let key = UserRecord::key(self.slug(), user_id);
+        self.change(env, "reset second factors", &format!("users/{user_id}"), |tx| {
+            let mut u = load::<UserRecord>(tx, &key)?.ok_or_else(|| not_found("unknown user"))?;
+            u.second_factors = Default::default();
             save(tx, &key, &u)
         })
     }

@@ -358,6 +358,13 @@ fn check_after_redirect(
             None => return Ok(Err(r.reject(E::InvalidRequest, "claims is not a valid claims request"))),
         },
     };
+    // OIDC-CORE-3.1.2.1-acr-values: the level asked; an essential acr no level meets is refused.
+    let Ok(acr) = crate::mfa::policy::requested(req.acr_values.as_deref(), claims.acr.as_ref()) else {
+        return Ok(Err(r.reject(
+            E::AccessDenied,
+            "none of the authentication context classes (acr) the request requires is offered here",
+        )));
+    };
     // RFC9449-10-dpop-jkt: a SHA-256 thumbprint is 43 base64url characters.
     let dpop_jkt = req.dpop_jkt.clone().filter(|j| !j.is_empty());
     if dpop_jkt.as_deref().is_some_and(|j| !pkce::valid_challenge(j)) {
@@ -382,6 +389,7 @@ fn check_after_redirect(
         hint_subject,
         claims,
         dpop_jkt,
+        acr,
     }))
 }
 

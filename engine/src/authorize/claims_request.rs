@@ -19,6 +19,32 @@ pub struct RequestedClaims {
     /// For the ID token.
     #[serde(default)]
     pub id_token: Vec<String>,
+    /// The ID token's `acr`, when asked for with a value or values (OIDC Core §5.5.1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<AcrClaim>,
+}
+
+/// The `acr` member of the `claims` parameter's `id_token`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcrClaim {
+    /// `essential`.
+    pub essential: bool,
+    /// `value`, or `values` in order of preference.
+    pub values: Vec<String>,
+}
+
+impl AcrClaim {
+    /// The member as sent: `null` or `{essential, value, values}`; `None` when no value is named.
+    fn parse(member: &Value) -> Option<AcrClaim> {
+        let m = member.as_object()?;
+        let strings = |v: &Value| v.as_str().map(|s| s.chars().take(256).collect::<String>());
+        let mut values: Vec<String> = m.get("value").and_then(strings).into_iter().collect();
+        if let Some(Value::Array(vs)) = m.get("values") {
+            values.extend(vs.iter().take(16).filter_map(strings));
+        }
+        let essential = m.get("essential").and_then(Value::as_bool).unwrap_or(false);
+        (!values.is_empty()).then_some(AcrClaim { essential, values })
+    }
 }
 
 /// Standard claims the parameter may ask for individually.
@@ -64,7 +90,10 @@ impl RequestedClaims {
                 .collect();
             match place.as_str() {
                 "userinfo" => out.userinfo = kept,
-                "id_token" => out.id_token = kept,
+                "id_token" => {
+                    out.acr = names.get("acr").and_then(AcrClaim::parse);
+                    out.id_token = kept;
+                }
                 _ => {}
             }
         }
@@ -73,7 +102,7 @@ impl RequestedClaims {
 
     /// Whether nothing was asked for.
     pub fn is_empty(&self) -> bool {
-        self.userinfo.is_empty() && self.id_token.is_empty()
+        self.userinfo.is_empty() && self.id_token.is_empty() && self.acr.is_none()
     }
 }
 

@@ -7,6 +7,7 @@ pub mod pkce;
 pub mod pushed;
 pub mod redirect;
 pub mod response_type;
+pub mod second_factor;
 
 pub mod checks;
 pub mod front_channel;
@@ -45,6 +46,10 @@ pub enum AuthorizeOutcome {
     Login(LoginPage),
     /// Show the consent page.
     Consent(ConsentPage),
+    /// Show the second-factor page (enter a code, or set up an authenticator app).
+    SecondFactor(second_factor::SecondFactorPage),
+    /// Show new recovery codes, once, with a button to continue.
+    RecoveryCodes(second_factor::RecoveryCodesPage),
 }
 
 /// What the login page needs.
@@ -119,6 +124,9 @@ pub struct NewSession {
 pub enum LoginOutcome {
     /// Wrong credentials: show the login page again.
     Rejected(LoginPage),
+    /// The password was right and a second factor is due: no session yet; show this (the
+    /// second-factor page, or an error redirect when none can be met).
+    SecondFactor(AuthorizeOutcome),
     /// Logged in: set the session cookie, then follow `next`.
     LoggedIn {
         /// The new session.
@@ -131,19 +139,21 @@ pub enum LoginOutcome {
 }
 
 /// Random values a step may need, drawn before the store transaction (which may be retried).
-struct Fresh {
-    audit: crate::audit::AuditStamp,
-    transaction: String,
-    code: String,
-    session: String,
-    sid: String,
+pub(crate) struct Fresh {
+    pub(crate) audit: crate::audit::AuditStamp,
+    pub(crate) transaction: String,
+    pub(crate) code: String,
+    pub(crate) session: String,
+    pub(crate) sid: String,
     /// An access token's jti and its grant's id, for the response types that issue one here.
-    jti: String,
-    grant_id: String,
+    pub(crate) jti: String,
+    pub(crate) grant_id: String,
+    /// A new authenticator app's secret, for a step that enrols one.
+    pub(crate) factor: second_factor::FactorDraw,
 }
 
 impl Fresh {
-    fn draw(env: &mut Env<'_>, clock: &crate::audit::AuditClock) -> Self {
+    pub(crate) fn draw(env: &mut Env<'_>, clock: &crate::audit::AuditClock) -> Self {
         Fresh {
             audit: clock.draw(env),
             transaction: mint(env, ""),
@@ -152,6 +162,7 @@ impl Fresh {
             sid: mint(env, ""),
             jti: crate::secret::mint_id(env),
             grant_id: crate::secret::mint_id(env),
+            factor: second_factor::FactorDraw::draw(env),
         }
     }
 }
@@ -199,7 +210,7 @@ fn storage_page(e: EngineError) -> AuthorizeOutcome {
     AuthorizeOutcome::ErrorPage(ProtocolError::new(e.code(), e.description()))
 }
 
-fn expired_transaction() -> ProtocolError {
+pub(crate) fn expired_transaction() -> ProtocolError {
     ProtocolError::new(
         ErrorCode::InvalidRequest,
         "this sign-in request is unknown, expired or already completed; start again from the application",
@@ -207,13 +218,15 @@ fn expired_transaction() -> ProtocolError {
 }
 
 /// A pending step being advanced inside one transaction.
-struct Step<'a> {
-    tenant: &'a str,
-    iss: String,
-    client: ClientRecord,
-    target: RedirectTarget,
-    req: ValidatedRequest,
-    now: UnixTime,
+pub(crate) struct Step<'a> {
+    pub(crate) tenant: &'a str,
+    pub(crate) iss: String,
+    pub(crate) client: ClientRecord,
+    pub(crate) target: RedirectTarget,
+    pub(crate) req: ValidatedRequest,
+    pub(crate) now: UnixTime,
+    /// The tenant's second-factor policy.
+    pub(crate) policy: crate::mfa::SecondFactorPolicy,
 }
 
 impl Step<'_> {
@@ -222,7 +235,7 @@ impl Step<'_> {
         self.req.jarm.then(|| self.client.client_id.clone())
     }
 
-    fn redirect_error(&self, code: ErrorCode, d: &'static str) -> AuthorizeOutcome {
+    pub(crate) fn redirect_error(&self, code: ErrorCode, d: &'static str) -> AuthorizeOutcome {
         AuthorizeOutcome::Redirect(error_redirect(
             self.target.clone(),
             self.req.response_mode,
@@ -343,6 +356,7 @@ impl<S: Store> Engine<S> {
                     target,
                     req,
                     now,
+                    policy: tenant_record.second_factor,
                 };
                 self.advance(tx, step, live, false, &fresh)
             })()?;
@@ -351,8 +365,8 @@ impl<S: Store> Engine<S> {
         out.unwrap_or_else(storage_page)
     }
 
-    /// Decides what a validated request needs next: login, consent, or its code.
-    fn advance(
+    /// Decides what a validated request needs next: login, a second factor, consent, or its code.
+    pub(crate) fn advance(
         &self,
         tx: &mut dyn Tx,
         step: Step<'_>,
@@ -391,6 +405,11 @@ impl<S: Store> Engine<S> {
         };
         if let Some(refused) = step.check_license(&live.user) {
             return Ok(refused);
+        }
+        // MFA-policy: a session short of the factors due is raised first (or refused).
+        let has = crate::mfa::Level::of(&live.record.amr);
+        if let Some(out) = self.factor_step(tx, &step, &live.user, has, Some(&live.key), fresh)? {
+            return Ok(out);
         }
         // In one go where reads cost a round trip: the consent and the pair's epoch (the code records it).
         let consent_key = ConsentRecord::key(step.tenant, &live.user.id, &step.client.client_id);
@@ -494,8 +513,9 @@ impl<S: Store> Engine<S> {
         }))
     }
 
-    /// Loads a pending transaction and re-proves its client; `Err(outcome)` when it cannot continue.
-    fn resume<'t>(
+    /// Loads a pending transaction, ends it, and re-proves its client; `Err(outcome)` when it
+    /// cannot continue.
+    pub(crate) fn resume<'t>(
         &self,
         tx: &mut dyn Tx,
         tenant: &'t str,
@@ -508,19 +528,31 @@ impl<S: Store> Engine<S> {
             _ => return Ok(Err(AuthorizeOutcome::ErrorPage(expired_transaction()))),
         };
         tx.delete(AuthTransactionRecord::TABLE, &key)?;
+        Ok(self.resume_in_place(tx, tenant, &rec, now)?.map(|step| (rec, step)))
+    }
+
+    /// The step of pending `rec` (kept as it is), its client re-proved.
+    pub(crate) fn resume_in_place<'t>(
+        &self,
+        tx: &mut dyn Tx,
+        tenant: &'t str,
+        rec: &AuthTransactionRecord,
+        now: UnixTime,
+    ) -> Result<Result<Step<'t>, AuthorizeOutcome>> {
         let iss = self.issuer(tenant);
+        let policy = load::<TenantRecord>(tx, tenant)?
+            .map(|t| t.second_factor)
+            .unwrap_or_default();
         Ok(match checks::recheck(tx, &self.clients, tenant, &rec.request)? {
-            Ok((client, target)) => {
-                let step = Step {
-                    tenant,
-                    iss,
-                    client,
-                    target,
-                    req: rec.request.clone(),
-                    now,
-                };
-                Ok((rec, step))
-            }
+            Ok((client, target)) => Ok(Step {
+                tenant,
+                iss,
+                client,
+                target,
+                req: rec.request.clone(),
+                now,
+                policy,
+            }),
             Err(r) => Err(rejection_outcome(r, &iss)),
         })
     }
@@ -597,6 +629,8 @@ impl<S: Store> Engine<S> {
             let mut first = vec![
                 (Table::AuthTransaction, AuthTransactionRecord::key(tenant, transaction)),
                 (Table::Client, client_key.clone()),
+                // The tenant's second-factor policy.
+                (Table::Tenant, tenant.to_string()),
             ];
             first.extend(consent_key.clone().map(|k| (Table::Consent, k)));
             first.extend(epoch_key.clone().map(|k| (Table::UserClientGrants, k)));
@@ -630,6 +664,10 @@ impl<S: Store> Engine<S> {
                 Err(AuthorizeOutcome::ErrorPage(e)) => return Ok(LoginOutcome::ErrorPage(e)),
                 Err(_) => return Ok(LoginOutcome::ErrorPage(expired_transaction())),
             };
+            // MFA-policy: a second factor due comes before any session.
+            if let Some(out) = self.factor_step(tx, &step, user, crate::mfa::Level::OneFactor, None, &fresh)? {
+                return Ok(LoginOutcome::SecondFactor(self.signed_response(tx, tenant, now, out)?));
+            }
             // OIDC-SEC-session-fixation
             if let Some(old_key) = &old_session_key {
                 if let Some(mut s) = load::<SessionRecord>(tx, old_key)? {
@@ -637,26 +675,14 @@ impl<S: Store> Engine<S> {
                     save(tx, old_key, &s)?;
                 }
             }
-            // OIDC-CORE-2-session
-            let session = SessionRecord {
-                tenant: tenant.into(),
-                user_id: user.id.clone(),
-                sid: fresh.sid.clone(),
-                auth_time: now,
-                amr: vec!["pwd".into()],
-                expires_at: now.plus(self.config.session_ttl),
-                state: SessionState::Active,
-                clients: Vec::new(),
-            };
-            let key = SessionRecord::key(tenant, &fresh.session);
-            save(tx, &key, &session)?;
-            let event = fresh
-                .audit
-                .event(AuditKind::LoginSucceeded, format!("sid={}", fresh.sid))
-                .actor(user.id.clone())
-                .subject(user.id.clone())
-                .client(pending.request.client_id.clone());
-            self.audit(tx, tenant, &event)?;
+            let (key, session) = self.new_session(
+                tx,
+                user,
+                vec![crate::mfa::amr::PWD.into()],
+                &pending.request.client_id,
+                &fresh,
+                now,
+            )?;
             let live = LiveSession {
                 key,
                 record: session,

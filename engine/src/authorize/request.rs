@@ -46,7 +46,7 @@ pub struct AuthorizationRequest {
     pub ui_locales: Option<String>,
     /// `claims_locales` (accepted; claims have one language).
     pub claims_locales: Option<String>,
-    /// `acr_values` (accepted; only password authentication exists, no `acr` is asserted).
+    /// `acr_values`: the authentication levels asked, in order of preference (`1`, `2`).
     pub acr_values: Option<String>,
     /// `dpop_jkt` (RFC 9449 §10): the thumbprint of the DPoP key the code is to be bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +97,9 @@ pub struct ValidatedRequest {
     /// The DPoP key the code is bound to (RFC 9449 §10), its thumbprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The authentication level asked with `acr_values` or the `claims` parameter's `acr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<crate::mfa::AcrRequest>,
 }
 
 impl ValidatedRequest {

@@ -19,6 +19,33 @@ pub enum AwaitingStep {
         /// Scopes shown on the consent page.
         scopes: Vec<String>,
     },
+    /// The user's second factor: after the password of a new sign-in (`session_key` is `None`),
+    /// or to raise a signed-in session to two factors (its store key).
+    AwaitingSecondFactor {
+        /// Who.
+        user_id: String,
+        /// The session being raised, if any.
+        session_key: Option<String>,
+        /// Wrong codes entered so far.
+        failures: u32,
+    },
+    /// A user without a second factor who needs one: the authenticator app being set up.
+    AwaitingEnrolment {
+        /// Who.
+        user_id: String,
+        /// The session being raised, if any.
+        session_key: Option<String>,
+        /// The new secret, sealed (this record's key and `totp` as its place).
+        secret: crate::sealing::Sealed,
+        /// Wrong codes entered so far.
+        failures: u32,
+    },
+    /// Signed in with a newly enrolled app: the recovery codes were shown once; the request
+    /// goes on when the user continues from the browser of this session.
+    AwaitingContinue {
+        /// Store key of the session.
+        session_key: String,
+    },
 }
 
 impl AwaitingStep {
@@ -26,7 +53,7 @@ impl AwaitingStep {
     pub fn consent_session(&self) -> Option<&str> {
         match self {
             AwaitingStep::AwaitingConsent { session_key, .. } => Some(session_key),
-            AwaitingStep::AwaitingLogin => None,
+            _ => None,
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct SessionRecord {
     /// Clients that received a code in this session (told by back-channel logout when it ends).
     #[serde(default)]
     pub clients: Vec<String>,
+    /// An authenticator app being set up from the account page, until its first code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_totp: Option<crate::mfa::PendingTotp>,
 }
 
 impl Record for SessionRecord {

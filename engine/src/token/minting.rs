@@ -121,6 +121,8 @@ pub fn id_claims(
     }
     if !subject.amr.is_empty() {
         c.insert("amr".into(), json!(subject.amr));
+        // OIDC-CORE-2-acr
+        c.insert("acr".into(), json!(crate::mfa::acr_of(subject.amr)));
     }
     if let Some(n) = nonce {
         c.insert("nonce".into(), json!(n));

@@ -310,6 +310,13 @@ impl CombinedModel {
                 let scopes = scope_bits(&p.scopes.join(" "));
                 s.browsers[flow.u].page = Some(Page::Consent(p.transaction, f, scopes));
             }
+            // No user of this model enrols a second factor, and its tenants keep the default
+            // policy: a second-factor page is one the user leaves (and UI all the same).
+            AuthorizeOutcome::SecondFactor(_) | AuthorizeOutcome::RecoveryCodes(_) => {
+                if prompt_none {
+                    s.broken.insert(Broken::PromptNoneUi);
+                }
+            }
             AuthorizeOutcome::Redirect(r) => {
                 if r.target.uri() != flow.k.redirect() {
                     s.broken.insert(Broken::UntrustedRedirect);

@@ -183,6 +183,39 @@ impl From<SigningAlg> for Alg {
     }
 }
 
+/// Who signs in with a second factor (an authenticator app, TOTP).
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum SecondFactor {
+    /// Password only: second factors are neither offered nor asked for.
+    PasswordOnly,
+    /// Whoever enrolled an app is asked for it; `acr_values=2` takes a user without one through enrolment.
+    Optional,
+    /// Every user; one without an app sets one up after the password.
+    Required,
+}
+
+impl From<SecondFactor> for engine::mfa::SecondFactorPolicy {
+    fn from(p: SecondFactor) -> Self {
+        match p {
+            SecondFactor::PasswordOnly => Self::PasswordOnly,
+            SecondFactor::Optional => Self::Optional,
+            SecondFactor::Required => Self::Required,
+        }
+    }
+}
+
+impl From<engine::mfa::SecondFactorPolicy> for SecondFactor {
+    fn from(p: engine::mfa::SecondFactorPolicy) -> Self {
+        use engine::mfa::SecondFactorPolicy as P;
+        match p {
+            P::PasswordOnly => SecondFactor::PasswordOnly,
+            P::Optional => SecondFactor::Optional,
+            P::Required => SecondFactor::Required,
+        }
+    }
+}
+
 /// Dynamic registration policy.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[oai(rename_all = "snake_case")]

@@ -1,6 +1,6 @@
 //! Tenant bodies: a tenant, its creation and its changes.
 
-use super::{BrandingBody, Lifetimes, Policy};
+use super::{BrandingBody, Lifetimes, Policy, SecondFactor};
 use engine::admin::TenantPatch;
 use engine::tenant::TokenLifetimes;
 use engine::TenantRecord;
@@ -30,6 +30,8 @@ pub struct Tenant {
     pub require_pushed_authorization_requests: bool,
     /// Whether every DPoP proof must carry a server nonce (RFC 9449 §8).
     pub require_dpop_nonce: bool,
+    // Who signs in with a second factor.
+    pub second_factor: SecondFactor,
 }
 
 impl Tenant {
@@ -45,6 +47,7 @@ impl Tenant {
             allow_pkce_opt_out: t.allow_pkce_opt_out,
             require_pushed_authorization_requests: t.require_pushed_authorization_requests,
             require_dpop_nonce: t.require_dpop_nonce,
+            second_factor: t.second_factor.into(),
         }
     }
 }
@@ -61,6 +64,7 @@ impl Example for Tenant {
             allow_pkce_opt_out: false,
             require_pushed_authorization_requests: false,
             require_dpop_nonce: false,
+            second_factor: SecondFactor::Optional,
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct TenantCreate {
     pub require_pushed_authorization_requests: Option<bool>,
     /// Require a server nonce in every DPoP proof (default false).
     pub require_dpop_nonce: Option<bool>,
+    // Who signs in with a second factor (default `optional`).
+    pub second_factor: Option<SecondFactor>,
 }
 
 impl Example for TenantCreate {
@@ -99,6 +105,7 @@ impl Example for TenantCreate {
             allow_pkce_opt_out: None,
             require_pushed_authorization_requests: None,
             require_dpop_nonce: None,
+            second_factor: None,
         }
     }
 }
@@ -119,6 +126,9 @@ impl TenantCreate {
         t.allow_pkce_opt_out = self.allow_pkce_opt_out.unwrap_or(false);
         t.require_pushed_authorization_requests = self.require_pushed_authorization_requests.unwrap_or(false);
         t.require_dpop_nonce = self.require_dpop_nonce.unwrap_or(false);
+        if let Some(p) = self.second_factor {
+            t.second_factor = p.into();
+        }
         t
     }
 }
@@ -142,6 +152,8 @@ pub struct TenantUpdate {
     pub require_pushed_authorization_requests: Option<bool>,
     /// Require a server nonce in every DPoP proof.
     pub require_dpop_nonce: Option<bool>,
+    // Who signs in with a second factor.
+    pub second_factor: Option<SecondFactor>,
 }
 
 impl From<TenantUpdate> for TenantPatch {
@@ -154,6 +166,7 @@ impl From<TenantUpdate> for TenantPatch {
             allow_pkce_opt_out: u.allow_pkce_opt_out,
             require_pushed_authorization_requests: u.require_pushed_authorization_requests,
             require_dpop_nonce: u.require_dpop_nonce,
+            second_factor: u.second_factor.map(Into::into),
         }
     }
 }
@@ -174,6 +187,7 @@ impl Example for TenantUpdate {
             allow_pkce_opt_out: None,
             require_pushed_authorization_requests: None,
             require_dpop_nonce: None,
+            second_factor: Some(SecondFactor::Required),
         }
     }
 }

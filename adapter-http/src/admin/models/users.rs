@@ -1,6 +1,6 @@
 //! User bodies: a user, its creation or changes, its password, sessions and consents.
 
-use engine::admin::{SessionInfo, UserPatch};
+use engine::admin::{SecondFactorInfo, SessionInfo, UserPatch};
 use engine::{UserProfile, UserRecord};
 use poem_openapi::types::Example;
 use poem_openapi::Object;
@@ -257,6 +257,35 @@ impl From<SessionInfo> for Session {
             sid: s.sid,
             auth_time: s.auth_time.0,
             expires_at: s.expires_at.0,
+        }
+    }
+}
+
+/// A user's second factors (never their secrets).
+#[derive(Object, Clone, Debug)]
+#[oai(skip_serializing_if_is_none)]
+#[oai(example)]
+pub struct SecondFactors {
+    /// When the authenticator app (TOTP) was enrolled; absent when none is.
+    pub totp_enrolled_at: Option<u64>,
+    /// Unused recovery codes.
+    pub recovery_codes_left: u32,
+}
+
+impl From<SecondFactorInfo> for SecondFactors {
+    fn from(s: SecondFactorInfo) -> Self {
+        SecondFactors {
+            totp_enrolled_at: s.totp_enrolled_at.map(|t| t.0),
+            recovery_codes_left: u32::try_from(s.recovery_codes_left).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl Example for SecondFactors {
+    fn example() -> Self {
+        SecondFactors {
+            totp_enrolled_at: Some(1_750_000_000),
+            recovery_codes_left: 9,
         }
     }
 }

@@ -149,6 +149,13 @@ impl<'a> PageCtx<'a> {
         r
     }
 
+    /// `429` with `Retry-After: wait` (a rate limit or the failed-login throttle).
+    pub(crate) fn too_many(&self, wait: u64, description: &str) -> Response {
+        let mut r = self.error_page(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", description);
+        r.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        r
+    }
+
     pub(crate) fn error_page(&self, status: StatusCode, error: &str, description: &str) -> Response {
         self.finish(self.state.pages.error(status, self.brand(None), error, description))
     }
@@ -318,25 +325,16 @@ pub async fn login(req: &Request, Path(tenant): Path<String>, body: Body, Data(s
     };
     let ip = state.proxies.client_ip(req);
     if let Err(wait) = state.shared.rate(crate::shared_state::Limit::LoginPerIp, &ip) {
-        let mut r = page.error_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
-            "too many sign-in attempts; wait a moment and try again",
-        );
-        r.headers_mut().insert(header::RETRY_AFTER, wait.into());
-        return r;
+        return page.too_many(wait, "too many sign-in attempts; wait a moment and try again");
     }
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (txn, user, pw) = (get("transaction"), get("username"), get("password"));
     let account = crate::login_throttle::account_key(&tenant, &user);
     if let Err(wait) = state.shared.login_allowed(&account, &ip) {
-        let mut r = page.error_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
+        return page.too_many(
+            wait,
             "too many failed sign-in attempts for this account; wait and try again",
         );
-        r.headers_mut().insert(header::RETRY_AFTER, wait.into());
-        return r;
     }
     let session = cookies::read(req, cookies::SESSION);
     let shared = state.clone();
@@ -419,13 +417,7 @@ async fn factor_form(req: &Request, tenant: String, body: Body, state: &Shared, 
     };
     let ip = state.proxies.client_ip(req);
     if let Err(wait) = state.shared.rate(crate::shared_state::Limit::LoginPerIp, &ip) {
-        let mut r = page.error_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "temporarily_unavailable",
-            "too many sign-in attempts; wait a moment and try again",
-        );
-        r.headers_mut().insert(header::RETRY_AFTER, wait.into());
-        return r;
+        return page.too_many(wait, "too many sign-in attempts; wait a moment and try again");
     }
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (txn, code) = (get("transaction"), get("code"));
@@ -444,13 +436,10 @@ async fn factor_form(req: &Request, tenant: String, body: Body, state: &Shared, 
             let account = crate::login_throttle::account_key(&tenant, &account);
             state.shared.login_failed(&account, &ip);
             if let Err(wait) = state.shared.login_allowed(&account, &ip) {
-                let mut r = page.error_page(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "temporarily_unavailable",
+                return page.too_many(
+                    wait,
                     "too many failed sign-in attempts for this account; wait and try again",
                 );
-                r.headers_mut().insert(header::RETRY_AFTER, wait.into());
-                return r;
             }
             page.outcome(next, StatusCode::SEE_OTHER)
         }

@@ -201,48 +201,75 @@ async fn the_account_page_sets_up_an_app_for_the_signed_in_user() {
     let page = b.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Two-step sign-in is off"), "{page}");
     let csrf = hidden(&page, "csrf");
-    let form = |action: &str, code: &str| {
-        vec![
-            ("csrf".to_string(), csrf.clone()),
-            ("action".to_string(), action.to_string()),
-            ("code".to_string(), code.to_string()),
-        ]
+    let post = |action: &'static str, code: String| {
+        let (b, url, csrf) = (b.clone(), url.clone(), csrf.clone());
+        async move {
+            let form = [("csrf", csrf), ("action", action.to_string()), ("code", code)];
+            b.post(&url).form(&form).send().await.unwrap().text().await.unwrap()
+        }
     };
     // A form without the CSRF value is refused.
     let r = b.post(&url).form(&[("action", "start")]).send().await.unwrap();
     assert_eq!(r.status(), 400);
-    let setup = b
-        .post(&url)
-        .form(&form("start", ""))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let setup = post("start", String::new()).await;
     assert!(setup.contains("<svg"), "{setup}");
     let secret = shown_secret(&setup);
-    let code = totp::code_at(&secret, now());
-    let done = b
-        .post(&url)
-        .form(&form("confirm", &code))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let done = post("confirm", totp::code_at(&secret, now())).await;
     assert!(done.contains("Two-step sign-in is on."), "{done}");
     assert_eq!(shown_codes(&done).len(), 10);
     // The demo tenant's policy is optional: the user may turn it off again.
-    let off = b
-        .post(&url)
-        .form(&form("remove", ""))
-        .send()
+    let off = post("remove", String::new()).await;
+    assert!(off.contains("Two-step sign-in is off."), "{off}");
+}
+
+/// Sets up an app for the demo user on the account page (after a password sign-in); its secret.
+async fn enrol_on_the_account_page(t: &TestServer) -> Vec<u8> {
+    let b = browser();
+    demo_code(t, &b, "openid").await;
+    let url = format!("{}/account", t.iss);
+    let page = b.get(&url).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    let post = |action: &'static str, code: String| {
+        let form = [("csrf", csrf.clone()), ("action", action.to_string()), ("code", code)];
+        let (b, url) = (b.clone(), url.clone());
+        async move { b.post(&url).form(&form).send().await.unwrap().text().await.unwrap() }
+    };
+    let secret = shown_secret(&post("start", String::new()).await);
+    let done = post("confirm", totp::code_at(&secret, now())).await;
+    assert!(done.contains("Two-step sign-in is on."), "{done}");
+    secret
+}
+
+#[tokio::test]
+async fn wrong_codes_count_toward_the_failed_login_throttle() {
+    spec::covers("MFA-totp-once");
+    let t = start_with(adapter_http::rate_limit::RateLimits {
+        login_per_ip: 0,
+        login_failures_per_source: 3,
+        login_failures_per_account: 100,
+        ..Default::default()
+    })
+    .await;
+    enrol_on_the_account_page(&t).await;
+    let b = browser();
+    let url = authorize_url(&t.iss, &t.demo.client_id, CB, "openid", "");
+    let login = b.get(&url).send().await.unwrap().text().await.unwrap();
+    let step = submit_login(&b, &t.iss, &login, &t.demo.username, &t.demo.password)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
-    assert!(off.contains("Two-step sign-in is off."), "{off}");
+    assert!(step.contains("Two-step sign-in"), "{step}");
+    for _ in 0..2 {
+        let r = post_form(&b, &t.iss, "login/second-factor", &step, &[("code", "000000")]).await;
+        assert_eq!(r.status(), 200);
+    }
+    // The third wrong code uses up this source's failures for the account: 429 from now on,
+    // for codes and passwords alike.
+    let r = post_form(&b, &t.iss, "login/second-factor", &step, &[("code", "000000")]).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let again = b.get(&url).send().await.unwrap().text().await.unwrap();
+    let r = submit_login(&b, &t.iss, &again, &t.demo.username, &t.demo.password).await;
+    assert_eq!(r.status(), 429, "the right password, after three wrong codes");
 }

@@ -379,3 +379,27 @@ fn a_one_factor_session_cannot_take_the_app_off() {
         assert!(page.totp_enrolled_at.is_some() && page.new_codes.is_empty());
     }
 }
+
+#[test]
+fn a_client_that_requires_two_factors_raises_the_tenants_policy_for_its_sign_ins() {
+    spec::covers("MFA-policy");
+    let mut w = World::new(100);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let mut env = engine::env::Env::new(w.now, &mut w.rng);
+    let patch = engine::client::ClientPatch {
+        require_second_factor: Some(true),
+        ..Default::default()
+    };
+    w.engine
+        .tenant_admin(&p, T)
+        .unwrap()
+        .update_client(&mut env, "web", patch)
+        .unwrap();
+    // The portal (first party) signs in with the password alone...
+    let (out, session) = w.interact(&portal_request(), None);
+    assert!(matches!(out, AuthorizeOutcome::Redirect(_)));
+    // ...the web client, with the same session, needs an app first.
+    let page = factor_page(&w.authorize(&web_request(), session.as_deref()));
+    assert!(page.enrolment.is_some());
+}

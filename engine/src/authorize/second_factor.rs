@@ -138,7 +138,14 @@ impl<S: Store> Engine<S> {
     ) -> Result<Option<AuthorizeOutcome>> {
         let due = match self.mutant(|m| m.skip_second_factor) {
             true => FactorDue::Nothing,
-            false => due(step.policy, user.second_factors.enrolled(), has, step.req.acr),
+            // A client that requires two factors raises the tenant's policy for its sign-ins.
+            false => {
+                let policy = match step.client.require_second_factor {
+                    true => crate::mfa::SecondFactorPolicy::Required,
+                    false => step.policy,
+                };
+                due(policy, user.second_factors.enrolled(), has, step.req.acr)
+            }
         };
         let key = AuthTransactionRecord::key(step.tenant, &fresh.transaction);
         let (awaiting, enrolment) = match due {

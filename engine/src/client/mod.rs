@@ -48,6 +48,10 @@ pub struct ClientRecord {
     /// (Calimatic "User Assignment").
     #[serde(default)]
     pub license_required: bool,
+    /// Every sign-in to this client uses two factors, whatever the tenant's policy (a user
+    /// without an authenticator app sets one up).
+    #[serde(default)]
+    pub require_second_factor: bool,
     /// Whether users must approve this client's scopes.
     pub require_consent: bool,
     /// First-party (platform) app rather than third-party.
@@ -225,6 +229,7 @@ impl ClientRecord {
             allowed_resources: self.allowed_resources.clone(),
             resource_server_for: self.resource_server_for.clone(),
             license_required: self.license_required,
+            require_second_factor: self.require_second_factor,
             require_consent: self.require_consent,
             first_party: self.first_party,
             require_pkce: self.require_pkce,
@@ -254,6 +259,7 @@ impl ClientRecord {
         self.allowed_resources = spec.allowed_resources;
         self.resource_server_for = spec.resource_server_for;
         self.license_required = spec.license_required;
+        self.require_second_factor = spec.require_second_factor;
         self.require_consent = spec.require_consent;
         self.first_party = spec.first_party;
         self.require_pkce = spec.require_pkce || spec.auth_method == ClientAuthMethod::None;
@@ -300,6 +306,9 @@ pub struct ClientPatch {
     /// Only licensed users may use it.
     #[serde(default)]
     pub license_required: Option<bool>,
+    /// Two factors at every sign-in.
+    #[serde(default)]
+    pub require_second_factor: Option<bool>,
     /// Consent page required.
     pub require_consent: Option<bool>,
     /// First-party app.
@@ -359,6 +368,7 @@ impl ClientPatch {
             allowed_resources,
             resource_server_for,
             license_required,
+            require_second_factor,
             require_consent,
             first_party,
             require_pkce,
@@ -426,6 +436,9 @@ pub struct ClientSpec {
     /// Only licensed users may use it.
     #[serde(default)]
     pub license_required: bool,
+    /// Two factors at every sign-in.
+    #[serde(default)]
+    pub require_second_factor: bool,
     /// Consent page required.
     pub require_consent: bool,
     /// First-party app.
@@ -474,6 +487,7 @@ impl ClientSpec {
             allowed_resources: Vec::new(),
             resource_server_for: Vec::new(),
             license_required: false,
+            require_second_factor: false,
             require_consent: true,
             first_party: false,
             require_pkce: true,
@@ -672,6 +686,7 @@ pub fn build_client(env: &mut Env<'_>, tenant: &str, spec: ClientSpec) -> Result
         allowed_resources: Vec::new(),
         resource_server_for: Vec::new(),
         license_required: false,
+        require_second_factor: false,
         require_consent: true,
         first_party: false,
         require_pkce: true,

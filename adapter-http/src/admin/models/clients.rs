@@ -40,6 +40,8 @@ pub struct Client {
     /// Only users holding this app's licence may sign in to it (others get `access_denied`) or
     /// refresh its tokens.
     pub license_required: bool,
+    /// Every sign-in to this app uses two factors, whatever the tenant's policy.
+    pub require_second_factor: bool,
     /// Consent page shown.
     pub require_consent: bool,
     /// First-party app.
@@ -101,6 +103,7 @@ impl Client {
             allowed_resources: c.allowed_resources,
             resource_server_for: c.resource_server_for,
             license_required: c.license_required,
+            require_second_factor: c.require_second_factor,
             require_consent: c.require_consent,
             first_party: c.first_party,
             require_pkce: c.require_pkce,
@@ -152,6 +155,7 @@ impl Example for Client {
             allowed_resources: vec!["https://api.portal.example.com/".into()],
             resource_server_for: vec![],
             license_required: false,
+            require_second_factor: false,
             require_consent: false,
             first_party: true,
             require_pkce: true,
@@ -203,6 +207,8 @@ pub struct ClientInput {
     pub resource_server_for: Option<Vec<String>>,
     /// Only users holding this app's licence may sign in to it or refresh (default false).
     pub license_required: Option<bool>,
+    /// Two factors at every sign-in to this app, whatever the tenant's policy (default false).
+    pub require_second_factor: Option<bool>,
     /// Show the consent page (default true).
     pub require_consent: Option<bool>,
     /// First-party app (default false).
@@ -269,6 +275,7 @@ impl From<ClientInput> for ClientPatch {
             allowed_resources: i.allowed_resources,
             resource_server_for: i.resource_server_for,
             license_required: i.license_required,
+            require_second_factor: i.require_second_factor,
             require_consent: i.require_consent,
             first_party: i.first_party,
             require_pkce: i.require_pkce,

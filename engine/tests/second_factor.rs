@@ -403,3 +403,25 @@ fn a_client_that_requires_two_factors_raises_the_tenants_policy_for_its_sign_ins
     let page = factor_page(&w.authorize(&web_request(), session.as_deref()));
     assert!(page.enrolment.is_some());
 }
+
+#[test]
+fn a_set_up_begun_before_another_never_replaces_the_app() {
+    let mut w = World::new(101);
+    // Two sign-ins asking for two factors, both at the set-up page.
+    let first = w.password_then_factor_page(&with_acr("2"));
+    let (secret, _, _) = w.enrol_alice();
+    let stale = totp::secret_from_base32(&first.enrolment.unwrap().secret).unwrap();
+    w.advance(60);
+    let code = totp::code_at(&stale, w.now);
+    assert!(matches!(
+        w.enrol(&first.transaction, &code, None),
+        FactorOutcome::ErrorPage(_)
+    ));
+    // The app set up second is still the one that signs in.
+    let page = w.password_then_factor_page(&web_request());
+    let code = totp::code_at(&secret, w.now);
+    assert!(matches!(
+        w.second_factor(&page.transaction, &code, None),
+        FactorOutcome::Passed { .. }
+    ));
+}

@@ -278,6 +278,11 @@ impl<S: Store> Engine<S> {
                 tx.delete(AuthTransactionRecord::TABLE, &key)?;
                 return Ok(FactorOutcome::ErrorPage(expired_transaction()));
             };
+            // A set-up begun before the user set up an app elsewhere never replaces that app.
+            if enrolling && user.second_factors.enrolled() {
+                tx.delete(AuthTransactionRecord::TABLE, &key)?;
+                return Ok(FactorOutcome::ErrorPage(expired_transaction()));
+            }
             let passed = match &rec.step {
                 AwaitingStep::AwaitingEnrolment { secret, .. } => {
                     let secret = self.keys.sealer().open(&pending_aad(&key), secret).map_err(|e| {

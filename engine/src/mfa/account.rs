@@ -127,6 +127,10 @@ impl<S: Store> Engine<S> {
                     live.record.pending_totp = Some(PendingTotp { secret: sealed });
                     save(tx, &live.key, &live.record)?;
                 }
+                // Never replaces an app set up meanwhile (in a sign-in elsewhere).
+                AccountAction::ConfirmTotp(_) if enrolled => {
+                    message = Some(Notice::refused("An authenticator app is already set up."))
+                }
                 AccountAction::ConfirmTotp(code) => match self.pending_secret(&live)? {
                     None => message = Some(Notice::refused("Start again: no app is being set up.")),
                     Some(secret) => match totp::accept(&secret, code, now, 0) {

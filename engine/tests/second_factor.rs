@@ -425,3 +425,47 @@ fn a_set_up_begun_before_another_never_replaces_the_app() {
         FactorOutcome::Passed { .. }
     ));
 }
+
+#[test]
+fn a_registered_default_acr_values_is_asked_when_the_request_names_none() {
+    spec::covers("OIDC-CORE-3.1.2.1-acr-values");
+    let mut w = World::new(102);
+    let token = admin_token(&mut w, T);
+    let p = principal(&mut w, &token).unwrap();
+    let mut env = engine::env::Env::new(w.now, &mut w.rng);
+    let patch = TenantPatch {
+        registration_policy: Some(engine::tenant::RegistrationPolicy::Open),
+        ..Default::default()
+    };
+    w.engine
+        .tenant_admin(&p, T)
+        .unwrap()
+        .update_tenant(&mut env, patch)
+        .unwrap();
+    let m = engine::client::registration::ClientMetadata::from_json(serde_json::json!({
+        "redirect_uris": ["https://rp.example/cb"],
+        "default_acr_values": ["2"],
+    }))
+    .unwrap();
+    let reg = w.engine.handle_register(&mut env, T, None, &m).unwrap();
+    assert_eq!(
+        reg["default_acr_values"],
+        serde_json::json!(["2"]),
+        "echoed as registered"
+    );
+    let mut req = web_request();
+    req.client_id = Some(reg["client_id"].as_str().unwrap().into());
+    req.redirect_uri = Some("https://rp.example/cb".into());
+    req.scope = Some("openid".into());
+    let page = w.password_then_factor_page(&req);
+    assert!(page.enrolment.is_some(), "two factors asked by the client's default");
+    // The request's own acr_values win over the default.
+    req.acr_values = Some("1".into());
+    let AuthorizeOutcome::Login(login) = w.authorize(&req, None) else {
+        panic!()
+    };
+    assert!(matches!(
+        w.login(&login.transaction, "alice", PASSWORD, None),
+        LoginOutcome::LoggedIn { .. }
+    ));
+}

@@ -359,7 +359,9 @@ fn check_after_redirect(
         },
     };
     // OIDC-CORE-3.1.2.1-acr-values: the level asked; an essential acr no level meets is refused.
-    let Ok(acr) = crate::mfa::policy::requested(req.acr_values.as_deref(), claims.acr.as_ref()) else {
+    // A request that names no acr_values asks the client's registered default_acr_values.
+    let acr_values = req.acr_values.clone().or_else(|| client.default_acr_values());
+    let Ok(acr) = crate::mfa::policy::requested(acr_values.as_deref(), claims.acr.as_ref()) else {
         return Ok(Err(r.reject(
             E::AccessDenied,
             "none of the authentication context classes (acr) the request requires is offered here",

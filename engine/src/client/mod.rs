@@ -154,6 +154,18 @@ impl SecurityProfile {
 }
 
 impl ClientRecord {
+    /// `default_acr_values` as registered (OIDC Registration §2), space-separated, if any.
+    pub fn default_acr_values(&self) -> Option<String> {
+        let values: Vec<&str> = self
+            .metadata
+            .get("default_acr_values")?
+            .as_array()?
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        (!values.is_empty()).then(|| values.join(" "))
+    }
+
     /// Whether `compact` (whose header alg is `alg`) verifies with a key the client registered,
     /// the one its `kid` names when it names one.
     pub fn signed(&self, compact: &crate::jose::Compact<'_>, alg: SigningAlg) -> bool {

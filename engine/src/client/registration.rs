@@ -81,6 +81,8 @@ pub struct ClientMetadata {
     pub authorization_signed_response_alg: Option<String>,
     /// Whether its token requests must carry a DPoP proof (RFC 9449 §5.2).
     pub dpop_bound_access_tokens: Option<bool>,
+    /// The `acr` values asked when a request names none (OIDC Registration §2).
+    pub default_acr_values: Option<Vec<String>>,
     /// `fapi2` holds the client to the FAPI 2.0 Security Profile; `none` (the default) does not.
     pub security_profile: Option<String>,
     /// Documents the adapter fetched for this metadata. Never read from the client's JSON.
@@ -153,7 +155,7 @@ fn is_http_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|x| matches!(x.scheme(), "https" | "http") && x.host().is_some())
 }
 
-const KEPT: [&str; 13] = [
+const KEPT: [&str; 14] = [
     "client_uri",
     "tos_uri",
     "policy_uri",
@@ -167,6 +169,7 @@ const KEPT: [&str; 13] = [
     "require_pushed_authorization_requests",
     "authorization_signed_response_alg",
     "dpop_bound_access_tokens",
+    "default_acr_values",
 ];
 
 fn meta(d: &'static str) -> EngineError {

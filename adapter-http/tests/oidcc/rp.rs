@@ -61,6 +61,12 @@ pub const MODULES: &[Module] = &[
         covers("OIDC-RPLOGOUT-2-post-logout-redirect"),
         covers("OIDC-RPLOGOUT-logout-revokes")
     ),
+    m!(
+        "chromium-two-step-sign-in",
+        covers("OIDC-CORE-3.1.2.1-acr-values"),
+        covers("OIDC-CORE-2-acr"),
+        covers("MFA-policy")
+    ),
 ];
 
 /// Pinned versions installed from the registries.
@@ -183,6 +189,7 @@ pub async fn run(name: &str, c: &mut Ctx<'_>) -> Outcome {
         "passport-openidconnect" => passport(c).await,
         "openidconnect-rs" => openidconnect_rs(c).await,
         "chromium-login-consent-logout" => chromium(c, &tiny_cb, &tiny_out).await,
+        "chromium-two-step-sign-in" => chromium_two_step(c, &tiny_cb).await,
         other => Err(Stop::Fail(format!("no such module {other}"))),
     }
 }
@@ -247,6 +254,45 @@ async fn chromium(c: &mut Ctx<'_>, tiny_cb: &str, tiny_out: &str) -> Outcome {
     let v = script(Path::new("node"), "browser/login-consent-logout.mjs", &env).await;
     judge(c, &v)?;
     for f in ["login.png", "consent.png"] {
+        let size = std::fs::metadata(shots.join(f)).map(|m| m.len()).unwrap_or(0);
+        c.log.require(
+            size > 1000,
+            format!("screenshot conformance-reports/screenshots/{f} written"),
+        )?;
+    }
+    Ok(())
+}
+
+/// Two-step sign-in in Chromium, as a user of its own (setting up an app changes how that user
+/// signs in; the other modules' user keeps signing in with a password).
+async fn chromium_two_step(c: &mut Ctx<'_>, tiny_cb: &str) -> Outcome {
+    let shots = common::repo_root().join("conformance-reports/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (username, password) = ("two-step", "two step password 1");
+    let body = json!({"username": username, "password": password, "email": "two-step@example.com"});
+    let (s, user) = c.op.admin(reqwest::Method::POST, "/tenants/demo/users", body).await;
+    c.log.require(s == 201, format!("a user of its own: {user}"))?;
+    let req = c
+        .request()
+        .set("redirect_uri", tiny_cb)
+        .set("scope", "openid")
+        .set("acr_values", "2")
+        .set("code_challenge", crate::op::CHALLENGE)
+        .set("code_challenge_method", "S256");
+    let mut env = common_env(c);
+    env.retain(|(k, _)| !matches!(*k, "USERNAME" | "PASSWORD" | "REDIRECT_URI"));
+    env.extend([
+        ("AUTHORIZE_URL", c.url(&req)),
+        ("REDIRECT_URI", tiny_cb.to_string()),
+        ("TOKEN_ENDPOINT", format!("{}/token", c.op.iss)),
+        ("CODE_VERIFIER", crate::op::VERIFIER.into()),
+        ("USERNAME", username.into()),
+        ("PASSWORD", password.into()),
+        ("SCREENSHOTS", shots.display().to_string()),
+    ]);
+    let v = script(Path::new("node"), "browser/two-step-sign-in.mjs", &env).await;
+    judge(c, &v)?;
+    for f in ["second-factor-setup.png", "recovery-codes.png"] {
         let size = std::fs::metadata(shots.join(f)).map(|m| m.len()).unwrap_or(0);
         c.log.require(
             size > 1000,
